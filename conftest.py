@@ -1,0 +1,6 @@
+"""Registers the suite's plugin modules; the options live in fixtures/options.py."""
+
+pytest_plugins = [
+    "fixtures.options",
+    "fixtures.core",
+]

@@ -1,0 +1,1 @@
+"""Conformance report, Allure environment/categories, HTML summary, failure diagnostics."""

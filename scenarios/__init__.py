@@ -1,0 +1,1 @@
+"""What gets installed: pure renderers from (release profile, topology facts) to ordered steps. No I/O."""

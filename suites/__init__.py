@@ -1,0 +1,1 @@
+"""The conformance checks users run against clusters."""

@@ -1,0 +1,1 @@
+"""Self-tests of the suite: run anywhere, no clusters, no Docker."""
