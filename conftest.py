@@ -3,4 +3,7 @@
 pytest_plugins = [
     "fixtures.options",
     "fixtures.core",
+    "fixtures.topology_plugin",
+    "fixtures.scenario_plugin",
+    "reports.plugin",
 ]

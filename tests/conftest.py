@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from fixtures.options import DEFAULT_TOOLS_DIR
 from fixtures.redaction import Redactor
 from fixtures.runner import CommandRunner
+from fixtures.tools import ResolvedTool, ToolResolver, ToolUnavailable
+from fixtures.tools_cli import resolve_named
+from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
 
 
@@ -28,3 +35,30 @@ def redactor() -> Redactor:
 def runner(redactor: Redactor, tmp_path: Path) -> CommandRunner:
     """A runner writing its transcript under tmp_path (the session ``runner`` belongs to real runs)."""
     return CommandRunner(redactor=redactor, transcript=tmp_path / "commands.log", default_timeout_s=30)
+
+
+@pytest.fixture(scope="session")
+def real_tool() -> Callable[[str], ResolvedTool]:
+    """Resolve a real upstream binary the way the suite does (cache, download, Go build).
+
+    ``real_tool("istioctl-offline")`` is the offline tier's istioctl. A test using it is
+    skipped only when neither a download nor Go is available here; any other failure to get
+    the tool fails the test, with every way tried listed.
+    """
+    pins = load_pins()
+    tools_dir = Path(os.environ.get("EICP_TOOLS_DIR", DEFAULT_TOOLS_DIR))
+    resolver = ToolResolver.from_pins(pins.tools, tools_dir, CommandRunner(Redactor()))
+    found: dict[str, ResolvedTool] = {}
+
+    def resolve(name: str) -> ResolvedTool:
+        if name not in found:
+            try:
+                found[name] = resolve_named(resolver, pins, name)
+            except ToolUnavailable as error:
+                # The download already failed if we got here; without Go nothing else can work.
+                if shutil.which("go") is None:
+                    pytest.skip(f"{name}: no download reachable and no Go toolchain here:\n{error}")
+                raise
+        return found[name]
+
+    return resolve

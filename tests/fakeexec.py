@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RECORDED_ENV = ("KUBECONFIG", "GOFLAGS", "CGO_ENABLED", "KIND_EXPERIMENTAL_PROVIDER", "EICP_RUN_ID", "SECRET_ENV")
+RECORDED_ENV = (
+    "KUBECONFIG",
+    "GOFLAGS",
+    "CGO_ENABLED",
+    "KIND_EXPERIMENTAL_PROVIDER",
+    "EICP_RUN_ID",
+    "SECRET_ENV",
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class FakeTool:
         *,
         stdout: str = "",
         stderr: str = "",
-        exit: int = 0,  # noqa: A002 - reads naturally at call sites
+        exit: int = 0,
         sleep: float = 0.0,
         times: int | None = None,
         stdout_from_state: str | None = None,
@@ -92,7 +99,7 @@ class FakeTool:
         self.save()
         return self
 
-    def default(self, *, exit: int = 0, stdout: str = "") -> FakeTool:  # noqa: A002
+    def default(self, *, exit: int = 0, stdout: str = "") -> FakeTool:
         self.default_exit = exit
         self.default_stdout = stdout
         self.save()
@@ -143,7 +150,9 @@ class FakeTools:
     def calls(self, tool: str | None = None) -> list[Call]:
         if not self.log_path.exists():
             return []
-        calls = [Call(**_call_fields(json.loads(line))) for line in self.log_path.read_text().splitlines() if line]
+        calls = [
+            Call(**_call_fields(json.loads(line))) for line in self.log_path.read_text().splitlines() if line
+        ]
         return [call for call in calls if tool is None or call.tool == tool]
 
     def lines(self, tool: str | None = None) -> list[str]:

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Self-tests of the suite, from a fresh machine: virtual environment, dependencies, the real
+# upstream tools (downloaded, or built from their Go modules), Chromium for the HTML check,
+# then lint, type-check and the tests. No Docker, no clusters, no internet beyond registries.
+#
+#   bash ci/selftest.sh [extra pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${EICP_VENV:-.venv}
+REPORT_DIR=${EICP_SELFTEST_REPORT:-selftest-report}
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python environment ($VENV)"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+step "Chromium for the HTML summary check"
+if command -v chromium >/dev/null 2>&1; then
+  echo "chromium present: $(chromium --version 2>/dev/null || true)"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  echo "installed: $(chromium --version 2>/dev/null || true)"
+else
+  echo "chromium missing and not installable here (not root or no apt-get): the browser check will skip and say so"
+fi
+
+step "Real upstream tools (cache, download, else Go build; first build takes minutes)"
+# A tool that cannot be had is not fatal here: the tests that need it skip only when neither
+# a download nor Go is available, and fail otherwise, with every way tried listed.
+"$VENV/bin/python" -m fixtures.tools_cli kind cloud-provider-kind istioctl-offline \
+  || echo "warning: some tools could not be had (see above); their tests will say why"
+
+step "Lint and type-check"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy" .
+
+step "Self-tests"
+mkdir -p "$REPORT_DIR"
+"$VENV/bin/python" -m pytest tests -n 2 --dist loadgroup \
+  --junitxml="$REPORT_DIR/junit.xml" -o junit_family=xunit2 "$@"

@@ -1,0 +1,73 @@
+"""What a correctly installed scenario looks like: rendered with the steps, read by the checks.
+
+The renderers (scenarios/<id>.py) fill these in from the same data they render manifests
+from, so a check never re-derives a name or URL on its own and cannot drift from the install.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from scenarios.steps import Role
+
+IngressKind = Literal["istio", "gateway-api"]
+
+
+@dataclass(frozen=True)
+class WebhookExpectation:
+    """One webhook configuration expected on a remote cluster."""
+
+    kind: Literal["mutating", "validating"]
+    name: str
+    webhook_count: int
+    # Either a URL (DNS/TLS variant: injectionURL/validationURL) ...
+    url: str | None = None
+    # ... or the path on the external istiod reached through a service (IP variant).
+    path: str | None = None
+    # The scenario relies on a caBundle being set (patched by the external istiod or by the suite).
+    ca_bundle_required: bool = True
+
+
+@dataclass(frozen=True)
+class IngressExpectation:
+    """Where the sample's ingress gateway lives and how to reach helloworld through it."""
+
+    kind: IngressKind
+    role: Role
+    namespace: str
+    service: str
+    path: str = "/hello"
+
+
+@dataclass(frozen=True)
+class ScenarioExpectations:
+    scenario: str
+    istio_version: str
+    proxy_image_tag: str
+    external_namespace: str = "external-istiod"
+    istiod_deployment: str = "istiod"
+    # The external cluster's gateway that exposes istiod (15012/15017).
+    gateway_namespace: str = "istio-system"
+    gateway_service: str = "istio-ingressgateway"
+    # Remote secrets on the external cluster: role -> (namespace, secret name).
+    remote_secrets: dict[Role, tuple[str, str]] = field(default_factory=dict)
+    webhooks: dict[Role, tuple[WebhookExpectation, ...]] = field(default_factory=dict)
+    # Clusters whose API server holds the mesh config (validation webhook targets).
+    config_clusters: tuple[Role, ...] = ("remote",)
+    sample_namespace: str = "sample"
+    client_app: str = "curl"
+    # helloworld versions deployed per role (v1 in remote, v2 in second).
+    workloads: dict[Role, tuple[str, ...]] = field(default_factory=dict)
+    ingress: tuple[IngressExpectation, ...] = ()
+    # The address proxies must use for xDS: host:port of the external control plane.
+    discovery_address: str = ""
+    # The Istio "cluster" name each remote is known by (injection path, remote secret).
+    cluster_names: dict[Role, str] = field(default_factory=dict)
+
+    @property
+    def expected_versions(self) -> tuple[str, ...]:
+        seen: list[str] = []
+        for versions in self.workloads.values():
+            seen.extend(version for version in versions if version not in seen)
+        return tuple(sorted(seen))

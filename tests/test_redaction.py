@@ -1,0 +1,70 @@
+"""Redaction of secrets by shape and by registered value."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fixtures.redaction import REDACTED, Redactor
+
+PEM = """-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
+VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK
+-----END RSA PRIVATE KEY-----"""
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.sig"
+
+
+def test_pem_private_key_is_removed_whole() -> None:
+    text = f"before\n{PEM}\nafter"
+    redacted = Redactor().redact(text)
+    assert "MIIEowIBAAKCAQEAu1SU1Lf" not in redacted
+    assert redacted.startswith("before\n") and redacted.endswith("\nafter")
+
+
+def test_kubeconfig_fields_and_bearer_tokens() -> None:
+    kubeconfig = f"users:\n- name: x\n  user:\n    token: {TOKEN}\n    client-key-data: LS0tLS1CRUdJTg==\n"
+    redacted = Redactor().redact(kubeconfig + f"\nAuthorization: Bearer {TOKEN}\n--token={TOKEN}")
+    assert TOKEN not in redacted and "LS0tLS1CRUdJTg==" not in redacted
+    assert redacted.count(REDACTED) == 4
+    assert "client-key-data: <redacted>" in redacted
+
+
+def test_json_token_fields() -> None:
+    redacted = Redactor().redact('{"token": "abcdefghijkl", "name": "keep-me"}')
+    assert "abcdefghijkl" not in redacted and "keep-me" in redacted
+
+
+def test_registered_value_and_its_base64_form() -> None:
+    redactor = Redactor()
+    redactor.register("registered-secret-value")
+    encoded = base64.b64encode(b"registered-secret-value").decode()
+    redacted = redactor.redact(f"plain registered-secret-value and {encoded}")
+    assert "registered-secret-value" not in redacted and encoded not in redacted
+
+
+def test_short_values_are_not_registered() -> None:
+    redactor = Redactor(["ok"])
+    assert redactor.redact("ok then") == "ok then"
+
+
+def test_registered_pem_is_caught_line_by_line_when_reindented() -> None:
+    redactor = Redactor([PEM])
+    indented = "\n".join("      " + line for line in PEM.replace("RSA PRIVATE KEY", "XX").splitlines())
+    assert "VTLw7onLRnrq0" not in redactor.redact(indented)
+
+
+def test_manifest_secret_payloads_and_last_applied_annotation_are_dropped() -> None:
+    secret: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "istio-remote-secret-remote",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": TOKEN, "keep": "yes"},
+        },
+        "stringData": {"remote": f"token: {TOKEN}"},
+    }
+    cleaned = Redactor().redact_manifest(secret)
+    assert cleaned["stringData"] == {"remote": REDACTED}
+    assert cleaned["metadata"]["annotations"] == {"keep": "yes"}
+    assert TOKEN not in str(cleaned)
+    assert secret["stringData"]["remote"] == f"token: {TOKEN}", "the original must not be modified"
