@@ -104,6 +104,8 @@ class ReleaseProfile:
     sail_chart_version: str | None
     hub: str
     native_sidecars_default: bool
+    # Gateway API CRDs the release was built against (its go.mod), for the Gateway API ingress.
+    gateway_api_version: str
     supported: bool
     candidate: bool
 
@@ -215,6 +217,7 @@ def _parse_profile(minor: str, raw: dict[str, Any], supported: bool, candidate: 
             sail_chart_version=raw["sail_chart_version"],
             hub=raw["hub"],
             native_sidecars_default=bool(raw["native_sidecars_default"]),
+            gateway_api_version=raw["gateway_api_version"],
             supported=supported,
             candidate=candidate,
         )

@@ -35,6 +35,56 @@ class Action(StrEnum):
     WAIT = "wait"
     PRECONDITION = "precondition"  # an environment check whose failure is an environment fault
     DELETE = "delete"
+    # Added with the scenario renderers (params documented in PARAMS below).
+    CREATE_SECRET = "create-secret"  # a Secret whose data comes from the per-run PKI, by material name
+    PUBLISH_HOSTNAME = "publish-hostname"  # make a test hostname resolve in a cluster (pods and node)
+    INSTALL_GATEWAY_API_CRDS = "install-gateway-api-crds"  # only when the CRDs are missing
+    MANIFEST_GENERATE_DELETE = "manifest-generate-delete"  # istioctl manifest generate | kubectl delete
+    HELM_UNINSTALL = "helm-uninstall"
+
+
+# The params each action reads: required keys, then optional ones (after "|"). Renderers fill
+# them, the installer reads them, tests/test_render_contract.py holds both sides to this table.
+PARAMS: dict[Action, str] = {
+    Action.CREATE_NAMESPACE: "namespace",
+    Action.LABEL_NAMESPACE: "namespace labels",
+    Action.ANNOTATE_NAMESPACE: "namespace annotations",
+    Action.APPLY: "| namespace",
+    Action.ISTIOCTL_INSTALL: "file | set",
+    Action.MANIFEST_GENERATE_APPLY: "file | set",
+    Action.CREATE_SERVICE_ACCOUNT: "namespace name",
+    # source_role's credentials, applied on target_role; command is the profile's
+    # remote_secret_command; server is the API server URL as reached from the target (kind:
+    # the control-plane container IP); secret_name is what istioctl will name the Secret.
+    Action.REMOTE_SECRET: (
+        "source_role target_role command type namespace secret_name create_service_account"
+        " | name service_account server"
+    ),
+    Action.HELM_INSTALL: "release repo chart version namespace | create_namespace values",
+    # path inside the release archive of the version under test; selector is kubectl's -l.
+    Action.APPLY_SAMPLE: "path namespace | selector",
+    # resource is kubectl's TYPE/NAME; for is kubectl wait's --for (condition=Ready,
+    # condition=Available, condition=Programmed) or "load-balancer-address", which also
+    # hands the address to the fact named by provides (scenarios/facts.py).
+    Action.WAIT: "resource for deadline_s | namespace provides",
+    # check names what to verify; the others say how (see scenarios/dns_tls.py).
+    Action.PRECONDITION: "check deadline_s | hostname ports ca namespace",
+    # data_from_pki maps a Secret data key to a material name of scenarios/pki.py.
+    Action.CREATE_SECRET: "namespace name type data_from_pki",
+    # remove=True undoes what an earlier publish did (uninstall).
+    Action.PUBLISH_HOSTNAME: "hostname address scopes | remove",
+    Action.INSTALL_GATEWAY_API_CRDS: "version source skip_if_present",
+    # Either manifests (deleted by kind/name) or resource (+ namespace).
+    Action.DELETE: "| resource namespace",
+    Action.MANIFEST_GENERATE_DELETE: "file | set",
+    Action.HELM_UNINSTALL: "release namespace",
+}
+
+
+def param_keys(action: Action) -> tuple[frozenset[str], frozenset[str]]:
+    """(required, optional) param keys of an action, from ``PARAMS``."""
+    required, _, optional = PARAMS[action].partition("|")
+    return frozenset(required.split()), frozenset(optional.split())
 
 
 @dataclass(frozen=True)

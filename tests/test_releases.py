@@ -36,9 +36,9 @@ def test_unsupported_release_names_the_supported_ones() -> None:
 
 def test_older_forms_exist_as_profiles_but_are_not_certifiable() -> None:
     pins = load_pins()
-    assert pins.profiles["1.23"].injection_url_form == "env"
+    assert pins.profiles["1.21"].injection_url_form == "env"
     with pytest.raises(VersionError, match="unsupported"):
-        pins.resolve_release("1.23.6")
+        pins.resolve_release("1.21.6")
 
 
 def test_minor_only_resolves_to_the_pinned_patch() -> None:
@@ -79,21 +79,21 @@ def test_injection_path_forms_follow_the_seeds() -> None:
     )
     # Seeds 003/000: the :ENV: form.
     assert (
-        pins.profiles["1.23"].injection_path("remote1", "network1")
+        pins.profiles["1.21"].injection_path("remote1", "network1")
         == "/inject/:ENV:cluster=remote1:ENV:net=network1"
     )
 
 
 def test_release_differences_live_in_the_table() -> None:
     profiles = load_pins().profiles
-    assert profiles["1.23"].remote_secret_command == ("x", "create-remote-secret")
+    assert profiles["1.21"].remote_secret_command == ("x", "create-remote-secret")
     assert profiles["1.31"].remote_secret_command == ("create-remote-secret",)
-    assert profiles["1.23"].sample_client == "sleep" and profiles["1.31"].sample_client == "curl"
+    assert profiles["1.21"].sample_client == "sleep" and profiles["1.31"].sample_client == "curl"
     assert profiles["1.29"].hub == "docker.io/istio" and profiles["1.30"].hub == "registry.istio.io/release"
-    assert profiles["1.23"].remote_profile == "external" and profiles["1.30"].remote_profile == "remote"
+    assert profiles["1.21"].remote_profile == "external" and profiles["1.30"].remote_profile == "remote"
 
 
 def test_no_node_image_in_range_is_a_clear_error() -> None:
-    profile = load_pins().profiles["1.23"]
-    with pytest.raises(VersionError, match=r"supports Kubernetes 1\.27-1\.30.*--kind-node-image"):
+    profile = load_pins().profiles["1.21"]
+    with pytest.raises(VersionError, match=r"supports Kubernetes 1\.26-1\.29.*--kind-node-image"):
         profile.kind_node_image(load_pins().kind_node_images)

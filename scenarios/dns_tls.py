@@ -1,0 +1,190 @@
+"""dns-tls: seed 001's main path. The remotes reach the external istiod by a DNS hostname.
+
+TLS is terminated at the external gateway (``SIMPLE`` with ``credentialName``) and a
+DestinationRule re-originates it to istiod; the remote profile uses ``injectionURL`` and
+``validationURL``. In a test environment (DESIGN §4) the suite brings what a production
+setup has: a per-run PKI (scenarios/pki.py) whose intermediate is istiod's plugin CA
+(``cacerts``) and whose root signs the gateway's certificate, so proxies verify the gateway
+with the mesh root they mount (``XDS_ROOT_CA``/``CA_ROOT_CA``) and the remote API server with
+the webhooks' ``caBundle``; and a test hostname made resolvable in the remote cluster. With a
+real hostname and certificate (``Facts.external_hostname``, ``suite_pki=False``) the same
+steps run without the name publishing and with the system roots, as seed 001 writes them.
+"""
+
+from __future__ import annotations
+
+from scenarios import pki
+from scenarios.common import (
+    EXTERNAL_NS,
+    ISTIO_SYSTEM,
+    MOUNTED_MESH_ROOT,
+    SYSTEM_ROOTS,
+    RenderContext,
+    RenderedScenario,
+    external_istiod_iop,
+    ingress_expectations,
+    istiod_routing,
+    remote_cluster_iop,
+    remote_webhooks,
+    unique_names,
+)
+from scenarios.expectations import ScenarioExpectations
+from scenarios.facts import Facts, placeholder
+from scenarios.istioctl_flow import Flow, install_steps, uninstall_steps
+from scenarios.releases import IstioRelease
+from scenarios.steps import Action, Role, ScenarioPlan, Step
+
+SCENARIO = "dns-tls"
+ROLES: tuple[Role, ...] = ("external", "remote")
+
+# The suite's test name when no real one is given; .test is reserved for testing (RFC 2606).
+TEST_HOSTNAME = "istiod.external-istiod.eicp.test"
+# The CA-only secret the gateway verifies istiod with (DestinationRule credentialName).
+UPSTREAM_CA_SECRET = "external-istiod-upstream-ca"
+PRECONDITION_DEADLINE_S = 180
+DESIGN_PKI = "DESIGN §4 dns-tls in a test environment"
+
+
+def gateway_hostname(facts: Facts) -> str:
+    """The name the remotes use for the external gateway (also the gateway certificate's SAN)."""
+    return facts.external_hostname or TEST_HOSTNAME
+
+
+def publishes_hostname(facts: Facts) -> bool:
+    """The suite makes its test name resolvable; a real name is resolved by real DNS."""
+    return facts.external_hostname is None
+
+
+def ca_bundle(facts: Facts) -> str | None:
+    if not facts.suite_pki:
+        return None  # a real CA: the API server's system roots verify the gateway
+    return facts.mesh_root_ca_bundle or placeholder("mesh_root_ca_bundle")
+
+
+def publish_step(ctx: RenderContext, role: Role, seed: str, *, remove: bool = False) -> Step:
+    params: dict[str, object] = {
+        "hostname": gateway_hostname(ctx.facts),
+        "address": ctx.addr,
+        # pods resolve through the cluster DNS, the API server (webhook calls) through the node.
+        "scopes": ["pods", "node"],
+    }
+    if remove:
+        params["remove"] = True
+    return Step(
+        f"{'unpublish' if remove else 'publish'}-hostname-{role}",
+        role,
+        Action.PUBLISH_HOSTNAME,
+        seed,
+        params=params,
+    )
+
+
+def precondition_step(ctx: RenderContext, role: Role) -> Step:
+    return Step(
+        f"{role}-precondition-gateway-name-and-tls",
+        role,
+        Action.PRECONDITION,
+        f"{DESIGN_PKI} (verify resolution and the certificate chain as a precondition)",
+        params={
+            "check": "hostname-resolves-and-tls-verifies",
+            "hostname": gateway_hostname(ctx.facts),
+            "ports": [15012, 15017],
+            # From a pod in this namespace of the remote: resolve, connect, verify the chain.
+            "namespace": EXTERNAL_NS,
+            "ca": f"pki:{pki.ROOT_CERT}" if ctx.facts.suite_pki else "system",
+            "deadline_s": PRECONDITION_DEADLINE_S,
+        },
+    )
+
+
+def secret_step(name: str, namespace: str, secret_type: str, layout: dict[str, str], seed: str) -> Step:
+    return Step(
+        f"external-secret-{name}",
+        "external",
+        Action.CREATE_SECRET,
+        seed,
+        params={"namespace": namespace, "name": name, "type": secret_type, "data_from_pki": dict(layout)},
+    )
+
+
+def flow(ctx: RenderContext) -> Flow:
+    facts = ctx.facts
+    host = gateway_hostname(facts)
+    seed = ctx.profile_form
+    root_path = MOUNTED_MESH_ROOT if facts.suite_pki else SYSTEM_ROOTS
+    after_address = [publish_step(ctx, "remote", DESIGN_PKI)] if publishes_hostname(facts) else []
+    before_routing = []
+    if facts.suite_pki:
+        before_routing.append(
+            secret_step(
+                facts.external_tls_secret,
+                ISTIO_SYSTEM,
+                "kubernetes.io/tls",
+                pki.GATEWAY_TLS_LAYOUT,
+                f"{seed} §Set up a gateway in the external cluster, step 3 (SSL_SECRET_NAME); {DESIGN_PKI}",
+            )
+        )
+    before_routing.append(
+        secret_step(
+            UPSTREAM_CA_SECRET,
+            ISTIO_SYSTEM,
+            "Opaque",
+            pki.ROOT_CA_LAYOUT,
+            f"{DESIGN_PKI} (gateway -> istiod)",
+        )
+    )
+    return Flow(
+        addressing="dns",
+        host=host,
+        remote_iop=remote_cluster_iop(ctx, "remote", "dns", host, ca_bundle=ca_bundle(facts)),
+        external_iop=external_istiod_iop(ctx, "dns", host, root_ca_path=root_path),
+        routing=istiod_routing(
+            host, "dns", credential_name=facts.external_tls_secret, upstream_ca_credential=UPSTREAM_CA_SECRET
+        ),
+        extra={
+            "after_address": after_address,
+            "before_istiod": [
+                secret_step(
+                    "cacerts",
+                    EXTERNAL_NS,
+                    "Opaque",
+                    pki.CACERTS_LAYOUT,
+                    f"004 §Common Setup, steps 4-6 (plug-in CA as cacerts); {DESIGN_PKI}",
+                )
+            ],
+            "before_routing": before_routing,
+            "after_routing": [precondition_step(ctx, "remote")],
+        },
+        extra_uninstall=[publish_step(ctx, "remote", DESIGN_PKI, remove=True)]
+        if publishes_hostname(facts)
+        else [],
+    )
+
+
+def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpectations:
+    host = gateway_hostname(ctx.facts)
+    return ScenarioExpectations(
+        scenario=scenario,
+        istio_version=str(ctx.release.version),
+        proxy_image_tag=ctx.release.tag,
+        remote_secrets={"remote": (EXTERNAL_NS, "istio-kubeconfig")},
+        webhooks={
+            "remote": remote_webhooks(ctx, "remote", "dns", host, ca_bundle_required=ctx.facts.suite_pki)
+        },
+        config_clusters=("remote",),
+        client_app=ctx.release.profile.sample_client,
+        workloads={"remote": ("v1",)},
+        ingress=ingress_expectations(ctx.facts),
+        discovery_address=f"{host}:15012",
+        cluster_names={"remote": ctx.cluster("remote")},
+    )
+
+
+def render(release: IstioRelease, facts: Facts) -> RenderedScenario:
+    ctx = RenderContext(release, facts)
+    spec = flow(ctx)
+    steps = install_steps(ctx, spec)
+    uninstall = uninstall_steps(ctx, spec)
+    unique_names([*steps, *uninstall])
+    plan = ScenarioPlan(SCENARIO, str(release.version), ROLES, tuple(steps), tuple(uninstall))
+    return RenderedScenario(plan, expectations(ctx))

@@ -1,0 +1,196 @@
+"""The istioctl procedure of seed 001 (and 000/003 for older releases), shared by ip-passthrough
+and dns-tls: the two differ in addressing (an IP or a hostname) and in the steps dns-tls adds
+at fixed points (PKI secrets, name publishing, the environment precondition).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from scenarios.common import (
+    DEADLINE_ROLLOUT_S,
+    EXTERNAL_NS,
+    ISTIO_SYSTEM,
+    SAMPLE_NS,
+    Addressing,
+    Manifest,
+    RenderContext,
+    controlplane_gateway_iop,
+    delete_namespaces,
+    expose_helloworld_steps,
+    external_gateway_steps,
+    ingress_kinds,
+    namespace_steps,
+    remote_ingress_gateway_iop,
+    remote_secret_step,
+    sample_steps,
+)
+from scenarios.steps import Action, Step
+
+Hook = Literal["after_address", "before_istiod", "before_routing", "after_routing"]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """What varies between the istioctl scenarios."""
+
+    addressing: Addressing
+    host: str  # EXTERNAL_ISTIOD_ADDR as the seeds use it: the gateway IP or the hostname
+    remote_iop: Manifest
+    external_iop: Manifest
+    routing: tuple[Manifest, ...]
+    extra: dict[Hook, list[Step]] = field(default_factory=dict)
+    extra_uninstall: list[Step] = field(default_factory=list)
+
+
+def remote_config_set(ctx: RenderContext) -> list[str]:
+    # Seed 001 installs the config cluster with the default revision's validator; 000/003 do not.
+    return ["values.defaultRevision=default"] if ctx.current else []
+
+
+def remote_gateway_set(ctx: RenderContext) -> list[str]:
+    return [f"values.global.istioNamespace={EXTERNAL_NS}"] if ctx.current else []
+
+
+def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
+    seed = ctx.profile_form
+    extra = flow.extra
+    steps = external_gateway_steps(ctx, seed)
+    steps += extra.get("after_address", [])
+
+    remote_section = f"{seed} §Set up the remote config cluster"
+    steps += namespace_steps("remote", EXTERNAL_NS, f"{remote_section}, step 3")
+    steps.append(
+        Step(
+            "remote-config-cluster",
+            "remote",
+            Action.MANIFEST_GENERATE_APPLY,
+            f"{remote_section}, steps 1-3" + (" (IP address variant)" if flow.addressing == "ip" else ""),
+            (flow.remote_iop,),
+            {"file": "remote-config-cluster.yaml", "set": remote_config_set(ctx)},
+        )
+    )
+
+    cp_section = f"{seed} §Set up the control plane in the external cluster"
+    steps += namespace_steps("external", EXTERNAL_NS, f"{cp_section}, step 1")
+    steps += extra.get("before_istiod", [])
+    steps.append(
+        Step(
+            "external-istiod-service-account",
+            "external",
+            Action.CREATE_SERVICE_ACCOUNT,
+            f"{cp_section}, step 2",
+            params={"namespace": EXTERNAL_NS, "name": "istiod-service-account"},
+        )
+    )
+    steps.append(
+        remote_secret_step(
+            ctx,
+            "remote-secret-config",
+            "remote",
+            "external",
+            f"{cp_section}, step 2",
+            secret_type="config",
+            service_account="istiod" if ctx.current else None,
+            with_name=False,
+        )
+    )
+    steps.append(
+        Step(
+            "external-istiod",
+            "external",
+            Action.ISTIOCTL_INSTALL,
+            f"{cp_section}, steps 3-5" + (" (IP address variant)" if flow.addressing == "ip" else ""),
+            (flow.external_iop,),
+            {"file": "external-istiod.yaml"},
+        )
+    )
+    steps.append(
+        Step(
+            "external-wait-istiod",
+            "external",
+            Action.WAIT,
+            f"{cp_section}, step 6",
+            params={
+                "resource": "deployment/istiod",
+                "namespace": EXTERNAL_NS,
+                "for": "condition=Available",
+                "deadline_s": DEADLINE_ROLLOUT_S,
+            },
+        )
+    )
+    steps += extra.get("before_routing", [])
+    steps.append(
+        Step(
+            "external-istiod-routing",
+            "external",
+            Action.APPLY,
+            f"{cp_section}, steps 7-9" + (" (IP address variant)" if flow.addressing == "ip" else ""),
+            flow.routing,
+        )
+    )
+    steps += extra.get("after_routing", [])
+
+    steps += sample_steps(ctx, "remote", "v1", f"{seed} §Deploy a sample application")
+    kinds = ingress_kinds(ctx.facts)
+    if "istio" in kinds:
+        steps.append(
+            Step(
+                "remote-ingressgateway",
+                "remote",
+                Action.ISTIOCTL_INSTALL,
+                f"{seed} §Enable gateways (IstioOperator)",
+                (remote_ingress_gateway_iop(ctx),),
+                {"file": "istio-ingressgateway.yaml", "set": remote_gateway_set(ctx)},
+            )
+        )
+    for kind in kinds:
+        steps += expose_helloworld_steps(ctx, kind, seed)
+    return steps
+
+
+def uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
+    """Seed 001 §Cleanup, removing exactly what the install applied.
+
+    Where the seed runs ``istioctl uninstall --purge`` on the external cluster, the suite
+    deletes the generated manifests of its own two IstioOperators instead, so nothing it did
+    not install is removed from a cluster it does not own.
+    """
+    section = "001 §Cleanup"
+    ext = f"{section} (external control plane cluster)"
+    rem = f"{section} (remote config cluster)"
+    steps = [
+        Step("delete-external-istiod-routing", "external", Action.DELETE, ext, flow.routing),
+        Step(
+            "delete-external-istiod",
+            "external",
+            Action.MANIFEST_GENERATE_DELETE,
+            ext,
+            (flow.external_iop,),
+            {"file": "external-istiod.yaml"},
+        ),
+        Step(
+            "delete-external-gateway",
+            "external",
+            Action.MANIFEST_GENERATE_DELETE,
+            ext,
+            (controlplane_gateway_iop(ctx),),
+            {"file": "controlplane-gateway.yaml"},
+        ),
+    ]
+    steps += delete_namespaces("external", (ISTIO_SYSTEM, EXTERNAL_NS), ext)
+    steps += delete_namespaces("remote", (SAMPLE_NS,), rem)
+    steps.append(
+        Step(
+            "delete-remote-config-cluster",
+            "remote",
+            Action.MANIFEST_GENERATE_DELETE,
+            rem,
+            (flow.remote_iop,),
+            {"file": "remote-config-cluster.yaml", "set": remote_config_set(ctx)},
+        )
+    )
+    steps += delete_namespaces("remote", (EXTERNAL_NS,), rem)
+    steps += flow.extra_uninstall
+    return steps

@@ -1,0 +1,1 @@
+"""Offline tier: real upstream tools over every rendered scenario (DESIGN §6)."""

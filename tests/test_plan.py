@@ -1,0 +1,137 @@
+"""``--plan`` prints every step of the selected scenarios x releases and runs nothing."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from fixtures.options import SuiteConfig
+from fixtures.plan import plan_facts, plan_text
+from fixtures.runner import CommandRunner
+from scenarios.releases import load_pins
+from scenarios.steps import SCENARIO_IDS
+from tests.fakeexec import FakeTools
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def config(**overrides: object) -> SuiteConfig:
+    pins = load_pins()
+    base = SuiteConfig(
+        releases=(pins.resolve_release("1.30"), pins.resolve_release("1.31")),
+        upgrade_to=None,
+        scenarios=SCENARIO_IDS,
+        second_remote_base="ip-passthrough",
+        ingress="istio",
+        mode="kind",
+        existing=None,
+        keep_clusters=False,
+        reuse_clusters=False,
+        keep_on_failure=False,
+        plan=True,
+        tools_dir=Path("/nonexistent"),
+        tool_paths={},
+        allow_download=False,
+        kind_node_image=None,
+        cluster_prefix="eicp",
+        report_dir=Path("/nonexistent"),
+        external_hostname=None,
+        external_tls_secret=None,
+        image_archive_dir=None,
+        preload_images=(),
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def test_plan_lists_every_scenario_and_release_with_placeholders() -> None:
+    text, unavailable = plan_text(config())
+    assert unavailable == 0
+    for release in ("1.30.3", "1.31.0-rc.0"):
+        for scenario in SCENARIO_IDS:
+            assert f"# scenario {scenario} -- Istio {release}" in text
+    assert "<EXTERNAL_ISTIOD_ADDR>" in text and "<REMOTE_CLUSTER_NAME>" in text
+    assert "kind: IstioOperator" in text and "kind: Istio\n" in text
+    assert "PRIVATE KEY" not in text
+
+
+def test_plan_follows_the_users_choices() -> None:
+    chosen = config(
+        scenarios=("dns-tls",),
+        ingress="gateway-api",
+        external_hostname="istiod.example.com",
+        external_tls_secret="my-cert",
+    )
+    facts = plan_facts(chosen)
+    assert (facts.suite_pki, facts.external_tls_secret) == (False, "my-cert")
+    text, _ = plan_text(chosen)
+    assert "credentialName: my-cert" in text and "istiod.example.com:15012" in text
+    assert "helloworld-gateway-api" in text and "publish-hostname" not in text
+
+
+def test_plan_reports_a_scenario_that_cannot_render() -> None:
+    pins = load_pins()
+    candidate = pins.resolve_release("1.32.0-alpha.1")
+    text, unavailable = plan_text(config(releases=(candidate,), scenarios=("sail", "ip-passthrough")))
+    assert unavailable == 1
+    assert "scenario sail -- Istio 1.32.0-alpha.1: NOT AVAILABLE" in text
+    assert "# scenario ip-passthrough -- Istio 1.32.0-alpha.1" in text
+
+
+def test_plan_run_touches_no_cluster_and_no_tool(
+    fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path
+) -> None:
+    for tool in ("kind", "kubectl", "istioctl", "helm", "docker", "go"):
+        fake_tools.install(tool).default(exit=1)
+    result = runner.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "fixtures.plan",
+            "--plan",
+            "--scenario",
+            "second-remote",
+            "--istio-version",
+            "1.29",
+            "--tools-dir",
+            str(tmp_path / "tools"),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"]},
+        check=False,
+        timeout_s=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# scenario second-remote -- Istio 1.29.6" in result.stdout
+    assert "eastwest-gateway-2.yaml" in result.stdout
+    assert fake_tools.calls() == []
+    assert not (tmp_path / "tools").exists()
+
+
+def test_plan_run_with_an_unavailable_scenario_is_a_usage_error(runner: CommandRunner) -> None:
+    result = runner.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "fixtures.plan",
+            "--plan",
+            "--scenario",
+            "sail",
+            "--istio-version",
+            "1.32.0-alpha.1",
+            "-q",
+        ],
+        cwd=ROOT,
+        check=False,
+        timeout_s=120,
+    )
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "NOT AVAILABLE" in result.stdout
