@@ -68,3 +68,14 @@ def test_manifest_secret_payloads_and_last_applied_annotation_are_dropped() -> N
     assert cleaned["metadata"]["annotations"] == {"keep": "yes"}
     assert TOKEN not in str(cleaned)
     assert secret["stringData"]["remote"] == f"token: {TOKEN}", "the original must not be modified"
+
+
+def test_a_pem_key_cut_short_is_still_redacted() -> None:
+    body = PEM.splitlines()[1]
+    # A truncated repr: the BEGIN marker and part of the key, escaped newlines, no END marker.
+    head_only = repr(PEM)[:90]
+    assert body[:30] in head_only
+    assert body[:30] not in Redactor().redact(head_only)
+    # The other half: key lines before an END marker, the BEGIN marker cut away.
+    tail_only = PEM[PEM.index(body) + 20 :]
+    assert Redactor().redact(tail_only).startswith(REDACTED)

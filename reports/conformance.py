@@ -1,0 +1,162 @@
+"""The conformance report (YAML and JSON), modelled on the Gateway API ConformanceReport.
+
+Result rules, per scenario and for the whole run (as in Gateway API):
+- ``success``: every check passed;
+- ``partial``: no check failed, but some were skipped;
+- ``failure``: at least one check failed or errored (a failing fixture is an error).
+The writer validates the report against ``conformance-report.schema.json`` before writing it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from reports.categories import classify
+from reports.outcomes import CheckOutcome, group_by_scenario
+from reports.runinfo import SUITE_NAME, RunInfo
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "conformance-report.schema.json"
+API_VERSION = "conformance.eicp.istio.io/v1alpha1"
+REPORT_STEM = "conformance-report"
+_SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+
+class ReportInvalid(ValueError):
+    """The report does not match its schema: a bug in the writer, named precisely."""
+
+
+def result_of(statistics: Mapping[str, int]) -> str:
+    if statistics["Failed"]:
+        return "failure"
+    if statistics["Skipped"] or not statistics["Passed"]:
+        return "partial"
+    return "success"
+
+
+def check_label(outcome: CheckOutcome) -> str:
+    return f"{outcome.identity.family}/{outcome.identity.check}"
+
+
+def _scenario_entry(
+    scenario: str, release: str, outcomes: list[CheckOutcome], diagnostics: str | None
+) -> dict[str, Any]:
+    worst: dict[str, CheckOutcome] = {}
+    for outcome in outcomes:
+        label = check_label(outcome)
+        if label not in worst or _SEVERITY[outcome.outcome] > _SEVERITY[worst[label].outcome]:
+            worst[label] = outcome
+    checks: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
+    failures = []
+    for label, outcome in worst.items():
+        bucket = "failed" if outcome.outcome in ("failed", "error") else outcome.outcome
+        checks[bucket].append(label)
+        if bucket == "failed":
+            failures.append(
+                {
+                    "check": label,
+                    "family": outcome.identity.family,
+                    "outcome": outcome.outcome,
+                    "category": outcome.category or classify(outcome.message),
+                    "message": outcome.message,
+                }
+            )
+    statistics = {
+        "Passed": len(checks["passed"]),
+        "Failed": len(checks["failed"]),
+        "Skipped": len(checks["skipped"]),
+    }
+    name = f"{scenario}-{release}" if release else scenario
+    return {
+        "name": name,
+        "scenario": scenario,
+        "istioVersion": release,
+        "result": result_of(statistics),
+        "statistics": statistics,
+        "checks": checks,
+        "failures": failures,
+        "durationSeconds": round(sum(outcome.total_duration for outcome in outcomes), 3),
+        "checkDurationsSeconds": {
+            check_label(outcome): round(outcome.call_duration, 3) for outcome in outcomes
+        },
+        "diagnostics": diagnostics,
+    }
+
+
+def build_report(
+    info: RunInfo,
+    outcomes: Iterable[CheckOutcome],
+    diagnostics: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The report as plain data; ``diagnostics`` maps scenario names to their diagnostics dir."""
+    diagnostics = diagnostics or {}
+    scenarios = [
+        _scenario_entry(
+            scenario, release, items, diagnostics.get(f"{scenario}-{release}" if release else scenario)
+        )
+        for (scenario, release), items in group_by_scenario(outcomes).items()
+    ]
+    totals = {
+        key: sum(entry["statistics"][key] for entry in scenarios) for key in ("Passed", "Failed", "Skipped")
+    }
+    by_result = {
+        result: [s["name"] for s in scenarios if s["result"] == result]
+        for result in ("success", "partial", "failure")
+    }
+    summary = f"{len(by_result['success'])} of {len(scenarios)} scenarios succeeded" + "".join(
+        f"; {result}: {', '.join(names)}"
+        for result, names in by_result.items()
+        if names and result != "success"
+    )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ConformanceReport",
+        "date": info.date,
+        "suite": {"name": SUITE_NAME, "version": info.suite_version},
+        "istio": info.releases,
+        "upgradeTo": info.upgrade_to,
+        "kubernetesVersion": info.kubernetes_version,
+        "kubernetesVersions": dict(info.kubernetes),
+        "tools": dict(info.tools),
+        "mode": info.mode,
+        "result": result_of(totals) if scenarios else "failure",
+        "summary": summary if scenarios else "no conformance checks ran",
+        "statistics": totals,
+        "scenarios": scenarios,
+    }
+
+
+@cache
+def load_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def validate(report: Mapping[str, Any]) -> None:
+    validator = jsonschema.Draft202012Validator(
+        load_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = sorted(validator.iter_errors(report), key=lambda error: list(error.absolute_path))
+    if errors:
+        lines = [
+            f"- {'/'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}" for error in errors
+        ]
+        raise ReportInvalid("conformance report does not match its schema:\n" + "\n".join(lines))
+
+
+def write_report(report: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Validate, then write ``conformance-report.yaml`` and ``.json``; return both paths."""
+    validate(report)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    yaml_path = out_dir / f"{REPORT_STEM}.yaml"
+    json_path = out_dir / f"{REPORT_STEM}.json"
+    yaml_path.write_text(yaml.safe_dump(dict(report), sort_keys=False, allow_unicode=True))
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    return yaml_path, json_path

@@ -1,0 +1,111 @@
+"""The HTML summary: self-contained, every value escaped, matrix and timeline drawn from the data."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from reports.commands import CommandSummary
+from reports.conformance import build_report
+from reports.html import render_summary
+from reports.outcomes import CheckIdentity, CheckOutcome
+from reports.runinfo import RunInfo
+from reports.timeline import Timeline
+
+HOSTILE = '<script>alert("x")</script>'
+
+
+def info() -> RunInfo:
+    return RunInfo(
+        suite_version="0.1.0",
+        date="2026-01-02T03:04:05Z",
+        mode="kind",
+        releases=[{"version": "1.30.3", "build": "1.30.3", "hub": "h", "tag": "t", "custom": False}],
+        upgrade_to=None,
+        kubernetes={},
+        tools={"kind": "v0.33.0", "cloud-provider-kind": HOSTILE},
+    )
+
+
+def outcomes() -> list[CheckOutcome]:
+    def make(scenario: str, check: str, result: str, message: str = "") -> CheckOutcome:
+        identity = CheckIdentity(scenario, "1.30.3", "injection", check)
+        return CheckOutcome(identity, f"x::{check}", result, 1.0, 2.0, message=message)
+
+    return [
+        make("ip-passthrough", "test_sidecar", "passed"),
+        make("ip-passthrough", "test_<odd>", "skipped", "not here"),
+        make("dns-tls", "test_sidecar", "failed", f"pod said {HOSTILE}"),
+    ]
+
+
+def page() -> str:
+    timeline = Timeline()
+    timeline.record("cluster", "create external", "external", None, 1000.0, 40.0, "passed")
+    timeline.record("install", f"step {HOSTILE}", "remote", "dns-tls-1.30.3", 1040.0, 20.0, "failed")
+    timeline.record("check", "test_sidecar", None, "dns-tls-1.30.3", 1060.0, 5.0, "failed")
+    slow = [CommandSummary(f"kubectl get {HOSTILE}", 1041.0, 12.0, "exit 1")]
+    data = outcomes()
+    return render_summary(info(), build_report(info(), data), data, timeline.records(), slow, (3, 15.0, 1))
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags() -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Tags()
+    parser.feed(page())
+    return parser.tags
+
+
+def test_every_value_is_escaped() -> None:
+    html = page()
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "test_&lt;odd&gt;" in html
+
+
+def test_page_is_self_contained() -> None:
+    for tag, attrs in tags():
+        assert tag not in ("script", "link", "img", "iframe", "object")
+        for name, value in attrs.items():
+            assert name not in ("src", "href"), (tag, name, value)
+    assert not re.search(r"url\(|@import|@font-face", page())
+
+
+def test_matrix_cells_follow_the_outcomes() -> None:
+    cells = [
+        (attrs.get("class"), attrs.get("title"))
+        for tag, attrs in tags()
+        if tag == "td" and "cell" in (attrs.get("class") or "")
+    ]
+    classes = [cls or "" for cls, _ in cells]
+    # Two scenarios x two checks: ip-passthrough passed + skipped, dns-tls failed + not run.
+    assert sorted(classes) == ["cell fail", "cell none", "cell pass", "cell skip"]
+    failed_title = next(title for cls, title in cells if cls == "cell fail")
+    assert failed_title is not None
+    assert failed_title.startswith("injection/test_sidecar: failed in 1.0s\npod said <script>")
+
+
+def test_timeline_draws_one_bar_per_phase_with_failures_outlined() -> None:
+    bars = [attrs for tag, attrs in tags() if tag == "rect"]
+    assert len(bars) == 3
+    assert [bar.get("stroke") for bar in bars] == [None, "#b71c1c", "#b71c1c"]
+    widths = [float(bar["width"] or 0) for bar in bars]
+    # 40s, 20s and 5s of a 65s span keep their proportions.
+    assert abs(widths[0] / widths[1] - 2.0) < 0.01
+    assert abs(widths[1] / widths[2] - 4.0) < 0.01
+    xs = [float(bar["x"] or 0) for bar in bars]
+    assert xs == sorted(xs)
+
+
+def test_empty_run_renders() -> None:
+    html = render_summary(info(), build_report(info(), []), [], [])
+    assert "No conformance checks ran." in html
+    assert "No phases were recorded." in html

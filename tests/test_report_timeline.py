@@ -1,0 +1,49 @@
+"""The timeline: records, the phase context manager, the round trip through xdist payloads."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.timeline import Timeline, current_timeline
+
+
+def test_phase_records_outcome_and_duration() -> None:
+    timeline = Timeline()
+    with timeline.phase("install", "istiod", role="external", scenario="sail-1.30.3"):
+        pass
+    with pytest.raises(RuntimeError), timeline.phase("wait", "gateway address", allure_step=False):
+        raise RuntimeError("no address")
+    first, second = timeline.records()
+    assert (first.kind, first.name, first.role, first.scenario, first.outcome) == (
+        "install",
+        "istiod",
+        "external",
+        "sail-1.30.3",
+        "passed",
+    )
+    assert (second.kind, second.outcome) == ("wait", "failed")
+    assert first.duration >= 0
+    assert second.start >= first.start
+
+
+def test_unknown_kind_is_other_and_bad_values_are_refused() -> None:
+    timeline = Timeline()
+    assert timeline.record("coffee", "break", None, None, 10.0, 1.0, "passed").kind == "other"
+    with pytest.raises(ValueError, match="outcome 'ok' is not one of passed, failed, skipped, error"):
+        timeline.record("install", "x", None, None, 0.0, 1.0, "ok")
+    with pytest.raises(ValueError, match="negative duration"):
+        timeline.record("install", "x", None, None, 0.0, -1.0, "passed")
+
+
+def test_round_trip_through_dicts() -> None:
+    source = Timeline()
+    source.record("cluster", "create remote", "remote", None, 100.0, 30.0, "passed")
+    source.record("check", "test_a", None, "sail-1.30.3", 50.0, 2.0, "failed")
+    target = Timeline()
+    target.extend_from_dicts(source.to_dicts())
+    assert target.records() == source.records()
+    assert [record.start for record in target.records()] == [50.0, 100.0]
+
+
+def test_module_accessor_and_fixture_share_one_timeline(timeline: Timeline) -> None:
+    assert timeline is current_timeline()
