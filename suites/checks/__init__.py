@@ -1,0 +1,1 @@
+"""Pure evaluators: observed cluster state + scenario expectations -> a verdict. No I/O."""

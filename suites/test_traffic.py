@@ -1,0 +1,74 @@
+"""Traffic: helloworld answers inside the mesh and through the ingress gateway; v1/v2 in balance.
+
+Each vantage point first polls with small batches until the mesh has converged (every
+request answered, every deployed version seen) or the deadline passes; then one measured
+batch of ``BATCH_SIZE`` requests is judged, including the balance bound when two versions
+are deployed (see suites/checks/balance.py for the bound and its error rates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from scenarios.steps import Role
+from suites.checks.balance import BATCH_SIZE
+from suites.checks.traffic import Batch, converged, evaluate_batch
+from suites.checks.verdict import Verdict, combine
+from suites.observe import InstalledScenarioLike, Observer
+from suites.polling import observe_until
+from suites.reporting import Judge
+
+pytestmark = pytest.mark.traffic
+
+CONVERGENCE_BATCH = 20
+CONVERGENCE_DEADLINE_S = 300.0
+
+
+def _measure(observer: Observer, role: Role, url: str, vantage: str, diagnostics: str) -> Verdict:
+    expected = observer.exp.expected_versions
+    probe, timeout = observe_until(
+        f"{vantage} to reach {', '.join(expected)} at {url}",
+        lambda: observer.curl_batch(role, url, CONVERGENCE_BATCH, vantage),
+        lambda batch: converged(batch, expected),
+        CONVERGENCE_DEADLINE_S,
+        show=Batch.summary,
+    )
+    if timeout is not None:
+        # Judge the last probe batch: its evidence explains why the mesh never converged.
+        verdict = evaluate_batch(probe, expected, diagnostics=diagnostics)
+        return replace(verdict, problems=(f"the mesh did not converge: {timeout}", *verdict.problems))
+    return evaluate_batch(
+        observer.curl_batch(role, url, BATCH_SIZE, vantage), expected, diagnostics=diagnostics
+    )
+
+
+def test_mesh_traffic_from_each_client(
+    installed_scenario: InstalledScenarioLike, observer: Observer, diagnostics: str, verdict_of: Judge
+) -> None:
+    exp = installed_scenario.expectations
+    verdicts = [
+        _measure(observer, role, observer.mesh_url(), f"{exp.client_app} in {role}", diagnostics)
+        for role in sorted(exp.workloads)
+    ]
+    verdict_of(combine("traffic/mesh", verdicts, diagnostics))
+
+
+def test_ingress_gateway_traffic(
+    installed_scenario: InstalledScenarioLike, observer: Observer, diagnostics: str, verdict_of: Judge
+) -> None:
+    exp = installed_scenario.expectations
+    if not exp.ingress:
+        pytest.skip(f"{exp.scenario} installs no ingress gateway for the sample")
+    verdicts = [
+        _measure(
+            observer,
+            ingress.role,
+            observer.ingress_url(ingress),
+            f"{ingress.kind} ingress gateway on {ingress.role}",
+            diagnostics,
+        )
+        for ingress in exp.ingress
+    ]
+    verdict_of(combine("traffic/ingress", verdicts, diagnostics))

@@ -1,0 +1,222 @@
+"""Control plane evaluators, proved both ways against API-shaped fake state."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from scenarios.steps import Role
+from suites.checks.controlplane import (
+    evaluate_gateway,
+    evaluate_istiod,
+    evaluate_remote_secrets,
+    evaluate_webhooks,
+)
+from tests import checks_fakes as fake
+
+D = fake.DIAGNOSTICS
+
+
+def test_istiod_healthy_passes() -> None:
+    verdict = evaluate_istiod(
+        fake.istiod_deployment(), fake.istiod_pods(), "1.30.3", fake.ip_passthrough(), diagnostics=D
+    )
+    assert verdict.ok, verdict.message
+    assert "Available=True" in verdict.observed
+
+
+@pytest.mark.parametrize(
+    ("deployment", "pods", "version", "expected"),
+    [
+        (None, fake.istiod_pods(), "1.30.3", "no Deployment external-istiod/istiod"),
+        (fake.istiod_deployment(available=False), fake.istiod_pods(), "1.30.3", "not Available"),
+        (fake.istiod_deployment("1.29.6"), fake.istiod_pods(), "1.30.3", "not tagged 1.30.3"),
+        (
+            fake.istiod_deployment(),
+            fake.istiod_pods("1.29.6"),
+            "1.30.3",
+            "runs registry.istio.io/release/pilot:1.29.6",
+        ),
+        (fake.istiod_deployment(), fake.as_list(), "1.30.3", "no running istiod pod"),
+        (fake.istiod_deployment(), fake.istiod_pods(), "1.29.6", "pilot-discovery reports version 1.29.6"),
+    ],
+    ids=["missing", "unavailable", "old-template", "old-pod", "no-pods", "old-version-reported"],
+)
+def test_istiod_unhealthy_fails(
+    deployment: fake.Obj | None, pods: fake.Obj, version: str, expected: str
+) -> None:
+    verdict = evaluate_istiod(deployment, pods, version, fake.ip_passthrough(), diagnostics=D)
+    assert not verdict.ok
+    assert expected in verdict.message
+    assert D in verdict.message  # every failure names the diagnostics directory
+
+
+def test_istiod_custom_build_skips_reported_version_only() -> None:
+    exp = fake.ip_passthrough()
+    lenient = evaluate_istiod(
+        fake.istiod_deployment(),
+        fake.istiod_pods(),
+        "1.31-dev",
+        exp,
+        diagnostics=D,
+        check_reported_version=False,
+    )
+    assert lenient.ok, lenient.message
+    strict_tag = evaluate_istiod(
+        fake.istiod_deployment("other"),
+        fake.istiod_pods(),
+        "1.31-dev",
+        exp,
+        diagnostics=D,
+        check_reported_version=False,
+    )
+    assert not strict_tag.ok
+
+
+def test_istiod_rollout_in_progress_fails() -> None:
+    deployment = fake.istiod_deployment(replicas=2)
+    deployment["status"]["updatedReplicas"] = 1
+    verdict = evaluate_istiod(deployment, fake.istiod_pods(), "1.30.3", fake.ip_passthrough(), diagnostics=D)
+    assert "rollout incomplete: 1 updated / 2 available of 2 replicas" in verdict.message
+
+
+def test_gateway_with_address_passes() -> None:
+    assert evaluate_gateway(fake.lb_service(), fake.ip_passthrough(), diagnostics=D).ok
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        (None, "no Service istio-system/istio-ingressgateway"),
+        (fake.lb_service(ip=None), "has no ingress address"),
+        (fake.lb_service(ip="172.18.0.201"), "proxies are told to reach istiod at 172.18.0.200"),
+    ],
+    ids=["missing", "pending", "other-address"],
+)
+def test_gateway_without_the_address_fails(service: fake.Obj | None, expected: str) -> None:
+    verdict = evaluate_gateway(service, fake.ip_passthrough(), diagnostics=D)
+    assert not verdict.ok
+    assert expected in verdict.message
+
+
+def test_gateway_hostname_discovery_accepts_any_address() -> None:
+    exp = replace(fake.ip_passthrough(), discovery_address="istiod.eicp.example:15012")
+    assert evaluate_gateway(fake.lb_service(ip="172.18.0.201"), exp, diagnostics=D).ok
+
+
+def test_remote_secret_present_passes() -> None:
+    verdict = evaluate_remote_secrets(
+        {"remote": fake.remote_secret_meta()}, fake.ip_passthrough(), diagnostics=D
+    )
+    assert verdict.ok, verdict.message
+
+
+def test_remote_secret_of_type_remote_keyed_by_cluster_passes() -> None:
+    exp = fake.second_remote()
+    secrets: dict[Role, fake.Obj | None] = {
+        "remote": fake.remote_secret_meta(),
+        "second": fake.remote_secret_meta(
+            "istio-remote-secret-second1", fake.SECOND_CLUSTER, fake.SECOND_CLUSTER
+        ),
+    }
+    assert evaluate_remote_secrets(secrets, exp, diagnostics=D).ok
+
+
+@pytest.mark.parametrize(
+    ("secret", "expected"),
+    [
+        (None, "no Secret external-istiod/istio-kubeconfig"),
+        ({**fake.remote_secret_meta(), "dataKeys": []}, "holds no kubeconfig"),
+        (fake.remote_secret_meta(cluster="someone-else"), "is for cluster 'someone-else'"),
+    ],
+    ids=["missing", "empty", "other-cluster"],
+)
+def test_remote_secret_wrong_fails(secret: fake.Obj | None, expected: str) -> None:
+    verdict = evaluate_remote_secrets({"remote": secret}, fake.ip_passthrough(), diagnostics=D)
+    assert not verdict.ok
+    assert expected in verdict.message
+
+
+def test_remote_secret_without_label_fails() -> None:
+    secret = fake.remote_secret_meta()
+    secret["metadata"]["labels"] = {}
+    verdict = evaluate_remote_secrets({"remote": secret}, fake.ip_passthrough(), diagnostics=D)
+    assert "lacks label istio/multiCluster=true" in verdict.message
+
+
+def test_webhooks_as_expected_pass() -> None:
+    exp = fake.ip_passthrough()
+    muts, vals = fake.healthy_webhooks(exp)
+    verdict = evaluate_webhooks("remote", muts, vals, exp.webhooks["remote"], diagnostics=D)
+    assert verdict.ok, verdict.message
+    assert "istio-sidecar-injector-external-istiod(4)" in verdict.observed
+
+
+def test_webhooks_url_variant_pass_and_path_mismatch_fails() -> None:
+    exp = fake.ip_passthrough()
+    url = "https://istiod.eicp.example:15017/inject/cluster/remote1/net/network1"
+    hooks = (replace(exp.webhooks["remote"][0], url=url, path=None),)
+    good = evaluate_webhooks(
+        "remote", fake.as_list(fake.mutating(url=url)), fake.as_list(), hooks, diagnostics=D
+    )
+    assert good.ok, good.message
+    bad = evaluate_webhooks(
+        "remote",
+        fake.as_list(fake.mutating(path="/inject/cluster/remote1/net/network1")),
+        fake.as_list(),
+        hooks,
+        diagnostics=D,
+    )
+    assert f"expected url {url}" in bad.message
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("drop-mutating", "mutating webhook configuration istio-sidecar-injector-external-istiod is missing"),
+        ("no-ca-bundle", "has no caBundle"),
+        (
+            "wrong-path",
+            "calls path /inject/cluster/Kubernetes/net/network1, expected /inject/cluster/remote1",
+        ),
+        ("three-webhooks", "has 3 webhook(s), expected 4"),
+        (
+            "validator-url",
+            "calls url https://10.0.0.1:15017/validate, expected a service with path /validate",
+        ),
+    ],
+)
+def test_webhooks_broken_fail(breakage: str, expected: str) -> None:
+    exp = fake.ip_passthrough()
+    muts, vals = fake.healthy_webhooks(exp)
+    path = "/inject/cluster/remote1/net/network1"
+    if breakage == "drop-mutating":
+        muts = fake.as_list()
+    elif breakage == "no-ca-bundle":
+        vals["items"][0] = fake.validating(
+            "istio-validator-external-istiod", ca_bundle=None, rev_selector=True
+        )
+    elif breakage == "wrong-path":
+        muts = fake.as_list(fake.mutating(path="/inject/cluster/Kubernetes/net/network1"))
+    elif breakage == "three-webhooks":
+        muts = fake.as_list(fake.mutating(path=path, count=3))
+    elif breakage == "validator-url":
+        vals["items"][1] = fake.validating(
+            "istiod-default-validator", url="https://10.0.0.1:15017/validate", path=None
+        )
+    verdict = evaluate_webhooks("remote", muts, vals, exp.webhooks["remote"], diagnostics=D)
+    assert not verdict.ok
+    assert expected in verdict.message
+    assert verdict.evidence  # the observed configurations travel with the failure
+
+
+def test_webhooks_ca_bundle_not_required_passes_without_one() -> None:
+    exp = fake.ip_passthrough()
+    hooks = tuple(replace(hook, ca_bundle_required=False) for hook in exp.webhooks["remote"])
+    muts = fake.as_list(fake.mutating(path="/inject/cluster/remote1/net/network1", ca_bundle=None))
+    vals = fake.as_list(
+        fake.validating("istio-validator-external-istiod", ca_bundle=None),
+        fake.validating("istiod-default-validator", ca_bundle=None),
+    )
+    assert evaluate_webhooks("remote", muts, vals, hooks, diagnostics=D).ok
