@@ -1,0 +1,557 @@
+"""Kind cluster sets driven through fake kind/docker/kubectl: exact commands, and nothing else touched."""
+
+from __future__ import annotations
+
+import json
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from fixtures.cloud_provider_kind import CloudProviderKind, ProcessId
+from fixtures.kind import DockerCli, KindCli
+from fixtures.lifecycle import (
+    ClusterRecord,
+    KindProvisioner,
+    KindSettings,
+    ProvisioningError,
+    RunIdentity,
+    RunRegistry,
+    worker_for_names,
+)
+from fixtures.preflight import PreflightError
+from fixtures.redaction import Redactor
+from fixtures.runner import CommandRunner
+from tests import topology_child
+from tests.fakeexec import FakeTools
+from tests.topology_child import first
+
+IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
+RUN = "1121000000"
+EXCLUDE = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Path:
+    """A fake /proc of a host fit for three clusters."""
+    inotify = tmp_path / "proc" / "sys" / "fs" / "inotify"
+    inotify.mkdir(parents=True)
+    (inotify / "max_user_watches").write_text("524288\n")
+    (inotify / "max_user_instances").write_text("512\n")
+    (tmp_path / "proc" / "meminfo").write_text("MemAvailable:   16777216 kB\n")
+    return tmp_path / "proc"
+
+
+@pytest.fixture
+def fakes(fake_tools: FakeTools) -> FakeTools:
+    topology_child.install_cluster_fakes(fake_tools)
+    return fake_tools
+
+
+MakeProvisioner = Callable[..., KindProvisioner]
+
+
+@pytest.fixture
+def make(tmp_path: Path, runner: CommandRunner, redactor: Redactor, host: Path) -> MakeProvisioner:
+    def build(run_id: str = RUN, worker: str | None = None, **settings: object) -> KindProvisioner:
+        run_dir = tmp_path / "run" / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        options: dict[str, object] = {
+            "node_image": IMAGE,
+            "retry_wait_s": 0.0,
+            "nodes_ready_deadline_s": 5.0,
+            "coredns_deadline_s": 5.0,
+        }
+        options.update(settings)
+        return KindProvisioner(
+            kind=KindCli(runner, "kind"),
+            docker=DockerCli(runner, "docker"),
+            registry=RunRegistry(tmp_path / "state"),
+            identity=RunIdentity("eicp", run_id, worker),
+            settings=KindSettings(**options),  # type: ignore[arg-type]
+            run_dir=run_dir,
+            report_dir=tmp_path / "report",
+            runner=runner,
+            redactor=redactor,
+            kubectl_bin="kubectl",
+            proc_root=host,
+        )
+
+    return build
+
+
+def role_commands(fakes: FakeTools, role: str, run_dir: Path, name: str) -> list[str]:
+    """What bring-up runs for one new cluster, in order (kind, docker and kubectl calls)."""
+    kube = f"--kubeconfig {run_dir}/kubeconfig-{role} --context kind-{name}"
+    return [
+        f"kind create cluster --name {name} --config {run_dir}/kind-{role}.yaml "
+        f"--kubeconfig {run_dir}/kubeconfig-{role} --wait 5m",
+        f"kind get kubeconfig --name {name}",
+        f"docker inspect --format {{{{json .NetworkSettings.Networks}}}} {name}-control-plane",
+        f"kubectl {kube} get nodes -o json --request-timeout=30s",
+        f"kubectl {kube} label node {name}-control-plane {EXCLUDE}-",
+        f"kubectl {kube} -n kube-system get deployment coredns -o json --request-timeout=30s",
+    ]
+
+
+def all_lines(fakes: FakeTools) -> list[str]:
+    return [f"{call.tool} {call.line}" for call in sorted(fakes.calls(), key=lambda c: c.ended)]
+
+
+def lines_about(lines: list[str], name: str) -> list[str]:
+    return [line for line in lines if name in line and "version" not in line]
+
+
+SWEEP = [
+    "kind get clusters",
+    "docker ps -a --filter label=io.x-k8s.cloud-provider-kind.cluster --format {{.Names}}\t"
+    '{{.Label "io.x-k8s.cloud-provider-kind.cluster"}}',
+]
+
+
+def test_names_carry_prefix_run_role_and_worker() -> None:
+    assert RunIdentity("eicp", RUN).cluster_name("remote") == "eicp-1121000000-remote"
+    assert RunIdentity("eicp", RUN, "gw3").cluster_name("second") == "eicp-1121000000-second-gw3"
+    assert worker_for_names("main") is None and worker_for_names("gw3") == "gw3"
+    # The longest name the options allow stays within kind's limit of 50.
+    assert len(RunIdentity("a" * 20, "1" * 10, "gw9999").cluster_name("external")) <= 50
+    identity = RunIdentity("eicp", RUN)
+    assert identity.parse("eicp-1120000000-remote-gw1") is not None
+    for foreign in ("kind", "eicp-1120000000-worker", "my-eicp-1120000000-remote", "eicpx-1120000000-remote"):
+        assert identity.parse(foreign) is None, foreign
+    with pytest.raises(ValueError, match="EICP_RUN_ID"):
+        RunIdentity("eicp", "bad id")
+
+
+def test_bring_up_runs_exact_commands_and_returns_topology(
+    fakes: FakeTools, make: MakeProvisioner, tmp_path: Path, redactor: Redactor
+) -> None:
+    provisioner = make()
+    topology = provisioner.provision(["external", "remote"])
+    run_dir = provisioner.run_dir
+    lines = all_lines(fakes)
+    assert lines[:3] == ["docker info --format {{.ServerVersion}}", *SWEEP]
+    assert len(lines) == 3 + 2 * 6
+    for role in ("external", "remote"):
+        name = f"eicp-{RUN}-{role}"
+        assert lines_about(lines[3:], name) == role_commands(fakes, role, run_dir, name)
+
+    assert topology.mode == "kind" and topology.prefix == "eicp"
+    assert sorted(topology.clusters) == ["external", "remote"]
+    remote = topology["remote"]
+    assert remote.name == f"eicp-{RUN}-remote"
+    assert remote.context == f"kind-eicp-{RUN}-remote"
+    assert remote.internal_api_server == "https://172.18.0.3:6443"
+    assert remote.network == "network1"
+    assert topology["external"].network is None
+    assert topology["external"].internal_api_server == "https://172.18.0.2:6443"
+    assert remote.created_by_suite
+    assert stat.S_IMODE(remote.kubeconfig.stat().st_mode) == 0o600
+    assert remote.kubeconfig.parent == run_dir
+    # The client key of the kubeconfig is now a registered secret.
+    assert redactor.redact("key c2VjcmV0LWNsaWVudC1rZXktZm9yLXRlc3Rz") == "key <redacted>"
+    # The Kubernetes API client reads the role's own kubeconfig and context.
+    assert remote.api().configuration.host == "https://127.0.0.1:41000"
+    # The kind config written for kind is the role's.
+    assert "podSubnet: 10.20.0.0/16" in (run_dir / "kind-remote.yaml").read_text()
+
+
+def test_teardown_deletes_this_runs_clusters_in_role_order(fakes: FakeTools, make: MakeProvisioner) -> None:
+    provisioner = make()
+    provisioner.provision(["external", "remote", "second"])
+    before = len(fakes.calls())
+    assert provisioner.teardown(failed=False) is None
+    run_dir = provisioner.run_dir
+    assert all_lines(fakes)[before:] == [
+        f"kind delete cluster --name eicp-{RUN}-external --kubeconfig {run_dir}/kubeconfig-external",
+        f"kind delete cluster --name eicp-{RUN}-remote --kubeconfig {run_dir}/kubeconfig-remote",
+        f"kind delete cluster --name eicp-{RUN}-second --kubeconfig {run_dir}/kubeconfig-second",
+        SWEEP[1],  # no cloud-provider-kind left to clean up: look for its containers
+    ]
+    assert fakes.state("clusters") == []
+    assert provisioner.registry.records() == []
+    assert list(run_dir.glob("kubeconfig-*")) == []  # no credentials left in the report directory
+    assert provisioner.teardown(failed=False) is None  # a second call does nothing
+    assert len(fakes.calls()) == before + 4
+
+
+def test_failed_run_exports_logs_before_deleting(
+    fakes: FakeTools, make: MakeProvisioner, tmp_path: Path
+) -> None:
+    provisioner = make()
+    provisioner.provision(["external", "remote"])
+    before = len(fakes.calls())
+    provisioner.teardown(failed=True)
+    lines = all_lines(fakes)[before:]
+    assert lines[:2] == [
+        f"kind export logs {tmp_path}/report/diagnostics/kind/eicp-{RUN}-external --name eicp-{RUN}-external",
+        f"kind export logs {tmp_path}/report/diagnostics/kind/eicp-{RUN}-remote --name eicp-{RUN}-remote",
+    ]
+    assert [line.split(" --kubeconfig")[0] for line in lines[2:4]] == [
+        f"kind delete cluster --name eicp-{RUN}-external",
+        f"kind delete cluster --name eicp-{RUN}-remote",
+    ]
+
+
+def test_failure_mid_creation_deletes_everything_this_run_created(
+    fakes: FakeTools, make: MakeProvisioner
+) -> None:
+    first(
+        fakes.tools["kind"],
+        r"^create cluster --name \S+-remote ",
+        exit=1,
+        stderr="ERROR: failed to create cluster: failed to init node with kubeadm: exit status 1\n",
+    )
+    provisioner = make()
+    with pytest.raises(ProvisioningError) as caught:
+        provisioner.provision(["external", "remote", "second"])
+    assert list(caught.value.errors) == ["remote"]
+    assert "failed to init node with kubeadm" in str(caught.value)
+    kind_lines = fakes.lines("kind")
+    assert sum(line.startswith("create cluster") for line in kind_lines) == 3  # not retried: not transient
+    run_dir = provisioner.run_dir
+    assert [line for line in kind_lines if line.startswith("delete")] == [
+        f"delete cluster --name eicp-{RUN}-{role} --kubeconfig {run_dir}/kubeconfig-{role}"
+        for role in ("external", "remote", "second")
+    ]
+    assert fakes.state("clusters") == []
+    assert provisioner.registry.records() == []
+    before = len(fakes.calls())
+    provisioner.teardown(failed=True)  # the session finalizer afterwards has nothing left to do
+    assert len(fakes.calls()) == before
+
+
+def test_keep_on_failure_keeps_created_clusters_and_says_how_to_reach_them(
+    fakes: FakeTools, make: MakeProvisioner
+) -> None:
+    first(fakes.tools["kind"], r"^create cluster --name \S+-remote ", exit=1, stderr="ERROR: boom\n")
+    provisioner = make(keep_on_failure=True)
+    with pytest.raises(ProvisioningError) as caught:
+        provisioner.provision(["external", "remote"])
+    assert not [line for line in fakes.lines("kind") if line.startswith("delete")]
+    message = str(caught.value).split("kind clusters kept (--keep-on-failure):", 1)[1]
+    name = f"eicp-{RUN}-external"
+    assert (
+        f"kubectl --kubeconfig {provisioner.run_dir}/kubeconfig-external --context kind-{name} get pods -A"
+        in message
+    )
+    assert f"kind delete cluster --name {name}" in message
+    assert f"eicp-{RUN}-remote" not in message  # its creation failed: nothing to keep
+    records = provisioner.registry.records()
+    assert [(r.name, r.kept) for r in records] == [(name, True)]
+
+
+def test_known_transient_failure_is_retried_after_cleanup(fakes: FakeTools, make: MakeProvisioner) -> None:
+    first(
+        fakes.tools["kind"],
+        r"^create cluster --name \S+-remote ",
+        exit=1,
+        times=1,
+        stderr='ERROR: failed to create cluster: could not find a log line that matches "Reached target"\n',
+    )
+    provisioner = make()
+    provisioner.provision(["remote"])
+    name = f"eicp-{RUN}-remote"
+    run_dir = provisioner.run_dir
+    create = (
+        f"create cluster --name {name} --config {run_dir}/kind-remote.yaml "
+        f"--kubeconfig {run_dir}/kubeconfig-remote --wait 5m"
+    )
+    assert fakes.lines("kind")[1:5] == [
+        create,
+        f"delete cluster --name {name} --kubeconfig {run_dir}/kubeconfig-remote",
+        create,
+        f"get kubeconfig --name {name}",
+    ]
+
+
+def test_retries_are_bounded(fakes: FakeTools, make: MakeProvisioner) -> None:
+    first(
+        fakes.tools["kind"],
+        r"^create cluster",
+        exit=1,
+        stderr="ERROR: failed to create cluster: failed to lock config file: exists\n",
+    )
+    provisioner = make(create_attempts=3)
+    with pytest.raises(ProvisioningError, match="failed to lock config file"):
+        provisioner.provision(["remote"])
+    assert sum(line.startswith("create cluster") for line in fakes.lines("kind")) == 3
+
+
+def test_keep_clusters_then_reuse_adopts_them_and_never_deletes_them(
+    fakes: FakeTools, make: MakeProvisioner
+) -> None:
+    first = make(keep_clusters=True)
+    first.provision(["external", "remote"])
+    message = first.teardown(failed=False)
+    assert message is not None and "kind clusters kept (--keep-clusters)" in message
+    assert not [line for line in fakes.lines("kind") if line.startswith("delete")]
+    assert sorted(fakes.state("clusters")) == [f"eicp-{RUN}-external", f"eicp-{RUN}-remote"]
+
+    second = make(run_id="1121000100", reuse_clusters=True)
+    before = len(fakes.calls())
+    topology = second.provision(["external", "remote"])
+    lines = all_lines(fakes)[before:]
+    assert not [line for line in lines if "create cluster" in line or "delete cluster" in line]
+    assert topology["remote"].name == f"eicp-{RUN}-remote"
+    assert not topology["remote"].created_by_suite
+    assert lines.count("kind get clusters") == 2  # sweep, then the reuse match
+    message = second.teardown(failed=False)
+    assert message is not None and "--reuse-clusters" in message
+    assert not [line for line in fakes.lines("kind") if line.startswith("delete")]
+    assert {r.name: (r.kept, r.in_use_by) for r in second.registry.records()} == {
+        f"eicp-{RUN}-external": (True, None),
+        f"eicp-{RUN}-remote": (True, None),
+    }
+
+
+def test_reuse_ignores_clusters_with_another_node_image(fakes: FakeTools, make: MakeProvisioner) -> None:
+    first = make(keep_clusters=True)
+    first.provision(["remote"])
+    first.teardown(failed=False)
+    second = make(run_id="1121000100", reuse_clusters=True, node_image="kindest/node:v1.36.4")
+    topology = second.provision(["remote"])
+    assert topology["remote"].name == "eicp-1121000100-remote"
+    assert topology["remote"].created_by_suite
+
+
+def test_sweep_removes_only_finished_earlier_runs_of_this_suite(
+    fakes: FakeTools, make: MakeProvisioner, tmp_path: Path
+) -> None:
+    registry = RunRegistry(tmp_path / "state")
+    registry.runs_dir.mkdir(parents=True)
+    live_lock = FileLock(str(registry.runs_dir / "1121000001.gw0.lock"), timeout=0)
+    live_lock.acquire()  # another run of the suite is going on right now
+    kept = ClusterRecord(
+        "eicp-1120000000-external",
+        "external",
+        "1120000000",
+        None,
+        IMAGE,
+        "10.10.0.0/16",
+        "10.255.10.0/24",
+        1.0,
+        kept=True,
+    )
+    registry.save(kept)
+    fakes.set_state(
+        "clusters",
+        [
+            "kind",  # not ours
+            "my-eicp-1120000000-remote",  # not ours
+            "eicpx-1120000000-remote",  # another prefix
+            "eicp-1120000000-external",  # ours, kept on purpose
+            "eicp-1120000000-remote",  # ours, a finished run: leftover
+            "eicp-1120000000-second-gw1",  # ours, a finished run's worker: leftover
+            "eicp-1121000001-remote-gw0",  # ours, a live run
+        ],
+    )
+    fakes.set_state(
+        "cpk-containers",
+        [
+            "kindccm-aaaaaaaaaaaa\teicp-1120000000-remote",  # leftover cluster's LB
+            "kindccm-bbbbbbbbbbbb\tkind",  # someone else's
+            "kindccm-cccccccccccc\teicp-1121000001-remote-gw0",  # live run
+            "kindccm-dddddddddddd\teicp-1119000000-second",  # cluster long gone, run finished
+            "kindccm-eeeeeeeeeeee\teicp-1120000000-external",  # kept cluster
+            "some-other-container\teicp-1120000000-remote",  # not a cloud-provider-kind name
+        ],
+    )
+    provisioner = make()
+    provisioner.registry.hold_run(provisioner.identity)
+    with provisioner.registry.locked():
+        swept = provisioner.sweep_leftovers()
+    assert swept == ["eicp-1120000000-remote", "eicp-1120000000-second-gw1"]
+    sweep_dir = provisioner.run_dir / "sweep"
+    assert all_lines(fakes) == [
+        "kind get clusters",
+        f"kind delete cluster --name eicp-1120000000-remote --kubeconfig {sweep_dir}/eicp-1120000000-remote.kubeconfig",
+        f"kind delete cluster --name eicp-1120000000-second-gw1 --kubeconfig "
+        f"{sweep_dir}/eicp-1120000000-second-gw1.kubeconfig",
+        SWEEP[1],
+        "docker rm -f kindccm-aaaaaaaaaaaa kindccm-dddddddddddd",
+    ]
+    assert [r.name for r in registry.records()] == ["eicp-1120000000-external"]
+    live_lock.release()
+    provisioner.registry.release_run()
+
+
+def test_no_docker_stops_before_any_kind_call(fakes: FakeTools, make: MakeProvisioner) -> None:
+    first(fakes.tools["docker"], r"^info", exit=1, stderr="Cannot connect to the Docker daemon\n")
+    with pytest.raises(PreflightError, match="Docker daemon does not answer"):
+        make().provision(["external", "remote"])
+    assert fakes.lines("kind") == []
+
+
+def test_memory_is_checked_for_the_clusters_still_to_create(
+    fakes: FakeTools, make: MakeProvisioner, host: Path
+) -> None:
+    (host / "meminfo").write_text("MemAvailable:   3145728 kB\n")  # 3 GiB: one cluster, not two
+    with pytest.raises(PreflightError, match="2 kind cluster"):
+        make().provision(["external", "remote"])
+    assert not [line for line in fakes.lines("kind") if line.startswith("create")]
+
+
+def test_memory_check_counts_every_workers_cluster_set(
+    fakes: FakeTools, make: MakeProvisioner, host: Path
+) -> None:
+    (host / "meminfo").write_text("MemAvailable:   6291456 kB\n")  # 6 GiB: three clusters, not four
+    with pytest.raises(PreflightError, match="4 kind cluster"):
+        make(parallel_cluster_sets=2).provision(["external", "remote"])
+
+
+def test_teardown_stops_cloud_provider_kind_then_deletes_and_removes_own_leftovers(
+    fakes: FakeTools, make: MakeProvisioner, tmp_path: Path, redactor: Redactor, runner: CommandRunner
+) -> None:
+    provisioner = make()
+    provisioner.cpk = CloudProviderKind(
+        fakes.bin_dir / "cloud-provider-kind",
+        state_dir=tmp_path / "state",
+        log_dir=tmp_path / "report" / "logs",
+        redactor=redactor,
+        docker=provisioner.docker,
+        own_clusters=provisioner.cluster_names,
+        run_id=RUN,
+        worker="main",
+        startup_grace_s=0.3,
+    )
+    provisioner.provision(["external", "remote"])
+    provisioner.cpk.ensure_started()
+    daemon = json.loads((tmp_path / "state" / "cloud-provider-kind.json").read_text())["daemon"]
+    fakes.set_state(
+        "cpk-containers",
+        [
+            f"kindccm-aaaaaaaaaaaa\teicp-{RUN}-remote",  # left behind by the daemon
+            "kindccm-bbbbbbbbbbbb\tsomeone-elses-cluster",
+        ],
+    )
+    before = len(fakes.calls())
+    provisioner.teardown(failed=False)
+    assert not ProcessId.from_json(daemon).alive()
+    run_dir = provisioner.run_dir
+    assert all_lines(fakes)[before:] == [
+        f"kind delete cluster --name eicp-{RUN}-external --kubeconfig {run_dir}/kubeconfig-external",
+        f"kind delete cluster --name eicp-{RUN}-remote --kubeconfig {run_dir}/kubeconfig-remote",
+        SWEEP[1],
+        "docker rm -f kindccm-aaaaaaaaaaaa",
+    ]
+
+
+def test_image_preloading(fakes: FakeTools, make: MakeProvisioner, tmp_path: Path) -> None:
+    archives = tmp_path / "images"
+    archives.mkdir()
+    for name in ("b.tar", "a.tar", "notes.txt"):
+        (archives / name).write_text("x")
+    provisioner = make(preload_images=("docker.io/istio/pilot:1.30.3",), image_archive_dir=archives)
+    provisioner.provision(["remote"])
+    name = f"eicp-{RUN}-remote"
+    assert [line for line in fakes.lines("kind") if line.startswith("load")] == [
+        f"load docker-image --name {name} docker.io/istio/pilot:1.30.3",
+        f"load image-archive {archives}/a.tar --name {name}",
+        f"load image-archive {archives}/b.tar --name {name}",
+    ]
+
+
+def test_nodes_never_ready_times_out_with_last_state(fakes: FakeTools, make: MakeProvisioner) -> None:
+    not_ready = topology_child.NODES_JSON.replace('"status": "True"', '"status": "False"')
+    first(fakes.tools["kubectl"], r"--context kind-(\S+) get nodes -o json", stdout=not_ready)
+    provisioner = make(nodes_ready_deadline_s=1.0)
+    with pytest.raises(ProvisioningError) as caught:
+        provisioner.provision(["remote"])
+    message = str(caught.value)
+    assert "waiting for the nodes of the remote cluster" in message
+    assert f"last observed: eicp-{RUN}-remote-control-plane Ready=False" in message
+
+
+# -- parallelism (benchmark) --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_three_clusters_are_created_in_parallel(
+    fake_tools: FakeTools, make: MakeProvisioner, benchmark: object
+) -> None:
+    topology_child.install_cluster_fakes(fake_tools, create_sleep=2.0)
+    provisioner = make()
+
+    def bring_up() -> int:
+        return len(provisioner.provision(["external", "remote", "second"]).clusters)
+
+    # One round: a second one would find the clusters of the first. The time measured includes
+    # the preflight, the sweep and node preparation (fake commands cost ~0.1-0.3 s each here).
+    assert benchmark.pedantic(bring_up, rounds=1, iterations=1) == 3  # type: ignore[attr-defined]
+    provisioner.teardown(failed=False)
+    creates = [call for call in fake_tools.calls("kind") if call.args[:2] == ("create", "cluster")]
+    assert len(creates) == 3
+    # The proof of parallelism is structural: all three 2 s creations were running at once.
+    assert max(call.started for call in creates) < min(call.ended for call in creates)
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+def test_ctrl_c_during_creation_deletes_the_clusters(fake_tools: FakeTools, tmp_path: Path) -> None:
+    topology_child.install_cluster_fakes(fake_tools)
+    first(
+        fake_tools.tools["kind"], r"^create cluster --name (\S+)", sleep=60.0, add_state=("creating", r"\1")
+    )
+    test_file = topology_child.write_project(tmp_path / "child", "def test_x(topology):\n    pass\n")
+    argv = topology_child.command(
+        test_file,
+        "--tool-path",
+        f"kind={fake_tools.bin_dir / 'kind'}",
+        "--tool-path",
+        f"kubectl={fake_tools.bin_dir / 'kubectl'}",
+        "--tool-path",
+        f"cloud-provider-kind={fake_tools.bin_dir / 'cloud-provider-kind'}",
+        "--scenario",
+        "second-remote",
+    )
+    child = subprocess.Popen(
+        argv,
+        env=topology_child.environment(fake_tools.path_env(), tmp_path / "state"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(fake_tools.state("creating")) < 3 and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(fake_tools.state("creating")) == 3, "the three kind create calls never started"
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        output, _ = child.communicate(timeout=90)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 2, output  # pytest's "interrupted"
+    assert "KeyboardInterrupt" in output
+    run_dir = topology_child.run_dir(tmp_path / "state")
+    names = [f"eicp-{topology_child.RUN_ID}-{role}" for role in ("external", "remote", "second")]
+    kind_lines = fake_tools.lines("kind")
+    assert [line for line in kind_lines if line.startswith("delete")] == [
+        f"delete cluster --name {name} --kubeconfig {run_dir}/kubeconfig-{role}"
+        for name, role in zip(names, ("external", "remote", "second"), strict=True)
+    ]
+    # The creations were stopped, not awaited: none of them finished.
+    assert not [line for line in kind_lines if line.startswith("create")]
+    assert not [line for line in kind_lines if line.startswith("get kubeconfig")]
+    assert _pids_running(str(fake_tools.bin_dir / "kind")) == []  # no kind create left running
+    assert list((tmp_path / "state" / "clusters").glob("*.json")) == []  # no record of a cluster left
+
+
+def _pids_running(path: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if path.encode() in argv[:2] and b"create" in argv:
+            pids.append(int(entry.name))
+    return pids
