@@ -7,9 +7,9 @@ python ci/matrix.py --upgrades      # consecutive supported releases: {"include"
 from __future__ import annotations
 
 import argparse
-from itertools import pairwise
 import json
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

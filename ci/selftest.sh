@@ -37,7 +37,13 @@ step "Lint and type-check"
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy" .
 
-step "Self-tests"
 mkdir -p "$REPORT_DIR"
+step "Benchmark: three clusters created in parallel (fake kind, 2 s per creation)"
+# Alone and without xdist: pytest-benchmark measures nothing under xdist.
+"$VENV/bin/python" -m pytest tests/test_lifecycle.py -p no:xdist -q \
+  -k test_three_clusters_are_created_in_parallel --benchmark-columns=min,max,rounds
+
+step "Self-tests"
 "$VENV/bin/python" -m pytest tests -n 2 --dist loadgroup \
+  -k "not test_three_clusters_are_created_in_parallel" \
   --junitxml="$REPORT_DIR/junit.xml" -o junit_family=xunit2 "$@"

@@ -22,6 +22,7 @@ def config(**overrides: object) -> SuiteConfig:
     base = SuiteConfig(
         releases=(pins.resolve_release("1.30"), pins.resolve_release("1.31")),
         upgrade_to=None,
+        upgrade_min_success_ratio=0.95,
         scenarios=SCENARIO_IDS,
         second_remote_base="ip-passthrough",
         ingress="istio",

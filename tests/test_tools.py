@@ -51,7 +51,7 @@ def serve(monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes]) -> list[str]
             raise OSError(f"[Errno -2] Name or service not known: {url}")
         destination.write_bytes(files[url])
 
-    monkeypatch.setattr(tools_module, "_download", download)
+    monkeypatch.setattr(tools_module, "download_file", download)
     return fetched
 
 

@@ -1,0 +1,118 @@
+"""fixtures/upgrade.py as a plugin: deselected without --upgrade-to, right after its scenario with it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.upgrade import istiod_rolled_out, order_upgrades_after_their_scenario
+from tests.checks_fakes import istiod_deployment
+from tests.fakeexec import FakeTools
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+_ITEM = re.compile(r"^(suites/\S+::\S+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    label: str
+    upgrade: bool = False
+
+
+def test_order_puts_each_upgrade_after_its_scenario_and_keeps_the_rest() -> None:
+    items = [
+        Item("cp", "a"),
+        Item("up", "a", True),
+        Item("inj", "a"),
+        Item("up", "b", True),
+        Item("cp", "b"),
+        Item("traffic", "b"),
+        Item("up", "c", True),
+    ]
+    ordered: Any = order_upgrades_after_their_scenario(
+        items,  # type: ignore[arg-type]
+        upgrade=lambda item: item.upgrade,  # type: ignore[attr-defined]
+        label=lambda item: item.label,  # type: ignore[attr-defined]
+    )
+    assert [(i.name, i.label) for i in ordered] == [
+        ("cp", "a"),
+        ("inj", "a"),
+        ("up", "a"),
+        ("cp", "b"),
+        ("traffic", "b"),
+        ("up", "b"),
+        ("up", "c"),  # nothing else of c was selected: it keeps its place at the end
+    ]
+
+
+@pytest.fixture
+def collect(pytester: pytest.Pytester, fake_tools: FakeTools) -> Any:
+    for tool in ("kind", "kubectl", "istioctl", "helm", "docker", "cloud-provider-kind"):
+        fake_tools.install(tool).default(exit=97)
+
+    def run(*args: str) -> tuple[list[str], str]:
+        result = pytester.runpytest_subprocess(
+            "-c",
+            str(REPO / "pyproject.toml"),
+            f"--rootdir={REPO}",
+            "-p",
+            "fixtures.upgrade",
+            "--collect-only",
+            "-q",
+            "--report-dir",
+            str(pytester.path / "report"),
+            *args,
+            str(REPO / "suites"),
+        )
+        text = result.stdout.str()
+        assert result.ret == 0, text + result.stderr.str()
+        assert fake_tools.calls() == [], "collection must not run any tool"
+        return _ITEM.findall(text), text
+
+    return run
+
+
+def test_without_upgrade_to_the_upgrade_tests_are_deselected(collect: Any) -> None:
+    items, text = collect("--scenario", "ip-passthrough")
+    assert items and not any("test_upgrade.py" in item for item in items)
+    assert re.search(r"1 deselected", text), text
+
+
+def test_with_upgrade_to_each_scenario_upgrades_after_its_checks(collect: Any) -> None:
+    items, _ = collect(
+        "--scenario",
+        "ip-passthrough",
+        "--scenario",
+        "second-remote",
+        "--istio-version",
+        "1.29",
+        "--upgrade-to",
+        "1.30",
+    )
+    labels = [re.sub(r".*\[(.*)\]$", r"\1", item) for item in items]
+    assert set(labels) == {"ip-passthrough-1.29.6", "second-remote-1.29.6"}
+    for label in set(labels):
+        mine = [index for index, seen in enumerate(labels) if seen == label]
+        assert mine == list(range(mine[0], mine[-1] + 1)), "a scenario's checks stay together"
+        assert "suites/test_upgrade.py::" in items[mine[-1]], f"{label}: the upgrade is not its last check"
+        assert sum("test_upgrade.py" in items[index] for index in mine) == 1
+
+
+def test_istiod_rollout_predicate() -> None:
+    done, state = istiod_rolled_out(istiod_deployment("1.30.3"), "1.30.3")
+    assert done and "pilot:1.30.3" in state
+    assert not istiod_rolled_out(istiod_deployment("1.29.6"), "1.30.3")[0]
+    rolling = istiod_deployment("1.30.3", replicas=2)
+    rolling["status"]["updatedReplicas"] = 1
+    assert not istiod_rolled_out(rolling, "1.30.3")[0]
+    unobserved = istiod_deployment("1.30.3")
+    unobserved["metadata"]["generation"] = 3
+    done, state = istiod_rolled_out(unobserved, "1.30.3")
+    assert not done and "generation not yet observed" in state
