@@ -43,7 +43,12 @@ step "Benchmark: three clusters created in parallel (fake kind, 2 s per creation
 "$VENV/bin/python" -m pytest tests/test_lifecycle.py -p no:xdist -q \
   -k test_three_clusters_are_created_in_parallel --benchmark-columns=min,max,rounds
 
+step "Self-tests with the real upstream binaries (kind, cloud-provider-kind, istioctl, Chromium)"
+# Verbose, so the log shows each real-tool test passed (a skip would print its reason).
+"$VENV/bin/python" -m pytest tests -m realtools -n 2 -v -rs \
+  --junitxml="$REPORT_DIR/junit-realtools.xml" -o junit_family=xunit2
+
 step "Self-tests"
-"$VENV/bin/python" -m pytest tests -n 2 --dist loadgroup \
+"$VENV/bin/python" -m pytest tests -n 2 --dist loadgroup -rs -m "not realtools" \
   -k "not test_three_clusters_are_created_in_parallel" \
   --junitxml="$REPORT_DIR/junit.xml" -o junit_family=xunit2 "$@"
