@@ -8,40 +8,21 @@ are deployed (see suites/checks/balance.py for the bound and its error rates).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from scenarios.steps import Role
-from suites.checks.balance import BATCH_SIZE
-from suites.checks.traffic import Batch, converged, evaluate_batch
 from suites.checks.verdict import Verdict, combine
+from suites.judging import measure_traffic
 from suites.observe import InstalledScenarioLike, Observer
-from suites.polling import observe_until
 from suites.reporting import Judge
 
 pytestmark = pytest.mark.traffic
 
-CONVERGENCE_BATCH = 20
 CONVERGENCE_DEADLINE_S = 300.0
 
 
 def _measure(observer: Observer, role: Role, url: str, vantage: str, diagnostics: str) -> Verdict:
-    expected = observer.exp.expected_versions
-    probe, timeout = observe_until(
-        f"{vantage} to reach {', '.join(expected)} at {url}",
-        lambda: observer.curl_batch(role, url, CONVERGENCE_BATCH, vantage),
-        lambda batch: converged(batch, expected),
-        CONVERGENCE_DEADLINE_S,
-        show=Batch.summary,
-    )
-    if timeout is not None:
-        # Judge the last probe batch: its evidence explains why the mesh never converged.
-        verdict = evaluate_batch(probe, expected, diagnostics=diagnostics)
-        return replace(verdict, problems=(f"the mesh did not converge: {timeout}", *verdict.problems))
-    return evaluate_batch(
-        observer.curl_batch(role, url, BATCH_SIZE, vantage), expected, diagnostics=diagnostics
-    )
+    return measure_traffic(observer, role, url, vantage, diagnostics, CONVERGENCE_DEADLINE_S)
 
 
 def test_mesh_traffic_from_each_client(

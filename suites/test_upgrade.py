@@ -20,27 +20,22 @@ from fixtures.scenario_plugin import scenario_label
 from fixtures.traffic_probe import ProbeResult
 from fixtures.upgrade import UpgradableScenario, UpgradeDriver, UpgradeOutcome, unfinished
 from scenarios.common import ScenarioUnavailable
-from scenarios.expectations import ScenarioExpectations
 from scenarios.releases import IstioRelease
 from scenarios.steps import Role
-from suites.checks.balance import BATCH_SIZE
 from suites.checks.controlplane import (
     evaluate_gateway,
     evaluate_istiod,
     evaluate_remote_secrets,
     evaluate_webhooks,
 )
-from suites.checks.injection import evaluate_injection, evaluate_proxies_synced
-from suites.checks.traffic import Batch, converged, evaluate_batch
 from suites.checks.verdict import Verdict, combine
+from suites.judging import measure_traffic, proxies_synced, sidecar_verdicts
 from suites.observe import Observer
-from suites.polling import observe_until, verdict_until_ok
 from suites.reporting import Judge
 
 pytestmark = pytest.mark.upgrade
 
 SYNC_DEADLINE_S = 180.0  # proxies restarted last reconnect to the upgraded istiod
-CONVERGENCE_BATCH = 20
 CONVERGENCE_DEADLINE_S = 300.0
 
 
@@ -179,21 +174,9 @@ def mesh_verdicts(observer: Observer, release: IstioRelease, diagnostics: str) -
     for role, expected in sorted(exp.webhooks.items()):
         mutating, validating = observer.webhook_configurations(role)
         verdicts.append(evaluate_webhooks(role, mutating, validating, expected, diagnostics=diagnostics))
-    for role in sorted(exp.workloads):
-        mutating, _ = observer.webhook_configurations(role)
-        # The sidecars must be the release's proxy: after the upgrade this is "new pods run B's".
-        verdicts.append(
-            evaluate_injection(
-                role,
-                observer.sample_pods(role),
-                observer.local_injector_pods(role),
-                mutating,
-                exp,
-                diagnostics=diagnostics,
-                expected_hub=release.hub if release.custom else None,
-            )
-        )
-    verdicts.append(_synced(observer, exp, version_known, diagnostics))
+    # The sidecars must be the release's proxy: after the upgrade this is "new pods run B's".
+    verdicts.extend(sidecar_verdicts(observer, exp, release, diagnostics))
+    verdicts.append(proxies_synced(observer, exp, version_known, diagnostics, SYNC_DEADLINE_S))
     for role in sorted(exp.workloads):
         verdicts.append(
             _traffic(observer, role, observer.mesh_url(), f"{exp.client_app} in {role}", diagnostics)
@@ -204,37 +187,5 @@ def mesh_verdicts(observer: Observer, release: IstioRelease, diagnostics: str) -
     return verdicts
 
 
-def _synced(observer: Observer, exp: ScenarioExpectations, check_version: bool, diagnostics: str) -> Verdict:
-    def evaluate() -> Verdict:
-        syncz = observer.syncz()
-        parts = [
-            evaluate_proxies_synced(
-                role,
-                observer.sample_pods(role),
-                syncz,
-                exp,
-                diagnostics=diagnostics,
-                check_proxy_version=check_version,
-            )
-            for role in sorted(exp.workloads)
-        ]
-        return combine("injection/proxies-synced", parts, diagnostics)
-
-    return verdict_until_ok("sample proxies to be synced with the external istiod", evaluate, SYNC_DEADLINE_S)
-
-
 def _traffic(observer: Observer, role: Role, url: str, vantage: str, diagnostics: str) -> Verdict:
-    expected = observer.exp.expected_versions
-    probe, timeout = observe_until(
-        f"{vantage} to reach {', '.join(expected)} at {url}",
-        lambda: observer.curl_batch(role, url, CONVERGENCE_BATCH, vantage),
-        lambda batch: converged(batch, expected),
-        CONVERGENCE_DEADLINE_S,
-        show=Batch.summary,
-    )
-    if timeout is not None:
-        verdict = evaluate_batch(probe, expected, diagnostics=diagnostics)
-        return replace(verdict, problems=(f"the mesh did not converge: {timeout}", *verdict.problems))
-    return evaluate_batch(
-        observer.curl_batch(role, url, BATCH_SIZE, vantage), expected, diagnostics=diagnostics
-    )
+    return measure_traffic(observer, role, url, vantage, diagnostics, CONVERGENCE_DEADLINE_S)

@@ -18,7 +18,7 @@ from fixtures.scenario_plugin import InstalledScenario, InstallerTools
 from fixtures.upgrade import UpgradeDriver
 from scenarios.facts import Facts
 from scenarios.registry import render
-from suites import test_upgrade
+from suites import judging, test_upgrade
 from suites.checks.balance import BATCH_SIZE
 from suites.checks.traffic import STATUS_MARKER
 from suites.checks.verdict import Verdict
@@ -128,7 +128,7 @@ def script_cluster(
     kubectl.on(
         r"get deployment/(helloworld-v1|curl) -n sample -o json", stdout=out(fake.istiod_deployment(B))
     )
-    for count in (test_upgrade.CONVERGENCE_BATCH, BATCH_SIZE):
+    for count in (judging.CONVERGENCE_BATCH, BATCH_SIZE):
         kubectl.on(rf"(?s)exec .*eicp=\[1-{count}\]", stdout=out(hello(count)))
 
 
