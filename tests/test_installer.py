@@ -88,6 +88,9 @@ def ready_object(conditions: tuple[str, ...] = ("Available", "Ready", "Programme
                 "availableReplicas": 1,
                 "conditions": [{"type": name, "status": "True"} for name in conditions],
                 "loadBalancer": {"ingress": [{"ip": LB_IP}]},
+                # A finished pod (the dns-tls precondition's probe): every port verified.
+                "phase": "Succeeded",
+                "containerStatuses": [{"state": {"terminated": {"exitCode": 0}}}],
             },
         }
     )
@@ -439,16 +442,99 @@ def test_no_load_balancer_address_is_an_environment_fault(
     assert [(r.step, r.outcome) for r in records] == [("addr", "environment-fault")]
 
 
-def test_unimplemented_actions_fail_clearly_instead_of_pretending(
+def test_publishing_without_node_access_is_refused_and_names_external_hostname(
+    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
+) -> None:
+    cluster_fakes(fake_tools)
+    topology = make_topology(tmp_path, runner)
+    publish = step(
+        "publish",
+        "remote",
+        Action.PUBLISH_HOSTNAME,
+        hostname="h.eicp.test",
+        address="1.2.3.4",
+        scopes=["pods"],
+    )
+    with pytest.raises(StepFailed, match=r"no access to the kind node containers.*--external-hostname"):
+        make_installer(tmp_path, topology).run_step(publish)
+    topology.mode = "existing"
+    with pytest.raises(StepFailed, match=r"only in kind clusters \(existing mode\).*--external-hostname"):
+        make_installer(tmp_path, topology).run_step(publish)
+    assert fake_tools.calls() == []  # refused before touching any cluster
+
+
+def test_a_ready_condition_from_an_older_generation_is_not_done(
+    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
+) -> None:
+    stale = json.loads(ready_object(("Ready",)))
+    stale["metadata"]["generation"] = 2  # spec changed (Sail: spec.version), status still of gen 1
+    tools = cluster_fakes(fake_tools)
+    tools["kubectl"].on(r"get istios/default", stdout=json.dumps(stale))
+    installer = make_installer(tmp_path, make_topology(tmp_path, runner))
+    wait = step(
+        "sail",
+        "external",
+        Action.WAIT,
+        resource="istios/default",
+        deadline_s=0.3,
+        **{"for": "condition=Ready"},
+    )
+    with pytest.raises(StepFailed, match=r"Ready=True .*observedGeneration 1 < metadata.generation 2"):
+        installer.run_step(wait)
+
+
+def test_a_condition_of_an_older_generation_is_not_done_and_a_current_one_is(
+    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
+) -> None:
+    def gateway(condition_generation: int) -> str:
+        return json.dumps(
+            {
+                "metadata": {"generation": 3},
+                "status": {
+                    "conditions": [
+                        {"type": "Programmed", "status": "True", "observedGeneration": condition_generation}
+                    ]
+                },
+            }
+        )
+
+    tools = cluster_fakes(fake_tools)
+    tools["kubectl"].on(r"get gateway", stdout=gateway(2), times=2)
+    tools["kubectl"].on(r"get gateway", stdout=gateway(3))
+    installer = make_installer(tmp_path, make_topology(tmp_path, runner))
+    records: list[StepRecord] = []
+    installer.add_listener(records.append)
+    installer.run_step(
+        step(
+            "gw", "remote", Action.WAIT, resource="gateway/g", deadline_s=5, **{"for": "condition=Programmed"}
+        )
+    )
+    assert len(fake_tools.calls("kubectl")) == 3  # two stale answers polled past, the current one taken
+    assert [r.outcome for r in records] == ["passed"]
+
+
+def test_uninstall_skips_steps_whose_fact_was_never_learnt(
     tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
 ) -> None:
     cluster_fakes(fake_tools)
     installer = make_installer(tmp_path, make_topology(tmp_path, runner))
-    publish = step(
-        "publish", "remote", Action.PUBLISH_HOSTNAME, hostname="h.test", address="1.2.3.4", scopes=["pods"]
-    )
-    with pytest.raises(StepFailed, match="cannot publish a test hostname yet"):
-        installer.run_step(publish)
+    never_made = step(
+        "remote-iop", "remote", Action.MANIFEST_GENERATE_DELETE, ({**IOP, "x": placeholder("external_istiod_addr")},),
+        file="remote.yaml",
+    )  # fmt: skip
+    unpublish = step(
+        "unpublish", "remote", Action.PUBLISH_HOSTNAME,
+        hostname="h.eicp.test", address=placeholder("external_istiod_addr"), scopes=["pods", "node"], remove=True,
+    )  # fmt: skip
+    namespace = step("ns", "remote", Action.DELETE, resource="namespace/sample")
+    failures = installer.uninstall(plan_of(uninstall=(never_made, unpublish, namespace)))
+    # The unpublish step does not read the address: it runs (and, with no node access outside a
+    # suite-made cluster, has nothing to withdraw); the never-installed manifests are skipped.
+    assert failures == []
+    assert [line.split()[4:] for line in kubectl_lines(fake_tools)] == [
+        ["delete", "--ignore-not-found", "--wait=true", "--timeout=300s", "namespace/sample"]
+    ]
+    assert fake_tools.calls("istioctl") == []
 
 
 def test_deletes_ignore_what_is_already_gone(

@@ -84,6 +84,11 @@ def run_pytest(runner: CommandRunner, *args: str) -> tuple[int, str]:
             "--reuse-clusters applies to kind mode only",
         ),
         (
+            ["--topology-mode", "existing", "--external-context", "a", "--remote-context", "b"]
+            + ["--scenario", "dns-tls"],
+            "dns-tls on existing clusters needs --external-hostname",
+        ),
+        (
             ["--ingress", "nginx"],
             "--ingress 'nginx' is not valid: accepted values are istio, gateway-api, both",
         ),

@@ -6,7 +6,11 @@ import textwrap
 
 import pytest
 
+from fixtures.installer import Installer
+from scenarios.steps import ScenarioPlan
 from tests.fakeexec import REPO_ROOT, FakeTools
+from tests.test_upgrade_check import World, run, script_cluster
+from tests.test_upgrade_check import world as upgrade_world  # noqa: F401 -- the fixture, as `upgrade_world`
 
 pytest_plugins = ["pytester"]
 
@@ -32,13 +36,31 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
         kubeconfig = tmp_path_factory.mktemp("kube") / "remote.kubeconfig"
         kubeconfig.write_text("apiVersion: v1\\n")
         handle = ClusterHandle("remote", "eicp-remote", "ctx-rem", kubeconfig, "https://10.0.0.1:6443", None, runner)
-        return Topology("kind", {"remote": handle}, "eicp")
+        return Topology(os.environ.get("TOPOLOGY_MODE", "kind"), {"remote": handle}, "eicp")
+
+    @pytest.fixture(scope="session", autouse=True)
+    def record_diagnostics():
+        import reports.diagnostics
+
+        original = reports.diagnostics.collect_diagnostics
+
+        def collect(topology, namespaces, out_dir, runner, deadline_s, *, kind_bin=None, extra_logs=()):
+            with open(os.environ["EVENTS"], "a") as events:
+                events.write(f"diagnostics {out_dir.name} deadline={deadline_s:g} kind={kind_bin}\\n")
+            return SimpleNamespace(summary=lambda: "recorded")
+
+        reports.diagnostics.collect_diagnostics = collect
+        yield
+        reports.diagnostics.collect_diagnostics = original
 
     @pytest.fixture(scope="session")
     def scenario_renderer():
         def render(scenario, release, facts):
             ns = f"ns-{scenario}"
             steps = (Step("ns", "remote", Action.CREATE_NAMESPACE, "t", params={"namespace": ns}),)
+            if scenario == "dns-tls":  # the suite's own test name: published in the cluster
+                publish = {"hostname": "istiod.eicp.test", "address": "<EXTERNAL_ISTIOD_ADDR>", "scopes": ["pods", "node"]}
+                steps += (Step("publish", "remote", Action.PUBLISH_HOSTNAME, "t", params=publish),)
             leave = scenario == "sail" and os.environ.get("LEAVE")
             undo = () if leave else (Step("del", "remote", Action.DELETE, "t", params={"resource": f"namespace/{ns}"}),)
             plan = ScenarioPlan(scenario, str(release.version), ("remote",), steps, undo)
@@ -47,7 +69,10 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
 
     @pytest.fixture(scope="session")
     def installer_tools():
-        return InstallerTools(istioctl=lambda r: Path("istioctl"), helm=lambda: Path("helm"), samples=lambda r: Path("."))
+        kind = (lambda: Path(os.environ["KIND_BIN"])) if os.environ.get("KIND_BIN") else None
+        return InstallerTools(
+            istioctl=lambda r: Path("istioctl"), helm=lambda: Path("helm"), samples=lambda r: Path("."), kind=kind
+        )
     """
 )
 
@@ -209,3 +234,136 @@ def test_existing_clusters_refuse_several_workers(pytester: pytest.Pytester) -> 
         "ip-passthrough",
     )
     result.stderr.fnmatch_lines(["*existing uses one set of clusters; run it without -n (got -n 2)*"])
+
+
+REPLACING_CHECK = textwrap.dedent(
+    """
+    import os
+    from pathlib import Path
+
+    from fixtures.installer import Installer
+    from fixtures.scenario_plugin import replace_installation
+    from scenarios.steps import Action, ScenarioPlan, Step
+
+    def test_upgrade_like_replacement(installed_scenario, request):
+        # What fixtures/upgrade.py does: release B's installer changes the clusters (here: one
+        # more namespace only B has) and hands teardown B's installer and plan.
+        b_only = Step("ns-b", "remote", Action.CREATE_NAMESPACE, "t", params={"namespace": "ns-b"})
+        undo = Step("del-b", "remote", Action.DELETE, "t", params={"resource": "namespace/ns-b"})
+        plan = ScenarioPlan("sail", "1.31.0", ("remote",), (b_only,), (undo,))
+        installer = Installer("sail-b", installed_scenario.topology, installed_scenario.release, Path("b"), Path("istioctl"))
+        replace_installation(request.config, installed_scenario.label, installer, plan)
+        installer.run_step(b_only)
+    """
+)
+
+
+def test_teardown_uninstalls_with_the_replacement_first_then_the_original(
+    pytester: pytest.Pytester, fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_cluster(fake_tools)
+    monkeypatch.setenv("EVENTS", str(pytester.path / "events.txt"))
+    pytester.makeconftest(FAKE_WORLD)
+    pytester.makepyfile(test_checks=REPLACING_CHECK)
+    result = pytester.runpytest(
+        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+    )
+    result.assert_outcomes(passed=1)  # no leftover: ns-b (B only) and ns-sail are both gone
+    deletes = [line.split()[-1] for line in fake_tools.lines("kubectl") if " delete " in line]
+    assert deletes == ["namespace/ns-b", "namespace/ns-sail"]
+    steps = (pytester.path / "eicp-report/diagnostics/sail-1.30.3/steps.jsonl").read_text()
+    assert '"step": "del-b"' in steps  # B's uninstall steps are reported like A's
+
+
+FAILING_CHECK = textwrap.dedent(
+    """
+    import os
+
+    def test_fails(installed_scenario):
+        if os.environ.get("SUMMARY_FIRST"):  # what reports/plugin.py leaves at the first failure
+            (installed_scenario.diagnostics_dir / "SUMMARY.txt").write_text("collected\\n")
+        assert False, "broken"
+    """
+)
+
+
+@pytest.mark.parametrize("collected_at_failure", [True, False])
+def test_teardown_collects_diagnostics_only_when_the_first_failure_did_not(
+    pytester: pytest.Pytester,
+    fake_tools: FakeTools,
+    monkeypatch: pytest.MonkeyPatch,
+    collected_at_failure: bool,
+) -> None:
+    fake_cluster(fake_tools)
+    events = pytester.path / "events.txt"
+    monkeypatch.setenv("EVENTS", str(events))
+    monkeypatch.setenv("KIND_BIN", "/opt/kind/bin/kind")
+    if collected_at_failure:
+        monkeypatch.setenv("SUMMARY_FIRST", "1")
+    # A summary from an earlier run must not count as collected for this one.
+    stale = pytester.path / "eicp-report/diagnostics/sail-1.30.3/SUMMARY.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("earlier run\n")
+    pytester.makeconftest(FAKE_WORLD)
+    pytester.makepyfile(test_checks=FAILING_CHECK)
+    result = pytester.runpytest(
+        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools"),
+        "--diagnostics-timeout", "42",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    lines = events.read_text().splitlines() if events.exists() else []
+    collected = [line for line in lines if line.startswith("diagnostics")]
+    if collected_at_failure:
+        assert collected == []
+    else:
+        assert collected == ["diagnostics sail-1.30.3 deadline=42 kind=/opt/kind/bin/kind"]
+
+
+def test_an_install_failure_is_diagnosed_at_teardown(
+    pytester: pytest.Pytester, fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubectl = fake_tools.install("kubectl")
+    kubectl.on(r"create namespace", exit=1, stderr="Error from server (Forbidden): no")
+    kubectl.on(r"get namespaces,\S+ -o name", stdout="namespace/default\n")
+    events = pytester.path / "events.txt"
+    monkeypatch.setenv("EVENTS", str(events))
+    pytester.makeconftest(FAKE_WORLD)
+    pytester.makepyfile(test_checks=CHECKS)
+    result = pytester.runpytest(
+        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+    )
+    result.assert_outcomes(errors=2)
+    assert [line for line in events.read_text().splitlines() if line.startswith("diagnostics")] == [
+        "diagnostics sail-1.30.3 deadline=300 kind=None"
+    ]
+
+
+def test_existing_clusters_refuse_publishing_the_suite_name_before_any_cluster_work(
+    pytester: pytest.Pytester, fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_cluster(fake_tools)
+    monkeypatch.setenv("EVENTS", str(pytester.path / "events.txt"))
+    monkeypatch.setenv("TOPOLOGY_MODE", "existing")
+    pytester.makeconftest(FAKE_WORLD)
+    pytester.makepyfile(test_checks=CHECKS)
+    result = pytester.runpytest(
+        "--scenario", "dns-tls", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+    )
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*dns-tls on existing clusters needs --external-hostname*"])
+    assert fake_tools.calls("kubectl") == []
+
+
+def test_the_upgrade_hands_teardown_release_b_before_its_first_change(upgrade_world: World) -> None:  # noqa: F811
+    handed: list[tuple[str, str, str, int]] = []
+
+    def record(label: str, installer: Installer, plan: ScenarioPlan) -> None:
+        changes = len(upgrade_world.tools.calls("istioctl"))
+        handed.append((label, str(installer.release.version), plan.release, changes))
+        assert plan.uninstall, "teardown needs B's uninstall steps"
+
+    upgrade_world.driver.on_control_plane_change = record
+    script_cluster(upgrade_world.kubectl)
+    run(upgrade_world)
+    assert handed == [("ip-passthrough-1.29.6", "1.30.3", "1.30.3", 0)]
+    assert upgrade_world.tools.calls("istioctl")  # and then B's steps ran
