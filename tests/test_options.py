@@ -11,6 +11,7 @@ import pytest
 from fixtures.runner import CommandRunner
 
 REPO = Path(__file__).resolve().parent.parent
+EXISTING_CONTEXTS = ["--topology-mode", "existing", "--external-context", "a", "--remote-context", "b"]
 
 
 def run_pytest(runner: CommandRunner, *args: str) -> tuple[int, str]:
@@ -84,8 +85,7 @@ def run_pytest(runner: CommandRunner, *args: str) -> tuple[int, str]:
             "--reuse-clusters applies to kind mode only",
         ),
         (
-            ["--topology-mode", "existing", "--external-context", "a", "--remote-context", "b"]
-            + ["--scenario", "dns-tls"],
+            [*EXISTING_CONTEXTS, "--scenario", "dns-tls"],
             "dns-tls on existing clusters needs --external-hostname",
         ),
         (
