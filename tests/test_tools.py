@@ -251,3 +251,15 @@ def test_concurrent_resolvers_build_once(
 def test_unknown_tool_is_named(tmp_path: Path, runner: CommandRunner) -> None:
     with pytest.raises(ToolUnavailable, match="no entry for 'helmfile'"):
         resolver(tmp_path, runner).resolve("helmfile")
+
+
+def test_listener_hears_every_resolved_tool_once(tmp_path: Path, runner: CommandRunner) -> None:
+    binary = tmp_path / "my-kind"
+    binary.write_text(FAKE_KIND)
+    binary.chmod(0o755)
+    heard: list[tuple[str, str, str]] = []
+    tools = resolver(tmp_path, runner, explicit={"kind": binary})
+    tools.on_resolved = lambda tool: heard.append((tool.name, tool.version, tool.source))
+    tools.resolve("kind")
+    tools.resolve("kind")  # memoised: not heard again
+    assert heard == [("kind", "v0.33.0", "explicit")]
