@@ -11,7 +11,10 @@ Usage (see the ``fake_tools`` fixture in tests/conftest.py)::
     assert [c.args for c in fake_tools.calls("kind")] == [...]
 
 Rules are matched in order against the call's arguments joined by spaces (``re.search``).
-A rule with ``times=N`` is used at most N times, then the next matching rule applies.
+A rule with ``times=N`` is used at most N times, then the next matching rule applies. A rule
+with ``stdin_pattern`` also needs the call's standard input to match it (``re.search``), e.g. to
+answer a ``kubectl create -f -`` by what is being created. ``stdout`` holding a backslash is a
+template (``\\1`` groups of the pattern) unless ``expand=False`` (JSON with escapes in it).
 Unmatched calls exit with the tool's default (0 and no output unless changed). Each call is
 appended to a JSON-lines log with argv, stdin, cwd and selected environment variables.
 """
@@ -78,6 +81,8 @@ class FakeTool:
         add_state: tuple[str, str] | None = None,
         remove_state: tuple[str, str] | None = None,
         write_file: tuple[str, str] | None = None,
+        stdin_pattern: str | None = None,
+        expand: bool = True,
     ) -> FakeTool:
         """Add a rule; see the module docstring. ``add_state``/``remove_state`` take
         ``(state name, template)`` where the template may use ``\\1`` groups of the pattern;
@@ -94,6 +99,8 @@ class FakeTool:
                 "add_state": list(add_state) if add_state else None,
                 "remove_state": list(remove_state) if remove_state else None,
                 "write_file": list(write_file) if write_file else None,
+                "stdin_pattern": stdin_pattern,
+                "expand": expand,
             }
         )
         self.save()
@@ -199,6 +206,8 @@ def main(spec_path: str, log_path: str, state_dir: str) -> int:
             match = re.search(rule["pattern"], joined)
             if not match:
                 continue
+            if rule.get("stdin_pattern") and not re.search(rule["stdin_pattern"], stdin):
+                continue
             used = counters.get(str(index), 0)
             if rule["times"] is not None and used >= rule["times"]:
                 continue
@@ -212,7 +221,8 @@ def main(spec_path: str, log_path: str, state_dir: str) -> int:
         if chosen is not None:
             assert match is not None
             stdout, stderr, code = chosen["stdout"], chosen["stderr"], chosen["exit"]
-            stdout = match.expand(stdout) if "\\" in stdout else stdout
+            if chosen.get("expand", True) and "\\" in stdout:
+                stdout = match.expand(stdout)
             if chosen["add_state"]:
                 name, template = chosen["add_state"]
                 with (state / name).open("a") as handle:

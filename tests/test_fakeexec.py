@@ -36,3 +36,12 @@ def test_sleep_and_default(fake_tools: FakeTools, runner: CommandRunner) -> None
     runner.run(["slow", "go"])
     assert time.monotonic() - started >= 0.5
     assert runner.run(["slow", "other"], check=False).returncode == 7
+
+
+def test_stdin_pattern_picks_the_rule_by_what_is_sent(fake_tools: FakeTools, runner: CommandRunner) -> None:
+    kubectl = fake_tools.install("kubectl")
+    kubectl.on(r"^create -f -$", stdin_pattern=r"name: bad", exit=1, stderr="denied")
+    kubectl.on(r"^create -f -$", stdout="created")
+    assert runner.run(["kubectl", "create", "-f", "-"], stdin="name: good\n").stdout == "created"
+    denied = runner.run(["kubectl", "create", "-f", "-"], stdin="name: bad\n", check=False)
+    assert (denied.returncode, denied.stderr) == (1, "denied")
