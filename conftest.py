@@ -6,6 +6,6 @@ pytest_plugins = [
     "fixtures.plan",
     "fixtures.topology_plugin",
     "fixtures.scenario_plugin",
-    "fixtures.upgrade",
-    "reports.plugin",
+    "fixtures.upgrade_plugin",
+    "fixtures.reports_plugin",
 ]

@@ -16,7 +16,7 @@ step "Python environment ($VENV)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
 
 step "Tools (cache, download, else Go build)"
-"$VENV/bin/python" -m fixtures.tools_cli kind cloud-provider-kind helm kubectl
+"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind helm kubectl
 
 step "Conformance run"
 "$VENV/bin/python" -m pytest suites -n "${EICP_WORKERS:-0}" --dist loadgroup \

@@ -29,7 +29,7 @@ fi
 step "Real upstream tools (cache, download, else Go build; first build takes minutes)"
 # A tool that cannot be had is not fatal here: the tests that need it skip only when neither
 # a download nor Go is available, and fail otherwise, with every way tried listed.
-"$VENV/bin/python" -m fixtures.tools_cli kind cloud-provider-kind istioctl-offline \
+"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind istioctl-offline \
   || echo "warning: some tools could not be had (see above); their tests will say why"
 
 step "Lint and type-check"

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from fixtures.redaction import Redactor
-from reports.runinfo import RunInfo
+from programs.redaction import Redactor
+from run.info import RunInfo
 
 
 def _escape_property(text: str, *, key: bool = False) -> str:

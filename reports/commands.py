@@ -10,7 +10,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fixtures.runner import CommandRecord
+from programs.runner import CommandRecord
 
 _KEPT_SLOWEST = 50
 

@@ -20,7 +20,7 @@ import yaml
 
 from reports.categories import classify
 from reports.outcomes import CheckOutcome, group_by_scenario
-from reports.runinfo import SUITE_NAME, RunInfo
+from run.info import SUITE_NAME, RunInfo
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "conformance-report.schema.json"
 API_VERSION = "conformance.eicp.istio.io/v1alpha1"

@@ -24,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from fixtures.cluster import ClusterHandle, Topology
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandError, CommandRunner
+from clusters.cluster import ClusterHandle, Topology
+from programs.redaction import Redactor
+from programs.runner import CommandError, CommandRunner
 from scenarios.steps import Action, ScenarioPlan
 
 # Namespaces worth a look on every cluster when they exist, besides the scenario's own.

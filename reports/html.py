@@ -15,8 +15,8 @@ from typing import Any
 from reports.commands import CommandSummary
 from reports.conformance import check_label
 from reports.outcomes import CheckOutcome, ordered_checks
-from reports.runinfo import RunInfo
-from reports.timeline import PHASE_KINDS, PhaseRecord
+from run.info import RunInfo
+from run.timeline import PHASE_KINDS, PhaseRecord
 
 _KIND_COLOURS = {
     "tool": "#8c6bb1",

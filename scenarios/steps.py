@@ -1,6 +1,6 @@
 """The data a scenario renders to: ordered, named steps with the manifests each applies.
 
-A ``Step`` is pure data: the installer (fixtures/installer.py) carries it out, ``--plan``
+A ``Step`` is pure data: the installer (install/installer.py) carries it out, ``--plan``
 prints it, the offline tier feeds its manifests to the real tools, golden tests compare it
 with the seeds.
 """

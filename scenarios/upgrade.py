@@ -178,7 +178,7 @@ def render_upgrade(
     """The Steps of the upgrade (control plane, then the restarted workloads' rollout waits).
 
     The restarts themselves are ``Restart`` records of ``plan_upgrade``: the installer has no
-    rollout-restart action yet, so fixtures/upgrade.py carries them out.
+    rollout-restart action yet, so fixtures/upgrade_plugin.py carries them out.
     """
     return plan_upgrade(scenario_id, from_release, to_release, facts).steps
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.redaction import Redactor
-from suites.checks.verdict import Verdict, diagnostics_hint
-from suites.observe import InstalledScenarioLike, Observer
-from suites.reporting import Judge, judge
+from programs.redaction import Redactor
+from suites.evaluation.evaluators.verdict import Verdict, diagnostics_hint
+from suites.evaluation.readers import InstalledScenarioLike, Observer
+from suites.evaluation.reporting import Judge, judge
 
 
 @pytest.fixture

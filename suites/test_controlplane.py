@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from suites.checks.controlplane import (
+from suites.evaluation.evaluators.controlplane import (
     evaluate_gateway,
     evaluate_istiod,
     evaluate_remote_secrets,
     evaluate_webhooks,
 )
-from suites.checks.verdict import combine
-from suites.observe import InstalledScenarioLike, Observer
-from suites.reporting import Judge
+from suites.evaluation.evaluators.verdict import combine
+from suites.evaluation.readers import InstalledScenarioLike, Observer
+from suites.evaluation.reporting import Judge
 
 pytestmark = pytest.mark.controlplane
 

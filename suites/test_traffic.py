@@ -3,7 +3,7 @@
 Each vantage point first polls with small batches until the mesh has converged (every
 request answered, every deployed version seen) or the deadline passes; then one measured
 batch of ``BATCH_SIZE`` requests is judged, including the balance bound when two versions
-are deployed (see suites/checks/balance.py for the bound and its error rates).
+are deployed (see suites/evaluation/evaluators/balance.py for the bound and its error rates).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 
 from scenarios.steps import Role
-from suites.checks.verdict import Verdict, combine
-from suites.judging import measure_traffic
-from suites.observe import InstalledScenarioLike, Observer
-from suites.reporting import Judge
+from suites.evaluation.evaluators.verdict import Verdict, combine
+from suites.evaluation.judging import measure_traffic
+from suites.evaluation.readers import InstalledScenarioLike, Observer
+from suites.evaluation.reporting import Judge
 
 pytestmark = pytest.mark.traffic
 

@@ -1,7 +1,7 @@
 """Upgrade (pre-upgrade mode, ``--upgrade-to B``): the mesh works on A, keeps working while its
 external control plane is upgraded in place to B, and works on B with B's proxies.
 
-Runs only with ``--upgrade-to`` (fixtures/upgrade.py deselects it otherwise), right after the
+Runs only with ``--upgrade-to`` (fixtures/upgrade_plugin.py deselects it otherwise), right after the
 scenario's other checks on A. One test per scenario, so a release manager sees one verdict
 per scenario: every part (the checks on A, each upgrade step, the traffic probe's success
 ratio, the control plane, injection and traffic checks against B's expectations) is judged
@@ -17,21 +17,21 @@ from dataclasses import replace
 import pytest
 
 from fixtures.scenario_plugin import scenario_label
-from fixtures.traffic_probe import ProbeResult
-from fixtures.upgrade import UpgradableScenario, UpgradeDriver, UpgradeOutcome, unfinished
+from fixtures.upgrade_plugin import UpgradableScenario, UpgradeDriver, UpgradeOutcome, unfinished
+from install.traffic_probe import ProbeResult
 from scenarios.common import ScenarioUnavailable
 from scenarios.releases import IstioRelease
 from scenarios.steps import Role
-from suites.checks.controlplane import (
+from suites.evaluation.evaluators.controlplane import (
     evaluate_gateway,
     evaluate_istiod,
     evaluate_remote_secrets,
     evaluate_webhooks,
 )
-from suites.checks.verdict import Verdict, combine
-from suites.judging import measure_traffic, proxies_synced, sidecar_verdicts
-from suites.observe import Observer
-from suites.reporting import Judge
+from suites.evaluation.evaluators.verdict import Verdict, combine
+from suites.evaluation.judging import measure_traffic, proxies_synced, sidecar_verdicts
+from suites.evaluation.readers import Observer
+from suites.evaluation.reporting import Judge
 
 pytestmark = pytest.mark.upgrade
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from suites.checks.validation import ProbeOutcome, ProbePlan, evaluate_validation, probes
-from suites.checks.verdict import combine
-from suites.observe import InstalledScenarioLike, Observer
-from suites.reporting import Judge
+from suites.evaluation.evaluators.validation import ProbeOutcome, ProbePlan, evaluate_validation, probes
+from suites.evaluation.evaluators.verdict import combine
+from suites.evaluation.readers import InstalledScenarioLike, Observer
+from suites.evaluation.reporting import Judge
 
 pytestmark = pytest.mark.validation
 

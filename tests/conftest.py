@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from fixtures.options import DEFAULT_TOOLS_DIR
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandRunner
-from fixtures.tools import ResolvedTool, ToolResolver, ToolUnavailable
-from fixtures.tools_cli import resolve_named
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
+from programs.tools import ResolvedTool, ToolResolver, ToolUnavailable
+from programs.tools_cli import resolve_named
 from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
 

@@ -35,9 +35,9 @@ from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import load_pins
 from scenarios.steps import Role
-from suites.checks.balance import BATCH_SIZE
-from suites.checks.traffic import STATUS_MARKER
-from suites.judging import CONVERGENCE_BATCH
+from suites.evaluation.evaluators.balance import BATCH_SIZE
+from suites.evaluation.evaluators.traffic import STATUS_MARKER
+from suites.evaluation.judging import CONVERGENCE_BATCH
 from tests import checks_fakes as fakes
 from tests.fakeexec import FakeTools
 from tests.topology_child import NODE_IPS, RUN_ID, first, install_cluster_fakes
@@ -311,9 +311,9 @@ class SecretApi:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    import fixtures.lifecycle
+    import clusters.kind_lifecycle
 
     # This host's inotify limits and free memory are not what the wiring test is about.
     patch = pytest.MonkeyPatch()
-    patch.setattr(fixtures.lifecycle, "check_inotify", lambda proc=None: [])
-    patch.setattr(fixtures.lifecycle, "check_memory", lambda clusters, proc=None: [])
+    patch.setattr(clusters.kind_lifecycle, "check_inotify", lambda proc=None: [])
+    patch.setattr(clusters.kind_lifecycle, "check_memory", lambda clusters, proc=None: [])

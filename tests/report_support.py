@@ -9,8 +9,8 @@ import struct
 import zlib
 from pathlib import Path
 
-from fixtures.cluster import ClusterHandle, Topology
-from fixtures.runner import CommandRunner
+from clusters.cluster import ClusterHandle, Topology
+from programs.runner import CommandRunner
 from scenarios.steps import Role
 from tests.fakeexec import FakeTool, FakeTools
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from fixtures.runner import CommandRunner
+from programs.runner import CommandRunner
 
 SEEDS = Path("/work/shared/seeds")
 _TEXT_BLOCK = re.compile(

@@ -8,7 +8,7 @@ from math import comb
 
 import pytest
 
-from suites.checks.balance import (
+from suites.evaluation.evaluators.balance import (
     ALPHA,
     BATCH_SIZE,
     acceptance_region,

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from scenarios.steps import Role
-from suites.checks.controlplane import (
+from suites.evaluation.evaluators.controlplane import (
     evaluate_gateway,
     evaluate_istiod,
     evaluate_remote_secrets,

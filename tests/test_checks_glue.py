@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.cluster import ClusterHandle, Topology
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandRunner
+from clusters.cluster import ClusterHandle, Topology
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
 from scenarios.expectations import ScenarioExpectations
 from scenarios.releases import IstioRelease
 from suites import test_injection, test_traffic
-from suites.checks.traffic import STATUS_MARKER
-from suites.checks.verdict import Verdict
-from suites.observe import Observer
-from suites.reporting import judge
+from suites.evaluation.evaluators.traffic import STATUS_MARKER
+from suites.evaluation.evaluators.verdict import Verdict
+from suites.evaluation.readers import Observer
+from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
 from tests.fakeexec import FakeTool, FakeTools
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from suites.checks.injection import evaluate_injection, evaluate_proxies_synced, find_sidecar
+from suites.evaluation.evaluators.injection import evaluate_injection, evaluate_proxies_synced, find_sidecar
 from tests import checks_fakes as fake
 
 D = fake.DIAGNOSTICS

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.cluster import ClusterHandle, Topology
-from fixtures.runner import CommandRunner
+from clusters.cluster import ClusterHandle, Topology
+from programs.runner import CommandRunner
 from scenarios.expectations import IngressExpectation
-from suites.checks.traffic import STATUS_MARKER
-from suites.checks.validation import probes
-from suites.observe import Observer, secret_summary
+from suites.evaluation.evaluators.traffic import STATUS_MARKER
+from suites.evaluation.evaluators.validation import probes
+from suites.evaluation.readers import Observer, secret_summary
 from tests import checks_fakes as fake
 from tests.fakeexec import FakeTools
 

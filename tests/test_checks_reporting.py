@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from fixtures.redaction import Redactor
-from suites import reporting
-from suites.checks.verdict import Verdict, combine, diagnostics_hint
+from programs.redaction import Redactor
+from suites.evaluation import reporting
+from suites.evaluation.evaluators.verdict import Verdict, combine, diagnostics_hint
 from tests import checks_fakes as fake
 
 
@@ -25,7 +25,7 @@ def attached(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     def attach(body: str, name: str, attachment_type: Any = None) -> None:
         seen.append((name, body))
 
-    monkeypatch.setattr("suites.reporting.allure.attach", attach)
+    monkeypatch.setattr("suites.evaluation.reporting.allure.attach", attach)
     return seen
 
 
@@ -88,16 +88,17 @@ def test_combine_fails_if_any_part_fails() -> None:
 
 @pytest.fixture
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fixtures.waits import wait_until
+    from programs.waits import wait_until
 
     monkeypatch.setattr(
-        "suites.polling.wait_until", lambda *args, **kwargs: wait_until(*args, **kwargs, sleep=lambda _: None)
+        "suites.evaluation.polling.wait_until",
+        lambda *args, **kwargs: wait_until(*args, **kwargs, sleep=lambda _: None),
     )
 
 
 @pytest.mark.usefixtures("no_sleep")
 def test_observe_until_returns_the_converged_value() -> None:
-    from suites.polling import observe_until
+    from suites.evaluation.polling import observe_until
 
     values = iter([1, 2, 3, 4])
     value, timeout = observe_until("three", lambda: next(values), lambda v: v >= 3, deadline_s=30)
@@ -106,7 +107,7 @@ def test_observe_until_returns_the_converged_value() -> None:
 
 @pytest.mark.usefixtures("no_sleep")
 def test_verdict_until_ok_hands_back_the_last_failure_with_the_wait() -> None:
-    from suites.polling import verdict_until_ok
+    from suites.evaluation.polling import verdict_until_ok
 
     calls: list[int] = []
 

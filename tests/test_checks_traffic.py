@@ -6,8 +6,14 @@ import random
 
 import pytest
 
-from suites.checks.balance import BATCH_SIZE
-from suites.checks.traffic import STATUS_MARKER, Batch, converged, evaluate_batch, parse_responses
+from suites.evaluation.evaluators.balance import BATCH_SIZE
+from suites.evaluation.evaluators.traffic import (
+    STATUS_MARKER,
+    Batch,
+    converged,
+    evaluate_batch,
+    parse_responses,
+)
 from tests import checks_fakes as fake
 
 D = fake.DIAGNOSTICS

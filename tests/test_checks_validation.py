@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from fixtures.runner import CommandRunner
-from suites.checks.validation import (
+from programs.runner import CommandRunner
+from suites.evaluation.evaluators.validation import (
     ProbeOutcome,
     ProbePlan,
     evaluate_validation,

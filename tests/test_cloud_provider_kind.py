@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.cloud_provider_kind import (
+from clusters.cloud_provider_kind import (
     CloudProviderKind,
     CloudProviderKindError,
     ExternalLoadBalancers,
     ProcessId,
 )
-from fixtures.kind import DockerCli
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandRunner
+from clusters.kind import DockerCli
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
 from tests import topology_child
 from tests.fakeexec import FakeTools
 from tests.topology_child import first

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandRunner
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
 from reports.diagnostics import collect_diagnostics, namespaces_from_plan
 from scenarios.steps import Action, ScenarioPlan, Step
 from tests.fakeexec import FakeTools

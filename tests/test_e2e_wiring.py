@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.runner import CommandRunner
+from programs.runner import CommandRunner
 from reports.conformance import validate
 from tests import e2e_cluster_sim as sim
 from tests.fakeexec import FakeTools
@@ -59,7 +59,7 @@ class Run:
 
 
 def _samples_cache(tools_dir: Path) -> None:
-    """The samples cache entry fixtures/samples.py reads: the Istio module's samples when cached
+    """The samples cache entry install/samples.py reads: the Istio module's samples when cached
     here, else the files the ip-passthrough plan applies."""
     entry = tools_dir / "istio-samples" / "1.30.3"
     entry.mkdir(parents=True)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.existing import ExistingClusterError, connect_existing, remove_kubeconfigs
+from clusters.existing import ExistingClusterError, connect_existing, remove_kubeconfigs
 from fixtures.options import ExistingClusters
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandRunner
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
 from tests.fakeexec import FakeTools
 from tests.topology_child import first
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fixtures.runner import CommandError, CommandRunner
+from programs.runner import CommandError, CommandRunner
 from tests.fakeexec import FakeTools
 
 

@@ -1,4 +1,4 @@
-"""fixtures/hostname.py in pieces: the Corefile edit and its exact undo, the hosts-file script run by
+"""install/hostname.py in pieces: the Corefile edit and its exact undo, the hosts-file script run by
 a real ``sh`` on real files, the probe script against a fake curl, and what each curl exit means."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.hostname import (
+from install.hostname import (
     HANDSHAKE_DONE,
     HOSTS_EDIT_SCRIPT,
     PROBE_SCRIPT,
@@ -29,7 +29,7 @@ from fixtures.hostname import (
     probe_manifests,
     reloads_itself,
 )
-from fixtures.runner import CommandError, CommandRunner
+from programs.runner import CommandError, CommandRunner
 from scenarios import pki
 from tests.fakeexec import FakeTools
 

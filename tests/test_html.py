@@ -9,8 +9,8 @@ from reports.commands import CommandSummary
 from reports.conformance import build_report
 from reports.html import render_summary
 from reports.outcomes import CheckIdentity, CheckOutcome
-from reports.runinfo import RunInfo
-from reports.timeline import Timeline
+from run.info import RunInfo
+from run.timeline import Timeline
 
 HOSTILE = '<script>alert("x")</script>'
 

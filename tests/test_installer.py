@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.cluster import ClusterHandle, Topology
-from fixtures.installer import (
+from clusters.cluster import ClusterHandle, Topology
+from install.installer import (
     EnvironmentFault,
     Installer,
     PlanError,
@@ -21,8 +21,8 @@ from fixtures.installer import (
     StepFailed,
     StepRecord,
 )
-from fixtures.redaction import REDACTED
-from fixtures.runner import CommandRecord, CommandRunner
+from programs.redaction import REDACTED
+from programs.runner import CommandRecord, CommandRunner
 from scenarios.facts import Facts, placeholder
 from scenarios.releases import load_pins
 from scenarios.steps import Action, Role, ScenarioPlan, Step

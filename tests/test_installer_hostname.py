@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.cluster import Topology
-from fixtures.hostname import KindNodes, hosts_line
-from fixtures.installer import EnvironmentFault, Installer, StepFailed
-from fixtures.runner import CommandRunner
+from clusters.cluster import Topology
+from install.hostname import KindNodes, hosts_line
+from install.installer import EnvironmentFault, Installer, StepFailed
+from programs.runner import CommandRunner
 from scenarios import pki
 from scenarios.facts import Facts
 from scenarios.steps import Action, Step
@@ -318,7 +318,7 @@ def test_a_failing_probe_is_an_environment_fault_naming_what_to_fix(
 def test_a_probe_pod_that_never_runs_names_its_state_and_is_still_deleted(
     precondition_world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("fixtures.installer.PROBE_START_ALLOWANCE_S", 0.5)
+    monkeypatch.setattr("install.installer.PROBE_START_ALLOWANCE_S", 0.5)
     world = precondition_world
     world["kubectl"].on(
         r" get pod/\S+ -n external-istiod -o json$", stdout=probe_pod("Pending", waiting="ImagePullBackOff")

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.cluster import ClusterHandle, Topology
-from fixtures.installer import Installer, StepFailed
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandError, CommandResult, CommandRunner
+from clusters.cluster import ClusterHandle, Topology
+from install.installer import Installer, StepFailed
+from programs.redaction import Redactor
+from programs.runner import CommandError, CommandResult, CommandRunner
 from scenarios import pki
 from scenarios.facts import Facts
 from scenarios.releases import IstioRelease, load_pins

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.kind import (
+from clusters.kind import (
     KIND_NAME_MAX,
     DockerCli,
     KindCli,
@@ -15,7 +15,7 @@ from fixtures.kind import (
     transient_create_failure,
     validate_cluster_name,
 )
-from fixtures.runner import CommandError, CommandRunner
+from programs.runner import CommandError, CommandRunner
 from tests.fakeexec import FakeTools
 
 KUBECONFIG = """apiVersion: v1

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fixtures.kind_config import (
+from clusters.kind_config import (
     KIND_API_VERSION,
     ROLE_NETWORKS,
     KindConfigError,
@@ -137,7 +137,7 @@ def test_no_subnet_overlaps_between_or_within_roles() -> None:
 
 
 def test_overlap_check_detects_an_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fixtures import kind_config
+    from clusters import kind_config
 
     clash = kind_config.RoleNetwork("10.20.128.0/17", "10.255.30.0/24", "network2")
     monkeypatch.setitem(kind_config.ROLE_NETWORKS, "second", clash)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from fixtures.cloud_provider_kind import CloudProviderKind, ProcessId
-from fixtures.kind import DockerCli, KindCli
-from fixtures.lifecycle import (
+from clusters.cloud_provider_kind import CloudProviderKind, ProcessId
+from clusters.kind import DockerCli, KindCli
+from clusters.kind_lifecycle import (
     ClusterRecord,
     KindProvisioner,
     KindSettings,
@@ -24,9 +24,9 @@ from fixtures.lifecycle import (
     RunRegistry,
     worker_for_names,
 )
-from fixtures.preflight import PreflightError
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandRunner
+from clusters.preflight import PreflightError
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
 from tests import topology_child
 from tests.fakeexec import FakeTools
 from tests.topology_child import first

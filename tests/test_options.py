@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.runner import CommandRunner
+from programs.runner import CommandRunner
 
 REPO = Path(__file__).resolve().parent.parent
 EXISTING_CONTEXTS = ["--topology-mode", "existing", "--external-context", "a", "--remote-context", "b"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fixtures.options import SuiteConfig
 from fixtures.plan import plan_facts, plan_text
-from fixtures.runner import CommandRunner
+from programs.runner import CommandRunner
 from scenarios.releases import load_pins
 from scenarios.steps import SCENARIO_IDS
 from tests.fakeexec import FakeTools

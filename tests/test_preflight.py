@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.preflight import (
+from clusters.preflight import (
     MEMORY_PER_CLUSTER_MIB,
     PreflightError,
     check_docker,
@@ -17,9 +17,9 @@ from fixtures.preflight import (
     find_docker,
     preflight,
 )
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandRunner
-from fixtures.tools import ResolvedTool
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
+from programs.tools import ResolvedTool
 from tests import topology_child
 from tests.fakeexec import FakeTools
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.runner import CommandRunner
-from fixtures.tools import ResolvedTool
+from programs.runner import CommandRunner
+from programs.tools import ResolvedTool
 from scenarios.releases import load_pins
 
 pytestmark = [pytest.mark.realtools]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.runner import CommandRunner
+from programs.runner import CommandRunner
 from scenarios import dns_tls, sail
 from scenarios.common import MOUNTED_MESH_ROOT, RenderedScenario
 from scenarios.facts import Facts

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.runner import CommandRunner
+from programs.runner import CommandRunner
 from scenarios.common import RenderContext
 from scenarios.facts import Facts
 from scenarios.releases import load_pins

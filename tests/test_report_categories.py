@@ -22,7 +22,7 @@ from reports.categories import CATEGORIES, category_name, classify, write_catego
             "Environment: image pull failed",
         ),
         (
-            "fixtures.installer.EnvironmentFault: LoadBalancer istio-system/istio-ingressgateway got no "
+            "install.installer.EnvironmentFault: LoadBalancer istio-system/istio-ingressgateway got no "
             "address: timed out after 300s",
             "Environment: LoadBalancer address not assigned",
         ),
@@ -31,11 +31,11 @@ from reports.categories import CATEGORIES, category_name, classify, write_catego
             "Environment: DNS resolution",
         ),
         (
-            "fixtures.installer.EnvironmentFault: inotify limits too low",
+            "install.installer.EnvironmentFault: inotify limits too low",
             "Environment: kind cluster or host limits",
         ),
         (
-            "fixtures.installer.EnvironmentFault: node memory below 8 GiB",
+            "install.installer.EnvironmentFault: node memory below 8 GiB",
             "Environment: fault reported by the suite",
         ),
         (
@@ -50,7 +50,7 @@ def test_messages_land_in_the_right_category(message: str, category: str) -> Non
 
 
 def test_environment_fault_in_the_trace_only() -> None:
-    trace = "def install(...):\n>       raise EnvironmentFault(msg)\nE       fixtures.installer.EnvironmentFault: x\n"
+    trace = "def install(...):\n>       raise EnvironmentFault(msg)\nE       install.installer.EnvironmentFault: x\n"
     assert (
         category_name("step 'lb' failed", trace, status="broken")
         == "Environment: fault reported by the suite"

@@ -11,7 +11,7 @@ import yaml
 
 from reports.conformance import ReportInvalid, build_report, result_of, validate, write_report
 from reports.outcomes import CheckIdentity, CheckOutcome
-from reports.runinfo import RunInfo, build_run_info
+from run.info import RunInfo, build_run_info
 from scenarios.releases import load_pins
 
 
@@ -134,7 +134,7 @@ def test_writer_validates_then_writes_yaml_and_json(tmp_path: Path) -> None:
 
 def test_run_info_from_suite_config(pytestconfig: pytest.Config) -> None:
     from fixtures.options import SUITE_CONFIG
-    from reports import runinfo
+    from run import info as runinfo
 
     runinfo.reset()
     try:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from fixtures.options import SUITE_CONFIG
-from fixtures.runner import CommandRunner
+from programs.runner import CommandRunner
 from reports.conformance import validate
 from tests.fakeexec import FakeTools
 from tests.report_support import (
@@ -44,12 +44,12 @@ from types import SimpleNamespace
 import pytest
 
 from fixtures.options import SUITE_CONFIG
-from reports.runinfo import note_kubernetes_version
-from reports.timeline import current_timeline
+from run.info import note_kubernetes_version
+from run.timeline import current_timeline
 from tests.report_support import PRIVATE_KEY, REGISTERED_TOKEN, make_topology
 from tests.fakeexec import FakeTools
 
-pytest_plugins = ["fixtures.options", "fixtures.core", "reports.plugin"]
+pytest_plugins = ["fixtures.options", "fixtures.core", "fixtures.reports_plugin"]
 SCENARIOS = ("ip-passthrough", "dns-tls", "sail")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reports.timeline import Timeline, current_timeline
+from run.timeline import Timeline, current_timeline
 
 
 def test_phase_records_outcome_and_duration() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandError, CommandNotFound, CommandRecord, CommandRunner, CommandTimeout
+from programs.redaction import Redactor
+from programs.runner import CommandError, CommandNotFound, CommandRecord, CommandRunner, CommandTimeout
 from tests.fakeexec import FakeTools
 
 TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import samples as samples_module
-from fixtures.runner import CommandRunner
-from fixtures.samples import SamplesProvider, SamplesUnavailable
-from fixtures.tools import expand_template
+from install import samples as samples_module
+from install.samples import SamplesProvider, SamplesUnavailable
+from programs.runner import CommandRunner
+from programs.tools import expand_template
 from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
 
@@ -52,7 +52,7 @@ def fake_downloads(monkeypatch: pytest.MonkeyPatch, payloads: dict[str, bytes]) 
         destination.write_bytes(payloads[url])
 
     monkeypatch.setattr(samples_module, "download_file", download)
-    monkeypatch.setattr("fixtures.tools.download_file", download)
+    monkeypatch.setattr("programs.tools.download_file", download)
     return fetched
 
 

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from fixtures.installer import Installer
+from install.installer import Installer
 from scenarios.steps import ScenarioPlan
 from tests.fakeexec import REPO_ROOT, FakeTools
 from tests.test_upgrade_check import World, run, script_cluster
@@ -26,7 +26,7 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
 
     import pytest
 
-    from fixtures.cluster import ClusterHandle, Topology
+    from clusters.cluster import ClusterHandle, Topology
     from fixtures.scenario_plugin import InstallerTools
     from scenarios.expectations import ScenarioExpectations
     from scenarios.steps import Action, ScenarioPlan, Step
@@ -208,7 +208,7 @@ def test_a_leftover_after_uninstall_fails_the_run_loudly(
     fake_cluster(fake_tools)
     monkeypatch.setenv("EVENTS", str(pytester.path / "events.txt"))
     monkeypatch.setenv("LEAVE", "1")
-    monkeypatch.setattr("fixtures.snapshot.RESTORE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("install.snapshot.RESTORE_TIMEOUT_S", 0.5)
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest(
@@ -241,12 +241,12 @@ REPLACING_CHECK = textwrap.dedent(
     import os
     from pathlib import Path
 
-    from fixtures.installer import Installer
+    from install.installer import Installer
     from fixtures.scenario_plugin import replace_installation
     from scenarios.steps import Action, ScenarioPlan, Step
 
     def test_upgrade_like_replacement(installed_scenario, request):
-        # What fixtures/upgrade.py does: release B's installer changes the clusters (here: one
+        # What fixtures/upgrade_plugin.py does: release B's installer changes the clusters (here: one
         # more namespace only B has) and hands teardown B's installer and plan.
         b_only = Step("ns-b", "remote", Action.CREATE_NAMESPACE, "t", params={"namespace": "ns-b"})
         undo = Step("del-b", "remote", Action.DELETE, "t", params={"resource": "namespace/ns-b"})
@@ -280,7 +280,7 @@ FAILING_CHECK = textwrap.dedent(
     import os
 
     def test_fails(installed_scenario):
-        if os.environ.get("SUMMARY_FIRST"):  # what reports/plugin.py leaves at the first failure
+        if os.environ.get("SUMMARY_FIRST"):  # what fixtures/reports_plugin.py leaves at the first failure
             (installed_scenario.diagnostics_dir / "SUMMARY.txt").write_text("collected\\n")
         assert False, "broken"
     """

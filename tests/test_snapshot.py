@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.installer import PollSettings
-from fixtures.runner import CommandRunner
-from fixtures.snapshot import TRACKED_KINDS, UninstallLeftovers, take_topology_snapshot, verify_restored
+from install.installer import PollSettings
+from install.snapshot import TRACKED_KINDS, UninstallLeftovers, take_topology_snapshot, verify_restored
+from programs.runner import CommandRunner
 from tests.fakeexec import FakeTools
 from tests.test_installer import make_topology
 

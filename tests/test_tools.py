@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from fixtures import tools as tools_module
-from fixtures.runner import CommandRunner
-from fixtures.tools import ToolResolver, ToolUnavailable, env_var_for
+from programs import tools as tools_module
+from programs.runner import CommandRunner
+from programs.tools import ToolResolver, ToolUnavailable, env_var_for
 from tests.fakeexec import FakeTools
 
 FAKE_KIND = "#!/bin/sh\necho 'kind v0.33.0 go1.26 linux/amd64'\n"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.cluster import ClusterHandle
-from fixtures.runner import CommandRunner
-from fixtures.traffic_probe import EXEC_ERROR, TrafficProbe, batch_script, parse_batch
+from clusters.cluster import ClusterHandle
+from install.traffic_probe import EXEC_ERROR, TrafficProbe, batch_script, parse_batch
+from programs.runner import CommandRunner
 from tests.fakeexec import FakeTools
 
 URL = "http://helloworld.sample:5000/hello"

@@ -11,19 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.cluster import ClusterHandle, Topology
-from fixtures.redaction import Redactor
-from fixtures.runner import CommandRunner
+from clusters.cluster import ClusterHandle, Topology
 from fixtures.scenario_plugin import InstalledScenario, InstallerTools
-from fixtures.upgrade import UpgradeDriver
+from fixtures.upgrade_plugin import UpgradeDriver
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
 from scenarios.facts import Facts
 from scenarios.registry import render
-from suites import judging, test_upgrade
-from suites.checks.balance import BATCH_SIZE
-from suites.checks.traffic import STATUS_MARKER
-from suites.checks.verdict import Verdict
-from suites.observe import Observer
-from suites.reporting import judge
+from suites import test_upgrade
+from suites.evaluation import judging
+from suites.evaluation.evaluators.balance import BATCH_SIZE
+from suites.evaluation.evaluators.traffic import STATUS_MARKER
+from suites.evaluation.evaluators.verdict import Verdict
+from suites.evaluation.readers import Observer
+from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
 from tests.fakeexec import FakeTool, FakeTools
 

@@ -1,4 +1,4 @@
-"""fixtures/upgrade.py as a plugin: deselected without --upgrade-to, right after its scenario with it."""
+"""fixtures/upgrade_plugin.py as a plugin: deselected without --upgrade-to, right after its scenario with it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.upgrade import istiod_rolled_out, order_upgrades_after_their_scenario
+from fixtures.upgrade_plugin import istiod_rolled_out, order_upgrades_after_their_scenario
 from tests.checks_fakes import istiod_deployment
 from tests.fakeexec import FakeTools
 
@@ -63,7 +63,7 @@ def collect(pytester: pytest.Pytester, fake_tools: FakeTools) -> Any:
             str(REPO / "pyproject.toml"),
             f"--rootdir={REPO}",
             "-p",
-            "fixtures.upgrade",
+            "fixtures.upgrade_plugin",
             "--collect-only",
             "-q",
             "--report-dir",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.waits import WaitTimeout, wait_until
+from programs.waits import WaitTimeout, wait_until
 
 
 class Flaky(Exception):

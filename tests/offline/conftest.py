@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.tools import ResolvedTool
-from fixtures.tools_cli import OFFLINE_ISTIOCTL
+from programs.tools import ResolvedTool
+from programs.tools_cli import OFFLINE_ISTIOCTL
 from scenarios.releases import load_pins
 
 

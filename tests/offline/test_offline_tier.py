@@ -28,7 +28,7 @@ import jsonschema
 import pytest
 import yaml
 
-from fixtures.runner import CommandRunner
+from programs.runner import CommandRunner
 from scenarios import dns_tls
 from scenarios.common import RenderedScenario
 from scenarios.expectations import WebhookExpectation

@@ -1,0 +1,1 @@
+"""Cluster providers (kind, existing, kwok), cloud-provider-kind, host preflight, kubeconfigs."""

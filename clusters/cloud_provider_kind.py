@@ -1,0 +1,406 @@
+"""Supervisor of the one cloud-provider-kind daemon per host (DESIGN §3, §6).
+
+cloud-provider-kind serves LoadBalancer Services of *every* kind cluster on the host and has
+no leader election, so exactly one may run. Every pytest process (each xdist worker, and any
+other run of the suite by the same user) shares it through two files in the state directory:
+
+- ``cloud-provider-kind.lock``: a file lock held while the state is read or changed;
+- ``cloud-provider-kind.json``: the daemon's pid and process start time (so a recycled pid is
+  never mistaken for it), its owner, and the processes currently using it.
+
+``ensure_started()`` joins a live daemon or starts one (``release()`` undoes it). The process
+that started the daemon stops it when it leaves, unless other users are still alive: then the
+duty to stop it passes to one of them, so the last user out stops it. Stopping sends SIGTERM to
+the daemon's process group (it gets its own session), then SIGKILL after a grace period. If the
+daemon is found dead, this run's leftover ``kindccm-*`` containers are removed before a new one
+starts.
+
+This is the one place the suite starts a process outside ``CommandRunner.run``: the runner is
+for bounded commands, this daemon lives for the session. Its argv is logged redacted, start and
+stop are Allure steps, and its output goes straight to a file in the report directory (not
+through a pipe, so it survives the exit of the worker that started it); that file is passed
+through the redactor when the daemon stops. Flags (v0.10.0, ``cmd/app.go``): Gateway API
+support and the default IngressClass are turned off (the suite installs its own CRDs and
+classes), and load-balancer logs are dumped into the report directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import allure
+from filelock import FileLock
+
+from clusters.kind import DockerCli
+from programs.redaction import Redactor
+from programs.waits import WaitTimeout, wait_until
+
+log = logging.getLogger("eicp.cloud_provider_kind")
+
+STATE_FILE = "cloud-provider-kind.json"
+LOCK_FILE = "cloud-provider-kind.lock"
+LOCK_TIMEOUT_S = 120.0
+STARTUP_GRACE_S = 1.0
+STOP_TIMEOUT_S = 20.0
+_LOG_TAIL_LINES = 30
+
+
+class CloudProviderKindError(RuntimeError):
+    """The daemon could not be started or stopped."""
+
+
+class LoadBalancerProvider(Protocol):
+    """What installers call before they create the first LoadBalancer Service."""
+
+    def ensure_started(self) -> None: ...
+
+
+class ExternalLoadBalancers:
+    """Existing clusters bring their own LoadBalancer implementation: nothing to start."""
+
+    def ensure_started(self) -> None:
+        log.debug("existing clusters: LoadBalancer addresses come from the clusters' own provider")
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    """A process by pid *and* start time, so a recycled pid never matches."""
+
+    pid: int
+    start_ticks: str
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessId:
+        return cls(pid, _start_ticks(pid) or "")
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ProcessId:
+        return cls(int(raw["pid"]), str(raw.get("start_ticks", "")))
+
+    def alive(self) -> bool:
+        stat = _proc_stat(self.pid)
+        if stat is None:
+            # No /proc (not Linux): fall back to "a process with this pid exists".
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True
+            return not Path("/proc").is_dir()
+        state, ticks = stat
+        return state != "Z" and (not self.start_ticks or ticks == self.start_ticks)
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks) from /proc/<pid>/stat, or None if there is no such process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after its last ')'.
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], fields[19]
+
+
+def _start_ticks(pid: int) -> str | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
+
+
+class CloudProviderKind:
+    """One pytest process's handle on the host's cloud-provider-kind daemon."""
+
+    def __init__(
+        self,
+        binary: str | Path,
+        state_dir: Path,
+        log_dir: Path,
+        redactor: Redactor,
+        docker: DockerCli | None,
+        own_clusters: Callable[[], Sequence[str]],
+        *,
+        run_id: str,
+        worker: str,
+        startup_grace_s: float = STARTUP_GRACE_S,
+        stop_timeout_s: float = STOP_TIMEOUT_S,
+    ) -> None:
+        self.binary = str(binary)
+        self.state_dir = state_dir
+        self.log_dir = log_dir
+        self.redactor = redactor
+        self.docker = docker
+        self.own_clusters = own_clusters
+        self.run_id = run_id
+        self.worker = worker
+        self.startup_grace_s = startup_grace_s
+        self.stop_timeout_s = stop_timeout_s
+        self.me = ProcessId.of(os.getpid())
+        # Distinguishes handles inside one process (tests simulate two workers that way).
+        self.key = uuid.uuid4().hex[:12]
+        self._process: subprocess.Popen[bytes] | None = None
+        self._joined = False
+
+    # -- paths and argv -----------------------------------------------------------------
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / STATE_FILE
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "cloud-provider-kind.log"
+
+    @property
+    def lb_log_dir(self) -> Path:
+        return self.log_dir / "cloud-provider-kind-lb"
+
+    def argv(self) -> list[str]:
+        return [
+            self.binary,
+            "--gateway-channel",
+            "disabled",
+            "--enable-default-ingress=false",
+            "--enable-log-dumping",
+            "--logs-dir",
+            str(self.lb_log_dir),
+        ]
+
+    # -- public API ---------------------------------------------------------------------
+
+    def ensure_started(self) -> None:
+        """Make sure the host's daemon runs and count this process as a user of it."""
+        if self._joined:
+            return
+        with self._locked():
+            state = self._read_state()
+            daemon = ProcessId.from_json(state["daemon"]) if state is not None else None
+            if state is not None and daemon is not None and daemon.alive():
+                others = [user for user in self._live_users(state) if not self._is_me(user)]
+                state["users"] = [*others, self._user_entry()]
+                if not any(_same_user(state["owner"], user) for user in state["users"]):
+                    # Its starter left without handing over (killed): this user takes the duty.
+                    state["owner"] = self._user_entry()
+                self._write_state(state)
+                log.info("joined cloud-provider-kind pid %s (started by %s)", daemon.pid, state["owner"])
+                self._joined = True
+                return
+            if state is not None:
+                log.warning(
+                    "cloud-provider-kind pid %s (started by %s) is gone; removing this run's leftover "
+                    "kindccm containers and starting a new one",
+                    daemon.pid if daemon else "?",
+                    state.get("owner"),
+                )
+                self._remove_own_leftovers()
+            self._write_state(self._start())
+            self._joined = True
+
+    def release(self) -> str:
+        """Stop using the daemon; stop it if this is its owner and no other user is alive.
+
+        Returns what happened, for the log: "not started", "gone", "handed over to <pid>",
+        "left running for <n> user(s)" or "stopped".
+        """
+        if not self._joined:
+            return "not started"
+        self._joined = False
+        with self._locked():
+            state = self._read_state()
+            if state is None:
+                return "gone"
+            daemon = ProcessId.from_json(state["daemon"])
+            others = [user for user in self._live_users(state) if not self._is_me(user)]
+            if not daemon.alive():
+                self._clear_state()
+                self._remove_own_leftovers()
+                return "gone"
+            if others:
+                state["users"] = others
+                outcome = f"left running for {len(others)} user(s)"
+                if self._is_me(state["owner"]):
+                    state["owner"] = others[0]
+                    outcome = f"handed over to pid {others[0]['pid']}"
+                self._write_state(state)
+                log.info("cloud-provider-kind pid %s %s", daemon.pid, outcome)
+                return outcome
+            self._stop(daemon, int(state.get("pgid", daemon.pid)))
+            self._clear_state()
+            return "stopped"
+
+    def stop_orphan(self) -> bool:
+        """Stop a daemon that no live process uses any more (its users were killed). True if stopped."""
+        with self._locked():
+            state = self._read_state()
+            if state is None:
+                return False
+            daemon = ProcessId.from_json(state["daemon"])
+            if daemon.alive() and self._live_users(state):
+                return False
+            if daemon.alive():
+                log.warning("stopping orphaned cloud-provider-kind pid %s (no live user)", daemon.pid)
+                self._stop(daemon, int(state.get("pgid", daemon.pid)))
+            self._clear_state()
+            return True
+
+    def running(self) -> bool:
+        """Whether a cloud-provider-kind started by the suite runs on this host now."""
+        state = self._read_state()
+        return state is not None and ProcessId.from_json(state["daemon"]).alive()
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        if not self.log_file.exists():
+            return ""
+        tail = self.log_file.read_text(errors="replace").splitlines()[-lines:]
+        return self.redactor.redact("\n".join(tail))
+
+    # -- internals ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.state_dir / LOCK_FILE), timeout=LOCK_TIMEOUT_S):
+            yield
+
+    def _start(self) -> dict[str, Any]:
+        argv = self.argv()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.lb_log_dir.mkdir(parents=True, exist_ok=True)
+        shown = " ".join(self.redactor.redact_argv(argv))
+        with allure.step(f"start cloud-provider-kind: {shown}"):
+            log.info("$ %s &  (log: %s)", shown, self.log_file)
+            with self.log_file.open("ab") as output:
+                try:
+                    process = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # own process group: Ctrl-C on the terminal skips it
+                        close_fds=True,
+                    )
+                except OSError as error:
+                    raise CloudProviderKindError(f"cannot start {shown}: {error}") from None
+            try:
+                code = process.wait(timeout=self.startup_grace_s)
+            except subprocess.TimeoutExpired:
+                code = None
+            if code is not None:
+                raise CloudProviderKindError(
+                    f"cloud-provider-kind exited with code {code} right after start ({shown}); "
+                    f"its log ({self.log_file}) ends with:\n{self.log_tail()}"
+                )
+        self._process = process
+        daemon = ProcessId.of(process.pid)
+        log.info("cloud-provider-kind started, pid %s", process.pid)
+        return {
+            "daemon": {"pid": daemon.pid, "start_ticks": daemon.start_ticks},
+            "pgid": process.pid,
+            "argv": self.redactor.redact_argv(argv),
+            "log": str(self.log_file),
+            "started_at": time.time(),
+            "owner": self._user_entry(),
+            "users": [self._user_entry()],
+        }
+
+    def _stop(self, daemon: ProcessId, pgid: int) -> None:
+        with allure.step(f"stop cloud-provider-kind (pid {daemon.pid})"):
+            self._signal_group(daemon, pgid, signal.SIGTERM)
+            try:
+                self._wait_gone(daemon, self.stop_timeout_s)
+            except WaitTimeout:
+                log.warning("cloud-provider-kind pid %s ignored SIGTERM; killing it", daemon.pid)
+                self._signal_group(daemon, pgid, signal.SIGKILL)
+                self._wait_gone(daemon, 10.0)
+            log.info("cloud-provider-kind pid %s stopped", daemon.pid)
+        self._redact_log()
+
+    def _signal_group(self, daemon: ProcessId, pgid: int, sig: signal.Signals) -> None:
+        # Only ever the group this supervisor created: the pid is checked with its start time
+        # and must still lead that group.
+        if not daemon.alive():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(daemon.pid) != pgid:
+                raise CloudProviderKindError(
+                    f"pid {daemon.pid} no longer leads process group {pgid}; not signalling it"
+                )
+            os.killpg(pgid, sig)
+
+    def _wait_gone(self, daemon: ProcessId, deadline_s: float) -> None:
+        def gone() -> bool:
+            if self._process is not None and self._process.pid == daemon.pid:
+                self._process.poll()  # reap our own child so it is not left a zombie
+            return not daemon.alive()
+
+        wait_until(
+            f"cloud-provider-kind pid {daemon.pid} to exit",
+            gone,
+            deadline_s,
+            show=lambda done: "exited" if done else "still running",
+            initial_delay_s=0.1,
+            max_delay_s=1.0,
+        )
+
+    def _redact_log(self) -> None:
+        if self.log_file.exists():
+            text = self.log_file.read_text(errors="replace")
+            redacted = self.redactor.redact(text)
+            if redacted != text:
+                self.log_file.write_text(redacted)
+
+    def _remove_own_leftovers(self) -> None:
+        clusters = list(self.own_clusters())
+        if self.docker is None or not clusters:
+            return
+        removed = self.docker.remove_cpk_containers_of(clusters)
+        if removed:
+            log.info("removed leftover cloud-provider-kind containers: %s", ", ".join(removed))
+
+    def _user_entry(self) -> dict[str, Any]:
+        return {
+            "pid": self.me.pid,
+            "start_ticks": self.me.start_ticks,
+            "key": self.key,
+            "run_id": self.run_id,
+            "worker": self.worker,
+        }
+
+    def _is_me(self, user: dict[str, Any]) -> bool:
+        return _same_user(user, self._user_entry())
+
+    def _live_users(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        return [user for user in state.get("users", []) if ProcessId.from_json(user).alive()]
+
+    def _read_state(self) -> dict[str, Any] | None:
+        try:
+            state: dict[str, Any] = json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, OSError) as error:
+            log.warning("ignoring unreadable %s: %s", self.state_file, error)
+            return None
+        return state if "daemon" in state else None
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        partial = self.state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(state, indent=1))
+        partial.replace(self.state_file)
+
+    def _clear_state(self) -> None:
+        self.state_file.unlink(missing_ok=True)
+
+
+def _same_user(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    return bool(first.get("pid") == second.get("pid") and first.get("key") == second.get("key"))

@@ -1,0 +1,103 @@
+"""One cluster of a topology, and the topology itself: what every installer and check talks to.
+
+A ``ClusterHandle`` carries a role's name, kubeconfig context and kubeconfig file (mode 0600,
+holding only that cluster), the API server URL at which the *external* cluster reaches it,
+its mesh network, and the command runner. ``kubectl``/``istioctl`` calls go through it so
+the kubeconfig and context are always explicit and every call is logged by the one runner.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from programs.runner import CommandResult, CommandRunner
+from scenarios.steps import Role
+
+
+@dataclass
+class ClusterHandle:
+    role: Role
+    name: str
+    context: str
+    kubeconfig: Path
+    internal_api_server: str
+    network: str | None
+    runner: CommandRunner
+    kubectl_bin: str = "kubectl"
+    created_by_suite: bool = False
+    _api: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def kube_args(self) -> list[str]:
+        return ["--kubeconfig", str(self.kubeconfig), "--context", self.context]
+
+    def kubectl(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        timeout_s: float | None = None,
+        check: bool = True,
+        title: str | None = None,
+    ) -> CommandResult:
+        return self.runner.run(
+            [self.kubectl_bin, *self.kube_args(), *args],
+            stdin=stdin,
+            timeout_s=timeout_s,
+            check=check,
+            title=title or f"[{self.role}] kubectl {' '.join(args)}",
+        )
+
+    def istioctl(
+        self,
+        istioctl_bin: str | Path,
+        *args: str,
+        stdin: str | None = None,
+        timeout_s: float | None = None,
+        check: bool = True,
+        title: str | None = None,
+    ) -> CommandResult:
+        return self.runner.run(
+            [str(istioctl_bin), *args, *self.kube_args()],
+            stdin=stdin,
+            timeout_s=timeout_s,
+            check=check,
+            title=title or f"[{self.role}] istioctl {' '.join(args)}",
+        )
+
+    def api(self) -> Any:
+        """A ``kubernetes.client.ApiClient`` for this cluster (created once, thread-safe)."""
+        with self._lock:
+            if self._api is None:
+                from kubernetes import config as kube_config
+
+                self._api = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+                    config_file=str(self.kubeconfig), context=self.context
+                )
+            return self._api
+
+
+@dataclass
+class Topology:
+    """The clusters of one cluster set (one per xdist worker when workers own cluster sets)."""
+
+    mode: str
+    clusters: dict[Role, ClusterHandle]
+    prefix: str
+
+    def __getitem__(self, role: Role) -> ClusterHandle:
+        try:
+            return self.clusters[role]
+        except KeyError:
+            raise KeyError(
+                f"this topology has no {role!r} cluster (it has {', '.join(self.clusters)})"
+            ) from None
+
+    def has(self, role: Role) -> bool:
+        return role in self.clusters
+
+    @property
+    def remotes(self) -> list[ClusterHandle]:
+        return [self.clusters[role] for role in ("remote", "second") if role in self.clusters]

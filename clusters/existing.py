@@ -1,0 +1,136 @@
+"""Existing clusters (``--topology-mode existing``): kubeconfig contexts per role, checked up front.
+
+Nothing is created or deleted at cluster level in this mode. For each role the context is
+looked up, flattened into a kubeconfig of its own (mode 0600, in the run directory) and asked
+for its version, so a missing or unreachable cluster stops the run before any install. Each
+remote's API server URL *as the external cluster reaches it* is the ``--remote-api-server`` /
+``--second-api-server`` option, or else the kubeconfig's server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from clusters.cluster import ClusterHandle, Topology
+from clusters.kind_config import ROLE_NETWORKS
+from clusters.kubeconfig import KubeconfigError, save_kubeconfig, server_of
+from fixtures.options import ExistingClusters
+from programs.redaction import Redactor
+from programs.runner import CommandError, CommandRunner
+from scenarios.steps import Role
+
+log = logging.getLogger("eicp.existing")
+
+PROBE_TIMEOUT_S = 30.0
+
+
+class ExistingClusterError(RuntimeError):
+    """A context is missing, points at the wrong thing, or its cluster does not answer."""
+
+
+def connect_existing(
+    existing: ExistingClusters,
+    roles: Sequence[Role],
+    runner: CommandRunner,
+    redactor: Redactor,
+    run_dir: Path,
+    kubectl_bin: str,
+) -> Topology:
+    """Handles for ``roles`` on the user's clusters; raise ``ExistingClusterError`` on the first problem."""
+    source = ["--kubeconfig", str(existing.kubeconfig)] if existing.kubeconfig else []
+    where = str(existing.kubeconfig) if existing.kubeconfig else "the default kubeconfig ($KUBECONFIG)"
+    missing_roles = [role for role in roles if role not in existing.contexts]
+    if missing_roles:
+        raise ExistingClusterError(
+            f"no context given for role(s) {', '.join(missing_roles)}: pass --{missing_roles[0]}-context"
+        )
+    available = _contexts(runner, kubectl_bin, source, where)
+    for role in roles:
+        context = existing.contexts[role]
+        if context not in available:
+            raise ExistingClusterError(
+                f"--{role}-context {context!r} is not a context in {where}; "
+                f"contexts there: {', '.join(sorted(available)) or 'none'}"
+            )
+
+    clusters: dict[Role, ClusterHandle] = {}
+    servers: dict[str, Role] = {}
+    for role in roles:
+        context = existing.contexts[role]
+        kubeconfig_path = run_dir / f"kubeconfig-{role}"
+        text = runner.run(
+            [kubectl_bin, *source, "config", "view", "--raw", "--minify", "--flatten", "--context", context],
+            timeout_s=PROBE_TIMEOUT_S,
+            attach=False,
+            title=f"[{role}] kubectl config view --minify --context {context}",
+        ).stdout
+        try:
+            data = save_kubeconfig(kubeconfig_path, text, redactor, f"context {context!r}")
+            server = server_of(data, context)
+        except KubeconfigError as error:
+            raise ExistingClusterError(f"--{role}-context {context!r}: {error}") from None
+        if server in servers:
+            raise ExistingClusterError(
+                f"--{role}-context {context!r} and --{servers[server]}-context "
+                f"{existing.contexts[servers[server]]!r} reach the same API server {server}; "
+                "each role needs its own cluster"
+            )
+        servers[server] = role
+        handle = ClusterHandle(
+            role=role,
+            name=context,
+            context=context,
+            kubeconfig=kubeconfig_path,
+            internal_api_server=existing.api_servers.get(role, server),
+            network=ROLE_NETWORKS[role].mesh_network,
+            runner=runner,
+            kubectl_bin=kubectl_bin,
+            created_by_suite=False,
+        )
+        _check_answers(handle)
+        clusters[role] = handle
+    return Topology(mode="existing", clusters=clusters, prefix="")
+
+
+def remove_kubeconfigs(topology: Topology) -> None:
+    """Session end: delete the per-role copies of the user's credentials from the run directory."""
+    for handle in topology.clusters.values():
+        handle.kubeconfig.unlink(missing_ok=True)
+
+
+def _contexts(runner: CommandRunner, kubectl_bin: str, source: list[str], where: str) -> set[str]:
+    try:
+        result = runner.run(
+            [kubectl_bin, *source, "config", "get-contexts", "-o", "name"],
+            timeout_s=PROBE_TIMEOUT_S,
+            title="kubectl config get-contexts",
+        )
+    except CommandError as error:
+        raise ExistingClusterError(f"cannot read the contexts of {where}: {error}") from None
+    return {line.strip() for line in result.stdout.splitlines() if line.strip()}
+
+
+def _check_answers(handle: ClusterHandle) -> None:
+    try:
+        result = handle.kubectl(
+            "get",
+            "--raw",
+            "/version",
+            f"--request-timeout={int(PROBE_TIMEOUT_S)}s",
+            timeout_s=PROBE_TIMEOUT_S + 10,
+            title=f"[{handle.role}] is the cluster of context {handle.context} answering?",
+        )
+        version = json.loads(result.stdout).get("gitVersion", "?")
+    except CommandError as error:
+        raise ExistingClusterError(
+            f"the {handle.role} cluster (context {handle.context!r}) does not answer: {error}"
+        ) from None
+    except json.JSONDecodeError:
+        raise ExistingClusterError(
+            f"the {handle.role} cluster (context {handle.context!r}) answered /version with something "
+            "that is not a Kubernetes version document"
+        ) from None
+    log.info("%s cluster (context %s) answers: Kubernetes %s", handle.role, handle.context, version)

@@ -1,0 +1,1 @@
+"""Carrying out a rendered plan: the installer, hostname publishing, samples, snapshot, probe."""

@@ -1,0 +1,129 @@
+"""Cluster snapshots that prove an uninstall left each cluster as it found it.
+
+Before a scenario installs, the names of every namespace, CRD, webhook configuration, cluster
+role and cluster role binding on each of its clusters are recorded; after its uninstall the
+same listing must come back identical. Anything extra is a leftover of the scenario; anything
+missing is something the suite removed without having created it. Namespaces and CRDs take a
+while to go away, so the comparison is polled until a deadline and the last difference is
+what the failure reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from clusters.cluster import ClusterHandle, Topology
+from install.installer import PollSettings, is_transient, poll_until
+from programs.runner import CommandError, CommandTimeout
+from programs.waits import WaitTimeout
+from scenarios.steps import Role
+
+# The cluster-scoped kinds an Istio install creates, plus namespaces (which hold the rest).
+TRACKED_KINDS: tuple[str, ...] = (
+    "namespaces",
+    "customresourcedefinitions",
+    "mutatingwebhookconfigurations",
+    "validatingwebhookconfigurations",
+    "clusterroles",
+    "clusterrolebindings",
+)
+SNAPSHOT_TIMEOUT_S = 60.0
+RESTORE_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """The names (``kind.group/name`` as ``kubectl -o name`` prints them) on one cluster."""
+
+    role: Role
+    objects: frozenset[str]
+
+    def diff(self, after: ClusterSnapshot) -> SnapshotDiff:
+        return SnapshotDiff(
+            role=self.role,
+            leftover=tuple(sorted(after.objects - self.objects)),
+            removed=tuple(sorted(self.objects - after.objects)),
+        )
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    role: Role
+    leftover: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.leftover and not self.removed
+
+    def describe(self) -> str:
+        lines = [f"[{self.role}]"]
+        lines += [f"  left behind: {name}" for name in self.leftover]
+        lines += [f"  removed but existed before the install: {name}" for name in self.removed]
+        return "\n".join(lines)
+
+
+class UninstallLeftovers(AssertionError):
+    """The uninstall did not restore the clusters; the message lists every difference."""
+
+    def __init__(self, scenario: str, diffs: Iterable[SnapshotDiff], waited_s: float) -> None:
+        self.diffs = tuple(diff for diff in diffs if not diff.clean)
+        body = "\n".join(diff.describe() for diff in self.diffs)
+        super().__init__(
+            f"uninstall of {scenario} did not restore the clusters (still different after "
+            f"{waited_s:.0f}s); the next scenario cannot safely use them:\n{body}"
+        )
+
+
+def take_snapshot(cluster: ClusterHandle) -> ClusterSnapshot:
+    """One ``kubectl get <kinds> -o name`` call: a consistent listing of the tracked kinds."""
+    result = cluster.kubectl(
+        "get",
+        ",".join(TRACKED_KINDS),
+        "-o",
+        "name",
+        timeout_s=SNAPSHOT_TIMEOUT_S,
+        title=f"[{cluster.role}] snapshot of namespaces, CRDs, webhooks, cluster roles",
+    )
+    names = frozenset(line.strip() for line in result.stdout.splitlines() if line.strip())
+    return ClusterSnapshot(role=cluster.role, objects=names)
+
+
+def take_topology_snapshot(topology: Topology, roles: Iterable[Role]) -> dict[Role, ClusterSnapshot]:
+    return {role: take_snapshot(topology[role]) for role in roles if topology.has(role)}
+
+
+def verify_restored(
+    scenario: str,
+    topology: Topology,
+    before: Mapping[Role, ClusterSnapshot],
+    *,
+    timeout_s: float | None = None,
+    poll: PollSettings | None = None,
+) -> None:
+    """Poll until every cluster's listing equals ``before``; raise ``UninstallLeftovers`` if not."""
+    last: list[SnapshotDiff] = []
+    started = time.monotonic()
+
+    def observe() -> tuple[bool, str, None]:
+        diffs = []
+        for role, snapshot in before.items():
+            try:
+                diffs.append(snapshot.diff(take_snapshot(topology[role])))
+            except CommandError as error:
+                if not (isinstance(error, CommandTimeout) or is_transient(error)):
+                    raise
+                return False, f"[{role}] API not answering: {error.stderr_tail}", None
+        last[:] = diffs
+        state = "\n".join(diff.describe() for diff in diffs if not diff.clean) or "clean"
+        return all(diff.clean for diff in diffs), state, None
+
+    try:
+        deadline = RESTORE_TIMEOUT_S if timeout_s is None else timeout_s
+        poll_until(f"{scenario}: clusters back to their pre-install state", observe, deadline, poll)
+    except WaitTimeout:
+        if not any(not diff.clean for diff in last):
+            raise  # never got a full listing: the timeout itself says why
+        raise UninstallLeftovers(scenario, last, time.monotonic() - started) from None

@@ -1,0 +1,386 @@
+"""Tool resolution: find or fetch the pinned kind, cloud-provider-kind, helm and istioctl.
+
+Order, per tool and version (DESIGN §6):
+  1. an explicit path (``--tool-path NAME=PATH`` or ``EICP_<NAME>_BIN``);
+  2. the tools cache (``--tools-dir``), if the cached binary answers with the right version;
+  3. the official release artifact, verified against its published SHA-256;
+  4. a Go build of the same version from its Go module, when ``go`` is on PATH.
+Each resolved binary is version-checked. A host-wide file lock makes xdist workers fetch or
+build a tool once. When nothing works, the error lists every way tried and why it failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from programs.runner import CommandError, CommandRunner
+
+log = logging.getLogger("eicp.tools")
+
+DOWNLOAD_TIMEOUT_S = 120.0
+GO_BUILD_TIMEOUT_S = 1800.0
+LOCK_TIMEOUT_S = GO_BUILD_TIMEOUT_S + 300.0
+VERSION_CHECK_TIMEOUT_S = 60.0
+
+
+class ToolUnavailable(RuntimeError):
+    """No way of getting a tool worked; ``attempts`` says what was tried and why it failed."""
+
+    def __init__(self, name: str, version: str, attempts: list[tuple[str, str]]) -> None:
+        self.name = name
+        self.version = version
+        self.attempts = attempts
+        lines = [f"{name} {version} could not be had; tried:"]
+        lines += [f"  - {how}: {why}" for how, why in attempts]
+        lines.append(
+            f"Fix: pass --tool-path {name}=/path/to/{name} (or set {env_var_for(name)}), "
+            "put it in the tools cache, allow downloads, or install Go."
+        )
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class ResolvedTool:
+    name: str
+    version: str
+    path: Path
+    source: str  # "explicit", "cache", "download" or "go build"
+    version_output: str
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool's entry in versions.yaml."""
+
+    name: str
+    version: str | None
+    go_module: str | None
+    go_package: str
+    go_version_ldflags: dict[str, str]
+    download_url: str | None
+    checksum_url: str | None
+    archive_member: str | None
+    version_args: tuple[str, ...]
+    version_pattern: str
+
+    @classmethod
+    def from_pins(cls, name: str, raw: dict[str, Any]) -> ToolSpec:
+        return cls(
+            name=name,
+            version=raw.get("version"),
+            go_module=raw.get("go_module"),
+            go_package=raw.get("go_package", "."),
+            go_version_ldflags=dict(raw.get("go_version_ldflags") or {}),
+            download_url=raw.get("download_url"),
+            checksum_url=raw.get("checksum_url"),
+            archive_member=raw.get("archive_member"),
+            version_args=tuple(raw.get("version_args", ["version"])),
+            version_pattern=raw.get("version_pattern", r"(\S+)"),
+        )
+
+
+def env_var_for(name: str) -> str:
+    return "EICP_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_BIN"
+
+
+def host_arch() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+
+
+def expand_template(template: str, version: str) -> str:
+    return template.format(version=version, bare_version=version.removeprefix("v"), arch=host_arch())
+
+
+@dataclass
+class ToolResolver:
+    """Resolves tools for one run; safe to share between threads and xdist workers (file locks)."""
+
+    specs: dict[str, ToolSpec]
+    cache_dir: Path
+    runner: CommandRunner
+    explicit: dict[str, Path] = field(default_factory=dict)
+    allow_download: bool = True
+    go_binary: str = "go"
+    # Told about every tool resolved (the reports note which versions a run really used).
+    on_resolved: Callable[[ResolvedTool], None] | None = None
+    _resolved: dict[tuple[str, str], ResolvedTool] = field(default_factory=dict)
+
+    @classmethod
+    def from_pins(
+        cls,
+        tools: dict[str, dict[str, Any]],
+        cache_dir: Path,
+        runner: CommandRunner,
+        explicit: dict[str, Path] | None = None,
+        allow_download: bool = True,
+    ) -> ToolResolver:
+        specs = {name: ToolSpec.from_pins(name, raw) for name, raw in tools.items()}
+        return cls(specs, cache_dir, runner, dict(explicit or {}), allow_download)
+
+    def resolve(
+        self, name: str, version: str | None = None, *, go_revision: str | None = None
+    ) -> ResolvedTool:
+        """Return a working binary of ``name`` at ``version`` (default: the pinned version).
+
+        ``go_revision`` builds from another Go module revision than ``version`` (used for
+        source snapshots whose tag the Go proxy cannot resolve); the binary is cached under
+        ``version`` and reports it.
+        """
+        spec = self.specs.get(name)
+        if spec is None:
+            raise ToolUnavailable(name, version or "?", [("versions.yaml", f"no entry for {name!r}")])
+        wanted = version or spec.version
+        if not wanted:
+            raise ToolUnavailable(name, "?", [("versions.yaml", "no version given or pinned")])
+        key = (name, wanted)
+        if key in self._resolved:
+            return self._resolved[key]
+        attempts: list[tuple[str, str]] = []
+
+        explicit = self.explicit.get(name) or _env_path(name)
+        if explicit is not None:
+            # An explicit path is the user's decision: use it or fail, never fall back silently.
+            tool = self._checked(spec, wanted, explicit, "explicit", attempts, strict=False)
+            if tool is None:
+                raise ToolUnavailable(name, wanted, attempts)
+            return self._remember(key, tool)
+
+        target = self.cache_dir / name / wanted / name
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.cache_dir / f".{name}-{wanted}.lock"), timeout=LOCK_TIMEOUT_S)
+        with lock:
+            tool = self._from_cache(spec, wanted, target, attempts)
+            if tool is None and self.allow_download and spec.download_url:
+                tool = self._from_download(spec, wanted, target, attempts)
+            elif tool is None:
+                attempts.append(
+                    ("download", "disabled" if not self.allow_download else "no download URL pinned")
+                )
+            if tool is None:
+                tool = self._from_go(spec, wanted, go_revision or wanted, target, attempts)
+        if tool is None:
+            raise ToolUnavailable(name, wanted, attempts)
+        return self._remember(key, tool)
+
+    def _remember(self, key: tuple[str, str], tool: ResolvedTool) -> ResolvedTool:
+        self._resolved[key] = tool
+        if self.on_resolved is not None:
+            self.on_resolved(tool)
+        return tool
+
+    # -- sources -----------------------------------------------------------------------
+
+    def _from_cache(
+        self, spec: ToolSpec, version: str, target: Path, attempts: list[tuple[str, str]]
+    ) -> ResolvedTool | None:
+        if not target.exists():
+            attempts.append(("cache", f"{target} does not exist"))
+            return None
+        return self._checked(spec, version, target, "cache", attempts)
+
+    def _from_download(
+        self, spec: ToolSpec, version: str, target: Path, attempts: list[tuple[str, str]]
+    ) -> ResolvedTool | None:
+        assert spec.download_url is not None
+        url = expand_template(spec.download_url, version)
+        how = f"download {url}"
+        try:
+            with tempfile.TemporaryDirectory(dir=self.cache_dir) as scratch:
+                artifact = Path(scratch) / url.rsplit("/", 1)[-1]
+                log.info("downloading %s", url)
+                download_file(url, artifact)
+                if not spec.checksum_url:
+                    attempts.append((how, "no checksum URL pinned; refusing an unverified binary"))
+                    return None
+                expected = published_sha256(
+                    expand_template(spec.checksum_url, version), artifact.name, scratch
+                )
+                actual = sha256_of(artifact)
+                if actual != expected:
+                    attempts.append((how, f"SHA-256 mismatch: got {actual}, published {expected}"))
+                    return None
+                binary = _extract(
+                    artifact, expand_template(spec.archive_member, version) if spec.archive_member else None
+                )
+                _install(binary, target)
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, tarfile.TarError) as error:
+            attempts.append((how, _one_line(error)))
+            return None
+        return self._checked(spec, version, target, "download", attempts)
+
+    def _from_go(
+        self, spec: ToolSpec, version: str, revision: str, target: Path, attempts: list[tuple[str, str]]
+    ) -> ResolvedTool | None:
+        if not spec.go_module:
+            attempts.append(("go build", "no Go module pinned"))
+            return None
+        go = shutil.which(self.go_binary)
+        how = f"go build {spec.go_module}@{revision}"
+        if go is None:
+            attempts.append((how, f"{self.go_binary!r} is not on PATH"))
+            return None
+        # `go mod download` + `go build` in the module directory rather than `go install
+        # mod@version`: it works for Istio's non-semver tags and for proxies that serve a
+        # version but not the module's version list, and lets us stamp the version.
+        try:
+            listing = self.runner.run(
+                [go, "mod", "download", "-json", f"{spec.go_module}@{revision}"],
+                timeout_s=GO_BUILD_TIMEOUT_S,
+                title=f"go mod download {spec.go_module}@{revision}",
+                check=False,
+                env={"GOFLAGS": "-mod=mod"},
+            )
+            info = json.loads(listing.stdout or "{}")
+            if listing.returncode != 0 or "Dir" not in info:
+                attempts.append(
+                    (how, _one_line(info.get("Error") or listing.stderr or "no module directory"))
+                )
+                return None
+            ldflags = " ".join(
+                f"-X {symbol}={expand_template(value, version)}"
+                for symbol, value in spec.go_version_ldflags.items()
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".partial")
+            log.info(
+                "building %s from Go module %s@%s (this can take minutes)",
+                spec.name,
+                spec.go_module,
+                revision,
+            )
+            self.runner.run(
+                [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), spec.go_package],
+                cwd=Path(info["Dir"]),
+                timeout_s=GO_BUILD_TIMEOUT_S,
+                title=f"go build {spec.name} {version}",
+                env={"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"},
+            )
+            partial.chmod(0o755)
+            partial.replace(target)
+        except CommandError as error:
+            attempts.append((how, _one_line(error.stderr_tail or str(error))))
+            return None
+        except (OSError, json.JSONDecodeError) as error:
+            attempts.append((how, _one_line(error)))
+            return None
+        return self._checked(spec, version, target, "go build", attempts)
+
+    # -- checks ------------------------------------------------------------------------
+
+    def _checked(
+        self,
+        spec: ToolSpec,
+        version: str,
+        path: Path,
+        source: str,
+        attempts: list[tuple[str, str]],
+        *,
+        strict: bool = True,
+    ) -> ResolvedTool | None:
+        """Run the binary's version command; accept it only if it reports ``version``.
+
+        ``strict=False`` (explicit paths) accepts any version the pattern finds, and logs it:
+        a user who points at a custom build means it.
+        """
+        try:
+            result = self.runner.run(
+                [str(path), *spec.version_args],
+                timeout_s=VERSION_CHECK_TIMEOUT_S,
+                title=f"{spec.name} version check",
+                check=False,
+                attach=False,
+            )
+        except CommandError as error:
+            attempts.append((f"{source} {path}", _one_line(error)))
+            return None
+        output = result.stdout + result.stderr
+        match = re.search(spec.version_pattern, output)
+        if result.returncode != 0 or match is None:
+            attempts.append(
+                (f"{source} {path}", f"version check failed (exit {result.returncode}): {_one_line(output)}")
+            )
+            return None
+        reported = match.group(1)
+        if strict and not _reports_version(spec, reported, version):
+            attempts.append((f"{source} {path}", f"reports version {reported!r}, wanted {version!r}"))
+            return None
+        if reported != version:
+            log.info("%s at %s reports %s (wanted %s)", spec.name, path, reported, version)
+        return ResolvedTool(spec.name, version, path, source, output.strip())
+
+
+def _reports_version(spec: ToolSpec, reported: str, wanted: str) -> bool:
+    # Tools without a version command (cloud-provider-kind) are matched on a flag they offer.
+    if reported.startswith("--"):
+        return True
+    return reported.removeprefix("v") == wanted.removeprefix("v")
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(env_var_for(name))
+    return Path(value) if value else None
+
+
+def _one_line(error: object) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def download_file(url: str, destination: Path) -> None:
+    if not url.startswith("https://"):
+        raise ValueError(f"refusing a non-HTTPS download URL: {url}")
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, destination.open("wb") as out:  # noqa: S310
+        shutil.copyfileobj(response, out)
+
+
+def published_sha256(url: str, artifact_name: str, scratch: str) -> str:
+    checksum_file = Path(scratch) / "checksums"
+    download_file(url, checksum_file)
+    lines = [line.split() for line in checksum_file.read_text().splitlines() if line.strip()]
+    for fields in lines:
+        if len(fields) >= 2 and fields[-1].lstrip("*").endswith(artifact_name):
+            return fields[0].lower()
+    if len(lines) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", lines[0][0]):
+        return lines[0][0].lower()
+    raise ValueError(f"no SHA-256 for {artifact_name} in {url}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _extract(artifact: Path, member: str | None) -> Path:
+    if member is None:
+        return artifact
+    with tarfile.open(artifact) as archive:
+        archive.extract(member, artifact.parent, filter="data")
+    return artifact.parent / member
+
+
+def _install(binary: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    shutil.copyfile(binary, partial)
+    partial.chmod(0o755)
+    partial.replace(target)

@@ -1,0 +1,149 @@
+"""One way to wait for anything: a deadline, polling with backoff, and the last state on timeout.
+
+Every wait in the suite (nodes Ready, a Deployment Available, a LoadBalancer address, a
+webhook answering, a daemon gone) goes through ``wait_until``::
+
+    from programs.waits import wait_until
+
+    deployment = wait_until(
+        "istiod Deployment in external-istiod to be Available",
+        lambda: read_deployment(cluster, "external-istiod", "istiod"),   # the probe
+        deadline_s=300,
+        until=lambda d: d is not None and condition(d, "Available") == "True",
+        show=lambda d: "absent" if d is None else summarize(d),           # for the timeout message
+        transient=(CommandError,),                                         # keep polling on these
+    )
+
+How it behaves:
+
+- ``probe()`` is called right away, then again after a growing pause (exponential backoff
+  from ``initial_delay_s`` up to ``max_delay_s``) until ``until(value)`` is true. The value
+  that passed is returned, so the probe's result can be used directly.
+- ``deadline_s`` bounds the whole wait: no new probe starts once the deadline has passed
+  (a probe that is running is not interrupted, so give probes their own timeouts, e.g. the
+  runner's ``timeout_s``).
+- Exceptions of the types in ``transient`` count as "not yet" (the exception is recorded as
+  the last observed state); any other exception stops the wait and propagates unchanged. Name
+  only the failures that are expected while a thing comes up (an API server refusing
+  connections, a resource not found yet), never a blanket ``Exception``.
+- On timeout, ``WaitTimeout`` is raised. Its message says what was awaited, for how long,
+  how many probes ran, and the last observed state (``show(value)`` or the last transient
+  exception); the same data is on the exception's attributes for reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_before_delay,
+    wait_exponential,
+)
+
+log = logging.getLogger("eicp.waits")
+
+T = TypeVar("T")
+
+_NOTHING_OBSERVED = "nothing observed (no probe completed)"
+_MAX_STATE_CHARS = 2000
+
+
+class WaitTimeout(TimeoutError):
+    """A wait passed its deadline. ``last_state`` is the last thing the probe saw, as text."""
+
+    def __init__(self, description: str, deadline_s: float, elapsed_s: float, probes: int, last_state: str):
+        self.description = description
+        self.deadline_s = deadline_s
+        self.elapsed_s = elapsed_s
+        self.probes = probes
+        self.last_state = last_state
+        super().__init__(
+            f"timed out after {elapsed_s:.1f}s (deadline {deadline_s:g}s, {probes} checks) waiting for "
+            f"{description}; last observed: {last_state}"
+        )
+
+
+@dataclass
+class _Observation(Generic[T]):
+    """What the latest probe returned or raised, kept for the timeout message."""
+
+    text: str = _NOTHING_OBSERVED
+    probes: int = 0
+
+
+def wait_until(
+    describe: str,
+    probe: Callable[[], T],
+    deadline_s: float,
+    *,
+    until: Callable[[T], bool] = bool,
+    show: Callable[[T], str] = repr,
+    transient: tuple[type[BaseException], ...] = (),
+    initial_delay_s: float = 0.5,
+    max_delay_s: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Poll ``probe`` until ``until(value)`` holds; return that value or raise ``WaitTimeout``.
+
+    ``describe`` completes the sentence "waiting for ..." (e.g. "nodes of cluster X to be
+    Ready"). See the module docstring for the full contract.
+    """
+    if deadline_s <= 0:
+        raise ValueError(f"deadline_s must be positive, got {deadline_s}")
+    seen: _Observation[T] = _Observation()
+
+    def observed(value: T) -> T:
+        seen.probes += 1
+        seen.text = _clip(_safe_show(show, value))
+        return value
+
+    def attempt() -> T:
+        try:
+            return observed(probe())
+        except transient as error:
+            seen.probes += 1
+            seen.text = _clip(f"{type(error).__name__}: {error}")
+            raise
+
+    def not_done(value: T) -> bool:
+        return not until(value)
+
+    def before_sleep(state: RetryCallState) -> None:
+        log.debug("waiting for %s: %s (next check in %.1fs)", describe, seen.text, state.upcoming_sleep)
+
+    retrying = Retrying(
+        stop=stop_before_delay(deadline_s),
+        wait=wait_exponential(multiplier=initial_delay_s, min=initial_delay_s, max=max_delay_s),
+        retry=retry_if_result(not_done) | retry_if_exception_type(transient),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=False,
+        retry_error_callback=lambda state: _timed_out(describe, deadline_s, state, seen),
+    )
+    started = time.monotonic()
+    result: T = retrying(attempt)
+    log.debug("done waiting for %s after %.1fs", describe, time.monotonic() - started)
+    return result
+
+
+def _timed_out(describe: str, deadline_s: float, state: RetryCallState, seen: _Observation[T]) -> T:
+    raise WaitTimeout(describe, deadline_s, state.seconds_since_start or 0.0, seen.probes, seen.text)
+
+
+def _safe_show(show: Callable[[T], str], value: T) -> str:
+    try:
+        return show(value)
+    except Exception as error:  # a broken formatter must not hide the real outcome
+        return f"{value!r} (show() failed: {error})"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_STATE_CHARS else text[: _MAX_STATE_CHARS - 3] + "..."

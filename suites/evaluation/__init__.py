@@ -1,0 +1,1 @@
+"""How checks judge: pure evaluators, the readers that observe clusters, polling, reporting."""
