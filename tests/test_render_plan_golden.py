@@ -1,0 +1,77 @@
+"""Golden comparison of ``--plan``: every scenario x release of the table renders byte for byte
+what tests/goldens/plan/ holds.
+
+The blocks are formatted as fixtures/plan.py prints them (``# Istio <label>`` then the plan),
+from the facts ``--plan`` knows before any cluster exists. A renderer refactoring must leave
+them unchanged; a deliberate change regenerates them (``EICP_UPDATE_GOLDENS=1``) and the
+commit says why. The first goldens were checked against ``pytest suites --plan`` output
+captured before the scenarios were split into modules.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from scenarios.facts import Facts
+from scenarios.registry import ScenarioUnavailable, render
+from scenarios.releases import IstioRelease, load_pins
+from scenarios.steps import SCENARIO_IDS
+
+GOLDENS = Path(__file__).resolve().parent / "goldens" / "plan"
+UPDATE = os.environ.get("EICP_UPDATE_GOLDENS") == "1"
+SUPPORTED = load_pins().supported
+
+# Facts --plan has: the defaults, plus the real-certificate dns-tls path (--external-tls-secret).
+VARIANTS: dict[str, Facts] = {
+    "": Facts(),
+    "-real-cert": replace(
+        Facts(), external_hostname="istiod.example.com", external_tls_secret="my-cert", suite_pki=False
+    ),
+}
+
+
+def plan_block(scenario: str, release: IstioRelease, facts: Facts) -> str:
+    """One block of ``--plan`` output, as fixtures/plan.py prints it."""
+    try:
+        rendered = render(scenario, release, facts)
+    except ScenarioUnavailable as reason:
+        return f"# scenario {scenario} -- Istio {release.label}: NOT AVAILABLE: {reason}\n"
+    return f"# Istio {release.label}\n{rendered.plan.describe()}\n"
+
+
+def check(name: str, text: str) -> None:
+    golden = GOLDENS / f"{name}.txt"
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert golden.is_file(), f"no golden {golden.name}: run with EICP_UPDATE_GOLDENS=1 and review it"
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"--plan output for {name} changed; if deliberate, regenerate with EICP_UPDATE_GOLDENS=1"
+    )
+
+
+@pytest.mark.parametrize("minor", SUPPORTED)
+@pytest.mark.parametrize("scenario", SCENARIO_IDS)
+def test_plan_is_the_golden(scenario: str, minor: str) -> None:
+    release = load_pins().resolve_release(minor)
+    check(f"{scenario}-{minor}", plan_block(scenario, release, VARIANTS[""]))
+
+
+@pytest.mark.parametrize("minor", SUPPORTED)
+def test_dns_tls_with_a_real_certificate_is_the_golden(minor: str) -> None:
+    release = load_pins().resolve_release(minor)
+    check(f"dns-tls-{minor}-real-cert", plan_block("dns-tls", release, VARIANTS["-real-cert"]))
+
+
+def test_every_golden_is_compared() -> None:
+    """A golden for a release that left the table is stale; one that no test reads is noise."""
+    expected = {f"{s}-{m}.txt" for s in SCENARIO_IDS for m in SUPPORTED}
+    expected |= {f"dns-tls-{m}-real-cert.txt" for m in SUPPORTED}
+    if UPDATE:
+        for stale in {p.name for p in GOLDENS.glob("*.txt")} - expected:
+            (GOLDENS / stale).unlink()
+    assert {p.name for p in GOLDENS.glob("*.txt")} == expected
