@@ -18,12 +18,14 @@ import pytest
 
 from scenarios.facts import Facts
 from scenarios.registry import ScenarioUnavailable, render
-from scenarios.releases import IstioRelease, load_pins
+from scenarios.releases import IstioRelease, IstioVersion, load_pins
 from scenarios.steps import SCENARIO_IDS
 
 GOLDENS = Path(__file__).resolve().parent / "goldens" / "plan"
 UPDATE = os.environ.get("EICP_UPDATE_GOLDENS") == "1"
-SUPPORTED = load_pins().supported
+# Every profile of the table: the supported releases as --plan renders them, and the candidate
+# and the older-procedure profile (1.21) so the table's every behaviour switch is covered.
+PROFILES = tuple(load_pins().profiles)
 
 # Facts --plan has: the defaults, plus the real-certificate dns-tls path (--external-tls-secret).
 VARIANTS: dict[str, Facts] = {
@@ -43,6 +45,17 @@ def plan_block(scenario: str, release: IstioRelease, facts: Facts) -> str:
     return f"# Istio {release.label}\n{rendered.plan.describe()}\n"
 
 
+def table_release(minor: str) -> IstioRelease:
+    """The release ``--istio-version <minor>`` selects; a full version where none is pinned, and
+    for the older-procedure profile, which the options refuse to certify."""
+    pins = load_pins()
+    profile = pins.profiles[minor]
+    if profile.supported:
+        return pins.resolve_release(minor)
+    version = IstioVersion.parse(profile.latest_patch or f"{minor}.0-alpha.0")
+    return IstioRelease(version=version, profile=profile, hub=profile.hub, tag=str(version))
+
+
 def check(name: str, text: str) -> None:
     golden = GOLDENS / f"{name}.txt"
     if UPDATE:
@@ -54,23 +67,21 @@ def check(name: str, text: str) -> None:
     )
 
 
-@pytest.mark.parametrize("minor", SUPPORTED)
+@pytest.mark.parametrize("minor", PROFILES)
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
 def test_plan_is_the_golden(scenario: str, minor: str) -> None:
-    release = load_pins().resolve_release(minor)
-    check(f"{scenario}-{minor}", plan_block(scenario, release, VARIANTS[""]))
+    check(f"{scenario}-{minor}", plan_block(scenario, table_release(minor), VARIANTS[""]))
 
 
-@pytest.mark.parametrize("minor", SUPPORTED)
+@pytest.mark.parametrize("minor", PROFILES)
 def test_dns_tls_with_a_real_certificate_is_the_golden(minor: str) -> None:
-    release = load_pins().resolve_release(minor)
-    check(f"dns-tls-{minor}-real-cert", plan_block("dns-tls", release, VARIANTS["-real-cert"]))
+    check(f"dns-tls-{minor}-real-cert", plan_block("dns-tls", table_release(minor), VARIANTS["-real-cert"]))
 
 
 def test_every_golden_is_compared() -> None:
     """A golden for a release that left the table is stale; one that no test reads is noise."""
-    expected = {f"{s}-{m}.txt" for s in SCENARIO_IDS for m in SUPPORTED}
-    expected |= {f"dns-tls-{m}-real-cert.txt" for m in SUPPORTED}
+    expected = {f"{s}-{m}.txt" for s in SCENARIO_IDS for m in PROFILES}
+    expected |= {f"dns-tls-{m}-real-cert.txt" for m in PROFILES}
     if UPDATE:
         for stale in {p.name for p in GOLDENS.glob("*.txt")} - expected:
             (GOLDENS / stale).unlink()
