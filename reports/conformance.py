@@ -1,6 +1,16 @@
-"""The conformance report (YAML and JSON), modelled on the Gateway API ConformanceReport.
+"""The conformance report (YAML and JSON), in the shape of the Gateway API ``ConformanceReport``
+(gateway-api ``conformance/apis/v1``): ``apiVersion``/``kind``, ``implementation`` (organization,
+project, URL, version, contact), ``date``, ``mode`` and ``profiles``, each profile with a
+``summary`` and its ``core`` status (``result``, ``statistics`` with ``Passed``/``Failed``/
+``Skipped``, ``failedTests``, ``skippedTests``). Two profiles: ``CONTROL-PLANE`` (control plane,
+validation and upgrade checks) and ``DATA-PLANE`` (injection and traffic); a profile no check of
+which ran is left out, as Gateway API lists only the profiles a run enabled.
 
-Result rules, per scenario and for the whole run (as in Gateway API):
+The suite's own fields follow: suite version, Istio releases (version, build, hub, tag),
+Kubernetes and tool versions, the overall result, per-scenario entries with durations, the
+stand-ins of a kwok-mode run and the traffic probe's figures during an upgrade.
+
+Result rules, per profile, per scenario and for the whole run (as in Gateway API):
 - ``success``: every check passed;
 - ``partial``: no check failed, but some were skipped;
 - ``failure``: at least one check failed or errored (a failing fixture is an error).
@@ -18,14 +28,32 @@ from typing import Any
 import jsonschema
 import yaml
 
+from reports import run_facts
 from reports.categories import classify
 from reports.outcomes import CheckOutcome, group_by_scenario
 from run.info import SUITE_NAME, RunInfo
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "conformance-report.schema.json"
-API_VERSION = "conformance.eicp.istio.io/v1alpha1"
+API_VERSION = "conformance.eicp.istio.io/v1"
 REPORT_STEM = "conformance-report"
 _SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+# Profile name -> the check families it holds (families are the checks' pytest markers).
+PROFILES: dict[str, tuple[str, ...]] = {
+    "CONTROL-PLANE": ("controlplane", "validation", "upgrade"),
+    "DATA-PLANE": ("injection", "traffic"),
+}
+IMPLEMENTATION = {
+    "organization": "istio",
+    "project": "istio",
+    "url": "https://istio.io/",
+    "contact": ["https://github.com/istio/istio/issues"],
+}
+# True of every kwok-mode run, whatever else the provider noted.
+KWOK_STAND_IN = {
+    "component": "nodes, pods and their status",
+    "standIn": "simulated by KWOK: no container runtime, so no traffic through Envoy",
+    "role": None,
+}
 
 
 class ReportInvalid(ValueError):
@@ -89,13 +117,63 @@ def _scenario_entry(
     }
 
 
+def profile_of(family: str) -> str:
+    return next((name for name, families in PROFILES.items() if family in families), "CONTROL-PLANE")
+
+
+def _profiles(scenarios: list[dict[str, Any]], families: Mapping[str, str]) -> list[dict[str, Any]]:
+    """One Gateway-API-style profile report per profile that had checks; tests named
+    ``<scenario>/<family>/<check>``."""
+    profiles = []
+    for name in PROFILES:
+        tests: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
+        for scenario in scenarios:
+            for bucket, labels in scenario["checks"].items():
+                tests[bucket].extend(
+                    f"{scenario['name']}/{label}" for label in labels if profile_of(families[label]) == name
+                )
+        if not any(tests.values()):
+            continue
+        statistics = {
+            "Passed": len(tests["passed"]),
+            "Failed": len(tests["failed"]),
+            "Skipped": len(tests["skipped"]),
+        }
+        result = result_of(statistics)
+        summary = (
+            f"Core tests {'succeeded' if result == 'success' else result}: {statistics['Passed']} passed, "
+            f"{statistics['Failed']} failed, {statistics['Skipped']} skipped."
+        )
+        profiles.append(
+            {
+                "name": name,
+                "summary": summary,
+                "core": {
+                    "result": result,
+                    "statistics": statistics,
+                    "failedTests": tests["failed"],
+                    "skippedTests": tests["skipped"],
+                },
+            }
+        )
+    return profiles
+
+
 def build_report(
     info: RunInfo,
     outcomes: Iterable[CheckOutcome],
     diagnostics: Mapping[str, str] | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report as plain data; ``diagnostics`` maps scenario names to their diagnostics dir."""
+    """The report as plain data; ``diagnostics`` maps scenario names to their diagnostics dir,
+    ``facts`` (default: what ``reports.run_facts`` was told) adds stand-ins and probe figures."""
     diagnostics = diagnostics or {}
+    outcomes = list(outcomes)
+    families = {check_label(outcome): outcome.identity.family for outcome in outcomes}
+    facts = run_facts.export() if facts is None else facts
+    stand_ins = [dict(entry) for entry in facts.get("standIns", [])]
+    if info.mode == "kwok" and KWOK_STAND_IN not in stand_ins:
+        stand_ins.insert(0, dict(KWOK_STAND_IN))
     scenarios = [
         _scenario_entry(
             scenario, release, items, diagnostics.get(f"{scenario}-{release}" if release else scenario)
@@ -117,18 +195,22 @@ def build_report(
     return {
         "apiVersion": API_VERSION,
         "kind": "ConformanceReport",
+        "implementation": {**IMPLEMENTATION, "version": info.istio_build},
         "date": info.date,
+        "mode": info.mode,
+        "profiles": _profiles(scenarios, families),
         "suite": {"name": SUITE_NAME, "version": info.suite_version},
         "istio": info.releases,
         "upgradeTo": info.upgrade_to,
         "kubernetesVersion": info.kubernetes_version,
         "kubernetesVersions": dict(info.kubernetes),
         "tools": dict(info.tools),
-        "mode": info.mode,
         "result": result_of(totals) if scenarios else "failure",
         "summary": summary if scenarios else "no conformance checks ran",
         "statistics": totals,
         "scenarios": scenarios,
+        "standIns": stand_ins,
+        "upgradeProbes": [dict(entry) for entry in facts.get("upgradeProbes", [])],
     }
 
 

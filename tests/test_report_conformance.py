@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reports import run_facts
 from reports.conformance import ReportInvalid, build_report, result_of, validate, write_report
 from reports.outcomes import CheckIdentity, CheckOutcome
 from run.info import RunInfo, build_run_info
@@ -106,6 +107,98 @@ def test_report_per_scenario_and_overall() -> None:
     assert report["kubernetesVersion"] == "external=v1.34.0, remote=v1.33.2"
 
 
+def test_gateway_api_shape_with_one_profile_per_plane() -> None:
+    report = build_report(
+        info(),
+        [
+            outcome("ip-passthrough", "test_istiod", "passed"),
+            outcome("ip-passthrough", "test_webhook", "passed", "validation"),
+            outcome("ip-passthrough", "test_sidecars", "passed", "injection"),
+            outcome("ip-passthrough", "test_mesh", "failed", "traffic", "AssertionError: 503"),
+            outcome("dns-tls", "test_istiod", "skipped", message="not on this release"),
+            outcome("dns-tls", "test_mesh", "passed", "traffic"),
+        ],
+        facts={},
+    )
+    validate(report)
+    # The keys of gateway-api conformance/apis/v1 ConformanceReport, in its order.
+    assert list(report)[:6] == ["apiVersion", "kind", "implementation", "date", "mode", "profiles"]
+    assert report["kind"] == "ConformanceReport"
+    assert report["implementation"] == {
+        "organization": "istio",
+        "project": "istio",
+        "url": "https://istio.io/",
+        "contact": ["https://github.com/istio/istio/issues"],
+        "version": info().istio_build,
+    }
+    control, data = report["profiles"]
+    assert control == {
+        "name": "CONTROL-PLANE",
+        "summary": "Core tests partial: 2 passed, 0 failed, 1 skipped.",
+        "core": {
+            "result": "partial",
+            "statistics": {"Passed": 2, "Failed": 0, "Skipped": 1},
+            "failedTests": [],
+            "skippedTests": ["dns-tls-1.30.3/controlplane/test_istiod"],
+        },
+    }
+    assert data["name"] == "DATA-PLANE"
+    assert data["core"]["result"] == "failure"
+    assert data["core"]["statistics"] == {"Passed": 2, "Failed": 1, "Skipped": 0}
+    assert data["core"]["failedTests"] == ["ip-passthrough-1.30.3/traffic/test_mesh"]
+    assert report["standIns"] == [] and report["upgradeProbes"] == []
+
+
+def test_a_profile_without_checks_is_left_out_and_kwok_names_its_stand_ins() -> None:
+    kwok = RunInfo(**{**info().__dict__, "mode": "kwok"})
+    facts = {
+        "standIns": [{"component": "LoadBalancer address", "standIn": "netns address", "role": "external"}],
+        "upgradeProbes": [],
+    }
+    report = build_report(kwok, [outcome("ip-passthrough", "test_istiod", "passed")], facts=facts)
+    validate(report)
+    assert [profile["name"] for profile in report["profiles"]] == ["CONTROL-PLANE"]
+    assert report["mode"] == "kwok"
+    assert [entry["component"] for entry in report["standIns"]] == [
+        "nodes, pods and their status",
+        "LoadBalancer address",
+    ]
+
+
+class _Sample:
+    def __init__(self, at: float, ok: bool) -> None:
+        self.at, self.ok = at, ok
+
+
+class _Probe:
+    vantage = "remote/curl-1"
+    url = "http://helloworld.sample:5000/hello"
+
+    def __init__(self) -> None:
+        # 10 requests per 5 s bucket from t=1000 for 30 s; 4 failures in the bucket at 1010.
+        self.samples = [_Sample(1000 + i * 0.5, not (1010 <= 1000 + i * 0.5 < 1012)) for i in range(60)]
+
+
+def test_upgrade_probe_figures_are_reported() -> None:
+    run_facts.reset()
+    try:
+        run_facts.note_upgrade_probe(
+            "ip-passthrough-1.30.3", _Probe(), upgrade_window=(1005.0, 1020.0), min_ratio=0.9
+        )
+        worker = run_facts.export()
+        run_facts.reset()
+        run_facts.merge(worker)  # the controller's view under xdist
+        report = build_report(info(), [outcome("ip-passthrough", "test_upgrade", "passed", "upgrade")])
+    finally:
+        run_facts.reset()
+    validate(report)
+    [probe] = report["upgradeProbes"]
+    assert (probe["requests"], probe["successes"], probe["ratio"], probe["minRatio"]) == (60, 56, 0.9333, 0.9)
+    assert probe["upgradeWindow"] == {"start": 1005.0, "end": 1020.0}
+    assert probe["series"][2] == {"at": 1010.0, "requests": 10, "successes": 6}
+    assert sum(point["requests"] for point in probe["series"]) == 60
+
+
 def test_all_partial_scenarios_make_a_partial_run() -> None:
     report = build_report(info(), [outcome("sail", "test_a", "passed"), outcome("sail", "test_b", "skipped")])
     assert report["result"] == "partial"
@@ -115,11 +208,15 @@ def test_schema_rejects_a_wrong_report() -> None:
     report = build_report(info(), [outcome("sail", "test_a", "passed")])
     report["scenarios"][0]["result"] = "mostly-fine"
     del report["tools"]["kind"]
+    report["profiles"][0]["core"]["statistics"]["Passed"] = -1
+    del report["implementation"]["url"]
     with pytest.raises(ReportInvalid) as raised:
         validate(report)
     message = str(raised.value)
     assert "scenarios/0/result: 'mostly-fine' is not one of ['success', 'partial', 'failure']" in message
     assert "tools: 'kind' is a required property" in message
+    assert "profiles/0/core/statistics/Passed: -1 is less than the minimum of 0" in message
+    assert "implementation: 'url' is a required property" in message
 
 
 def test_writer_validates_then_writes_yaml_and_json(tmp_path: Path) -> None:
