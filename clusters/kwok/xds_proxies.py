@@ -1,0 +1,267 @@
+"""Synthetic proxies (kwok mode): one xDS client per injected pod, as its sidecar would connect.
+
+A kwok pod runs nothing, so the sidecar the external istiod injected never asks for
+configuration. For every injected pod of a remote cluster this starts the suite's own xDS
+client (programs/xdsclient, built from Istio's packages) with what the sidecar would use:
+
+- the pod's service-account token, issued by that remote API server (``kubectl create token``,
+  bound to the pod, registered with the redactor before it is ever passed on);
+- the mesh root from the ``istio-ca-root-cert`` ConfigMap istiod wrote into the pod's namespace;
+- the discovery address (``CA_ADDR``), cluster ID, network and the rest of the node metadata
+  from the injected ``istio-proxy`` container's environment.
+
+istiod then lists the pod's proxy in syncz and pushes it CDS/EDS; the client writes what it
+received to a JSON file the xDS-level traffic check reads. This is a stand-in, named as one in
+the reports: no Envoy runs and no request is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clusters.cluster import ClusterHandle
+from programs.redaction import Redactor
+from programs.runner import BackgroundProcess, CommandError, CommandRunner
+from programs.waits import wait_until
+
+log = logging.getLogger("eicp.kwok.xds")
+
+PROXY_CONTAINER = "istio-proxy"
+SYNC_DEADLINE_S = 90.0
+TOKEN_DURATION = "2h"
+STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; no Envoy, no traffic)"
+
+
+@dataclass
+class SyntheticProxy:
+    """One running client: which pod it speaks for, its process and its output file."""
+
+    cluster: str
+    namespace: str
+    pod: str
+    process: BackgroundProcess
+    out_file: Path
+
+    def received(self) -> dict[str, Any] | None:
+        """The xDS the client last wrote (``None`` before its first CDS/EDS arrived)."""
+        try:
+            data: dict[str, Any] = json.loads(self.out_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return data
+
+
+@dataclass
+class SyntheticProxies:
+    binary: Path
+    runner: CommandRunner
+    redactor: Redactor
+    work_dir: Path  # private (0700): tokens, workload keys and certificates live here
+    proxies: dict[tuple[str, str, str], SyntheticProxy] = field(default_factory=dict)
+
+    def attach(self, cluster: ClusterHandle) -> list[SyntheticProxy]:
+        """Start a client for every injected, running pod of ``cluster`` that has none yet."""
+        started = []
+        for pod in injected_pods(cluster):
+            meta = pod["metadata"]
+            key = (cluster.role, meta["namespace"], meta["name"])
+            if key in self.proxies and self.proxies[key].process.running():
+                continue
+            proxy = self._start(cluster, pod)
+            self.proxies[key] = proxy
+            started.append(proxy)
+        for proxy in started:
+            self._wait_synced(proxy)
+        return started
+
+    def of(self, role: str, namespace: str, pod: str) -> SyntheticProxy | None:
+        return self.proxies.get((role, namespace, pod))
+
+    def stop_all(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.process.stop()
+        self.proxies.clear()
+
+    def _start(self, cluster: ClusterHandle, pod: dict[str, Any]) -> SyntheticProxy:
+        meta, spec = pod["metadata"], pod["spec"]
+        namespace, name = meta["namespace"], meta["name"]
+        env = container_env(pod, PROXY_CONTAINER)
+        account = spec.get("serviceAccountName") or "default"
+        home = self.work_dir / cluster.role / namespace / name
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The token is a secret: not attached, and registered with the redactor at once.
+        token = cluster.runner.run(
+            [
+                cluster.kubectl_bin,
+                *cluster.kube_args(),
+                "create",
+                "token",
+                account,
+                "-n",
+                namespace,
+                "--duration",
+                TOKEN_DURATION,
+                "--bound-object-kind",
+                "Pod",
+                "--bound-object-name",
+                name,
+            ],
+            title=f"[{cluster.role}] kubectl create token {account} (for {namespace}/{name}'s synthetic proxy)",
+            attach=False,
+        ).stdout.strip()
+        self.redactor.register(token)
+        _write_private(home / "token", token)
+        root = cluster.kubectl(
+            "get",
+            "configmap",
+            "istio-ca-root-cert",
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.data.root-cert\\.pem}",
+        ).stdout
+        _write_private(home / "root-cert.pem", root)
+        _write_private(home / "metadata.json", json.dumps(node_metadata(pod, env)))
+        out_file = home / "xds.json"
+        process = self.runner.start(
+            [
+                self.binary,
+                "-address",
+                env["CA_ADDR"],
+                "-root-cert",
+                home / "root-cert.pem",
+                "-token-file",
+                home / "token",
+                "-cluster-id",
+                env.get("ISTIO_META_CLUSTER_ID", cluster.role),
+                "-namespace",
+                namespace,
+                "-service-account",
+                account,
+                "-pod-name",
+                name,
+                "-pod-ip",
+                pod.get("status", {}).get("podIP", ""),
+                "-metadata",
+                home / "metadata.json",
+                "-cert-dir",
+                home / "certs",
+                "-out",
+                out_file,
+                "-hold",
+            ],
+            log_file=home / "xdsclient.log",
+            title=f"[{cluster.role}] synthetic proxy for {namespace}/{name}",
+        )
+        return SyntheticProxy(cluster.role, namespace, name, process, out_file)
+
+    def _wait_synced(self, proxy: SyntheticProxy) -> None:
+        def state() -> str:
+            if not proxy.process.running():
+                return f"exited {proxy.process.returncode()}: {_tail(proxy.process.log_file)}"
+            return "running, nothing received yet" if proxy.received() is None else "synced"
+
+        wait_until(
+            f"synthetic proxy of {proxy.namespace}/{proxy.pod} ({proxy.cluster}) to receive CDS and EDS",
+            state,
+            deadline_s=SYNC_DEADLINE_S,
+            until=lambda s: s == "synced" or s.startswith("exited"),
+            show=lambda s: s,
+        )
+        if not proxy.process.running() and proxy.received() is None:
+            raise CommandError(
+                tuple(proxy.process.shown), proxy.process.returncode(), _tail(proxy.process.log_file)
+            )
+
+
+def injected_pods(cluster: ClusterHandle) -> list[dict[str, Any]]:
+    """Running pods of ``cluster`` whose spec has the injected ``istio-proxy`` container
+    (as a container, or as a restartable init container with native sidecars)."""
+    listing = json.loads(cluster.kubectl("get", "pods", "-A", "-o", "json").stdout)
+    pods = []
+    for pod in listing.get("items", []):
+        if pod.get("status", {}).get("phase") != "Running" or not pod.get("status", {}).get("podIP"):
+            continue
+        if _container(pod, PROXY_CONTAINER) is not None and "CA_ADDR" in container_env(pod, PROXY_CONTAINER):
+            pods.append(pod)
+    return pods
+
+
+def container_env(pod: dict[str, Any], container: str) -> dict[str, str]:
+    """The container's environment as the kubelet would give it (plain values and the
+    downward-API field references a sidecar uses)."""
+    spec = _container(pod, container) or {}
+    env: dict[str, str] = {}
+    for item in spec.get("env", []):
+        if "value" in item:
+            env[item["name"]] = str(item["value"])
+            continue
+        path = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        if path is not None:
+            value = _field(pod, path)
+            if value is not None:
+                env[item["name"]] = value
+    return env
+
+
+def node_metadata(pod: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """What istio-agent sends as node metadata: ``ISTIO_META_*`` with the prefix cut, plus
+    the pod's identity fields istiod keys proxies by."""
+    meta: dict[str, Any] = {
+        key.removeprefix("ISTIO_META_"): value for key, value in env.items() if key.startswith("ISTIO_META_")
+    }
+    meta.update(
+        {
+            "NAMESPACE": pod["metadata"]["namespace"],
+            "NAME": pod["metadata"]["name"],
+            "LABELS": pod["metadata"].get("labels", {}),
+            "INSTANCE_IPS": pod.get("status", {}).get("podIP", ""),
+            "SERVICE_ACCOUNT": pod["spec"].get("serviceAccountName") or "default",
+        }
+    )
+    return meta
+
+
+def _container(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
+    spec = pod.get("spec", {})
+    for container in (*spec.get("containers", []), *spec.get("initContainers", [])):
+        if container.get("name") == name:
+            return dict(container)
+    return None
+
+
+def _field(pod: dict[str, Any], path: str) -> str | None:
+    simple = {
+        "metadata.name": pod["metadata"].get("name"),
+        "metadata.namespace": pod["metadata"].get("namespace"),
+        "metadata.uid": pod["metadata"].get("uid"),
+        "spec.serviceAccountName": pod.get("spec", {}).get("serviceAccountName"),
+        "spec.nodeName": pod.get("spec", {}).get("nodeName"),
+        "status.podIP": pod.get("status", {}).get("podIP"),
+        "status.hostIP": pod.get("status", {}).get("hostIP"),
+    }
+    if path in simple:
+        value = simple[path]
+        return None if value is None else str(value)
+    for kind in ("labels", "annotations"):
+        prefix = f"metadata.{kind}['"
+        if path.startswith(prefix) and path.endswith("']"):
+            value = pod["metadata"].get(kind, {}).get(path[len(prefix) : -2])
+            return None if value is None else str(value)
+    return None
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(text)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
