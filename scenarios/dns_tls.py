@@ -21,18 +21,14 @@ from scenarios.common import (
     SYSTEM_ROOTS,
     RenderContext,
     RenderedScenario,
-    external_istiod_iop,
-    ingress_expectations,
-    istiod_routing,
-    remote_cluster_iop,
-    remote_webhooks,
-    unique_names,
 )
 from scenarios.expectations import ScenarioExpectations
+from scenarios.external import external_istiod_iop, istiod_routing
 from scenarios.facts import Facts, placeholder
-from scenarios.istioctl_flow import Flow, install_steps, uninstall_steps
+from scenarios.istioctl_flow import Flow, render_flow
 from scenarios.releases import IstioRelease
-from scenarios.steps import Action, Role, ScenarioPlan, Step
+from scenarios.remote import config_cluster_expectations, remote_cluster_iop, remote_webhooks
+from scenarios.steps import Action, Role, Step
 
 SCENARIO = "dns-tls"
 ROLES: tuple[Role, ...] = ("external", "remote")
@@ -163,28 +159,10 @@ def flow(ctx: RenderContext) -> Flow:
 
 def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpectations:
     host = gateway_hostname(ctx.facts)
-    return ScenarioExpectations(
-        scenario=scenario,
-        istio_version=str(ctx.release.version),
-        proxy_image_tag=ctx.release.tag,
-        remote_secrets={"remote": (EXTERNAL_NS, "istio-kubeconfig")},
-        webhooks={
-            "remote": remote_webhooks(ctx, "remote", "dns", host, ca_bundle_required=ctx.facts.suite_pki)
-        },
-        config_clusters=("remote",),
-        client_app=ctx.release.profile.sample_client,
-        workloads={"remote": ("v1",)},
-        ingress=ingress_expectations(ctx.facts),
-        discovery_address=f"{host}:15012",
-        cluster_names={"remote": ctx.cluster("remote")},
-    )
+    hooks = remote_webhooks(ctx, "remote", "dns", host, ca_bundle_required=ctx.facts.suite_pki)
+    return config_cluster_expectations(ctx, scenario, hooks, host)
 
 
 def render(release: IstioRelease, facts: Facts) -> RenderedScenario:
     ctx = RenderContext(release, facts)
-    spec = flow(ctx)
-    steps = install_steps(ctx, spec)
-    uninstall = uninstall_steps(ctx, spec)
-    unique_names([*steps, *uninstall])
-    plan = ScenarioPlan(SCENARIO, str(release.version), ROLES, tuple(steps), tuple(uninstall))
-    return RenderedScenario(plan, expectations(ctx))
+    return render_flow(ctx, SCENARIO, ROLES, flow(ctx), expectations(ctx))

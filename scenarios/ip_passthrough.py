@@ -8,22 +8,14 @@ webhook configuration names so it patches their ``caBundle`` with its own root.
 
 from __future__ import annotations
 
-from scenarios.common import (
-    EXTERNAL_NS,
-    RenderContext,
-    RenderedScenario,
-    external_istiod_iop,
-    ingress_expectations,
-    istiod_routing,
-    remote_cluster_iop,
-    remote_webhooks,
-    unique_names,
-)
+from scenarios.common import RenderContext, RenderedScenario
 from scenarios.expectations import ScenarioExpectations
+from scenarios.external import external_istiod_iop, istiod_routing
 from scenarios.facts import Facts
-from scenarios.istioctl_flow import Flow, install_steps, uninstall_steps
+from scenarios.istioctl_flow import Flow, render_flow
 from scenarios.releases import IstioRelease
-from scenarios.steps import Role, ScenarioPlan
+from scenarios.remote import config_cluster_expectations, remote_cluster_iop, remote_webhooks
+from scenarios.steps import Role
 
 SCENARIO = "ip-passthrough"
 ROLES: tuple[Role, ...] = ("external", "remote")
@@ -42,26 +34,9 @@ def flow(ctx: RenderContext) -> Flow:
 
 def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpectations:
     hooks = remote_webhooks(ctx, "remote", "ip", ctx.addr, ca_bundle_required=True)
-    return ScenarioExpectations(
-        scenario=scenario,
-        istio_version=str(ctx.release.version),
-        proxy_image_tag=ctx.release.tag,
-        remote_secrets={"remote": (EXTERNAL_NS, "istio-kubeconfig")},
-        webhooks={"remote": hooks},
-        config_clusters=("remote",),
-        client_app=ctx.release.profile.sample_client,
-        workloads={"remote": ("v1",)},
-        ingress=ingress_expectations(ctx.facts),
-        discovery_address=f"{ctx.addr}:15012",
-        cluster_names={"remote": ctx.cluster("remote")},
-    )
+    return config_cluster_expectations(ctx, scenario, hooks, ctx.addr)
 
 
 def render(release: IstioRelease, facts: Facts) -> RenderedScenario:
     ctx = RenderContext(release, facts)
-    spec = flow(ctx)
-    steps = install_steps(ctx, spec)
-    uninstall = uninstall_steps(ctx, spec)
-    unique_names([*steps, *uninstall])
-    plan = ScenarioPlan(SCENARIO, str(release.version), ROLES, tuple(steps), tuple(uninstall))
-    return RenderedScenario(plan, expectations(ctx))
+    return render_flow(ctx, SCENARIO, ROLES, flow(ctx), expectations(ctx))

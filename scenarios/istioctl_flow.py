@@ -16,17 +16,16 @@ from scenarios.common import (
     Addressing,
     Manifest,
     RenderContext,
-    controlplane_gateway_iop,
+    RenderedScenario,
     delete_namespaces,
-    expose_helloworld_steps,
-    external_gateway_steps,
-    ingress_kinds,
     namespace_steps,
-    remote_ingress_gateway_iop,
-    remote_secret_step,
-    sample_steps,
+    scenario_plan,
 )
-from scenarios.steps import Action, Step
+from scenarios.expectations import ScenarioExpectations
+from scenarios.external import controlplane_gateway_iop, external_gateway_steps
+from scenarios.remote import config_secret_steps
+from scenarios.samples import ingress_steps, remote_ingress_gateway_iop, sample_steps
+from scenarios.steps import Action, Role, Step
 
 Hook = Literal["after_address", "before_istiod", "before_routing", "after_routing"]
 
@@ -75,27 +74,7 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
     cp_section = f"{seed} §Set up the control plane in the external cluster"
     steps += namespace_steps("external", EXTERNAL_NS, f"{cp_section}, step 1")
     steps += extra.get("before_istiod", [])
-    steps.append(
-        Step(
-            "external-istiod-service-account",
-            "external",
-            Action.CREATE_SERVICE_ACCOUNT,
-            f"{cp_section}, step 2",
-            params={"namespace": EXTERNAL_NS, "name": "istiod-service-account"},
-        )
-    )
-    steps.append(
-        remote_secret_step(
-            ctx,
-            "remote-secret-config",
-            "remote",
-            "external",
-            f"{cp_section}, step 2",
-            secret_type="config",
-            service_account="istiod" if ctx.current else None,
-            with_name=False,
-        )
-    )
+    steps += config_secret_steps(ctx, f"{cp_section}, step 2", "istiod" if ctx.current else None)
     steps.append(
         Step(
             "external-istiod",
@@ -133,21 +112,15 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
     steps += extra.get("after_routing", [])
 
     steps += sample_steps(ctx, "remote", "v1", f"{seed} §Deploy a sample application")
-    kinds = ingress_kinds(ctx.facts)
-    if "istio" in kinds:
-        steps.append(
-            Step(
-                "remote-ingressgateway",
-                "remote",
-                Action.ISTIOCTL_INSTALL,
-                f"{seed} §Enable gateways (IstioOperator)",
-                (remote_ingress_gateway_iop(ctx),),
-                {"file": "istio-ingressgateway.yaml", "set": remote_gateway_set(ctx)},
-            )
-        )
-    for kind in kinds:
-        steps += expose_helloworld_steps(ctx, kind, seed)
-    return steps
+    gateway = Step(
+        "remote-ingressgateway",
+        "remote",
+        Action.ISTIOCTL_INSTALL,
+        f"{seed} §Enable gateways (IstioOperator)",
+        (remote_ingress_gateway_iop(ctx),),
+        {"file": "istio-ingressgateway.yaml", "set": remote_gateway_set(ctx)},
+    )
+    return steps + ingress_steps(ctx, gateway, {"istio": seed, "gateway-api": seed})
 
 
 def uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
@@ -194,3 +167,15 @@ def uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
     steps += delete_namespaces("remote", (EXTERNAL_NS,), rem)
     steps += flow.extra_uninstall
     return steps
+
+
+def render_flow(
+    ctx: RenderContext,
+    scenario: str,
+    roles: tuple[Role, ...],
+    flow: Flow,
+    expectations: ScenarioExpectations,
+) -> RenderedScenario:
+    """A scenario that is the istioctl procedure and nothing more (ip-passthrough, dns-tls)."""
+    plan = scenario_plan(scenario, ctx.release, roles, install_steps(ctx, flow), uninstall_steps(ctx, flow))
+    return RenderedScenario(plan, expectations)

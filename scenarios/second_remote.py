@@ -26,16 +26,14 @@ from scenarios.common import (
     ScenarioUnavailable,
     delete_namespaces,
     namespace_steps,
-    remote_cluster_iop,
-    remote_secret_step,
-    remote_webhooks,
-    sample_steps,
-    unique_names,
+    scenario_plan,
 )
 from scenarios.facts import Facts
 from scenarios.istioctl_flow import Flow, install_steps, uninstall_steps
 from scenarios.releases import IstioRelease
-from scenarios.steps import Action, Role, ScenarioPlan, Step
+from scenarios.remote import remote_cluster_iop, remote_secret_step, remote_webhooks
+from scenarios.samples import sample_steps
+from scenarios.steps import Action, Role, Step
 
 SCENARIO = "second-remote"
 ROLES: tuple[Role, ...] = ("external", "remote", "second")
@@ -248,8 +246,7 @@ def render(release: IstioRelease, facts: Facts) -> RenderedScenario:
     steps = install_steps(ctx, flow) + second_steps(ctx, addressing, flow.host)
     # The second cluster goes first, then the base scenario's cleanup.
     uninstall = second_uninstall(ctx, addressing, flow.host) + uninstall_steps(ctx, flow)
-    unique_names([*steps, *uninstall])
-    plan = ScenarioPlan(SCENARIO, str(release.version), ROLES, tuple(steps), tuple(uninstall))
+    plan = scenario_plan(SCENARIO, release, ROLES, steps, uninstall)
     base_expect = (ip_passthrough if base == "ip-passthrough" else dns_tls).expectations(ctx, SCENARIO)
     second_hooks = remote_webhooks(
         ctx,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from programs.runner import CommandRunner
-from scenarios import dns_tls, sail
+from scenarios import dns_tls, sail_manifests
 from scenarios.common import MOUNTED_MESH_ROOT, RenderedScenario
 from scenarios.facts import Facts
 from scenarios.registry import render
@@ -222,7 +222,7 @@ def test_sail_matches_seed_004_external_control_plane(runner: CommandRunner) -> 
     )
     assert step(rendered, "remote-wait-istio").params["deadline_s"] >= 600
     labels = step(rendered, "remote-label-sample").params["labels"]
-    assert labels == {"istio.io/rev": sail.REVISION}
+    assert labels == {"istio.io/rev": sail_manifests.REVISION}
 
 
 def test_sail_gateway_runs_the_release_proxy_not_a_pinned_image() -> None:

@@ -1,0 +1,179 @@
+"""The remote clusters' share of the seeds: the remote profile (IstioOperator), the webhook
+configurations it installs, and the remote secrets that give the external istiod access."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from scenarios.common import (
+    CONFIG_SECRET_NAME,
+    DEFAULT_VALIDATOR_WEBHOOK,
+    EXTERNAL_NS,
+    INJECTOR_WEBHOOK,
+    VALIDATOR_WEBHOOK,
+    Addressing,
+    Manifest,
+    RenderContext,
+    iop,
+)
+from scenarios.expectations import ScenarioExpectations, WebhookExpectation
+from scenarios.samples import ingress_expectations
+from scenarios.steps import Action, Role, Step
+
+
+def remote_cluster_iop(
+    ctx: RenderContext,
+    role: Role,
+    addressing: Addressing,
+    host: str,
+    *,
+    ca_bundle: str | None = None,
+) -> Manifest:
+    """remote-config-cluster.yaml (role remote) or second-remote-cluster.yaml (role second).
+
+    DNS form: ``injectionURL`` (+ ``validationURL`` on the config cluster). IP form, as seed
+    001's sed edits it: ``injectionPath`` and ``remotePilotAddress``, no ``base`` block.
+    ``ca_bundle`` (base64 PEM) is the suite's addition for a private PKI (dns-tls).
+    """
+    config_cluster = role == "remote"
+    profile = ctx.release.profile
+    glob: dict[str, Any] = {"istioNamespace": EXTERNAL_NS}
+    if addressing == "ip":
+        glob["remotePilotAddress"] = host
+    if config_cluster and profile.config_cluster_flag:
+        glob["configCluster"] = True
+    values: dict[str, Any] = {"global": glob}
+    if config_cluster:
+        values["pilot"] = {"configMap": True}
+    remote: dict[str, Any] = {}
+    if addressing == "ip":
+        remote["injectionPath"] = ctx.injection_path(role)
+    else:
+        remote["injectionURL"] = f"https://{host}:15017{ctx.injection_path(role)}"
+    if ca_bundle is not None:
+        remote["injectionCABundle"] = ca_bundle
+    values["istiodRemote"] = remote
+    if config_cluster and addressing == "dns":
+        base: dict[str, Any] = {"validationURL": f"https://{host}:15017/validate"}
+        if ca_bundle is not None:
+            base["validationCABundle"] = ca_bundle
+        values["base"] = base
+    spec: dict[str, Any] = {"profile": profile.remote_profile}
+    if config_cluster and not profile.config_cluster_flag:
+        spec["components"] = {"base": {"enabled": True}}  # seeds 000/003: CRDs via base
+    spec["values"] = values
+    return ctx.with_build(iop(spec, EXTERNAL_NS))
+
+
+def remote_webhooks(
+    ctx: RenderContext,
+    role: Role,
+    addressing: Addressing,
+    url_host: str,
+    *,
+    ca_bundle_required: bool,
+) -> tuple[WebhookExpectation, ...]:
+    """The webhook configurations the remote profile installs (seed 001, "Confirm ..." steps):
+    the injector everywhere; on the config cluster the validator, and with seed 001's
+    ``values.defaultRevision=default`` also the default validator."""
+    injection_path = ctx.injection_path(role)
+    config_cluster = role == "remote"
+
+    def where(path: str) -> dict[str, str | None]:
+        if addressing == "ip":
+            return {"path": path, "url": None}
+        return {"url": f"https://{url_host}:15017{path}", "path": None}
+
+    hooks = [
+        WebhookExpectation(
+            "mutating", INJECTOR_WEBHOOK, 4, ca_bundle_required=ca_bundle_required, **where(injection_path)
+        ),
+    ]
+    if config_cluster:
+        names = (VALIDATOR_WEBHOOK, DEFAULT_VALIDATOR_WEBHOOK) if ctx.current else (VALIDATOR_WEBHOOK,)
+        for name in names:
+            hooks.append(
+                WebhookExpectation(
+                    "validating", name, 1, ca_bundle_required=ca_bundle_required, **where("/validate")
+                )
+            )
+    return tuple(hooks)
+
+
+def remote_secret_step(
+    ctx: RenderContext,
+    name: str,
+    source: Role,
+    target: Role,
+    seed: str,
+    *,
+    secret_type: Literal["config", "remote"],
+    service_account: str | None,
+    with_name: bool,
+) -> Step:
+    params: dict[str, Any] = {
+        "source_role": source,
+        "target_role": target,
+        "command": list(ctx.release.profile.remote_secret_command),
+        "type": secret_type,
+        "namespace": EXTERNAL_NS,
+        "secret_name": CONFIG_SECRET_NAME
+        if secret_type == "config"
+        else f"istio-remote-secret-{ctx.cluster(source)}",
+        "create_service_account": not ctx.current,
+    }
+    if with_name:
+        params["name"] = ctx.cluster(source)
+    if service_account is not None:
+        params["service_account"] = service_account
+    server = ctx.facts.api_servers.get(source)
+    if server:
+        params["server"] = server
+    return Step(name, target, Action.REMOTE_SECRET, seed, params=params)
+
+
+def config_secret_steps(ctx: RenderContext, seed: str, service_account: str | None) -> list[Step]:
+    """The external istiod's service account, and the config cluster's remote secret for it."""
+    return [
+        Step(
+            "external-istiod-service-account",
+            "external",
+            Action.CREATE_SERVICE_ACCOUNT,
+            seed,
+            params={"namespace": EXTERNAL_NS, "name": "istiod-service-account"},
+        ),
+        remote_secret_step(
+            ctx,
+            "remote-secret-config",
+            "remote",
+            "external",
+            seed,
+            secret_type="config",
+            service_account=service_account,
+            with_name=False,
+        ),
+    ]
+
+
+def config_cluster_expectations(
+    ctx: RenderContext,
+    scenario: str,
+    webhooks: tuple[WebhookExpectation, ...],
+    discovery_host: str,
+    istiod_deployment: str = "istiod",
+) -> ScenarioExpectations:
+    """What a scenario with one remote (the config cluster) looks like once installed."""
+    return ScenarioExpectations(
+        scenario=scenario,
+        istio_version=str(ctx.release.version),
+        proxy_image_tag=ctx.release.tag,
+        istiod_deployment=istiod_deployment,
+        remote_secrets={"remote": (EXTERNAL_NS, CONFIG_SECRET_NAME)},
+        webhooks={"remote": webhooks},
+        config_clusters=("remote",),
+        client_app=ctx.release.profile.sample_client,
+        workloads={"remote": ("v1",)},
+        ingress=ingress_expectations(ctx.facts),
+        discovery_address=f"{discovery_host}:15012",
+        cluster_names={"remote": ctx.cluster("remote")},
+    )
