@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts, placeholder
-from scenarios.releases import IstioRelease
+from scenarios.releases import IstioRelease, Procedure
 from scenarios.steps import Action, Role, ScenarioPlan, Step
 
 Manifest = dict[str, Any]
@@ -56,13 +56,14 @@ class RenderContext:
     facts: Facts
 
     @property
-    def profile_form(self) -> Literal["001", "000"]:
-        """Which seed's procedure this release follows: 001 (current) or 000/003 (older)."""
-        return "001" if self.release.profile.config_cluster_flag else "000"
+    def procedure(self) -> Procedure:
+        """The procedure the release's guide documents (named fields of its release profile)."""
+        return self.release.profile.procedure
 
     @property
-    def current(self) -> bool:
-        return self.profile_form == "001"
+    def seed(self) -> str:
+        """The seed whose text the steps cite."""
+        return self.procedure.guide
 
     def cluster(self, role: Role) -> str:
         return self.facts.cluster_names.get(role) or placeholder(f"{role}_cluster_name")

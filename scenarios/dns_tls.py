@@ -106,7 +106,7 @@ def secret_step(name: str, namespace: str, secret_type: str, layout: dict[str, s
 def flow(ctx: RenderContext) -> Flow:
     facts = ctx.facts
     host = gateway_hostname(facts)
-    seed = ctx.profile_form
+    seed = ctx.seed
     root_path = MOUNTED_MESH_ROOT if facts.suite_pki else SYSTEM_ROOTS
     after_address = [publish_step(ctx, "remote", DESIGN_PKI)] if publishes_hostname(facts) else []
     before_routing = []

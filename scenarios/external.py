@@ -102,7 +102,7 @@ def external_istiod_iop(
         {"name": "VALIDATION_WEBHOOK_CONFIG_NAME", "value": VALIDATOR_WEBHOOK if patch_webhooks else ""},
         {"name": "EXTERNAL_ISTIOD", "value": "true"},
     ]
-    if ctx.current:
+    if ctx.procedure.local_cluster_secret_watcher:
         env.append({"name": "LOCAL_CLUSTER_SECRET_WATCHER", "value": "true"})
     env.append({"name": "CLUSTER_ID", "value": ctx.cluster("remote")})
     env.append({"name": "SHARED_MESH_CONFIG", "value": "istio"})
@@ -111,10 +111,11 @@ def external_istiod_iop(
         "istioNamespace": EXTERNAL_NS,
         "operatorManageWebhooks": True,
     }
-    if ctx.current:
+    cluster_values = ctx.procedure.external_istiod_cluster_values
+    if cluster_values:
         glob["configValidation"] = False
     glob["meshID"] = MESH_ID
-    if ctx.current:
+    if cluster_values:
         glob["multiCluster"] = {"clusterName": ctx.cluster("remote")}
         glob["network"] = ctx.network("remote")
     spec = {

@@ -45,15 +45,16 @@ class Flow:
 
 def remote_config_set(ctx: RenderContext) -> list[str]:
     # Seed 001 installs the config cluster with the default revision's validator; 000/003 do not.
-    return ["values.defaultRevision=default"] if ctx.current else []
+    return ["values.defaultRevision=default"] if ctx.procedure.remote_default_revision else []
 
 
 def remote_gateway_set(ctx: RenderContext) -> list[str]:
-    return [f"values.global.istioNamespace={EXTERNAL_NS}"] if ctx.current else []
+    set_namespace = ctx.procedure.ingress_gateway_istio_namespace_set
+    return [f"values.global.istioNamespace={EXTERNAL_NS}"] if set_namespace else []
 
 
 def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
-    seed = ctx.profile_form
+    seed = ctx.seed
     extra = flow.extra
     steps = external_gateway_steps(ctx, seed)
     steps += extra.get("after_address", [])
@@ -74,7 +75,7 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
     cp_section = f"{seed} §Set up the control plane in the external cluster"
     steps += namespace_steps("external", EXTERNAL_NS, f"{cp_section}, step 1")
     steps += extra.get("before_istiod", [])
-    steps += config_secret_steps(ctx, f"{cp_section}, step 2", "istiod" if ctx.current else None)
+    steps += config_secret_steps(ctx, f"{cp_section}, step 2", ctx.procedure.remote_secret_service_account)
     steps.append(
         Step(
             "external-istiod",

@@ -7,69 +7,34 @@ module turns it into typed, validated profiles. Code elsewhere asks a profile
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from scenarios.procedure import Procedure, SecondRemoteProcedure, parse_procedure
+from scenarios.versions import IstioVersion, VersionError
+
 VERSIONS_FILE = Path(__file__).resolve().parent.parent / "versions.yaml"
 
-_VERSION_RE = re.compile(
-    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)"
-    r"(?:\.(?P<patch>0|[1-9]\d*)(?:-(?P<pre>(?:alpha|beta|rc)\.(?:0|[1-9]\d*)))?)?$"
-)
+__all__ = [
+    "IstioRelease",
+    "IstioVersion",
+    "KubernetesRange",
+    "Pins",
+    "Procedure",
+    "ReleaseProfile",
+    "SecondRemoteProcedure",
+    "VersionError",
+    "load_pins",
+    "parse_pins",
+]
 
 InjectionUrlForm = Literal["path", "env"]
 SampleClient = Literal["curl", "sleep"]
-
-
-class VersionError(ValueError):
-    """A malformed or unsupported Istio version; the message names the value and what is accepted."""
-
-
-@dataclass(frozen=True, order=True)
-class IstioVersion:
-    """A parsed Istio version: ``1.31``, ``1.31.2``, ``1.31.0-rc.0``."""
-
-    major: int
-    minor: int
-    patch: int | None = None
-    prerelease: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> IstioVersion:
-        match = _VERSION_RE.match(text.strip().removeprefix("v"))
-        if not match:
-            raise VersionError(
-                f"malformed Istio version {text!r}: expected MAJOR.MINOR, MAJOR.MINOR.PATCH or "
-                "MAJOR.MINOR.PATCH-{alpha,beta,rc}.N (for example 1.31, 1.31.2, 1.31.0-rc.0)"
-            )
-        patch = match.group("patch")
-        return cls(
-            major=int(match.group("major")),
-            minor=int(match.group("minor")),
-            patch=int(patch) if patch is not None else None,
-            prerelease=match.group("pre"),
-        )
-
-    @property
-    def minor_key(self) -> str:
-        return f"{self.major}.{self.minor}"
-
-    @property
-    def is_full(self) -> bool:
-        return self.patch is not None
-
-    def __str__(self) -> str:
-        text = self.minor_key
-        if self.patch is not None:
-            text += f".{self.patch}"
-        if self.prerelease:
-            text += f"-{self.prerelease}"
-        return text
 
 
 @dataclass(frozen=True)
@@ -94,18 +59,28 @@ class ReleaseProfile:
     """What differs between Istio minor releases, as the seeds and upstream practice show it."""
 
     minor: str
+    # The newest patch the release notes show (istio.io content/en/news/releases); None: none yet.
     latest_patch: str | None
+    # The day upstream support ends (istio.io news/support); None: not announced yet.
+    end_of_life: date | None
     kubernetes: KubernetesRange
     sample_client: SampleClient
     injection_url_form: InjectionUrlForm
     remote_secret_command: tuple[str, ...]
     remote_profile: Literal["remote", "external"]
     config_cluster_flag: bool
+    # The published Sail Operator chart that installs this minor (None: none published), and the
+    # newest patch of this minor its Istio CRD's spec.version accepts.
     sail_chart_version: str | None
+    sail_istio_up_to: str | None
+    # The default image hub (istioctl's and the charts' own default for the release).
     hub: str
-    native_sidecars_default: bool
+    # Native sidecars (istio-proxy as a restartable init container) are on by default for
+    # pods on kubelets of this Kubernetes minor or newer; None: off by default.
+    native_sidecars_since_kubernetes: tuple[int, int] | None
     # Gateway API CRDs the release was built against (its go.mod), for the Gateway API ingress.
     gateway_api_version: str
+    procedure: Procedure
     supported: bool
     candidate: bool
 
@@ -119,8 +94,17 @@ class ReleaseProfile:
             return f"/inject/cluster/{cluster.replace('/', '--slash--')}/net/{network}"
         return f"/inject/:ENV:cluster={cluster}:ENV:net={network}"
 
-    def sample_client_container(self) -> str:
-        return self.sample_client
+    def native_sidecars(self, kubelet_minor: tuple[int, int]) -> bool:
+        """Whether injected pods on a kubelet of this Kubernetes minor get ``istio-proxy`` as a
+        restartable init container (``initContainers`` with ``restartPolicy: Always``) rather than
+        as a container: Istio turns native sidecars on by default since 1.28 where the kubelet
+        is 1.33 or newer, which every pinned kind node image is. ``kubectl exec -c istio-proxy``
+        reaches it either way; readers look for it in both lists."""
+        since = self.native_sidecars_since_kubernetes
+        return since is not None and kubelet_minor >= since
+
+    def is_end_of_life(self, today: date) -> bool:
+        return self.end_of_life is not None and today >= self.end_of_life
 
     def kind_node_image(self, images: dict[str, str]) -> str:
         """The newest pinned kind node image whose Kubernetes minor this release supports."""
@@ -149,8 +133,18 @@ class IstioRelease:
     custom: bool = False
 
     @property
+    def is_prerelease(self) -> bool:
+        return self.version.is_prerelease
+
+    @property
     def label(self) -> str:
-        return f"{self.version}" + (f" (custom {self.hub}:{self.tag})" if self.custom else "")
+        """The version as plans, reports and the HTML name it; pre-releases and custom builds say so."""
+        text = str(self.version)
+        if self.is_prerelease:
+            text += " (pre-release)"
+        if self.custom:
+            text += f" (custom {self.hub}:{self.tag})"
+        return text
 
 
 @dataclass(frozen=True)
@@ -172,6 +166,30 @@ class Pins:
             )
             raise VersionError(f"unsupported Istio version {version}: supported releases are {accepted}")
         return profile
+
+    def default_version(self) -> str:
+        """The default ``--istio-version``: the newest GA patch of a supported release, never a
+        pre-release (a supported minor whose newest pinned patch is a pre-release is skipped)."""
+        for minor in reversed(self.supported):
+            patch = self.profiles[minor].latest_patch
+            if patch is not None and not IstioVersion.parse(patch).is_prerelease:
+                return patch
+        raise VersionError("versions.yaml pins no GA patch of any supported Istio release")
+
+    def nightly(self, today: date) -> tuple[str, ...]:
+        """The supported minors the nightly matrix certifies: those not past their end of life."""
+        return tuple(m for m in self.supported if not self.profiles[m].is_end_of_life(today))
+
+    def end_of_life_warning(self, release: IstioRelease, today: date) -> str | None:
+        """A warning for a release whose minor is past its end of life (it stays selectable)."""
+        profile = release.profile
+        if profile.end_of_life is None or not profile.is_end_of_life(today):
+            return None
+        return (
+            f"Istio {profile.minor} reached its end of life on {profile.end_of_life.isoformat()} "
+            f"(istio.io support policy): {release.version} gets no more fixes, and the nightly matrix "
+            "no longer certifies it"
+        )
 
     def resolve_release(
         self,
@@ -201,13 +219,33 @@ class Pins:
             custom=custom,
         )
 
+    def resolve_releases(
+        self,
+        texts: list[str] | tuple[str, ...],
+        *,
+        hub: str | None = None,
+        tag: str | None = None,
+        istioctl_path: Path | None = None,
+    ) -> tuple[IstioRelease, ...]:
+        """Resolve repeated ``--istio-version`` values; values naming the same release (``1.30``
+        and its newest patch, say) run once, in the order first given."""
+        releases: list[IstioRelease] = []
+        for text in texts:
+            release = self.resolve_release(text, hub=hub, tag=tag, istioctl_path=istioctl_path)
+            if release not in releases:
+                releases.append(release)
+        return tuple(releases)
+
 
 def _parse_profile(minor: str, raw: dict[str, Any], supported: bool, candidate: bool) -> ReleaseProfile:
     try:
         k8s = raw["kubernetes"]
+        native = raw["native_sidecars_since_kubernetes"]
+        eol = raw["end_of_life"]
         return ReleaseProfile(
             minor=minor,
             latest_patch=raw["latest_patch"],
+            end_of_life=date.fromisoformat(str(eol)) if eol is not None else None,
             kubernetes=KubernetesRange(_minor_tuple(k8s["min"]), _minor_tuple(k8s["max"])),
             sample_client=raw["sample_client"],
             injection_url_form=raw["injection_url_form"],
@@ -215,9 +253,11 @@ def _parse_profile(minor: str, raw: dict[str, Any], supported: bool, candidate: 
             remote_profile=raw["remote_profile"],
             config_cluster_flag=bool(raw["config_cluster_flag"]),
             sail_chart_version=raw["sail_chart_version"],
+            sail_istio_up_to=raw["sail_istio_up_to"],
             hub=raw["hub"],
-            native_sidecars_default=bool(raw["native_sidecars_default"]),
+            native_sidecars_since_kubernetes=_minor_tuple(native) if native is not None else None,
             gateway_api_version=raw["gateway_api_version"],
+            procedure=parse_procedure(raw["procedure"]),
             supported=supported,
             candidate=candidate,
         )

@@ -90,7 +90,9 @@ def remote_webhooks(
         ),
     ]
     if config_cluster:
-        names = (VALIDATOR_WEBHOOK, DEFAULT_VALIDATOR_WEBHOOK) if ctx.current else (VALIDATOR_WEBHOOK,)
+        names: tuple[str, ...] = (VALIDATOR_WEBHOOK,)
+        if ctx.procedure.remote_default_revision:
+            names += (DEFAULT_VALIDATOR_WEBHOOK,)
         for name in names:
             hooks.append(
                 WebhookExpectation(
@@ -120,7 +122,7 @@ def remote_secret_step(
         "secret_name": CONFIG_SECRET_NAME
         if secret_type == "config"
         else f"istio-remote-secret-{ctx.cluster(source)}",
-        "create_service_account": not ctx.current,
+        "create_service_account": ctx.procedure.remote_secret_creates_service_account,
     }
     if with_name:
         params["name"] = ctx.cluster(source)

@@ -107,8 +107,8 @@ def cross_network_gateway() -> Manifest:
 
 def _eastwest_set(ctx: RenderContext) -> list[str]:
     sets = [f"values.global.istioNamespace={EXTERNAL_NS}"]
-    if not ctx.current:
-        sets.insert(0, "values.gateways.istio-ingressgateway.injectionTemplate=gateway")  # seeds 000/003
+    if ctx.procedure.eastwest_injection_template_set:
+        sets.insert(0, "values.gateways.istio-ingressgateway.injectionTemplate=gateway")
     return sets
 
 
@@ -128,7 +128,8 @@ def second_iop(ctx: RenderContext, addressing: Addressing, host: str) -> Manifes
 
 
 def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[Step]:
-    seed = ctx.profile_form
+    seed = ctx.seed
+    procedure = ctx.procedure.second_remote
     register = f"{seed} §Register the new cluster"
     steps: list[Step] = []
     if addressing == "dns" and dns_tls.publishes_hostname(ctx.facts):
@@ -137,16 +138,17 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
         ctx,
         "remote-secret-second",
         "second",
-        # Seeds 000/003 apply it to the config cluster (istio/istio#31946); 001 to the external one.
-        "external" if ctx.current else "remote",
-        f"{register}, step {6 if ctx.current else 1}",
+        procedure.secret_on,
+        f"{register}, step {procedure.secret_step}",
         secret_type="remote",
         service_account=None,
         with_name=True,
     )
-    if not ctx.current:
+    if procedure.secret_first:
         steps.append(secret)
-    annotations = {CONTROL_PLANE_CLUSTERS: ctx.cluster("remote")} if ctx.current else None
+    annotations = (
+        {CONTROL_PLANE_CLUSTERS: ctx.cluster("remote")} if procedure.control_plane_annotation else None
+    )
     steps += namespace_steps("second", EXTERNAL_NS, f"{register}, step 3", annotations=annotations)
     steps.append(
         Step(
@@ -155,15 +157,12 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
             Action.MANIFEST_GENERATE_APPLY,
             f"{register}, steps 1-4" + (" (IP address variant)" if addressing == "ip" else ""),
             (second_iop(ctx, addressing, host),),
-            {
-                "file": "second-remote-cluster.yaml" if ctx.current else "second-config-cluster.yaml",
-                "set": [],
-            },
+            {"file": procedure.file, "set": []},
         )
     )
     if addressing == "dns":
         steps.append(dns_tls.precondition_step(ctx, "second"))
-    if ctx.current:
+    if not procedure.secret_first:
         steps.append(secret)
 
     eastwest = f"{seed} §Setup east-west gateways"
@@ -193,8 +192,7 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
                 },
             )
         )
-    expose_roles: tuple[Role, ...] = ("remote",) if ctx.current else ("remote", "second")
-    for role in expose_roles:
+    for role in procedure.expose_services_on:
         steps.append(
             Step(
                 f"{role}-expose-services",

@@ -76,7 +76,7 @@ def test_plan_reports_a_scenario_that_cannot_render() -> None:
     candidate = pins.resolve_release("1.32.0-alpha.1")
     text, unavailable = plan_text(config(releases=(candidate,), scenarios=("sail", "ip-passthrough")))
     assert unavailable == 1
-    assert "scenario sail -- Istio 1.32.0-alpha.1: NOT AVAILABLE" in text
+    assert "scenario sail -- Istio 1.32.0-alpha.1 (pre-release): NOT AVAILABLE" in text
     assert "# scenario ip-passthrough -- Istio 1.32.0-alpha.1" in text
 
 

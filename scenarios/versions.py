@@ -1,0 +1,89 @@
+"""Istio version numbers: parsing and semver ordering.
+
+Istio tags its releases ``MAJOR.MINOR.PATCH`` and its pre-releases ``MAJOR.MINOR.PATCH-alpha.N``,
+``-beta.N`` or ``-rc.N``. They order as semver 2.0.0 §11 says: a release sorts after its own
+pre-releases (``1.31.0-rc.9 < 1.31.0``), pre-release identifiers compare numerically where
+numeric (``rc.9 < rc.10``) and lexically otherwise (``alpha < beta < rc``). A minor-only version
+(``1.31``, "its newest pinned patch") is not a point on that line: it is resolved to a full
+version before anything compares it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import total_ordering
+
+_VERSION_RE = re.compile(
+    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)"
+    r"(?:\.(?P<patch>0|[1-9]\d*)(?:-(?P<pre>(?:alpha|beta|rc)\.(?:0|[1-9]\d*)))?)?$"
+)
+
+
+class VersionError(ValueError):
+    """A malformed or unsupported Istio version; the message names the value and what is accepted."""
+
+
+def _prerelease_key(prerelease: str | None) -> tuple[int, tuple[tuple[int, int | str], ...]]:
+    """Semver §11: no pre-release sorts last; identifiers numerically when numeric."""
+    if prerelease is None:
+        return (1, ())
+    parts = tuple((0, int(part)) if part.isdigit() else (1, part) for part in prerelease.split("."))
+    return (0, parts)
+
+
+@total_ordering
+@dataclass(frozen=True)
+class IstioVersion:
+    """A parsed Istio version: ``1.31``, ``1.31.2``, ``1.31.0-rc.0``."""
+
+    major: int
+    minor: int
+    patch: int | None = None
+    prerelease: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> IstioVersion:
+        match = _VERSION_RE.match(text.strip().removeprefix("v"))
+        if not match:
+            raise VersionError(
+                f"malformed Istio version {text!r}: expected MAJOR.MINOR, MAJOR.MINOR.PATCH or "
+                "MAJOR.MINOR.PATCH-{alpha,beta,rc}.N (for example 1.31, 1.31.2, 1.31.0-rc.0)"
+            )
+        patch = match.group("patch")
+        return cls(
+            major=int(match.group("major")),
+            minor=int(match.group("minor")),
+            patch=int(patch) if patch is not None else None,
+            prerelease=match.group("pre"),
+        )
+
+    @property
+    def minor_key(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    @property
+    def is_full(self) -> bool:
+        return self.patch is not None
+
+    @property
+    def is_prerelease(self) -> bool:
+        return self.prerelease is not None
+
+    def sort_key(self) -> tuple[int, int, int, tuple[int, tuple[tuple[int, int | str], ...]]]:
+        # A minor-only version sorts before every patch of its minor.
+        patch = -1 if self.patch is None else self.patch
+        return (self.major, self.minor, patch, _prerelease_key(self.prerelease))
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, IstioVersion):
+            return NotImplemented
+        return self.sort_key() < other.sort_key()
+
+    def __str__(self) -> str:
+        text = self.minor_key
+        if self.patch is not None:
+            text += f".{self.patch}"
+        if self.prerelease:
+            text += f"-{self.prerelease}"
+        return text
