@@ -19,6 +19,7 @@ import yaml
 from programs.redaction import Redactor
 
 _SECRET_USER_FIELDS = ("token", "client-key-data", "password")
+_SECRET_PROVIDER_FIELDS = ("client-secret", "id-token", "refresh-token", "access-token")
 
 
 class KubeconfigError(ValueError):
@@ -36,14 +37,25 @@ def parse_kubeconfig(text: str, source: str) -> dict[str, Any]:
 
 
 def register_secrets(kubeconfig: dict[str, Any], redactor: Redactor) -> None:
+    """Teach ``redactor`` every credential of the kubeconfig's users: tokens, keys, passwords,
+    an auth provider's ``client-secret`` and tokens, and every exec-plugin ``env`` value."""
     for entry in kubeconfig.get("users") or []:
         user = entry.get("user") or {}
+        if not isinstance(user, dict):
+            continue
         for key in _SECRET_USER_FIELDS:
             value = user.get(key)
             if isinstance(value, str) and value:
                 redactor.register(value)
                 if key.endswith("-data"):
                     _register_decoded(value, redactor)
+        provider = (user.get("auth-provider") or {}).get("config") or {}
+        for key in _SECRET_PROVIDER_FIELDS:
+            if isinstance(provider, dict) and isinstance(provider.get(key), str):
+                redactor.register(provider[key])
+        for variable in (user.get("exec") or {}).get("env") or []:
+            if isinstance(variable, dict) and isinstance(variable.get("value"), str):
+                redactor.register(variable["value"])
 
 
 def _register_decoded(value: str, redactor: Redactor) -> None:

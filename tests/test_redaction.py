@@ -79,3 +79,36 @@ def test_a_pem_key_cut_short_is_still_redacted() -> None:
     # The other half: key lines before an END marker, the BEGIN marker cut away.
     tail_only = PEM[PEM.index(body) + 20 :]
     assert Redactor().redact(tail_only).startswith(REDACTED)
+
+
+def test_shapes_of_issue_11_each_redacted_and_prose_kept() -> None:
+    redactor = Redactor()
+    secret = "S3CRETVALUE12345"
+    carriers = [
+        f"https://user:{secret}@git.example.test/x",
+        f"https://{secret}@git.example.test/x",
+        f"GET /api?access_token={secret}&x=1",
+        f"GET /api?a=1&token={secret}",
+        f"Authorization: Basic {base64.b64encode(f'u:{secret}'.encode()).decode()}",
+        repr({"token": secret}),
+        f"user: {{client-certificate-data: Q0VSVA==, client-key-data: {secret}}}",
+        f"GITHUB_TOKEN={secret}",
+        f"export DB_PASSWORD='{secret}'",
+        f"eyJhbGciOiJSUzI1NiJ9.eyJz\n  {secret}.c2ln\n  bmF0dXJl",
+        base64.b64encode(f"users:\n- user:\n    token: {secret}\n".encode()).decode(),
+    ]
+    for carrier in carriers:
+        redacted = redactor.redact(f"before {carrier} after")
+        assert secret not in redacted, carrier
+        assert redacted.startswith("before ") and REDACTED in redacted, carrier
+    for prose in ("could not read secret: not found", "secretName: istio-ca", "kind: Secret", "tokens=3"):
+        assert redactor.redact(prose) == prose
+
+
+def test_registered_value_base64_with_trailing_newline() -> None:
+    redactor = Redactor(["registered-secret-value"])
+    for encoded in (
+        base64.b64encode(b"registered-secret-value\n").decode(),
+        "x" + base64.b64encode(b"a registered-secret-value b").decode(),
+    ):
+        assert redactor.redact(encoded) != encoded
