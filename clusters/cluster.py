@@ -17,6 +17,10 @@ from programs.runner import CommandResult, CommandRunner
 from scenarios.steps import Role
 
 
+class ProviderError(RuntimeError):
+    """A cluster provider could not make (or reach) the clusters; the message says what to do."""
+
+
 @dataclass
 class ClusterHandle:
     role: Role

@@ -12,22 +12,28 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from clusters.cluster import ClusterHandle, Topology
+from clusters.cloud_provider_kind import ExternalLoadBalancers, LoadBalancerProvider
+from clusters.cluster import ClusterHandle, ProviderError, Topology
 from clusters.kind_config import ROLE_NETWORKS
 from clusters.kubeconfig import KubeconfigError, save_kubeconfig, server_of
-from fixtures.options import ExistingClusters
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from run.config import ExistingClusters
 from scenarios.steps import Role
+
+if TYPE_CHECKING:
+    from clusters.provider import ProviderContext
 
 log = logging.getLogger("eicp.existing")
 
 PROBE_TIMEOUT_S = 30.0
 
 
-class ExistingClusterError(RuntimeError):
+class ExistingClusterError(ProviderError):
     """A context is missing, points at the wrong thing, or its cluster does not answer."""
 
 
@@ -81,7 +87,8 @@ def connect_existing(
         servers[server] = role
         handle = ClusterHandle(
             role=role,
-            name=context,
+            # The Istio cluster ID: --<role>-cluster-name, never the context (GKE's gke_..., EKS ARNs).
+            name=existing.cluster_name(role),
             context=context,
             kubeconfig=kubeconfig_path,
             internal_api_server=existing.api_servers.get(role, server),
@@ -93,6 +100,48 @@ def connect_existing(
         _check_answers(handle)
         clusters[role] = handle
     return Topology(mode="existing", clusters=clusters, prefix="")
+
+
+@dataclass
+class ExistingProvider:
+    """The existing-clusters ``ClusterProvider``: connects to contexts, creates and deletes nothing."""
+
+    existing: ExistingClusters
+    runner: CommandRunner
+    redactor: Redactor
+    run_dir: Path
+    kubectl_bin: str
+    mode: str = "existing"
+    topology: Topology | None = None
+
+    def provision(self, roles: Sequence[Role]) -> Topology:
+        try:
+            self.topology = connect_existing(
+                self.existing, roles, self.runner, self.redactor, self.run_dir, self.kubectl_bin
+            )
+        except KubeconfigError as error:
+            raise ExistingClusterError(str(error)) from None
+        return self.topology
+
+    def load_balancers(self) -> LoadBalancerProvider:
+        return ExternalLoadBalancers()
+
+    def stand_ins(self) -> tuple[str, ...]:
+        return ()
+
+    def teardown(self, *, failed: bool, interrupted: bool) -> str | None:
+        if self.topology is not None:
+            remove_kubeconfigs(self.topology)
+        return None
+
+
+def build_existing_provider(context: ProviderContext) -> ExistingProvider:
+    """Only kubectl is needed (no kind, no cloud-provider-kind); the contexts were checked at configure time."""
+    assert context.config.existing is not None
+    kubectl = str(context.tools.resolve("kubectl").path)
+    return ExistingProvider(
+        context.config.existing, context.runner, context.redactor, context.run_dir, kubectl
+    )
 
 
 def remove_kubeconfigs(topology: Topology) -> None:

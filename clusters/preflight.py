@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from clusters.cluster import ProviderError
 from clusters.kind import DockerCli
 from programs.runner import CommandError, CommandRunner
 
@@ -28,7 +29,7 @@ class Problem:
     fix: str
 
 
-class PreflightError(RuntimeError):
+class PreflightError(ProviderError):
     """The host cannot run kind clusters; ``problems`` says why and how to fix each."""
 
     def __init__(self, problems: list[Problem]) -> None:

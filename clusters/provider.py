@@ -4,15 +4,44 @@ A provider turns the roles a run needs into a ``Topology``, tells installers how
 Services get addresses, lists what it stands in for, and removes what it created. The
 topology plugin (fixtures/topology_plugin.py) picks the provider by ``--topology-mode`` and
 calls nothing else, so a new provider is one module here plus one line in that plugin.
+
+A provider is made by a builder ``build_<mode>_provider(context: ProviderContext)``. The builder
+runs before any cluster exists: host preflight first, then it resolves (and version-checks)
+every tool its mode needs through ``context.tools``, so a missing tool or an unfit host stops
+the session before anything is created. Builders and ``provision`` raise ``ProviderError``
+(or a subclass) with a message the user can act on; the plugin ends the session with it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from clusters.cloud_provider_kind import LoadBalancerProvider
-from clusters.cluster import Topology
+from clusters.cluster import ProviderError, Topology
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
+from programs.tools import ToolResolver
+from run.config import SuiteConfig
 from scenarios.steps import Role
+
+__all__ = ["ClusterProvider", "ProviderContext", "ProviderError"]
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a provider builder gets from the topology plugin."""
+
+    config: SuiteConfig
+    run_id: str
+    worker: str  # the pytest-xdist worker id (gw0, ...) or "main"
+    run_dir: Path  # per-run, per-worker directory (0700) for kubeconfigs and other secrets
+    state_dir: Path  # host-wide state of the suite (locks, cluster records)
+    report_dir: Path
+    runner: CommandRunner
+    redactor: Redactor
+    tools: ToolResolver
 
 
 class ClusterProvider(Protocol):

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from fixtures.options import DEFAULT_TOOLS_DIR
+from run.config import DEFAULT_TOOLS_DIR
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from programs.tools import ResolvedTool, ToolResolver, ToolUnavailable

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fixtures.options import SuiteConfig
+from run.config import SuiteConfig
 from scenarios.releases import IstioRelease, load_pins
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
@@ -29,6 +29,7 @@ REPORTED_TOOLS = ("kind", "cloud-provider-kind", "kubectl", "helm")
 _lock = threading.Lock()
 _kubernetes: dict[str, str] = {}
 _tools: dict[str, str] = {}
+_stand_ins: list[str] = []  # what the cluster provider stands in for (kwok mode)
 
 
 def note_kubernetes_version(role: str, version: str | None) -> None:
@@ -43,9 +44,19 @@ def note_tool(name: str, version: str, source: str | None = None) -> None:
         _tools[name] = version + (f" ({source})" if source else "")
 
 
+def note_stand_ins(stand_ins: tuple[str, ...]) -> None:
+    """Record what the cluster provider stands in for instead of running it for real."""
+    with _lock:
+        _stand_ins.extend(item for item in stand_ins if item not in _stand_ins)
+
+
 def export() -> dict[str, dict[str, str]]:
     with _lock:
-        return {"kubernetes": dict(_kubernetes), "tools": dict(_tools)}
+        return {
+            "kubernetes": dict(_kubernetes),
+            "tools": dict(_tools),
+            "stand_ins": {item: item for item in _stand_ins},
+        }
 
 
 def merge(data: dict[str, dict[str, str]]) -> None:
@@ -55,12 +66,14 @@ def merge(data: dict[str, dict[str, str]]) -> None:
             if _kubernetes.get(role, UNKNOWN) == UNKNOWN:
                 _kubernetes[role] = version
         _tools.update(data.get("tools", {}))
+        _stand_ins.extend(item for item in data.get("stand_ins", {}) if item not in _stand_ins)
 
 
 def reset() -> None:
     with _lock:
         _kubernetes.clear()
         _tools.clear()
+        _stand_ins.clear()
 
 
 def suite_version() -> str:
@@ -91,6 +104,8 @@ class RunInfo:
     kubernetes: dict[str, str]
     tools: dict[str, str]
     selected_scenarios: list[str] = field(default_factory=list)
+    # What the cluster provider stands in for instead of running it (empty for kind, existing).
+    stand_ins: list[str] = field(default_factory=list)
 
     @property
     def kubernetes_version(self) -> str:
@@ -126,4 +141,5 @@ def build_run_info(config: SuiteConfig, *, now: dt.datetime | None = None) -> Ru
         kubernetes=noted["kubernetes"],
         tools=tools,
         selected_scenarios=list(config.scenarios),
+        stand_ins=list(noted.get("stand_ins", {})),
     )

@@ -221,8 +221,14 @@ CHILD_TEST = """
 import json, os, time
 from pathlib import Path
 
+import pytest
 
-def test_shares_one_cloud_provider_kind(cloud_provider_kind, topology):
+
+# Two groups for two workers: the suite runs xdist with --dist loadgroup only (two workers
+# must never install the same scenario), so each worker gets one group.
+@pytest.mark.parametrize("group", [pytest.param("a", marks=pytest.mark.xdist_group("a")),
+                                   pytest.param("b", marks=pytest.mark.xdist_group("b"))])
+def test_shares_one_cloud_provider_kind(cloud_provider_kind, topology, group):
     cloud_provider_kind.ensure_started()
     state = json.loads((Path(os.environ["EICP_STATE_DIR"]) / "cloud-provider-kind.json").read_text())
     out = Path(os.environ["CHILD_OUT"])
@@ -246,7 +252,7 @@ def test_two_xdist_workers_share_one_cloud_provider_kind(fakes: FakeTools, tmp_p
         "-n",
         "2",
         "--dist",
-        "each",
+        "loadgroup",
         "--scenario",
         "ip-passthrough",  # two roles: external and remote
         *(

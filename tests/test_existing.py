@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from clusters.existing import ExistingClusterError, connect_existing, remove_kubeconfigs
-from fixtures.options import ExistingClusters
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
+from run.config import ExistingClusters
 from tests.fakeexec import FakeTools
 from tests.topology_child import first
 
@@ -64,7 +64,8 @@ def test_handles_for_existing_clusters(
     assert topology.mode == "existing"
     assert sorted(topology.clusters) == ["external", "remote"]  # second is not needed here
     remote = topology["remote"]
-    assert (remote.context, remote.name, remote.network) == ("ctx-remote", "ctx-remote", "network1")
+    # The Istio cluster ID is the role (or --remote-cluster-name), never the context name.
+    assert (remote.context, remote.name, remote.network) == ("ctx-remote", "remote", "network1")
     assert remote.internal_api_server == "https://remote.internal:6443"  # the option wins
     assert topology["external"].internal_api_server == "https://ext.example:6443"  # else the kubeconfig's
     assert topology["external"].network is None
@@ -154,3 +155,17 @@ def test_credentials_are_removed_at_session_end(
     assert len(list(tmp_path.glob("kubeconfig-*"))) == 2
     remove_kubeconfigs(topology)
     assert list(tmp_path.glob("kubeconfig-*")) == []
+
+
+def test_cluster_names_are_the_istio_cluster_ids(
+    kubectl: FakeTools, runner: CommandRunner, redactor: Redactor, tmp_path: Path
+) -> None:
+    existing = ExistingClusters(
+        kubeconfig=None,
+        contexts={"external": "ctx-ext", "remote": "ctx-remote"},
+        cluster_names={"remote": "prod-east-1"},
+    )
+    topology = connect_existing(existing, ["external", "remote"], runner, redactor, tmp_path, "kubectl")
+    assert topology["remote"].name == "prod-east-1"
+    assert topology["remote"].context == "ctx-remote"
+    assert topology["external"].name == "external"

@@ -156,6 +156,8 @@ def test_keep_on_failure_keeps_the_clusters_and_prints_how_to_reach_them(
 @pytest.mark.slow
 def test_existing_mode_with_a_wrong_context_stops_cleanly(fakes: FakeTools, tmp_path: Path) -> None:
     fakes.tools["kubectl"].on(r"config get-contexts -o name$", stdout="prod-east\nprod-west\n")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("contexts:\n- name: prod-east\n- name: prod-west\n")
     result = run_child(
         fakes,
         tmp_path,
@@ -164,17 +166,21 @@ def test_existing_mode_with_a_wrong_context_stops_cleanly(fakes: FakeTools, tmp_
         "ip-passthrough",
         "--topology-mode",
         "existing",
+        "--kubeconfig",
+        str(kubeconfig),
         "--external-context",
         "prod-east",
         "--remote-context",
         "prod-wset",
     )
     output = result.stdout + result.stderr
-    assert result.returncode == 2, output  # the session was stopped
+    # Refused at configure time (issue 11: before tools are resolved), so a usage error now.
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, output
     assert "Traceback" not in output
     assert "--remote-context 'prod-wset' is not a context" in output
     assert "contexts there: prod-east, prod-west" in output
     assert fakes.calls("kind") == [] and fakes.calls("docker") == []
+    assert fakes.calls("kubectl") == []  # not even kubectl was resolved
 
 
 @pytest.mark.slow

@@ -1,0 +1,293 @@
+"""The suite's configuration: ``SuiteConfig`` and the validation of every option, before any work.
+
+Neutral on purpose (no pytest import): ``fixtures/options.py`` declares the options and hands
+their values here through a getter; every other package reads the frozen ``SuiteConfig``.
+Defaults live once, in ``DEFAULTS``; the option declarations take theirs from it.
+
+A bad value raises ``ConfigError`` naming the value and what is accepted; the options plugin
+turns it into a usage error (pytest exit code 4, no traceback) before any tool is resolved or
+any cluster touched. Checks that read the host (directories, kubeconfig files, tool paths) only
+read it, except that the report and tools directories are created when they do not exist.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from run.config_checks import (
+    ConfigError,
+    check_contexts,
+    check_directory,
+    check_hub,
+    check_tag,
+    check_tool_path,
+    existing_clusters,
+    fail,
+)
+from scenarios.releases import IstioRelease, Pins, VersionError, load_pins
+from scenarios.steps import SCENARIO_IDS
+
+__all__ = ["ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
+
+TopologyMode = Literal["kind", "existing", "kwok"]
+IngressVariant = Literal["istio", "gateway-api", "both"]
+
+TOPOLOGY_MODES: tuple[str, ...] = ("kind", "existing", "kwok")
+INGRESS_VARIANTS: tuple[str, ...] = ("istio", "gateway-api", "both")
+SECOND_REMOTE_BASES = ("ip-passthrough", "dns-tls")
+DEFAULT_TOOLS_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "eicp" / "tools"
+DEFAULT_REPORT_DIR = Path("eicp-report")
+_PREFIX_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
+_NODE_IMAGE_RE = re.compile(r"^[\w./-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$")
+_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+_DNS_LABEL_RE = re.compile(rf"^{_LABEL}$")
+_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$", re.IGNORECASE)
+# Modes whose clusters the suite creates itself; the others refuse the kind-mode flags.
+CREATING_MODES = ("kind", "kwok")
+KIND_ONLY_FLAGS = (
+    "--keep-clusters",
+    "--reuse-clusters",
+    "--keep-on-failure",
+    "--image-archive-dir",
+    "--preload-image",
+)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The one place option defaults are defined (``fixtures/options.py`` declares them with these)."""
+
+    scenario: tuple[str, ...] = SCENARIO_IDS
+    second_remote_base: str = "ip-passthrough"
+    ingress: str = "istio"
+    topology_mode: str = "kind"
+    cluster_prefix: str = "eicp"
+    upgrade_min_success_ratio: float = 0.95
+    diagnostics_timeout_s: float = 300.0
+    report_dir: Path = DEFAULT_REPORT_DIR
+    tools_dir: Path = DEFAULT_TOOLS_DIR
+
+
+DEFAULTS = Defaults()
+
+
+@dataclass(frozen=True)
+class ExistingClusters:
+    """Existing mode: a kubeconfig context per role, how the external cluster reaches each remote,
+    and the Istio cluster ID of each role (``--<role>-cluster-name``; never a context name)."""
+
+    kubeconfig: Path | None
+    contexts: dict[str, str]
+    api_servers: dict[str, str] = field(default_factory=dict)
+    cluster_names: dict[str, str] = field(default_factory=dict)
+
+    def cluster_name(self, role: str) -> str:
+        """The Istio cluster ID of ``role``: its ``--<role>-cluster-name``, else the role itself."""
+        return self.cluster_names.get(role, role)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    releases: tuple[IstioRelease, ...]
+    upgrade_to: IstioRelease | None
+    upgrade_min_success_ratio: float
+    scenarios: tuple[str, ...]
+    second_remote_base: str
+    ingress: IngressVariant
+    mode: TopologyMode
+    existing: ExistingClusters | None
+    keep_clusters: bool
+    reuse_clusters: bool
+    keep_on_failure: bool
+    plan: bool
+    tools_dir: Path
+    tool_paths: dict[str, Path]
+    allow_download: bool
+    kind_node_image: str | None
+    cluster_prefix: str
+    report_dir: Path
+    external_hostname: str | None
+    external_tls_secret: str | None
+    image_archive_dir: Path | None
+    preload_images: tuple[str, ...]
+    diagnostics_timeout_s: float = DEFAULTS.diagnostics_timeout_s
+    istio_hub: str | None = None
+    istio_tag: str | None = None
+    istioctl: Path | None = None
+
+    @property
+    def uses_external_hostname(self) -> bool:
+        """Whether a selected scenario publishes the external gateway under a host name (dns-tls)."""
+        return "dns-tls" in self.scenarios or (
+            "second-remote" in self.scenarios and self.second_remote_base == "dns-tls"
+        )
+
+
+Option = Callable[[str], Any]
+
+
+def choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
+    if value not in accepted:
+        fail(f"{name} {value!r} is not valid: accepted values are {', '.join(accepted)}")
+    return value
+
+
+def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_MODES) -> SuiteConfig:
+    """Validate the option values (``option("--flag")``); raise ``ConfigError`` naming the first bad one.
+
+    ``available_modes``: the topology modes whose provider is installed (kwok only once its
+    package exists); asking for another is refused here, before any work.
+    """
+    pins = load_pins()
+    releases, upgrade_to = _releases(option, pins)
+
+    scenarios = tuple(dict.fromkeys(option("--scenario") or DEFAULTS.scenario))
+    for scenario in scenarios:
+        choice("--scenario", scenario, SCENARIO_IDS)
+    base = choice("--second-remote-base", option("--second-remote-base"), SECOND_REMOTE_BASES)
+    ingress = choice("--ingress", option("--ingress"), INGRESS_VARIANTS)
+    mode = choice("--topology-mode", option("--topology-mode"), TOPOLOGY_MODES)
+    if mode not in available_modes:
+        fail(
+            f"--topology-mode {mode!r} is not available in this checkout (its provider package "
+            f"clusters/{mode}/ is missing): accepted values are {', '.join(available_modes)}"
+        )
+    prefix = option("--cluster-prefix")
+    if not _PREFIX_RE.match(prefix):
+        fail(
+            f"--cluster-prefix {prefix!r}: use 1-20 characters of a-z, 0-9 and '-', starting with a "
+            "letter and not ending with '-'"
+        )
+    node_image = option("--kind-node-image")
+    if node_image is not None and not _NODE_IMAGE_RE.match(node_image):
+        fail(
+            f"--kind-node-image {node_image!r} is not an image reference (e.g. kindest/node:v1.37.0@sha256:...)"
+        )
+    diagnostics_timeout = float(option("--diagnostics-timeout"))
+    if not math.isfinite(diagnostics_timeout) or diagnostics_timeout <= 0:
+        fail(
+            f"--diagnostics-timeout {option('--diagnostics-timeout')}: must be a positive, finite number of seconds"
+        )
+    archive_dir = option("--image-archive-dir")
+    if archive_dir is not None and not archive_dir.is_dir():
+        fail(f"--image-archive-dir {archive_dir}: no such directory")
+    report_dir = check_directory("--report-dir", option("--report-dir") or DEFAULTS.report_dir)
+    tools_dir = check_directory(
+        "--tools-dir",
+        (option("--tools-dir") or Path(os.environ.get("EICP_TOOLS_DIR", DEFAULTS.tools_dir))).expanduser(),
+    )
+    tool_paths = _tool_paths(option("--tool-path"), tuple(pins.tools))
+
+    config = SuiteConfig(
+        releases=releases,
+        upgrade_to=upgrade_to,
+        upgrade_min_success_ratio=_ratio(option("--upgrade-min-success-ratio")),
+        scenarios=scenarios,
+        second_remote_base=base,
+        ingress=ingress,  # type: ignore[arg-type]
+        mode=mode,  # type: ignore[arg-type]
+        existing=None,
+        keep_clusters=option("--keep-clusters"),
+        reuse_clusters=option("--reuse-clusters"),
+        keep_on_failure=option("--keep-on-failure"),
+        plan=option("--plan"),
+        tools_dir=tools_dir,
+        tool_paths=tool_paths,
+        allow_download=not option("--no-download"),
+        kind_node_image=node_image,
+        cluster_prefix=prefix,
+        report_dir=report_dir,
+        external_hostname=option("--external-hostname"),
+        external_tls_secret=option("--external-tls-secret"),
+        image_archive_dir=archive_dir,
+        preload_images=tuple(option("--preload-image")),
+        diagnostics_timeout_s=diagnostics_timeout,
+        istio_hub=option("--istio-hub"),
+        istio_tag=option("--istio-tag"),
+        istioctl=option("--istioctl"),
+    )
+    if mode == "existing":
+        kubeconfig, contexts, api_servers, names = existing_clusters(option, scenarios, _DNS_LABEL_RE)
+        config = replace(config, existing=ExistingClusters(kubeconfig, contexts, api_servers, names))
+    _check_hostname(config, mode)
+    if mode not in CREATING_MODES:
+        for flag in KIND_ONLY_FLAGS:
+            if option(flag):
+                fail(
+                    f"{flag} applies to kind mode only (and kwok); --topology-mode {mode} never "
+                    "creates or deletes clusters, so there is nothing to keep or reuse"
+                )
+    if config.existing is not None:
+        check_contexts(config.existing.contexts, config.existing.kubeconfig)
+    return config
+
+
+def _check_hostname(config: SuiteConfig, mode: str) -> None:
+    hostname = config.external_hostname
+    if hostname is not None and not _HOSTNAME_RE.match(hostname):
+        fail(
+            f"--external-hostname {hostname!r} is not an RFC 1123 host name: use letters, digits, '-' "
+            "and dots only (no scheme, port, path, spaces or underscores), e.g. istiod.example.com"
+        )
+    if hostname is not None and not config.uses_external_hostname:
+        fail(
+            f"--external-hostname {hostname!r} is used by the dns-tls scenario only (also as the base "
+            f"of second-remote); the selected scenarios ({', '.join(config.scenarios)}) do not use it"
+        )
+    if mode == "existing" and config.uses_external_hostname and hostname is None:
+        fail(
+            "dns-tls on existing clusters needs --external-hostname: a real DNS name for the external "
+            "gateway (the suite publishes its own test name only on kind clusters it created)"
+        )
+    if "dns-tls" in config.scenarios and config.external_tls_secret and hostname is None:
+        fail("--external-tls-secret needs --external-hostname (the name the certificate is for)")
+
+
+def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], IstioRelease | None]:
+    hub, tag, istioctl = option("--istio-hub"), option("--istio-tag"), option("--istioctl")
+    if hub is not None:
+        check_hub(hub)
+    if tag is not None:
+        check_tag(tag)
+    if istioctl is not None:
+        check_tool_path("--istioctl", istioctl)
+    versions: list[str] = option("--istio-version") or [pins.supported[-1]]
+    try:
+        releases = tuple(
+            pins.resolve_release(text, hub=hub, tag=tag, istioctl_path=istioctl) for text in versions
+        )
+    except VersionError as error:
+        raise ConfigError(f"--istio-version: {error}") from None
+    upgrade_text = option("--upgrade-to")
+    try:
+        upgrade_to = pins.resolve_release(upgrade_text) if upgrade_text else None
+    except VersionError as error:
+        raise ConfigError(f"--upgrade-to: {error}") from None
+    if upgrade_to is not None and len(releases) != 1:
+        fail("--upgrade-to needs exactly one --istio-version (the release to upgrade from)")
+    if upgrade_to is not None and upgrade_to.version <= releases[0].version:
+        fail(f"--upgrade-to {upgrade_to.version} is not newer than --istio-version {releases[0].version}")
+    return releases, upgrade_to
+
+
+def _ratio(value: float) -> float:
+    if not (math.isfinite(value) and 0 < value <= 1):
+        fail(f"--upgrade-min-success-ratio {value}: must be in (0, 1], e.g. 0.95")
+    return value
+
+
+def _tool_paths(values: list[str], known: tuple[str, ...]) -> dict[str, Path]:
+    paths: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not path:
+            fail(f"--tool-path {value!r}: expected NAME=PATH, e.g. kind=/usr/local/bin/kind")
+        choice("--tool-path tool", name, known)
+        paths[name] = check_tool_path(f"--tool-path {name}={path}", Path(path))
+    return paths
