@@ -21,6 +21,7 @@ from pathlib import Path
 import allure
 
 from programs.redaction import Redactor
+from programs.running import RUNNING
 
 log = logging.getLogger("eicp.runner")
 
@@ -172,6 +173,7 @@ class CommandRunner:
             raise CommandNotFound(shown, None, str(error), reason=f"could not start ({error})") from None
 
         timed_out = False
+        RUNNING.add(process.pid, " ".join(shown))
         try:
             raw_out, raw_err = process.communicate(stdin_bytes, timeout=deadline)
         except subprocess.TimeoutExpired:
@@ -181,6 +183,8 @@ class CommandRunner:
             # Ctrl-C or a crash in the suite: never leave the child running behind us.
             _terminate(process)
             raise
+        finally:
+            RUNNING.remove(process.pid)
         duration = time.monotonic() - started
         stdout = raw_out.decode("utf-8", errors="replace")
         stderr = raw_err.decode("utf-8", errors="replace")

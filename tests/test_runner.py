@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandNotFound, CommandRecord, CommandRunner, CommandTimeout
+from programs.running import end_running_commands, running_commands
 from tests.fakeexec import FakeTools
 
 TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"
@@ -120,3 +122,36 @@ def test_secret_in_argv_env_and_output_never_reaches_logs_errors_or_attachments(
 def test_runner_uses_python_without_shell(runner: CommandRunner) -> None:
     result = runner.run([sys.executable, "-c", "import sys; print(sys.argv[1:])", "*", "$HOME"])
     assert result.stdout.strip() == "['*', '$HOME']"
+
+
+def test_running_commands_of_every_thread_are_ended_with_their_children(
+    runner: CommandRunner, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    # A command whose own child (the grandchild) would outlive it if only the command were killed.
+    script = f"sleep 60 & echo $! > {pid_file}; wait"
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.run(["sh", "-c", script], timeout_s=120, title="kind create cluster (stand-in)")
+        except CommandError as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(running_commands().values()) == [f"sh -c {script}"]
+    ended = end_running_commands(grace_s=5)
+    worker.join(timeout=10)
+    assert ended == [f"sh -c {script}"]
+    assert not worker.is_alive() and running_commands() == {}
+    [error] = errors
+    assert isinstance(error, CommandError) and error.returncode == -15  # SIGTERM, as reported
+    grandchild = int(pid_file.read_text())
+    assert (
+        not Path(f"/proc/{grandchild}").exists()
+        or "Z" in Path(f"/proc/{grandchild}/stat").read_text().split()[2]
+    )

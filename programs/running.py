@@ -1,0 +1,68 @@
+"""The commands running now: every ``CommandRunner.run`` call registers its process group here
+while it runs, so a terminated suite can end them all (fixtures/termination.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+
+KILL_GRACE_S = 5.0
+
+
+class _RunningGroups:
+    """The process groups of the commands running now, in every runner of this process.
+
+    Each command leads its own process group (``start_new_session``), so a signal sent to the
+    suite never reaches it: ``end_running_commands`` is how a terminated suite ends them all,
+    threads' commands included (fixtures/termination.py).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._groups: dict[int, str] = {}
+
+    def add(self, pgid: int, shown: str) -> None:
+        with self._lock:
+            self._groups[pgid] = shown
+
+    def remove(self, pgid: int) -> None:
+        with self._lock:
+            self._groups.pop(pgid, None)
+
+    def snapshot(self) -> dict[int, str]:
+        with self._lock:
+            return dict(self._groups)
+
+
+RUNNING = _RunningGroups()
+
+
+def running_commands() -> dict[int, str]:
+    """Process group id -> redacted command line of every command running now."""
+    return RUNNING.snapshot()
+
+
+def signal_running_commands(sig: signal.Signals = signal.SIGTERM) -> list[str]:
+    """Send ``sig`` to the group of every running command and return their command lines.
+    Never blocks: safe inside a signal handler."""
+    ended = []
+    for pgid, shown in running_commands().items():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+            ended.append(shown)
+    return ended
+
+
+def end_running_commands(grace_s: float = KILL_GRACE_S) -> list[str]:
+    """SIGTERM every running command's group, SIGKILL the groups still there after ``grace_s``;
+    return the command lines that were running. The runner threads waiting on them then see
+    them exit (killed by a signal) and raise ``CommandError`` as for any failure."""
+    ended = signal_running_commands(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while running_commands() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    signal_running_commands(signal.SIGKILL)
+    return ended
