@@ -1,7 +1,11 @@
 """Print the certification matrix (supported Istio release x scenario) as JSON for CI.
 
-python ci/matrix.py                 # {"include": [{"istio": "1.29", "scenario": "ip-passthrough"}, ...]}
-python ci/matrix.py --upgrades      # consecutive supported releases: {"include": [{"from": "1.29", "to": "1.30"}, ...]}
+python ci/matrix.py                 # {"include": [{"istio": "1.30", "scenario": "ip-passthrough"}, ...]}
+python ci/matrix.py --upgrades      # consecutive certified releases: {"include": [{"from": "1.30", "to": "1.31"}, ...]}
+
+The nightly certifies the supported releases that are not past their end of life (an EOL minor
+stays selectable by hand, with a warning). Sail runs at the newest version of the minor its
+published chart installs, and is left out where no published chart installs that minor.
 """
 
 from __future__ import annotations
@@ -9,32 +13,49 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scenarios.releases import load_pins
+from scenarios import sail_support
+from scenarios.releases import Pins, load_pins
 from scenarios.steps import SCENARIO_IDS
 
 
-def certification_matrix() -> dict[str, list[dict[str, str]]]:
-    pins = load_pins()
-    return {
-        "include": [
-            {"istio": minor, "scenario": scenario} for minor in pins.supported for scenario in SCENARIO_IDS
-        ]
-    }
+def certification_matrix(
+    pins: Pins | None = None, today: date | None = None
+) -> dict[str, list[dict[str, str]]]:
+    pins = pins or load_pins()
+    include: list[dict[str, str]] = []
+    for minor in pins.nightly(today or date.today()):
+        for scenario in SCENARIO_IDS:
+            version: str | None = minor
+            if scenario == "sail":
+                version = _sail_version(pins, minor)
+            if version is not None:
+                include.append({"istio": version, "scenario": scenario})
+    return {"include": include}
 
 
-def upgrade_matrix() -> dict[str, list[dict[str, str]]]:
-    supported = load_pins().supported
-    return {"include": [{"from": old, "to": new} for old, new in pairwise(supported)]}
+def _sail_version(pins: Pins, minor: str) -> str | None:
+    """The --istio-version sail certifies for ``minor``: the minor itself when its pinned patch is
+    installable, else the newest patch the published chart installs (None: no chart does)."""
+    profile = pins.profiles[minor]
+    if sail_support.unavailable_reason(pins.resolve_release(minor)) is None:
+        return minor
+    return sail_support.newest_installable(profile)
+
+
+def upgrade_matrix(pins: Pins | None = None, today: date | None = None) -> dict[str, list[dict[str, str]]]:
+    nightly = (pins or load_pins()).nightly(today or date.today())
+    return {"include": [{"from": old, "to": new} for old, new in pairwise(nightly)]}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--upgrades", action="store_true", help="pairs of consecutive supported releases")
+    parser.add_argument("--upgrades", action="store_true", help="pairs of consecutive certified releases")
     args = parser.parse_args()
     print(json.dumps(upgrade_matrix() if args.upgrades else certification_matrix()))
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scenarios import sail_support
 from scenarios.common import (
     DEADLINE_ROLLOUT_S,
     DEFAULT_VALIDATOR_WEBHOOK,
@@ -58,12 +59,10 @@ SECTION = "004 §External Control Plane"
 
 
 def chart_version(ctx: RenderContext) -> str:
+    reason = sail_support.unavailable_reason(ctx.release)
     version = ctx.release.profile.sail_chart_version
-    if version is None:
-        raise ScenarioUnavailable(
-            f"scenario sail is not available for Istio {ctx.release.version}: versions.yaml pins no "
-            f"Sail Operator chart for {ctx.release.profile.minor} (sail_chart_version)"
-        )
+    if reason is not None or version is None:
+        raise ScenarioUnavailable(reason or "no Sail Operator chart")
     return version
 
 

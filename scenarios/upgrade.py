@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scenarios import sail
+from scenarios import sail, sail_support
 from scenarios.common import DEADLINE_ROLLOUT_S, GATEWAY_SERVICE, ISTIO_SYSTEM, SAMPLE_NS, ScenarioUnavailable
 from scenarios.facts import Facts
 from scenarios.registry import render
@@ -222,14 +222,6 @@ def _sail_gateway_restart() -> Restart:
 
 
 def _require_same_sail_operator(from_release: IstioRelease, to_release: IstioRelease) -> None:
-    """Upgrading the operator too is not supported yet: ``helm upgrade`` leaves a chart's
-    ``crds/`` alone, and B's ``Istio`` CRD is the one whose ``spec.version`` enum lists B."""
-    old, new = from_release.profile.sail_chart_version, to_release.profile.sail_chart_version
-    if old != new:
-        raise ScenarioUnavailable(
-            f"cannot upgrade sail from Istio {from_release.version} to {to_release.version} yet: the "
-            f"Sail Operator chart changes from {old} to {new}, and helm upgrade does not update the "
-            "chart's CRDs (B's Istio CRD is needed for spec.version "
-            f"v{to_release.version}); the installer needs an action that applies a chart's CRDs "
-            "(helm show crds | kubectl apply --server-side) before the operator's helm upgrade"
-        )
+    reason = sail_support.upgrade_refusal(from_release, to_release)
+    if reason is not None:
+        raise ScenarioUnavailable(reason)

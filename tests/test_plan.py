@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def config(**overrides: object) -> SuiteConfig:
     pins = load_pins()
     base = SuiteConfig(
-        releases=(pins.resolve_release("1.30"), pins.resolve_release("1.31")),
+        # Releases every scenario renders for (sail: ones its published chart installs).
+        releases=(pins.resolve_release("1.29.6"), pins.resolve_release("1.30.3")),
         upgrade_to=None,
         upgrade_min_success_ratio=0.95,
         scenarios=SCENARIO_IDS,
@@ -49,7 +50,7 @@ def config(**overrides: object) -> SuiteConfig:
 def test_plan_lists_every_scenario_and_release_with_placeholders() -> None:
     text, unavailable = plan_text(config())
     assert unavailable == 0
-    for release in ("1.30.3", "1.31.0-rc.0"):
+    for release in ("1.29.6", "1.30.3"):
         for scenario in SCENARIO_IDS:
             assert f"# scenario {scenario} -- Istio {release}" in text
     assert "<EXTERNAL_ISTIOD_ADDR>" in text and "<REMOTE_CLUSTER_NAME>" in text
@@ -109,7 +110,7 @@ def test_plan_run_touches_no_cluster_and_no_tool(
         timeout_s=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "# scenario second-remote -- Istio 1.29.6" in result.stdout
+    assert f"# scenario second-remote -- Istio {load_pins().profiles['1.29'].latest_patch}" in result.stdout
     assert "eastwest-gateway-2.yaml" in result.stdout
     assert fake_tools.calls() == []
     assert not (tmp_path / "tools").exists()

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from scenarios.releases import IstioVersion, VersionError, load_pins
+
+PINS = load_pins()
 
 
 @pytest.mark.parametrize(
@@ -43,7 +51,7 @@ def test_older_forms_exist_as_profiles_but_are_not_certifiable() -> None:
 
 def test_minor_only_resolves_to_the_pinned_patch() -> None:
     release = load_pins().resolve_release("1.30")
-    assert str(release.version) == "1.30.3" and release.tag == "1.30.3" and not release.custom
+    assert str(release.version) == "1.30.5" and release.tag == "1.30.5" and not release.custom
 
 
 def test_candidate_without_pinned_patch_needs_a_full_version() -> None:
@@ -59,7 +67,7 @@ def test_custom_build_overrides_hub_and_tag() -> None:
     assert "custom" in release.label
 
 
-@pytest.mark.parametrize("minor", ["1.29", "1.30", "1.31", "1.32"])
+@pytest.mark.parametrize("minor", [*PINS.supported, *PINS.candidates])
 def test_every_supported_release_has_a_node_image_in_its_kubernetes_range(minor: str) -> None:
     pins = load_pins()
     profile = pins.profiles[minor]
@@ -89,7 +97,7 @@ def test_release_differences_live_in_the_table() -> None:
     assert profiles["1.21"].remote_secret_command == ("x", "create-remote-secret")
     assert profiles["1.31"].remote_secret_command == ("create-remote-secret",)
     assert profiles["1.21"].sample_client == "sleep" and profiles["1.31"].sample_client == "curl"
-    assert profiles["1.29"].hub == "docker.io/istio" and profiles["1.30"].hub == "registry.istio.io/release"
+    assert profiles["1.21"].procedure.guide == "000" and profiles["1.31"].procedure.guide == "001"
     assert profiles["1.21"].remote_profile == "external" and profiles["1.30"].remote_profile == "remote"
 
 
@@ -97,3 +105,127 @@ def test_no_node_image_in_range_is_a_clear_error() -> None:
     profile = load_pins().profiles["1.21"]
     with pytest.raises(VersionError, match=r"supports Kubernetes 1\.26-1\.29.*--kind-node-image"):
         profile.kind_node_image(load_pins().kind_node_images)
+
+
+# --- semver ordering (issue 10 item 6) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lower", "higher"),
+    [
+        ("1.31.0-rc.0", "1.31.0"),  # a release sorts after its pre-releases
+        ("1.31.0-rc.9", "1.31.0-rc.10"),  # numeric identifiers compare as numbers
+        ("1.31.0-alpha.1", "1.31.0-beta.0"),
+        ("1.31.0-beta.3", "1.31.0-rc.0"),
+        ("1.31.0", "1.31.1-rc.0"),
+        ("1.30.5", "1.31.0-alpha.0"),
+        ("1.9.0", "1.10.0"),
+        ("1.31", "1.31.0-alpha.0"),  # a bare minor sorts before every patch of it
+    ],
+)
+def test_versions_order_as_semver(lower: str, higher: str) -> None:
+    a, b = IstioVersion.parse(lower), IstioVersion.parse(higher)
+    assert a < b and b > a and a <= b and not b <= a and a != b
+    assert sorted([b, a]) == [a, b]
+
+
+def test_equal_versions_compare_equal() -> None:
+    assert IstioVersion.parse("v1.31.0-rc.1") == IstioVersion.parse("1.31.0-rc.1")
+    assert IstioVersion.parse("1.31.0") <= IstioVersion.parse("1.31.0")
+
+
+def test_a_pre_release_upgrades_to_its_release() -> None:
+    """--istio-version 1.31.0-rc.0 --upgrade-to 1.31.0: the comparison used to raise TypeError."""
+    old, new = PINS.resolve_release("1.31.0-rc.0"), PINS.resolve_release("1.31.0")
+    assert old.version < new.version
+    assert old.is_prerelease and not new.is_prerelease
+
+
+def test_repeated_versions_naming_one_release_resolve_once() -> None:
+    patch = PINS.profiles["1.30"].latest_patch
+    assert patch is not None
+    releases = PINS.resolve_releases(["1.30", patch, "v" + patch, "1.31", "1.30"])
+    assert [str(r.version) for r in releases] == [patch, str(PINS.resolve_release("1.31").version)]
+
+
+# --- pins, defaults and end of life (issue 10 item 7) ---------------------------------------
+
+
+def test_the_default_is_the_newest_ga_patch_never_a_pre_release() -> None:
+    default = PINS.default_version()
+    assert not IstioVersion.parse(default).is_prerelease
+    assert default == PINS.profiles[PINS.supported[-1]].latest_patch
+    # A newest minor pinned only at a pre-release is skipped for the GA before it.
+    pre = {**PINS.profiles, "1.31": replace(PINS.profiles["1.31"], latest_patch="1.31.0-rc.0")}
+    assert replace(PINS, profiles=pre).default_version() == PINS.profiles["1.30"].latest_patch
+
+
+def test_pre_releases_are_marked_in_the_label() -> None:
+    assert PINS.resolve_release("1.31.0-rc.0").label == "1.31.0-rc.0 (pre-release)"
+    assert PINS.resolve_release("1.31").label == str(PINS.resolve_release("1.31").version)
+
+
+def test_pins_are_the_newest_patches_the_release_notes_show() -> None:
+    """istio.io content/en/news/releases: 1.29.8, 1.30.5 and 1.31.1, published 2026-09-21."""
+    assert [PINS.profiles[m].latest_patch for m in ("1.29", "1.30", "1.31")] == ["1.29.8", "1.30.5", "1.31.1"]
+
+
+def test_no_default_hub_is_a_registry_going_away() -> None:
+    """The 1.31 upgrade notes retire registry.istio.io and gcr.io/istio-release."""
+    for profile in PINS.profiles.values():
+        assert profile.hub == "docker.io/istio", profile.minor
+
+
+def test_end_of_life_minor_stays_selectable_with_a_warning_and_leaves_the_nightly() -> None:
+    eol = PINS.profiles["1.29"].end_of_life
+    assert eol == date(2026, 10, 12)  # news/support/announcing-1.29-eol
+    before, after = date(2026, 10, 11), date(2026, 10, 12)
+    release = PINS.resolve_release("1.29")
+    assert PINS.end_of_life_warning(release, before) is None
+    warning = PINS.end_of_life_warning(release, after)
+    assert warning is not None and "2026-10-12" in warning and "nightly" in warning
+    assert "1.29" in PINS.nightly(before) and "1.29" not in PINS.nightly(after)
+    assert PINS.nightly(after) == tuple(m for m in PINS.supported if m != "1.29")
+
+
+def test_native_sidecars_are_on_by_default_on_every_pinned_kind_node() -> None:
+    """On by default since 1.28 where the kubelet is 1.33 or newer: istio-proxy is a
+    restartable init container on kind (the injection check and readers read this)."""
+    for minor in (*PINS.supported, *PINS.candidates):
+        profile = PINS.profiles[minor]
+        for node_minor in PINS.kind_node_images:
+            major, kminor = (int(part) for part in node_minor.split("."))
+            assert profile.native_sidecars((major, kminor)), (minor, node_minor)
+        assert not profile.native_sidecars((1, 32))
+    assert not PINS.profiles["1.21"].native_sidecars((1, 37))
+
+
+# --- the nightly matrix (ci/matrix.py) -------------------------------------------------------
+
+
+def _matrix_module() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "ci_matrix", Path(__file__).resolve().parent.parent / "ci" / "matrix.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_nightly_matrix_leaves_out_eol_minors_and_sail_without_a_chart() -> None:
+    matrix = _matrix_module()
+    rows = matrix.certification_matrix(PINS, date(2026, 12, 1))["include"]
+    assert {
+        row["istio"].rsplit(".", 1)[0] if row["scenario"] == "sail" else row["istio"] for row in rows
+    } == {
+        "1.30",
+        "1.31",
+    }
+    sail = [row["istio"] for row in rows if row["scenario"] == "sail"]
+    # 1.30.5 is newer than what Sail chart 1.30.3 installs; 1.31 has no published chart.
+    assert sail == ["1.30.3"]
+    before_eol = matrix.certification_matrix(PINS, date(2026, 10, 1))["include"]
+    assert {"istio": "1.29", "scenario": "ip-passthrough"} in before_eol
+    assert {"istio": "1.29.6", "scenario": "sail"} in before_eol
+    assert matrix.upgrade_matrix(PINS, date(2026, 12, 1)) == {"include": [{"from": "1.30", "to": "1.31"}]}

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from programs.runner import CommandRunner
-from scenarios import dns_tls, sail_manifests
+from scenarios import dns_tls, sail_manifests, sail_support
 from scenarios.common import MOUNTED_MESH_ROOT, RenderedScenario
 from scenarios.facts import Facts
 from scenarios.registry import render
@@ -35,6 +35,14 @@ def release(minor: str) -> IstioRelease:
     profile = pins.profiles[minor]
     version = IstioVersion.parse(profile.latest_patch or f"{minor}.0")
     return IstioRelease(version=version, profile=profile, hub=profile.hub, tag=str(version))
+
+
+def sail_release(minor: str) -> IstioRelease:
+    """The newest release of ``minor`` the published Sail chart installs (the pinned patch may
+    be newer, and then sail is not applicable to it)."""
+    newest = sail_support.newest_installable(load_pins().profiles[minor])
+    assert newest is not None, f"no Sail chart installs {minor}"
+    return load_pins().resolve_release(newest)
 
 
 def facts(**overrides: Any) -> Facts:
@@ -193,7 +201,7 @@ def test_second_remote_matches_seed_001_adding_clusters(
 
 
 def test_sail_matches_seed_004_external_control_plane(runner: CommandRunner) -> None:
-    rel = release("1.30")
+    rel = sail_release("1.30")
     rendered = render("sail", rel, facts(cluster_names={"remote": "cluster2"}))
     text = seed_text("004", after="### External Control Plane")
     variables = {"ISTIO_VERSION": str(rel.version), "EXTERNAL_ISTIOD_ADDR": IP}
@@ -226,7 +234,7 @@ def test_sail_matches_seed_004_external_control_plane(runner: CommandRunner) -> 
 
 
 def test_sail_gateway_runs_the_release_proxy_not_a_pinned_image() -> None:
-    rendered = render("sail", release("1.30"), facts())
+    rendered = render("sail", sail_release("1.30"), facts())
     deployment = next(m for m in manifests(rendered, "external-gateway") if m["kind"] == "Deployment")
     template = deployment["spec"]["template"]
     assert template["spec"]["containers"][0]["image"] == "auto"

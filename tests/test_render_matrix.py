@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from scenarios import common, dns_tls
+from scenarios import common, dns_tls, sail_support
 from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts
 from scenarios.registry import ScenarioUnavailable, render, roles_for
@@ -28,14 +28,22 @@ VARIANTS = [
 SEED_REF = re.compile(r"^(00[0-4] §|DESIGN §)")
 
 
+def release_for(scenario: str, minor: str) -> IstioRelease:
+    """The minor's pinned patch; for sail the newest one its published chart installs, if any."""
+    if scenario == "sail" and (newest := sail_support.newest_installable(PINS.profiles[minor])):
+        return PINS.resolve_release(newest)
+    return release(minor)
+
+
 def rendered_or_unavailable(scenario: str, minor: str, variant: Facts) -> common.RenderedScenario | None:
+    rel = release_for(scenario, minor)
     try:
-        return render(scenario, release(minor), variant)
+        return render(scenario, rel, variant)
     except ScenarioUnavailable as error:
         reason = str(error)
-    # The only combination allowed to be unavailable: Sail without a pinned chart.
-    assert scenario == "sail" and PINS.profiles[minor].sail_chart_version is None, reason
-    assert "sail_chart_version" in reason and minor in reason
+    # The only combination allowed to be unavailable: Sail where no published chart installs it.
+    assert scenario == "sail" and sail_support.unavailable_reason(rel) == reason, reason
+    assert "not applicable" in reason and minor in reason
     return None
 
 
@@ -73,7 +81,7 @@ def test_every_scenario_renders_for_every_release(scenario: str, minor: str) -> 
         text = plan.describe()
         assert "PRIVATE KEY" not in text  # PKI material is referenced by name, never embedded
         assert isinstance(rendered.expectations, ScenarioExpectations)
-        assert rendered.expectations.istio_version == str(release(minor).version)
+        assert rendered.expectations.istio_version == str(release_for(scenario, minor).version)
 
 
 def test_params_table_covers_every_action() -> None:
@@ -83,12 +91,12 @@ def test_params_table_covers_every_action() -> None:
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
 def test_learning_a_fact_changes_no_step_before_it(scenario: str) -> None:
     """The facts protocol: steps before a ``provides`` step render the same once the fact arrives."""
-    before = render(scenario, release("1.30"), Facts())
+    before = render(scenario, release_for(scenario, "1.30"), Facts())
     providers = [i for i, s in enumerate(before.plan.steps) if "provides" in s.params]
     assert providers, "every scenario learns the external gateway's address"
     index = providers[0]
     fact = before.plan.steps[index].params["provides"]
-    after = render(scenario, release("1.30"), Facts().with_fact(fact, "172.18.255.7"))
+    after = render(scenario, release_for(scenario, "1.30"), Facts().with_fact(fact, "172.18.255.7"))
     assert after.plan.steps[: index + 1] == before.plan.steps[: index + 1]
     assert "<EXTERNAL_ISTIOD_ADDR>" in before.plan.describe()
     assert "<EXTERNAL_ISTIOD_ADDR>" not in "".join(s.describe() for s in after.plan.steps)
@@ -147,14 +155,18 @@ def test_custom_build_pins_hub_and_tag_everywhere() -> None:
         assert iops and all(
             (m["spec"]["hub"], m["spec"]["tag"]) == ("example.com/istio", "1.31-dev") for m in iops
         )
+    sail_custom = replace(release_for("sail", "1.30"), hub="example.com/istio", tag="1.31-dev", custom=True)
     istios = [
-        m for s in render("sail", custom, facts()).plan.steps for m in s.manifests if m["kind"] == "Istio"
+        m
+        for s in render("sail", sail_custom, facts()).plan.steps
+        for m in s.manifests
+        if m["kind"] == "Istio"
     ]
     assert all(m["spec"]["values"]["global"]["tag"] == "1.31-dev" for m in istios)
 
 
 def test_sail_uses_the_pinned_chart_and_the_release_version() -> None:
-    rel: IstioRelease = release("1.29")
+    rel: IstioRelease = release_for("sail", "1.29")
     plan = render("sail", rel, facts()).plan
     helm = [s for s in plan.steps if s.action is Action.HELM_INSTALL]
     assert {s.role for s in helm} == {"external", "remote"}
@@ -168,3 +180,19 @@ def test_candidate_without_patch_renders_from_a_full_version() -> None:
     profile = PINS.profiles["1.32"]
     rel = IstioRelease(IstioVersion.parse("1.32.0-alpha.1"), profile, profile.hub, "1.32.0-alpha.1")
     assert render("ip-passthrough", rel, Facts()).plan.release == "1.32.0-alpha.1"
+
+
+@pytest.mark.parametrize("minor", RELEASES)
+def test_sail_is_not_applicable_where_no_published_chart_installs_the_release(minor: str) -> None:
+    rel = release(minor)
+    reason = sail_support.unavailable_reason(rel)
+    profile = PINS.profiles[minor]
+    newest = profile.sail_istio_up_to
+    expected = (
+        profile.sail_chart_version is None or newest is None or rel.version > IstioVersion.parse(newest)
+    )
+    assert (reason is not None) == expected
+    if reason is not None:
+        with pytest.raises(ScenarioUnavailable, match="not applicable") as raised:
+            render("sail", rel, Facts())
+        assert str(raised.value) == reason

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from scenarios import sail_support
 from scenarios.facts import Facts
 from scenarios.registry import ScenarioUnavailable, render
 from scenarios.releases import IstioRelease, IstioVersion, load_pins
@@ -26,6 +27,11 @@ UPDATE = os.environ.get("EICP_UPDATE_GOLDENS") == "1"
 # Every profile of the table: the supported releases as --plan renders them, and the candidate
 # and the older-procedure profile (1.21) so the table's every behaviour switch is covered.
 PROFILES = tuple(load_pins().profiles)
+# sail at the newest version of each minor its published chart installs (the pinned patches
+# may be newer than that, and then render as not applicable).
+SAIL_VERSIONS = tuple(
+    v for v in (sail_support.newest_installable(p) for p in load_pins().profiles.values()) if v is not None
+)
 
 # Facts --plan has: the defaults, plus the real-certificate dns-tls path (--external-tls-secret).
 VARIANTS: dict[str, Facts] = {
@@ -78,10 +84,16 @@ def test_dns_tls_with_a_real_certificate_is_the_golden(minor: str) -> None:
     check(f"dns-tls-{minor}-real-cert", plan_block("dns-tls", table_release(minor), VARIANTS["-real-cert"]))
 
 
+@pytest.mark.parametrize("version", SAIL_VERSIONS)
+def test_sail_plan_at_its_newest_installable_version_is_the_golden(version: str) -> None:
+    check(f"sail-{version}", plan_block("sail", load_pins().resolve_release(version), VARIANTS[""]))
+
+
 def test_every_golden_is_compared() -> None:
     """A golden for a release that left the table is stale; one that no test reads is noise."""
     expected = {f"{s}-{m}.txt" for s in SCENARIO_IDS for m in PROFILES}
     expected |= {f"dns-tls-{m}-real-cert.txt" for m in PROFILES}
+    expected |= {f"sail-{v}.txt" for v in SAIL_VERSIONS}
     if UPDATE:
         for stale in {p.name for p in GOLDENS.glob("*.txt")} - expected:
             (GOLDENS / stale).unlink()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from scenarios import sail_support
 from scenarios.common import ScenarioUnavailable
 from scenarios.facts import Facts
 from scenarios.registry import render
@@ -43,8 +44,15 @@ def release(minor: str, **custom: Any) -> IstioRelease:
     return PINS.resolve_release(minor, **custom)
 
 
-def sail_operator_changes(a: str, b: str) -> bool:
-    return PINS.profiles[a].sail_chart_version != PINS.profiles[b].sail_chart_version
+def release_for(scenario: str, minor: str, **custom: Any) -> IstioRelease:
+    """The minor's pinned patch; for sail the newest patch its published chart installs."""
+    if scenario == "sail":
+        minor = sail_support.newest_installable(PINS.profiles[minor]) or minor
+    return release(minor, **custom)
+
+
+def sail_refused(a: str, b: str) -> bool:
+    return sail_support.upgrade_refusal(release_for("sail", a), release_for("sail", b)) is not None
 
 
 def cases(*, upgradable_only: bool = False) -> list[Any]:
@@ -52,7 +60,7 @@ def cases(*, upgradable_only: bool = False) -> list[Any]:
         pytest.param(s, a, b, id=f"{s}-{a}-to-{b}")
         for a, b in PAIRS
         for s in SCENARIO_IDS
-        if not (upgradable_only and s == "sail" and sail_operator_changes(a, b))
+        if not (upgradable_only and s == "sail" and sail_refused(a, b))
     ]
 
 
@@ -66,9 +74,11 @@ def test_consecutive_supported_pairs_exist() -> None:
 
 @pytest.mark.parametrize(("scenario", "a", "b"), cases())
 def test_upgrade_takes_release_b_steps_and_recreates_nothing(scenario: str, a: str, b: str) -> None:
-    old, new = release(a), release(b)
-    if scenario == "sail" and sail_operator_changes(a, b):
-        with pytest.raises(ScenarioUnavailable, match=r"Sail Operator chart changes .* CRDs"):
+    old, new = release_for(scenario, a), release_for(scenario, b)
+    if scenario == "sail" and sail_refused(a, b):
+        with pytest.raises(
+            ScenarioUnavailable, match=r"cannot upgrade sail .*(not applicable|chart changes)"
+        ):
             plan_upgrade(scenario, old, new, FACTS)
         return
     plan = plan_upgrade(scenario, old, new, FACTS)
@@ -105,7 +115,7 @@ def render_upgrade_names(scenario: str, old: IstioRelease, new: IstioRelease) ->
 @pytest.mark.parametrize(("scenario", "a", "b"), cases(upgradable_only=True))
 def test_upgrade_uses_release_b_profile_values(scenario: str, a: str, b: str) -> None:
     hub, tag = "registry.example/istio-ci", f"{PINS.profiles[b].latest_patch}-build.7"
-    old, new = release(a), release(b, hub=hub, tag=tag)
+    old, new = release_for(scenario, a), release_for(scenario, b, hub=hub, tag=tag)
     plan = plan_upgrade(scenario, old, new, FACTS)
     profile = new.profile
     if scenario == "sail":
@@ -141,7 +151,7 @@ def test_release_upgrades_leave_hub_and_tag_to_release_b_istioctl(a: str, b: str
 
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
 def test_workloads_restart_after_the_control_plane_and_clients_last(scenario: str) -> None:
-    old, new = release("1.29"), release("1.30")
+    old, new = release_for(scenario, "1.29"), release_for(scenario, "1.30")
     plan = plan_upgrade(scenario, old, new, FACTS)
     exp = render(scenario, new, FACTS).expectations
     helloworld = {(r.role, r.deployment) for r in plan.workloads if r.namespace == "sample"}
@@ -196,3 +206,17 @@ def test_a_renderer_that_lost_a_control_plane_step_is_named(monkeypatch: pytest.
         ScenarioUnavailable, match=r"no step 'external-istiod' \[external\] \(istioctl-install\)"
     ):
         plan_upgrade("dns-tls", release("1.29"), release("1.30"), FACTS)
+
+
+def test_sail_upgrade_support_follows_the_published_charts() -> None:
+    """1.29.6 -> 1.30.3 share Sail chart 1.30.3; past what a chart installs, or to a minor
+    without a chart, the upgrade is refused with the reason (fixtures refuse it at option time)."""
+    assert sail_support.upgrade_refusal(release("1.29.6"), release("1.30.3")) is None
+    refusal = sail_support.upgrade_refusal(release("1.30.3"), release("1.30"))
+    assert refusal is not None and "installs Istio up to 1.30.3" in refusal
+    refusal = sail_support.upgrade_refusal(release("1.30.3"), release("1.31"))
+    assert refusal is not None and "no Sail Operator chart for 1.31 is published" in refusal
+    profile = PINS.profiles["1.30"]
+    other_chart = replace(release("1.30.3"), profile=replace(profile, sail_chart_version="1.31.0"))
+    refusal = sail_support.upgrade_refusal(release("1.29.6"), other_chart)
+    assert refusal is not None and "chart changes from 1.30.3 to 1.31.0" in refusal
