@@ -59,3 +59,19 @@ def upgrade_refusal(from_release: IstioRelease, to_release: IstioRelease) -> str
             "(helm show crds | kubectl apply --server-side) before the operator's helm upgrade"
         )
     return None
+
+
+def refuse_upgrade_option(
+    scenarios: tuple[str, ...], releases: tuple[IstioRelease, ...], upgrade_to: IstioRelease | None
+) -> str | None:
+    """The usage error for ``--upgrade-to``, when the selected sail scenario would install on
+    release A and then fail to upgrade (None: nothing to refuse). Where sail is not applicable to
+    A at all it is reported as not applicable, as without ``--upgrade-to``."""
+    if upgrade_to is None or "sail" not in scenarios or len(releases) != 1:
+        return None
+    if unavailable_reason(releases[0]) is not None:
+        return None
+    reason = upgrade_refusal(releases[0], upgrade_to)
+    if reason is None:
+        return None
+    return f"--upgrade-to {upgrade_to.version}: {reason} (leave out --scenario sail to upgrade the others)"

@@ -220,3 +220,15 @@ def test_sail_upgrade_support_follows_the_published_charts() -> None:
     other_chart = replace(release("1.30.3"), profile=replace(profile, sail_chart_version="1.31.0"))
     refusal = sail_support.upgrade_refusal(release("1.29.6"), other_chart)
     assert refusal is not None and "chart changes from 1.30.3 to 1.31.0" in refusal
+
+
+def test_an_unsupported_sail_upgrade_is_refused_when_the_options_are_read() -> None:
+    """--upgrade-to refuses at option time what would install sail on A and then fail to upgrade."""
+    a = release("1.29.6")
+    refusal = sail_support.refuse_upgrade_option(("sail",), (a,), release("1.30"))
+    assert refusal is not None and refusal.startswith("--upgrade-to 1.30.5:")
+    assert "installs Istio up to 1.30.3" in refusal
+    assert sail_support.refuse_upgrade_option(("sail",), (a,), release("1.30.3")) is None
+    assert sail_support.refuse_upgrade_option(("ip-passthrough",), (a,), release("1.30")) is None
+    # Sail not applicable to A at all: reported as not applicable, not refused.
+    assert sail_support.refuse_upgrade_option(("sail",), (release("1.30"),), release("1.31")) is None
