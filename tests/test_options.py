@@ -14,12 +14,13 @@ REPO = Path(__file__).resolve().parent.parent
 EXISTING_CONTEXTS = ["--topology-mode", "existing", "--external-context", "a", "--remote-context", "b"]
 
 
-def run_pytest(runner: CommandRunner, *args: str) -> tuple[int, str]:
+def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     result = runner.run(
         [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", *args],
         cwd=REPO,
         check=False,
         timeout_s=120,
+        env=env,
     )
     return result.returncode, result.stdout + result.stderr
 
@@ -127,3 +128,150 @@ def test_help_and_readme_document_every_option(runner: CommandRunner) -> None:
     readme = (REPO / "README.md").read_text()
     missing = [option for option in options if f"`{option}" not in readme]
     assert not missing, f"options missing from README.md: {missing}"
+
+
+# -- issue 11: every bad input refused before any work, exit code 4, no traceback --------------
+
+
+def assert_refused(code: int, output: str, *named: str) -> None:
+    assert code == pytest.ExitCode.USAGE_ERROR, output
+    for text in named:
+        assert text in output, output
+    assert "Traceback" not in output
+    assert "test session starts" not in output
+
+
+def test_report_and_tools_dirs_that_are_files_or_cannot_be_made(
+    runner: CommandRunner, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    code, output = run_pytest(runner, "--report-dir", str(a_file))
+    assert_refused(code, output, f"--report-dir {a_file}: {a_file} is a file, not a directory")
+    code, output = run_pytest(runner, "--tools-dir", str(a_file / "below"))
+    assert_refused(code, output, f"--tools-dir {a_file / 'below'}: {a_file} is a file")
+    code, output = run_pytest(runner, "--report-dir", "/sys/eicp-cannot-be-made")
+    assert_refused(code, output, "--report-dir /sys/eicp-cannot-be-made: cannot be created")
+
+
+@pytest.mark.parametrize(
+    "hostname",
+    ["https://istiod.example.com", "istiod.example.com:443", "has space.example", "under_score.example"],
+)
+def test_external_hostname_must_be_an_rfc1123_host_name(runner: CommandRunner, hostname: str) -> None:
+    code, output = run_pytest(runner, "--scenario", "dns-tls", "--external-hostname", hostname)
+    assert_refused(code, output, f"--external-hostname {hostname!r} is not an RFC 1123 host name")
+
+
+def test_external_hostname_for_a_scenario_that_does_not_use_it(runner: CommandRunner) -> None:
+    code, output = run_pytest(
+        runner, "--scenario", "ip-passthrough", "--external-hostname", "istiod.example.com"
+    )
+    assert_refused(
+        code, output, "--external-hostname 'istiod.example.com' is used by the dns-tls scenario only"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--istio-hub", "gcr.io/istio release", "is not an image registry reference"),
+        ("--istio-hub", "docker.io/istio:1.30.3", "is not an image registry reference"),
+        ("--istio-tag", "bad tag!", "is not an image tag"),
+        ("--istio-tag", "-leading-dash", "is not an image tag"),
+    ],
+)
+def test_image_references(runner: CommandRunner, flag: str, value: str, message: str) -> None:
+    code, output = run_pytest(runner, f"{flag}={value}")  # "=": values may start with "-"
+    assert_refused(code, output, f"{flag} {value!r} {message}")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0"])
+def test_diagnostics_timeout_must_be_finite_and_positive(runner: CommandRunner, value: str) -> None:
+    code, output = run_pytest(runner, f"--diagnostics-timeout={value}")
+    assert_refused(
+        code, output, f"--diagnostics-timeout {float(value)}", "positive, finite number of seconds"
+    )
+
+
+def test_tool_path_must_be_an_executable_file(runner: CommandRunner, tmp_path: Path) -> None:
+    code, output = run_pytest(runner, "--tool-path", f"kind={tmp_path}")
+    assert_refused(code, output, f"--tool-path kind={tmp_path}: is a directory")
+    plain = tmp_path / "kind"
+    plain.write_text("#!/bin/sh\n")
+    plain.chmod(0o644)
+    code, output = run_pytest(runner, "--tool-path", f"kind={plain}")
+    assert_refused(code, output, f"--tool-path kind={plain}: is not executable")
+
+
+def test_workers_without_loadgroup_are_refused(runner: CommandRunner) -> None:
+    code, output = run_pytest(runner, "-n", "2", "--dist", "load")
+    assert_refused(code, output, "--dist 'load' with -n", "accepted: --dist loadgroup")
+
+
+def test_workers_alone_get_loadgroup() -> None:
+    from types import SimpleNamespace
+
+    from fixtures.options import one_scenario_per_worker
+
+    option = SimpleNamespace(numprocesses=2, dist="load")  # what xdist makes of a bare -n 2
+    config = SimpleNamespace(
+        option=option,
+        pluginmanager=SimpleNamespace(hasplugin=lambda name: name == "xdist"),
+        invocation_params=SimpleNamespace(args=("suites", "-n", "2")),
+        getoption=lambda name, default=None: getattr(option, name, default),
+    )
+    one_scenario_per_worker(config)  # type: ignore[arg-type]
+    assert option.dist == "loadgroup"
+
+
+def test_cluster_prefix_must_not_end_with_a_dash(runner: CommandRunner) -> None:
+    code, output = run_pytest(runner, "--cluster-prefix", "eicp-")
+    assert_refused(code, output, "--cluster-prefix 'eicp-'", "not ending with '-'")
+
+
+def test_existing_kubeconfig_from_the_environment_must_exist(runner: CommandRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-kubeconfig"
+    code, output = run_pytest(
+        runner, *EXISTING_CONTEXTS, "--scenario", "ip-passthrough", env={"KUBECONFIG": str(missing)}
+    )
+    assert_refused(code, output, f"$KUBECONFIG ({missing}) does not exist")
+    assert "contexts there: none" not in output
+
+
+def test_every_bad_context_is_named_at_once(runner: CommandRunner, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncontexts:\n- name: prod-east\n- name: prod-west\n")
+    code, output = run_pytest(
+        runner, *EXISTING_CONTEXTS, "--scenario", "ip-passthrough", "--kubeconfig", str(kubeconfig)
+    )
+    assert_refused(
+        code,
+        output,
+        f"--external-context 'a', --remote-context 'b' are not contexts in {kubeconfig}",
+        "contexts there: prod-east, prod-west",
+    )
+
+
+def test_keep_on_failure_is_refused_on_existing_clusters(runner: CommandRunner) -> None:
+    code, output = run_pytest(runner, *EXISTING_CONTEXTS, "--scenario", "ip-passthrough", "--keep-on-failure")
+    assert_refused(code, output, "--keep-on-failure applies to kind mode only", "nothing to keep")
+
+
+@pytest.mark.parametrize("name", ["Prod_East", "-east", "a" * 64])
+def test_cluster_names_must_be_dns1123_labels(runner: CommandRunner, name: str) -> None:
+    code, output = run_pytest(
+        runner, *EXISTING_CONTEXTS, "--scenario", "ip-passthrough", f"--remote-cluster-name={name}"
+    )
+    assert_refused(code, output, f"--remote-cluster-name {name!r} is not a DNS-1123 label")
+
+
+def test_kwok_mode_is_refused_while_its_provider_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from fixtures import options
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert options.available_modes() == ("kind", "existing")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    assert options.available_modes() == ("kind", "existing", "kwok")
