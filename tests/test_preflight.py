@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,3 +155,50 @@ def test_real_tools_without_docker_engine_stop_with_one_clear_message(
     assert f"{cpk.path} --help" not in transcript
     assert "create cluster" not in transcript
     assert "get clusters" not in transcript  # nothing cluster-related ran before the preflight
+
+
+@pytest.mark.slow
+def test_suites_without_docker_or_tools_stop_first_at_the_host_preflight(tmp_path: Path) -> None:
+    """Issue 10: ``pytest suites`` on a host without Docker and without a kubectl to be had
+    stops first with the Docker preflight message, having created and fetched nothing."""
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()  # no docker, no kubectl, no go: nothing on PATH at all
+    tools_dir, state_dir, report_dir = tmp_path / "tools", tmp_path / "state", tmp_path / "report"
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "PATH": str(empty_path),
+        "EICP_TOOLS_DIR": str(tools_dir),
+        "EICP_STATE_DIR": str(state_dir),
+        "EICP_RUNS_DIR": str(tmp_path / "runs"),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "-p",
+            "no:cacheprovider",
+            "--scenario",
+            "ip-passthrough",
+            "--no-download",
+            "--report-dir",
+            str(report_dir),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    assert "Interrupted: host preflight failed, no cluster was created:" in output
+    assert "no 'docker' executable on PATH" in output
+    assert "could not be had" not in output  # no tool was even looked for
+    assert list(tools_dir.iterdir()) == []  # nothing downloaded or built
+    assert not state_dir.exists()  # no cluster record, no lock: nothing created
+    transcript = report_dir / "logs" / "commands-main.log"
+    assert not transcript.exists() or "kubectl" not in transcript.read_text()
