@@ -25,7 +25,7 @@ from scenarios.common import (
 from scenarios.expectations import ScenarioExpectations
 from scenarios.external import external_istiod_iop, istiod_routing
 from scenarios.facts import Facts, placeholder
-from scenarios.istioctl_flow import Flow, render_flow
+from scenarios.istioctl_flow import Flow, Hook, render_flow
 from scenarios.releases import IstioRelease
 from scenarios.remote import config_cluster_expectations, remote_cluster_iop, remote_webhooks
 from scenarios.steps import Action, Role, Step
@@ -103,54 +103,54 @@ def secret_step(name: str, namespace: str, secret_type: str, layout: dict[str, s
     )
 
 
+def pki_steps(ctx: RenderContext) -> dict[Hook, list[Step]]:
+    """What the suite's per-run PKI adds: the gateway certificate, istiod's plug-in CA
+    (``cacerts``) and the CA the gateway verifies istiod with. With a real certificate
+    (``--external-tls-secret``) there is none of it: the user's secret already exists, istiod
+    keeps its own CA, and the DestinationRule is the guide's plain ``SIMPLE``."""
+    facts = ctx.facts
+    if not facts.suite_pki:
+        return {}
+    gateway_tls = secret_step(
+        facts.external_tls_secret,
+        ISTIO_SYSTEM,
+        "kubernetes.io/tls",
+        pki.GATEWAY_TLS_LAYOUT,
+        f"{ctx.seed} §Set up a gateway in the external cluster, step 3 (SSL_SECRET_NAME); {DESIGN_PKI}",
+    )
+    upstream_ca = secret_step(
+        UPSTREAM_CA_SECRET, ISTIO_SYSTEM, "Opaque", pki.ROOT_CA_LAYOUT, f"{DESIGN_PKI} (gateway -> istiod)"
+    )
+    cacerts = secret_step(
+        "cacerts",
+        EXTERNAL_NS,
+        "Opaque",
+        pki.CACERTS_LAYOUT,
+        f"004 §Common Setup, steps 4-6 (plug-in CA as cacerts); {DESIGN_PKI}",
+    )
+    return {"before_istiod": [cacerts], "before_routing": [gateway_tls, upstream_ca]}
+
+
 def flow(ctx: RenderContext) -> Flow:
     facts = ctx.facts
     host = gateway_hostname(facts)
-    seed = ctx.seed
     root_path = MOUNTED_MESH_ROOT if facts.suite_pki else SYSTEM_ROOTS
-    after_address = [publish_step(ctx, "remote", DESIGN_PKI)] if publishes_hostname(facts) else []
-    before_routing = []
-    if facts.suite_pki:
-        before_routing.append(
-            secret_step(
-                facts.external_tls_secret,
-                ISTIO_SYSTEM,
-                "kubernetes.io/tls",
-                pki.GATEWAY_TLS_LAYOUT,
-                f"{seed} §Set up a gateway in the external cluster, step 3 (SSL_SECRET_NAME); {DESIGN_PKI}",
-            )
-        )
-    before_routing.append(
-        secret_step(
-            UPSTREAM_CA_SECRET,
-            ISTIO_SYSTEM,
-            "Opaque",
-            pki.ROOT_CA_LAYOUT,
-            f"{DESIGN_PKI} (gateway -> istiod)",
-        )
-    )
+    extra = pki_steps(ctx)
+    if publishes_hostname(facts):
+        extra["after_address"] = [publish_step(ctx, "remote", DESIGN_PKI)]
+    extra["after_routing"] = [precondition_step(ctx, "remote")]
     return Flow(
         addressing="dns",
         host=host,
         remote_iop=remote_cluster_iop(ctx, "remote", "dns", host, ca_bundle=ca_bundle(facts)),
         external_iop=external_istiod_iop(ctx, "dns", host, root_ca_path=root_path),
         routing=istiod_routing(
-            host, "dns", credential_name=facts.external_tls_secret, upstream_ca_credential=UPSTREAM_CA_SECRET
+            host,
+            "dns",
+            credential_name=facts.external_tls_secret,
+            upstream_ca_credential=UPSTREAM_CA_SECRET if facts.suite_pki else None,
         ),
-        extra={
-            "after_address": after_address,
-            "before_istiod": [
-                secret_step(
-                    "cacerts",
-                    EXTERNAL_NS,
-                    "Opaque",
-                    pki.CACERTS_LAYOUT,
-                    f"004 §Common Setup, steps 4-6 (plug-in CA as cacerts); {DESIGN_PKI}",
-                )
-            ],
-            "before_routing": before_routing,
-            "after_routing": [precondition_step(ctx, "remote")],
-        },
+        extra=extra,
         extra_uninstall=[publish_step(ctx, "remote", DESIGN_PKI, remove=True)]
         if publishes_hostname(facts)
         else [],

@@ -20,7 +20,7 @@ from scenarios.common import MOUNTED_MESH_ROOT, RenderedScenario
 from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import IstioRelease, IstioVersion, load_pins
-from scenarios.steps import Step
+from scenarios.steps import Action, Step
 from tests.seed_snippets import field_diff, produce, produce_inline, seed_text
 
 IP = "172.18.255.200"
@@ -176,9 +176,28 @@ def test_dns_tls_with_a_real_certificate_is_seed_001_verbatim(runner: CommandRun
         manifests(rendered, "external-istiod"),
         produce(runner, workdir, text, "external-istiod.yaml", variables),
     )
+    # The guide's Gateway, VirtualService and DestinationRule (plain SIMPLE to istiod).
+    assert_docs(
+        manifests(rendered, "external-istiod-routing"),
+        produce(runner, workdir, text, "external-istiod-gw.yaml", variables),
+    )
     names = [s.name for s in rendered.plan.steps]
     assert "publish-hostname-remote" not in names
     assert f"external-secret-{SECRET}" not in names  # the user's secret is used as it is
+
+
+@pytest.mark.parametrize("scenario", ["dns-tls", "second-remote"])
+def test_a_real_certificate_needs_nothing_of_the_suites_pki(scenario: str) -> None:
+    """--external-tls-secret: no step creates PKI material or verifies with the PKI root."""
+    real = facts(external_hostname="istiod.example.com", suite_pki=False, second_remote_base="dns-tls")
+    plan = render(scenario, release("1.30"), real).plan
+    for step in (*plan.steps, *plan.uninstall):
+        assert step.action is not Action.CREATE_SECRET, step.name
+        assert "data_from_pki" not in step.params and step.params.get("ca", "system") == "system", step.name
+    text = plan.describe()
+    assert (
+        "upstream-ca" not in text and "cacerts" not in text and "caBundle" not in text.replace("CABundle", "")
+    )
 
 
 @pytest.mark.parametrize("minor", CURRENT)
