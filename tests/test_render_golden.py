@@ -195,9 +195,8 @@ def test_a_real_certificate_needs_nothing_of_the_suites_pki(scenario: str) -> No
         assert step.action is not Action.CREATE_SECRET, step.name
         assert "data_from_pki" not in step.params and step.params.get("ca", "system") == "system", step.name
     text = plan.describe()
-    assert (
-        "upstream-ca" not in text and "cacerts" not in text and "caBundle" not in text.replace("CABundle", "")
-    )
+    assert "upstream-ca" not in text and "cacerts" not in text
+    assert "injectionCABundle" not in text and "validationCABundle" not in text
 
 
 @pytest.mark.parametrize("minor", CURRENT)
