@@ -1,11 +1,16 @@
 """Cluster snapshots that prove an uninstall left each cluster as it found it.
 
 Before a scenario installs, the names of every namespace, CRD, webhook configuration, cluster
-role and cluster role binding on each of its clusters are recorded; after its uninstall the
+role and cluster role binding on each of its clusters are recorded, and so are the ConfigMaps
+istiod writes into every namespace it watches (``istio-ca-root-cert``, ``istio-ca-crl``: in a
+namespace that existed before, they outlive istiod unless removed). After the uninstall the
 same listing must come back identical. Anything extra is a leftover of the scenario; anything
 missing is something the suite removed without having created it. Namespaces and CRDs take a
 while to go away, so the comparison is polled until a deadline and the last difference is
 what the failure reports.
+
+The same listing is what the ledger (install/ledger.py) reads back after the steps whose
+tools create objects beside their output.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from clusters.cluster import ClusterHandle, Topology
-from install.installer import PollSettings, is_transient, poll_until
+from install.kubectl import is_transient
 from programs.runner import CommandError, CommandTimeout
-from programs.waits import WaitTimeout
+from programs.waits import Backoff, Observation, WaitTimeout, wait_until
 from scenarios.steps import Role
 
 # The cluster-scoped kinds an Istio install creates, plus namespaces (which hold the rest).
@@ -29,13 +34,19 @@ TRACKED_KINDS: tuple[str, ...] = (
     "clusterroles",
     "clusterrolebindings",
 )
+# What istiod's namespace controller writes into every namespace (Istio's CACertNamespaceConfigMap
+# and, with a plugged-in CA that has a CRL, the CRL ConfigMap).
+ISTIOD_CONFIGMAPS: tuple[str, ...] = ("istio-ca-root-cert", "istio-ca-crl")
+# One line a ConfigMap ("<namespace>   <name>", kubectl's column layout), no header.
+CONFIGMAP_COLUMNS = "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name"
 SNAPSHOT_TIMEOUT_S = 60.0
 RESTORE_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
 class ClusterSnapshot:
-    """The names (``kind.group/name`` as ``kubectl -o name`` prints them) on one cluster."""
+    """The names on one cluster: ``kind.group/name`` as ``kubectl -o name`` prints them, and
+    ``configmap/NAME -n NAMESPACE`` for istiod's ConfigMaps (install.ledger.ObjectRef's text)."""
 
     role: Role
     objects: frozenset[str]
@@ -77,8 +88,19 @@ class UninstallLeftovers(AssertionError):
         )
 
 
+def parse_configmap_columns(output: str) -> set[str]:
+    """istiod's ConfigMaps in ``kubectl get configmaps -A -o custom-columns=... --no-headers``."""
+    names: set[str] = set()
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1] in ISTIOD_CONFIGMAPS:
+            names.add(f"configmap/{fields[1]} -n {fields[0]}")
+    return names
+
+
 def take_snapshot(cluster: ClusterHandle) -> ClusterSnapshot:
-    """One ``kubectl get <kinds> -o name`` call: a consistent listing of the tracked kinds."""
+    """One ``kubectl get <kinds> -o name`` call (a consistent listing of the tracked kinds) and
+    one listing of the ConfigMaps in every namespace, kept to istiod's."""
     result = cluster.kubectl(
         "get",
         ",".join(TRACKED_KINDS),
@@ -87,8 +109,19 @@ def take_snapshot(cluster: ClusterHandle) -> ClusterSnapshot:
         timeout_s=SNAPSHOT_TIMEOUT_S,
         title=f"[{cluster.role}] snapshot of namespaces, CRDs, webhooks, cluster roles",
     )
-    names = frozenset(line.strip() for line in result.stdout.splitlines() if line.strip())
-    return ClusterSnapshot(role=cluster.role, objects=names)
+    names = {line.strip() for line in result.stdout.splitlines() if line.strip()}
+    configmaps = cluster.kubectl(
+        "get",
+        "configmaps",
+        "--all-namespaces",
+        "-o",
+        CONFIGMAP_COLUMNS,
+        "--no-headers",
+        timeout_s=SNAPSHOT_TIMEOUT_S,
+        title=f"[{cluster.role}] snapshot of istiod's ConfigMaps in every namespace",
+    )
+    names |= parse_configmap_columns(configmaps.stdout)
+    return ClusterSnapshot(role=cluster.role, objects=frozenset(names))
 
 
 def take_topology_snapshot(topology: Topology, roles: Iterable[Role]) -> dict[Role, ClusterSnapshot]:
@@ -101,13 +134,13 @@ def verify_restored(
     before: Mapping[Role, ClusterSnapshot],
     *,
     timeout_s: float | None = None,
-    poll: PollSettings | None = None,
+    poll: Backoff | None = None,
 ) -> None:
     """Poll until every cluster's listing equals ``before``; raise ``UninstallLeftovers`` if not."""
     last: list[SnapshotDiff] = []
     started = time.monotonic()
 
-    def observe() -> tuple[bool, str, None]:
+    def observe() -> Observation[None]:
         diffs = []
         for role, snapshot in before.items():
             try:
@@ -115,14 +148,19 @@ def verify_restored(
             except CommandError as error:
                 if not (isinstance(error, CommandTimeout) or is_transient(error)):
                     raise
-                return False, f"[{role}] API not answering: {error.stderr_tail}", None
+                return Observation(False, f"[{role}] API not answering: {error.stderr_tail}", None)
         last[:] = diffs
         state = "\n".join(diff.describe() for diff in diffs if not diff.clean) or "clean"
-        return all(diff.clean for diff in diffs), state, None
+        return Observation(all(diff.clean for diff in diffs), state, None)
 
     try:
         deadline = RESTORE_TIMEOUT_S if timeout_s is None else timeout_s
-        poll_until(f"{scenario}: clusters back to their pre-install state", observe, deadline, poll)
+        wait_until(
+            f"{scenario}: clusters back to their pre-install state",
+            observe,
+            deadline,
+            backoff=poll or Backoff(),
+        )
     except WaitTimeout:
         if not any(not diff.clean for diff in last):
             raise  # never got a full listing: the timeout itself says why

@@ -26,6 +26,11 @@ How it behaves:
   the last observed state); any other exception stops the wait and propagates unchanged. Name
   only the failures that are expected while a thing comes up (an API server refusing
   connections, a resource not found yet), never a blanket ``Exception``.
+- A probe that computes its own verdict returns an ``Observation(done, state, value)``: it is
+  done when ``done`` is, its ``state`` is what a timeout reports, and the caller reads
+  ``.value`` from the result (the defaults of ``until`` and ``show`` read it as such).
+- ``backoff=Backoff(min_s, max_s)`` sets the pauses in one value (callers that carry their
+  polling pace around, such as the installer, pass one instead of the two numbers).
 - On timeout, ``WaitTimeout`` is raised. Its message says what was awaited, for how long,
   how many probes ran, and the last observed state (``show(value)`` or the last transient
   exception); the same data is on the exception's attributes for reports.
@@ -71,8 +76,31 @@ class WaitTimeout(TimeoutError):
         )
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """Pauses between probes: exponential from ``min_s`` up to ``max_s``."""
+
+    min_s: float = 1.0
+    max_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Observation(Generic[T]):
+    """What one probe saw: whether the wait is over, the state for messages, and a value."""
+
+    done: bool
+    state: str
+    value: T
+
+    def __bool__(self) -> bool:
+        return self.done
+
+    def __repr__(self) -> str:
+        return self.state
+
+
 @dataclass
-class _Observation(Generic[T]):
+class _Seen(Generic[T]):
     """What the latest probe returned or raised, kept for the timeout message."""
 
     text: str = _NOTHING_OBSERVED
@@ -89,6 +117,7 @@ def wait_until(
     transient: tuple[type[BaseException], ...] = (),
     initial_delay_s: float = 0.5,
     max_delay_s: float = 10.0,
+    backoff: Backoff | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Poll ``probe`` until ``until(value)`` holds; return that value or raise ``WaitTimeout``.
@@ -98,7 +127,9 @@ def wait_until(
     """
     if deadline_s <= 0:
         raise ValueError(f"deadline_s must be positive, got {deadline_s}")
-    seen: _Observation[T] = _Observation()
+    if backoff is not None:
+        initial_delay_s, max_delay_s = backoff.min_s, backoff.max_s
+    seen: _Seen[T] = _Seen()
 
     def observed(value: T) -> T:
         seen.probes += 1
@@ -134,7 +165,7 @@ def wait_until(
     return result
 
 
-def _timed_out(describe: str, deadline_s: float, state: RetryCallState, seen: _Observation[T]) -> T:
+def _timed_out(describe: str, deadline_s: float, state: RetryCallState, seen: _Seen[T]) -> T:
     raise WaitTimeout(describe, deadline_s, state.seconds_since_start or 0.0, seen.probes, seen.text)
 
 

@@ -318,7 +318,7 @@ def test_a_failing_probe_is_an_environment_fault_naming_what_to_fix(
 def test_a_probe_pod_that_never_runs_names_its_state_and_is_still_deleted(
     precondition_world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("install.installer.PROBE_START_ALLOWANCE_S", 0.5)
+    monkeypatch.setattr("install.hostname.probe.PROBE_START_ALLOWANCE_S", 0.5)
     world = precondition_world
     world["kubectl"].on(
         r" get pod/\S+ -n external-istiod -o json$", stdout=probe_pod("Pending", waiting="ImagePullBackOff")

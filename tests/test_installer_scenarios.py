@@ -66,7 +66,10 @@ def supported_releases() -> list[IstioRelease]:
 
 
 def render_plan(scenario: str, release: IstioRelease, facts: Facts) -> ScenarioPlan:
-    plan: ScenarioPlan = registry.render(scenario, release, facts).plan
+    try:
+        plan: ScenarioPlan = registry.render(scenario, release, facts).plan
+    except registry.ScenarioUnavailable as unavailable:  # e.g. no Sail chart published for a release
+        pytest.skip(str(unavailable))
     return plan
 
 
@@ -165,6 +168,8 @@ class SimulatedRunner(CommandRunner):
             else:
                 state.add("file/" + args[args.index("-f") + 1] + "/" + ",".join(args[args.index("-f") + 2 :]))
             return 0, "", ""
+        if verb == "get" and ("," in args[1] or "--no-headers" in args):
+            return 0, "", ""  # the ledger's and the snapshot's listings: see tests/test_ledger.py
         if verb == "get" and args[-2:] == ["-o", "json"]:
             return 0, json.dumps(READY), ""
         if verb == "get":
@@ -256,6 +261,9 @@ def simulated_install(
         samples=lambda: samples,
         poll=FAST,
         pki=lambda: PKI,
+        # Failing every command in turn is quadratic in the calls: the ledger's read-backs
+        # (and their failure, which the uninstall sweep covers) are tests/test_ledger.py's.
+        ledger=None,
     )
     runnable_plan = ScenarioPlan(plan.scenario, plan.release, plan.roles, plan.steps[: runnable(plan)])
 

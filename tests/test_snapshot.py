@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from install.installer import PollSettings
 from install.snapshot import TRACKED_KINDS, UninstallLeftovers, take_topology_snapshot, verify_restored
 from programs.runner import CommandRunner
+from programs.waits import Backoff
 from tests.fakeexec import FakeTools
 from tests.test_installer import make_topology
 
@@ -18,7 +18,7 @@ BASE = [
     "customresourcedefinition.apiextensions.k8s.io/gateways.gateway.networking.k8s.io",
     "clusterrole.rbac.authorization.k8s.io/admin",
 ]
-FAST = PollSettings(min_s=0.01, max_s=0.05)
+FAST = Backoff(min_s=0.01, max_s=0.05)
 
 
 def listing(fake_tools: FakeTools, context: str) -> None:
@@ -70,4 +70,5 @@ def test_a_namespace_that_is_still_terminating_is_waited_for(
     kubectl.tools["kubectl"].on(r"get namespaces,", times=2, stdout="\n".join([*BASE, "namespace/sample"]))
     listing(kubectl, "ctx-rem")
     verify_restored("dns-tls-1.30.3", topology, before, timeout_s=5, poll=FAST)
-    assert len(kubectl.calls("kubectl")) == 4  # the first listing plus three polls
+    # The first listing plus three polls, each a listing of kinds and one of istiod's ConfigMaps.
+    assert len(kubectl.calls("kubectl")) == 8

@@ -5,48 +5,34 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable
-from typing import Any
 
-Obj = dict[str, Any]
+# The object helpers install/ shares live in kube/objects.py; re-exported for the evaluators.
+from kube.objects import (
+    Obj,
+    condition,
+    condition_true,
+    describe_condition,
+    items,
+    lb_addresses,
+    name_of,
+)
 
-
-def items(obj_or_list: Obj | None) -> list[Obj]:
-    """The items of a ``List`` object (``kubectl get ... -o json``), or ``[obj]`` for one object."""
-    if obj_or_list is None:
-        return []
-    if obj_or_list.get("kind", "").endswith("List") or "items" in obj_or_list:
-        return list(obj_or_list.get("items") or [])
-    return [obj_or_list]
-
-
-def name_of(obj: Obj) -> str:
-    meta = obj.get("metadata") or {}
-    namespace = meta.get("namespace")
-    name = meta.get("name", "<unnamed>")
-    return f"{namespace}/{name}" if namespace else str(name)
-
-
-def condition(obj: Obj, kind: str) -> Obj | None:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return dict(cond)
-    return None
-
-
-def condition_true(obj: Obj, kind: str) -> bool:
-    cond = condition(obj, kind)
-    return cond is not None and cond.get("status") == "True"
-
-
-def describe_condition(obj: Obj, kind: str) -> str:
-    cond = condition(obj, kind)
-    if cond is None:
-        return f"no {kind} condition"
-    text = f"{kind}={cond.get('status')}"
-    if cond.get("reason"):
-        text += f" ({cond['reason']}"
-        text += f": {cond['message']})" if cond.get("message") else ")"
-    return text
+__all__ = [
+    "Obj",
+    "condition",
+    "condition_true",
+    "container_env",
+    "describe_condition",
+    "host_of",
+    "image_repository",
+    "image_tag",
+    "is_ip",
+    "items",
+    "join",
+    "lb_addresses",
+    "name_of",
+    "proxy_config",
+]
 
 
 def container_env(container: Obj, name: str) -> str | None:
@@ -85,15 +71,6 @@ def proxy_config(container: Obj) -> Obj:
     except json.JSONDecodeError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
-
-
-def lb_addresses(service: Obj) -> list[str]:
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    return [
-        entry.get("ip") or entry.get("hostname")
-        for entry in ingress
-        if entry.get("ip") or entry.get("hostname")
-    ]
 
 
 def host_of(address: str) -> str:

@@ -1,0 +1,131 @@
+"""What every action gets: the clusters, the release's tools, what is known, and the ledger.
+
+An action is a function ``(ctx, step, cluster) -> str | None`` (the value is the fact a wait
+``provides``). The engine (install/installer.py) builds one ``ActionContext`` per step from
+its own fields, so a field changed between steps (node access handed over) is seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from clusters.cluster import ClusterHandle, Topology
+from install.faults import PlanError
+from install.hostname import KindNodes
+from install.kubectl import dump, server_side_apply
+from install.ledger import Ledger, documents_of, refs_from_output
+from install.snapshot import take_snapshot
+from programs.runner import CommandError, CommandResult
+from programs.waits import Backoff
+from scenarios.facts import Facts
+from scenarios.pki import SuitePki
+from scenarios.releases import IstioRelease
+from scenarios.steps import Action, Role, Step
+
+T = TypeVar("T")
+log = logging.getLogger("eicp.installer")
+
+DEFAULT_TIMEOUTS_S: dict[Action, float] = {
+    Action.ISTIOCTL_INSTALL: 900.0,
+    Action.MANIFEST_GENERATE_APPLY: 300.0,
+    Action.HELM_INSTALL: 600.0,
+    Action.WAIT: 300.0,
+    Action.REMOTE_SECRET: 120.0,
+    Action.DELETE: 300.0,
+    Action.PUBLISH_HOSTNAME: 300.0,
+}
+DEFAULT_COMMAND_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    topology: Topology
+    release: IstioRelease
+    work_dir: Path
+    istioctl: Path
+    helm: Callable[[], Path] | None
+    samples: Callable[[], Path] | None
+    pki: Callable[[], SuitePki] | None
+    nodes: KindNodes | None
+    poll: Backoff
+    facts: Facts
+    ledger: Ledger | None
+
+    def timeout(self, step: Step) -> float:
+        if "deadline_s" in step.params:
+            return float(step.params["deadline_s"])
+        return DEFAULT_TIMEOUTS_S.get(step.action, DEFAULT_COMMAND_TIMEOUT_S)
+
+    def apply(
+        self, cluster: ClusterHandle, documents: str, step: Step, *extra: str, title: str | None = None
+    ) -> CommandResult:
+        """Server-side apply of ``documents``; the ledger records every object kubectl names."""
+        result = server_side_apply(cluster, documents, self.timeout(step), *extra, title=title)
+        namespace = extra[extra.index("-n") + 1] if "-n" in extra else None
+        self.record(result.stdout, documents_of(documents), namespace, cluster.role)
+        return result
+
+    def record(
+        self,
+        output: str,
+        documents: Sequence[dict[str, Any]] = (),
+        namespace: str | None = None,
+        role: Role | None = None,
+    ) -> None:
+        """Objects named by a tool's ``-o name`` output, created by the current step."""
+        if self.ledger is not None:
+            self.ledger.created(refs_from_output(output, documents, namespace), role)
+
+    def read_back(self, cluster: ClusterHandle) -> None:
+        """Record what the cluster's listing gained since the last one (tools' own objects)."""
+        if self.ledger is None:
+            return
+        try:
+            self.ledger.read_back(cluster.role, take_snapshot(cluster).objects)
+        except CommandError as error:
+            # Not fatal: the uninstall's final sweep compares with the baseline again.
+            log.warning("[%s] could not read back what the step created: %s", cluster.role, error)
+
+    def register_secrets(self, manifests: Sequence[dict[str, Any]]) -> None:
+        """Secret payloads in a step's manifests (e.g. the PKI's keys) become redacted values."""
+        redactor = self.topology.clusters[next(iter(self.topology.clusters))].runner.redactor
+        for manifest in manifests:
+            if manifest.get("kind") != "Secret":
+                continue
+            for value in (manifest.get("stringData") or {}).values():
+                redactor.register(str(value))
+            for value in (manifest.get("data") or {}).values():
+                with contextlib.suppress(binascii.Error, UnicodeDecodeError):
+                    redactor.register(base64.b64decode(str(value), validate=True).decode())
+                redactor.register(str(value))
+
+    def write_private(self, step: Step, name: str, text: str) -> Path:
+        """A file only this user reads, under ``<work dir>/<role>/`` (IstioOperators, values)."""
+        directory = self.work_dir / step.role
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o600)
+        return path
+
+
+def param(step: Step, key: str, kind: type[T]) -> T:
+    if key not in step.params:
+        raise PlanError(
+            f"step {step.name!r} ({step.action.value}) lacks parameter {key!r}; it has: "
+            f"{', '.join(step.params) or 'none'}"
+        )
+    value = step.params[key]
+    if not isinstance(value, kind):
+        raise PlanError(f"step {step.name!r}: parameter {key!r} should be a {kind.__name__}, got {value!r}")
+    return value
+
+
+__all__ = ["ActionContext", "dump", "param"]

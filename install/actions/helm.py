@@ -1,0 +1,99 @@
+"""Actions that run Helm: ``upgrade --install`` and ``uninstall`` of a chart release.
+
+A release is undone by ``helm uninstall``, which the ledger notes as the entry's undo. What
+Helm never removes (the chart's ``crds/``, a namespace ``--create-namespace`` made) is read
+back from the cluster's listing after the install, so the ledger deletes it afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from clusters.cluster import ClusterHandle
+from install.actions.context import ActionContext, param
+from install.faults import PlanError
+from scenarios.steps import Action, Step
+
+
+def helm_install(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
+    params = step.params
+    release, namespace = param(step, "release", str), param(step, "namespace", str)
+    argv = [
+        str(_helm(ctx, step)),
+        "upgrade",
+        "--install",
+        release,
+        param(step, "chart", str),
+        "--repo",
+        param(step, "repo", str),
+        "--version",
+        param(step, "version", str),
+        "--namespace",
+        namespace,
+        *_kube_args(cluster),
+        "--wait",
+        "--timeout",
+        f"{int(ctx.timeout(step))}s",
+    ]
+    if params.get("create_namespace", True):
+        argv.append("--create-namespace")
+    if params.get("values"):
+        text = yaml.safe_dump(params["values"], sort_keys=False)
+        argv += ["--values", str(ctx.write_private(step, f"{_slug(step.name)}-values.yaml", text))]
+    if ctx.ledger is not None:
+        # Noted before the call: a release half made by a failed install is uninstalled too.
+        undo = Step(
+            name=f"undo-{step.name}",
+            role=step.role,
+            action=Action.HELM_UNINSTALL,
+            seed=step.seed,
+            params={"release": release, "namespace": namespace},
+        )
+        ctx.ledger.undo_with(undo)
+    try:
+        cluster.runner.run(
+            argv,
+            timeout_s=ctx.timeout(step) + 60,
+            title=f"[{cluster.role}] helm upgrade --install {params['release']}",
+        )
+    finally:
+        ctx.read_back(cluster)
+    return None
+
+
+def helm_uninstall(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
+    release = param(step, "release", str)
+    cluster.runner.run(
+        [
+            str(_helm(ctx, step)),
+            "uninstall",
+            release,
+            "--namespace",
+            param(step, "namespace", str),
+            *_kube_args(cluster),
+            "--ignore-not-found",
+            "--wait",
+            "--timeout",
+            f"{int(ctx.timeout(step))}s",
+        ],
+        timeout_s=ctx.timeout(step) + 60,
+        title=f"[{cluster.role}] helm uninstall {release}",
+    )
+    return None
+
+
+def _helm(ctx: ActionContext, step: Step) -> Path:
+    if ctx.helm is None:
+        raise PlanError(f"step {step.name!r} needs helm, but the installer was given none")
+    return ctx.helm()
+
+
+def _kube_args(cluster: ClusterHandle) -> list[str]:
+    return ["--kubeconfig", str(cluster.kubeconfig), "--kube-context", cluster.context]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "step"

@@ -1,0 +1,213 @@
+"""The gateway hostname (dns-tls): publishing the suite's test name, and proving a name works.
+
+What publishing changes and how the probe judges are install/hostname/'s; these actions hand
+it the step's parameters, and turn its faults into the installer's (a refused publish is a
+plan error, an unreachable name an environment fault).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+
+from clusters.cluster import ClusterHandle
+from install.actions.context import ActionContext, param
+from install.faults import EnvironmentFault, PlanError
+from install.hostname import (
+    PROBE_CONTAINER,
+    HostnameFault,
+    HostnamePublisher,
+    ProbeRequest,
+    PublishRefused,
+    client_image,
+    pod_state,
+    probe_fault,
+    probe_manifests,
+    probe_names,
+)
+from install.hostname import probe as probe_module
+from install.kubectl import POLL_COMMAND_TIMEOUT_S, dump, get_json
+from programs.runner import CommandError
+from programs.waits import Observation, WaitTimeout, wait_until
+from scenarios.pki import PRIVATE_MATERIAL
+from scenarios.steps import Action, Step
+
+
+def publish_hostname(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
+    """Make ``hostname`` resolve to ``address`` for the cluster's pods and API server, or
+    (``remove``) take exactly that back; see install/hostname/."""
+    hostname, scopes = param(step, "hostname", str), param(step, "scopes", list)
+    nodes = ctx.nodes if ctx.topology.mode == "kind" else None
+    remove = bool(step.params.get("remove"))
+    if nodes is None and not remove:
+        why = (
+            "the installer was given no access to the kind node containers (no kind binary)"
+            if ctx.topology.mode == "kind"
+            else f"the suite publishes its own test name only in kind clusters ({ctx.topology.mode} mode)"
+        )
+        raise PlanError(
+            f"step {step.name!r}: cannot publish {hostname} in {cluster.name}: {why}. The remote API "
+            "server resolves webhook URLs through its node, which only kind lets the suite reach; "
+            "pass --external-hostname with a name real DNS resolves to the external gateway "
+            f"({step.params.get('address')})"
+        )
+    publisher = HostnamePublisher(cluster, nodes, ctx.timeout(step))
+    try:
+        if remove:
+            publisher.withdraw(hostname, scopes)
+        else:
+            if ctx.ledger is not None:
+                undo_params = {"hostname": hostname, "address": "", "scopes": scopes, "remove": True}
+                undo = Step(
+                    f"undo-{step.name}", step.role, Action.PUBLISH_HOSTNAME, step.seed, (), undo_params
+                )
+                ctx.ledger.undo_with(undo)
+            publisher.publish(hostname, param(step, "address", str), scopes)
+    except PublishRefused as refused:
+        raise PlanError(f"step {step.name!r}: {refused}") from None
+    except HostnameFault as fault:
+        raise EnvironmentFault(f"step {step.name!r}: {fault}") from None
+    return None
+
+
+def precondition(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
+    check = param(step, "check", str)
+    if check != "hostname-resolves-and-tls-verifies":
+        raise PlanError(
+            f"step {step.name!r}: unknown precondition {check!r}; known: hostname-resolves-and-tls-verifies"
+        )
+    request = _probe_request(ctx, step)
+    if ctx.nodes is not None and ctx.topology.mode == "kind":
+        _check_node_resolution(ctx, step, cluster, request)
+    _probe_from_pod(ctx, step, cluster, request)
+    return None
+
+
+def _probe_request(ctx: ActionContext, step: Step) -> ProbeRequest:
+    hostname = param(step, "hostname", str)
+    ports = tuple(int(port) for port in param(step, "ports", list))
+    if not ports or not all(0 < port < 65536 for port in ports):
+        raise PlanError(f"step {step.name!r}: ports {list(ports)} must be TCP ports")
+    ca = param(step, "ca", str)
+    ca_pem: bytes | None = None
+    if ca == "system":
+        description = "the probe image's system roots (a publicly trusted CA)"
+    elif ca.startswith("pki:"):
+        material = ca.removeprefix("pki:")
+        if material in PRIVATE_MATERIAL:
+            raise PlanError(f"step {step.name!r}: ca {ca!r} names a private key; name a certificate")
+        if ctx.pki is None:
+            raise PlanError(f"step {step.name!r} needs the run's PKI for ca {ca!r}, but none was given")
+        ca_pem = ctx.pki().material(material)
+        description = f"the mesh root CA of this run's PKI ({material})"
+    else:
+        raise PlanError(f"step {step.name!r}: ca {ca!r} is unknown; use 'system' or 'pki:<certificate>'")
+    return ProbeRequest(
+        hostname=hostname,
+        ports=ports,
+        namespace=param(step, "namespace", str),
+        image=_client_image(ctx, step),
+        ca_pem=ca_pem,
+        ca_description=description,
+        expected_address=ctx.facts.external_istiod_addr,
+        published=ctx.facts.external_hostname != hostname,
+        deadline_s=ctx.timeout(step),
+    )
+
+
+def _client_image(ctx: ActionContext, step: Step) -> str:
+    """The release's own client sample image (samples/<client>/<client>.yaml), which has curl."""
+    client = ctx.release.profile.sample_client
+    if ctx.samples is None:
+        raise PlanError(f"step {step.name!r} needs the release's samples/ for the {client} image")
+    path = ctx.samples() / client / f"{client}.yaml"
+    image = client_image(path.read_text(encoding="utf-8"), client) if path.is_file() else None
+    if image is None:
+        raise PlanError(f"step {step.name!r}: no {client} Deployment with an image in {path}")
+    return image
+
+
+def _check_node_resolution(
+    ctx: ActionContext, step: Step, cluster: ClusterHandle, request: ProbeRequest
+) -> None:
+    """What the API server resolves (webhook calls): the node containers' resolver."""
+    assert ctx.nodes is not None
+    nodes, hostname, expected = ctx.nodes, request.hostname, request.expected_address
+
+    def observe() -> Observation[None]:
+        problems = []
+        for node in nodes.names(cluster.name):
+            address, answer = nodes.resolve(node, hostname)
+            if address is None:
+                problems.append(f"{node}: does not resolve ({answer})")
+            elif request.published and expected and address != expected:
+                problems.append(f"{node}: resolves to {address}, not {expected}")
+        return Observation(not problems, "; ".join(problems) or "every node resolves it", None)
+
+    try:
+        wait_until(
+            f"{hostname} to resolve on the nodes of {cluster.name}",
+            observe,
+            request.deadline_s,
+            backoff=ctx.poll,
+        )
+    except WaitTimeout as timeout:
+        fix = (
+            "the suite writes a marked line into each node's /etc/hosts and the API server's copy of "
+            "it when it publishes the name: did the publish step run?"
+            if request.published
+            else f"the nodes' DNS must resolve it to {expected or 'the external gateway'}"
+        )
+        raise EnvironmentFault(
+            f"step {step.name!r}: the remote API server's nodes cannot resolve {hostname}, so its webhook "
+            f"calls to https://{hostname}:15017 fail: {timeout.last_state}; {fix}"
+        ) from None
+
+
+def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, request: ProbeRequest) -> None:
+    """A short-lived pod resolves the name and verifies TLS on every port; always deleted."""
+    suffix = secrets.token_hex(4)
+    pod, configmap = probe_names(suffix)
+    namespace = request.namespace
+    where = f"pod {namespace}/{pod} in {cluster.name} ({request.image})"
+    try:
+        cluster.kubectl(
+            "create", "-f", "-", stdin=dump(probe_manifests(request, suffix)),
+            timeout_s=POLL_COMMAND_TIMEOUT_S,
+            title=f"[{cluster.role}] probe {request.hostname} from pod {namespace}/{pod}",
+        )  # fmt: skip
+
+        def observe() -> Observation[tuple[bool, str, int | None] | None]:
+            obj, why = get_json(cluster, f"pod/{pod}", "-n", namespace)
+            if obj is None:
+                return Observation(False, why, None)
+            state = pod_state(obj)
+            return Observation(state[0], state[1], state)
+
+        try:
+            finished = wait_until(
+                f"probe pod {namespace}/{pod} to finish",
+                observe,
+                request.deadline_s + probe_module.PROBE_START_ALLOWANCE_S,
+                backoff=ctx.poll,
+            ).value
+        except WaitTimeout as timeout:
+            raise EnvironmentFault(
+                f"step {step.name!r}: the probe {where} did not finish: {timeout.last_state}; can the "
+                "cluster pull and run that image?"
+            ) from None
+        exit_code = finished[2] if finished is not None and finished[2] is not None else -1
+        logs = cluster.kubectl(
+            "logs", f"pod/{pod}", "-n", namespace, "-c", PROBE_CONTAINER,
+            timeout_s=POLL_COMMAND_TIMEOUT_S, check=False,
+        ).stdout  # fmt: skip
+        fault = probe_fault(request, exit_code, logs, where)
+        if fault is not None:
+            raise EnvironmentFault(f"step {step.name!r}: {fault}")
+    finally:
+        with contextlib.suppress(CommandError):
+            cluster.kubectl(
+                "delete", "--ignore-not-found", "--wait=false", "-n", namespace,
+                f"pod/{pod}", f"configmap/{configmap}",
+                timeout_s=POLL_COMMAND_TIMEOUT_S,
+            )  # fmt: skip

@@ -1,0 +1,81 @@
+"""The wait action: poll an object until a condition holds or it has a LoadBalancer address.
+
+Controllers create objects while a wait runs (an operator's istiod and webhooks, istiod's CA
+ConfigMaps): after the wait the cluster's listing is read back into the ledger.
+"""
+
+from __future__ import annotations
+
+from clusters.cluster import ClusterHandle
+from install.actions.context import ActionContext, param
+from install.faults import EnvironmentFault, PlanError
+from install.kubectl import get_json, namespace_args
+from kube.objects import condition, is_deployment, lb_address, rollout_status, stale_status
+from programs.waits import Observation, WaitTimeout, wait_until
+from scenarios.steps import Step
+
+
+def wait(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
+    """Poll ``resource`` until ``for`` holds (``condition=X`` or ``load-balancer-address``)."""
+    resource, wanted = param(step, "resource", str), param(step, "for", str)
+    if "/" not in resource:
+        raise PlanError(f"step {step.name!r}: resource {resource!r} is not TYPE/NAME")
+    extra = namespace_args(step.params)
+    what = f"[{cluster.role}] {resource} {wanted}"
+    if wanted == "load-balancer-address":
+        try:
+            address = wait_until(
+                what, lambda: _address(cluster, resource, extra), ctx.timeout(step), backoff=ctx.poll
+            ).value
+        except WaitTimeout as timeout:
+            # No address means nothing serves LoadBalancer Services (cloud-provider-kind
+            # down, a cloud quota): the environment's fault, not Istio's.
+            raise EnvironmentFault(
+                f"{timeout}. No LoadBalancer address was assigned: is cloud-provider-kind (kind "
+                "mode) or the cloud's load balancer controller running?"
+            ) from None
+        ctx.read_back(cluster)
+        return address
+    kind, _, name = wanted.partition("=")
+    if kind != "condition" or not name:
+        raise PlanError(
+            f"step {step.name!r}: wait for {wanted!r} is unknown; use condition=<Type> or load-balancer-address"
+        )
+    wait_until(what, lambda: _condition(cluster, resource, extra, name), ctx.timeout(step), backoff=ctx.poll)
+    ctx.read_back(cluster)
+    return None
+
+
+def _address(cluster: ClusterHandle, resource: str, extra: list[str]) -> Observation[str | None]:
+    obj, why = get_json(cluster, resource, *extra)
+    if obj is None:
+        return Observation(False, why, None)
+    address = lb_address(obj)
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    state = f"{resource} type={(obj.get('spec') or {}).get('type')} ingress={ingress}"
+    return Observation(address is not None, state, address)
+
+
+def _condition(cluster: ClusterHandle, resource: str, extra: list[str], wanted: str) -> Observation[None]:
+    obj, why = get_json(cluster, resource, *extra)
+    if obj is None:
+        return Observation(False, why, None)
+    found = condition(obj, wanted)
+    done = found is not None and found.get("status") == "True"
+    state = (
+        f"{resource}: {wanted}={found.get('status')} ({found.get('reason', '')}: {found.get('message', '')})"
+        if found
+        else f"{resource}: no {wanted} condition yet"
+    )
+    stale = stale_status(obj, found)
+    if stale:
+        # A Ready from before the last spec change (e.g. Sail's Istio after spec.version
+        # changed) describes the old spec: not done until the controller saw the new one.
+        done = False
+        state += f"; {stale}"
+    if is_deployment(resource):
+        # Available can be True from the old pods: also wait for the rollout to finish.
+        rolled_out, replicas = rollout_status(obj)
+        done = done and rolled_out
+        state += f"; {replicas}"
+    return Observation(done, state, None)

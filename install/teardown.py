@@ -1,0 +1,72 @@
+"""Uninstall from the ledger: the steps that undo what the install recorded, newest first.
+
+Chainsaw-style: entries are undone in reverse order; an entry's own undo (``helm uninstall``,
+withdrawing a published name) runs before its objects are deleted. Objects inside a namespace
+the run created are left to that namespace's deletion. After every entry is undone, a sweep
+reads the clusters again and deletes what controllers made again meanwhile: recorded objects
+that are back, and istiod's CA ConfigMaps in namespaces that outlive it (istiod writes them
+into every namespace for as long as it runs, so they go only once istiod is gone). What the
+baseline (the listing before the install) holds is never deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from install.ledger import Ledger, LedgerEntry, ObjectRef
+from install.snapshot import ISTIOD_CONFIGMAPS
+from scenarios.steps import Action, Role, Step
+
+
+def uninstall_steps(ledger: Ledger) -> list[Step]:
+    """Every step that undoes ``ledger``, in the order to run them."""
+    owned = {entry.role: ledger.namespaces(entry.role) for entry in ledger.entries}
+    steps: list[Step] = []
+    for entry in reversed(ledger.entries):
+        if entry.undo is not None:
+            steps.append(entry.undo)
+        inside = [ref for ref in reversed(entry.objects) if ref.namespace not in owned[entry.role]]
+        steps += delete_steps(entry, inside, ledger.baseline.get(entry.role, frozenset()))
+    return steps
+
+
+def delete_steps(entry: LedgerEntry, refs: Sequence[ObjectRef], baseline: Iterable[str] = ()) -> list[Step]:
+    """DELETE steps for ``refs``: namespaced objects by namespace, then cluster-scoped ones, then
+    CRDs, then namespaces (what lives in something goes before it)."""
+    keep = set(baseline)
+    wanted = [ref for ref in refs if str(ref) not in keep]
+    groups: dict[str | None, list[str]] = {}
+    for ref in wanted:
+        if ref.namespace is not None:
+            groups.setdefault(ref.namespace, []).append(ref.resource)
+    cluster_scoped = [ref for ref in wanted if ref.namespace is None]
+    crds = [ref.resource for ref in cluster_scoped if ref.bare_kind == "customresourcedefinition"]
+    namespaces = [ref.resource for ref in cluster_scoped if ref.is_namespace]
+    others = [ref.resource for ref in cluster_scoped if ref.resource not in {*crds, *namespaces}]
+    steps = [_delete(entry, resources, namespace) for namespace, resources in groups.items()]
+    steps += [_delete(entry, resources, None) for resources in (others, crds, namespaces) if resources]
+    return steps
+
+
+def sweep_refs(ledger: Ledger, role: Role, listing: Iterable[str]) -> list[ObjectRef]:
+    """What is on ``role`` now that the uninstall must still delete: recorded objects that came
+    back, and istiod's ConfigMaps the baseline did not have."""
+    baseline = ledger.baseline.get(role, frozenset())
+    recorded = {str(ref) for ref in ledger.recorded(role)}
+    stray = []
+    for name in sorted(set(listing) - baseline):
+        ref = ObjectRef.parse(name)
+        if name in recorded or (ref.bare_kind == "configmap" and ref.name in ISTIOD_CONFIGMAPS):
+            stray.append(ref)
+    return stray
+
+
+def sweep_entry(role: Role) -> LedgerEntry:
+    return LedgerEntry(step="sweep", role=role, action="sweep", seed="uninstall")
+
+
+def _delete(entry: LedgerEntry, resources: list[str], namespace: str | None) -> Step:
+    params: dict[str, object] = {"resource": resources}
+    if namespace is not None:
+        params["namespace"] = namespace
+    return Step(f"undo-{entry.step}", entry.role, Action.DELETE, entry.seed, (), params)
