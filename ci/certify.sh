@@ -15,8 +15,25 @@ step "Python environment ($VENV)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
 
-step "Tools (cache, download, else Go build)"
-"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind helm kubectl
+# The tools step takes the run's own tool options, and only the tools its mode uses.
+tool_args=() mode=kind
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --tool-path | --tools-dir) tool_args+=("${args[i]}" "${args[i + 1]:-}"); i=$((i + 1)) ;;
+    --tool-path=* | --tools-dir=* | --no-download) tool_args+=("${args[i]}") ;;
+    --topology-mode) mode=${args[i + 1]:-kind}; i=$((i + 1)) ;;
+    --topology-mode=*) mode=${args[i]#--topology-mode=} ;;
+  esac
+done
+case "$mode" in
+  existing) tools=(kubectl helm) ;;
+  kwok) tools=(kwok-tier helm) ;;
+  *) tools=(kind cloud-provider-kind kubectl helm) ;;
+esac
+
+step "Tools for --topology-mode $mode (explicit paths, cache, download, Go build, else PATH)"
+"$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" "${tools[@]}"
 
 step "Conformance run"
 "$VENV/bin/python" -m pytest suites -n "${EICP_WORKERS:-0}" --dist loadgroup \

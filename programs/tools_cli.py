@@ -3,7 +3,7 @@
 The self-test and certification scripts call it so a fresh machine gets its tools before
 pytest starts, with progress on the terminal instead of a silent multi-minute first test.
 
-    python -m programs.tools_cli [--tools-dir DIR] [--no-download] TOOL[@VERSION] ...
+    python -m programs.tools_cli [--tools-dir DIR] [--no-download] [--tool-path NAME=PATH] TOOL ...
 
 TOOL is a name from versions.yaml (kind, cloud-provider-kind, helm, kubectl, istioctl) or
 ``istioctl-offline`` for the offline tier's istioctl source snapshot.
@@ -17,10 +17,11 @@ import os
 import sys
 from pathlib import Path
 
-from run.config import DEFAULT_TOOLS_DIR
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
+from programs.tool_policy import RunToolResolver
 from programs.tools import ResolvedTool, ToolResolver, ToolUnavailable
+from run.config import DEFAULT_TOOLS_DIR
 from scenarios.releases import Pins, load_pins
 
 OFFLINE_ISTIOCTL = "istioctl-offline"
@@ -46,11 +47,29 @@ def main(argv: list[str] | None = None) -> int:
         "--tools-dir", type=Path, default=Path(os.environ.get("EICP_TOOLS_DIR", DEFAULT_TOOLS_DIR))
     )
     parser.add_argument("--no-download", action="store_true")
+    parser.add_argument(
+        "--tool-path",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="use this binary for a tool, as the suite's --tool-path does; repeatable",
+    )
     args = parser.parse_args(argv)
+    explicit: dict[str, Path] = {}
+    for value in args.tool_path:
+        tool_name, sep, path = value.partition("=")
+        if not sep or not path:
+            parser.error(f"--tool-path {value!r}: expected NAME=PATH, e.g. kind=/usr/local/bin/kind")
+        explicit[tool_name] = Path(path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     pins = load_pins()
-    resolver = ToolResolver.from_pins(
-        pins.tools, args.tools_dir, CommandRunner(Redactor()), allow_download=not args.no_download
+    # The run's resolver: explicit paths, cache, download, Go build, then PATH after a skew check.
+    resolver = RunToolResolver.from_pins(
+        pins.tools,
+        args.tools_dir,
+        CommandRunner(Redactor()),
+        explicit=explicit,
+        allow_download=not args.no_download,
     )
     failed = False
     for name in args.tools:

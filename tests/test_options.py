@@ -275,3 +275,43 @@ def test_kwok_mode_is_refused_while_its_provider_is_missing(monkeypatch: pytest.
     assert options.available_modes() == ("kind", "existing")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
     assert options.available_modes() == ("kind", "existing", "kwok")
+
+
+def test_certify_passes_the_tool_options_to_its_tools_step(tmp_path: Path) -> None:
+    """ci/certify.sh gives its tools step --tool-path, --tools-dir and --no-download, and only
+    the tools of the run's mode (issue 10 item 9); a fake venv python records every call."""
+    import subprocess
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    calls = tmp_path / "calls"
+    python = venv / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {calls}\n')
+    python.chmod(0o755)
+    args = [
+        "--topology-mode",
+        "existing",
+        "--tool-path",
+        "kubectl=/opt/kubectl",
+        "--tools-dir=/opt/tools",
+        "--no-download",
+        "--external-context",
+        "a",
+    ]
+    result = subprocess.run(
+        ["bash", str(REPO / "ci" / "certify.sh"), *args],
+        env={"PATH": "/usr/bin:/bin", "EICP_VENV": str(venv), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = calls.read_text().splitlines()
+    tools_step = next(line for line in lines if "programs.tools_cli" in line)
+    assert tools_step == (
+        "-m programs.tools_cli --tool-path kubectl=/opt/kubectl --tools-dir=/opt/tools --no-download kubectl helm"
+    )
+    assert "kind" not in tools_step  # existing mode needs no kind and no cloud-provider-kind
+    pytest_step = next(line for line in lines if line.startswith("-m pytest"))
+    assert " ".join(args) in pytest_step  # the run itself gets every option unchanged
