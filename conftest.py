@@ -3,6 +3,7 @@
 pytest_plugins = [
     "fixtures.options",
     "fixtures.core",
+    "fixtures.termination",
     "fixtures.plan",
     "fixtures.topology_plugin",
     "fixtures.scenario_plugin",

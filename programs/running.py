@@ -21,7 +21,8 @@ class _RunningGroups:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler reads it in the main thread, maybe while it holds it.
+        self._lock = threading.RLock()
         self._groups: dict[int, str] = {}
 
     def add(self, pgid: int, shown: str) -> None:

@@ -1,0 +1,156 @@
+"""SIGTERM and SIGHUP end a run like Ctrl-C: commands stopped, clusters deleted, nothing left running.
+
+The suite runs in a child pytest (tests/topology_child.py) on fake kind/docker/kubectl; the
+signals are sent to it as CI sends them, to the pytest process alone.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from fixtures.termination import Termination
+from tests import topology_child
+from tests.fakeexec import FakeTools
+from tests.topology_child import RUN_ID, first
+
+pytestmark = pytest.mark.slow
+
+ROLES = ("external", "remote", "second")
+
+
+def fake_processes(bin_dir: Path) -> list[str]:
+    """Command lines of live processes running one of the fake tools (or anything under it)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and any(str(bin_dir).encode() in word for word in argv[:2]):
+            found.append(" ".join(word.decode(errors="replace") for word in argv))
+    return found
+
+
+def wait_for(condition: object, what: str, child: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and child.poll() is None:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never happened: {what} (child exit {child.poll()})")
+
+
+def start_child(fake_tools: FakeTools, tmp_path: Path) -> subprocess.Popen[str]:
+    test_file = topology_child.write_project(tmp_path / "child", "def test_x(topology):\n    pass\n")
+    argv = topology_child.command(
+        test_file,
+        "-p",
+        "fixtures.termination",
+        *(
+            f"--tool-path={tool}={fake_tools.bin_dir / tool}"
+            for tool in ("kind", "kubectl", "cloud-provider-kind")
+        ),
+        "--scenario",
+        "second-remote",
+    )
+    return subprocess.Popen(
+        argv,
+        env=topology_child.environment(fake_tools.path_env(), tmp_path / "state"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_sigterm_during_kind_create_deletes_everything_and_a_second_one_says_what_is_left(
+    fake_tools: FakeTools, tmp_path: Path
+) -> None:
+    topology_child.install_cluster_fakes(fake_tools)
+    kind = fake_tools.tools["kind"]
+    first(kind, r"^create cluster --name (\S+)", sleep=60.0, add_state=("creating", r"\1"))
+    # Deletion takes a while, so that the second signal arrives in the middle of it.
+    first(
+        kind,
+        r"^delete cluster --name (\S+)",
+        sleep=2.0,
+        add_state=("deleting", r"\1"),
+        remove_state=("clusters", r"\1"),
+    )
+    child = start_child(fake_tools, tmp_path)
+    try:
+        wait_for(lambda: len(fake_tools.state("creating")) == 3, "three kind create calls", child)
+        time.sleep(0.3)
+        child.send_signal(signal.SIGTERM)
+        wait_for(lambda: fake_tools.state("deleting"), "the first kind delete", child)
+        time.sleep(1.2)  # not the same cancel twice: a second signal
+        child.send_signal(signal.SIGTERM)
+        output, _ = child.communicate(timeout=90)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 2, output  # pytest's "interrupted"
+    assert "SIGTERM received" in output
+    names = [f"eicp-{RUN_ID}-{role}" for role in ROLES]
+    run_dir = topology_child.run_dir(tmp_path / "state")
+    kind_lines = fake_tools.lines("kind")
+    assert sorted(line for line in kind_lines if line.startswith("delete")) == sorted(
+        f"delete cluster --name {name} --kubeconfig {run_dir}/kubeconfig-{role}"
+        for name, role in zip(names, ROLES, strict=True)
+    )
+    # The creations were stopped, not awaited: none of them finished.
+    assert not [line for line in kind_lines if line.startswith(("create", "get kubeconfig"))]
+    assert fake_processes(fake_tools.bin_dir) == []
+    assert list((tmp_path / "state" / "clusters").glob("*.json")) == []
+    assert not run_dir.exists()
+    # The second signal: teardown went on, and the user was told what a kill would leave.
+    said = (tmp_path / "child" / "report" / "logs" / "termination-main.txt").read_text()
+    assert "teardown goes on" in said
+    assert "SIGTERM during teardown: teardown goes on" in output, output
+    assert "kind delete cluster --name eicp-" in output
+    assert "--cluster-prefix eicp" in output
+
+
+def test_signals_handled_and_leftovers_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler itself: first signal raises KeyboardInterrupt, the same cancel twice is one,
+    a signal while the session ends only reports what is left (layer 1, no child process)."""
+    state = tmp_path / "state"
+    (state / "clusters").mkdir(parents=True)
+    (state / "clusters" / f"eicp-{RUN_ID}-remote.json").write_text(
+        f'{{"name": "eicp-{RUN_ID}-remote", "run_id": "{RUN_ID}", "worker": null, "kept": false}}'
+    )
+    (state / "clusters" / "eicp-1-remote.json").write_text(
+        '{"name": "eicp-1-remote", "run_id": "1", "worker": null, "kept": false}'
+    )
+    monkeypatch.setenv("EICP_STATE_DIR", str(state))
+    monkeypatch.setenv("EICP_RUN_ID", RUN_ID)
+    monkeypatch.setenv("EICP_RUNS_DIR", str(tmp_path / "runs"))
+    (tmp_path / "runs" / RUN_ID / "main").mkdir(parents=True)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    # Only handed to the patched suite_config, and asked for pytest's capture manager.
+    config = cast(pytest.Config, SimpleNamespace(pluginmanager=SimpleNamespace(getplugin=lambda name: None)))
+    monkeypatch.setattr("fixtures.termination.suite_config", lambda _config: _Suite(tmp_path))
+    termination = Termination(config)
+    with pytest.raises(KeyboardInterrupt, match="SIGHUP received"):
+        termination.handle(signal.SIGHUP, None)
+    termination.handle(signal.SIGTERM, None)  # within a second: the same cancel, ignored
+    termination.first_at -= 5
+    termination.handle(signal.SIGTERM, None)
+    said = (tmp_path / "report" / "logs" / "termination-main.txt").read_text()
+    assert f"kind clusters of this run: eicp-{RUN_ID}-remote\n" in said.replace("eicp: ", "")
+    assert "eicp-1-remote" not in said  # another run's cluster is not this run's to list
+    assert f"rm -rf {tmp_path / 'runs' / RUN_ID / 'main'}" in said
+
+
+class _Suite:
+    def __init__(self, root: Path) -> None:
+        self.cluster_prefix = "eicp"
+        self.report_dir = root / "report"
+        self.tools_dir = root / "cache" / "tools"
