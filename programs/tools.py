@@ -12,7 +12,6 @@ build a tool once. When nothing works, the error lists every way tried and why i
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import platform
@@ -29,12 +28,12 @@ from typing import Any
 
 from filelock import FileLock
 
+from programs.gobuild import GO_BUILD_TIMEOUT_S, GoBuilder, GoBuildError, GoRecipe
 from programs.runner import CommandError, CommandRunner
 
 log = logging.getLogger("eicp.tools")
 
 DOWNLOAD_TIMEOUT_S = 120.0
-GO_BUILD_TIMEOUT_S = 1800.0
 LOCK_TIMEOUT_S = GO_BUILD_TIMEOUT_S + 300.0
 VERSION_CHECK_TIMEOUT_S = 60.0
 
@@ -73,6 +72,8 @@ class ToolSpec:
     go_module: str | None
     go_package: str
     go_version_ldflags: dict[str, str]
+    go_build: str  # "module" (in the module's directory) or "wrapper" (programs/gobuild.py)
+    go_wrapper_pin_local_replaces: str | None
     download_url: str | None
     checksum_url: str | None
     archive_member: str | None
@@ -87,6 +88,8 @@ class ToolSpec:
             go_module=raw.get("go_module"),
             go_package=raw.get("go_package", "."),
             go_version_ldflags=dict(raw.get("go_version_ldflags") or {}),
+            go_build=raw.get("go_build", "module"),
+            go_wrapper_pin_local_replaces=raw.get("go_wrapper_pin_local_replaces"),
             download_url=raw.get("download_url"),
             checksum_url=raw.get("checksum_url"),
             archive_member=raw.get("archive_member"),
@@ -105,7 +108,19 @@ def host_arch() -> str:
 
 
 def expand_template(template: str, version: str) -> str:
-    return template.format(version=version, bare_version=version.removeprefix("v"), arch=host_arch())
+    """Fill ``{version}``, ``{bare_version}``, ``{major}``/``{minor}``/``{patch}`` (empty for
+    non-semver versions), ``{arch}``; ``{module_time}`` is left for the Go build to fill."""
+    parts = re.match(r"v?([0-9]+)\.([0-9]+)\.([0-9]+)", version)
+    major, minor, patch = parts.groups() if parts else ("", "", "")
+    return template.format(
+        version=version,
+        bare_version=version.removeprefix("v"),
+        major=major,
+        minor=minor,
+        patch=patch,
+        arch=host_arch(),
+        module_time="{module_time}",
+    )
 
 
 @dataclass
@@ -236,48 +251,29 @@ class ToolResolver:
         if go is None:
             attempts.append((how, f"{self.go_binary!r} is not on PATH"))
             return None
-        # `go mod download` + `go build` in the module directory rather than `go install
-        # mod@version`: it works for Istio's non-semver tags and for proxies that serve a
-        # version but not the module's version list, and lets us stamp the version.
+        recipe = GoRecipe(
+            module=spec.go_module,
+            revision=revision,
+            package=spec.go_package,
+            method=spec.go_build,
+            ldflags={
+                symbol: expand_template(value, version) for symbol, value in spec.go_version_ldflags.items()
+            },
+            pin_local_replaces=(
+                expand_template(spec.go_wrapper_pin_local_replaces, version)
+                if spec.go_wrapper_pin_local_replaces
+                else None
+            ),
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
         try:
-            listing = self.runner.run(
-                [go, "mod", "download", "-json", f"{spec.go_module}@{revision}"],
-                timeout_s=GO_BUILD_TIMEOUT_S,
-                title=f"go mod download {spec.go_module}@{revision}",
-                check=False,
-                env={"GOFLAGS": "-mod=mod"},
-            )
-            info = json.loads(listing.stdout or "{}")
-            if listing.returncode != 0 or "Dir" not in info:
-                attempts.append(
-                    (how, _one_line(info.get("Error") or listing.stderr or "no module directory"))
-                )
-                return None
-            ldflags = " ".join(
-                f"-X {symbol}={expand_template(value, version)}"
-                for symbol, value in spec.go_version_ldflags.items()
-            )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".partial")
-            log.info(
-                "building %s from Go module %s@%s (this can take minutes)",
-                spec.name,
-                spec.go_module,
-                revision,
-            )
-            self.runner.run(
-                [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(partial), spec.go_package],
-                cwd=Path(info["Dir"]),
-                timeout_s=GO_BUILD_TIMEOUT_S,
-                title=f"go build {spec.name} {version}",
-                env={"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"},
+            GoBuilder(self.runner, go, self.cache_dir).build(
+                recipe, partial, f"go build {spec.name} {version}"
             )
             partial.chmod(0o755)
             partial.replace(target)
-        except CommandError as error:
-            attempts.append((how, _one_line(error.stderr_tail or str(error))))
-            return None
-        except (OSError, json.JSONDecodeError) as error:
+        except (GoBuildError, OSError) as error:
             attempts.append((how, _one_line(error)))
             return None
         return self._checked(spec, version, target, "go build", attempts)

@@ -5,8 +5,9 @@ pytest starts, with progress on the terminal instead of a silent multi-minute fi
 
     python -m programs.tools_cli [--tools-dir DIR] [--no-download] [--tool-path NAME=PATH] TOOL ...
 
-TOOL is a name from versions.yaml (kind, cloud-provider-kind, helm, kubectl, istioctl) or
-``istioctl-offline`` for the offline tier's istioctl source snapshot.
+TOOL is a name from versions.yaml (kind, cloud-provider-kind, helm, kubectl, istioctl, etcd,
+kube-apiserver, ..., pilot-discovery), ``istioctl-offline`` / ``pilot-discovery-offline`` for
+the offline tier's Istio source snapshot, or ``kwok-tier`` for every tool of the kwok tier.
 """
 
 from __future__ import annotations
@@ -25,15 +26,39 @@ from run.config import DEFAULT_TOOLS_DIR
 from scenarios.releases import Pins, load_pins
 
 OFFLINE_ISTIOCTL = "istioctl-offline"
+OFFLINE_SUFFIX = "-offline"
+# Tools versioned by Istio release (built from the same Istio source as that release).
+ISTIO_TOOLS = ("istioctl", "pilot-discovery")
+# `kwok-tier`: everything --topology-mode kwok runs, on the offline tier's Istio snapshot.
+KWOK_TIER = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kwok",
+    "kwokctl",
+    "pilot-discovery-offline",
+)
+
+
+def expand_names(names: list[str]) -> list[str]:
+    """``kwok-tier`` stands for the tools of the kwok tier; other names are kept as given."""
+    return [tool for name in names for tool in (KWOK_TIER if name == "kwok-tier" else (name,))]
 
 
 def resolve_named(resolver: ToolResolver, pins: Pins, name: str) -> ResolvedTool:
-    """Resolve ``name`` or ``name@version``; ``istioctl-offline`` is the pinned source snapshot."""
-    if name == OFFLINE_ISTIOCTL:
+    """Resolve ``name`` or ``name@version``; ``istioctl-offline`` / ``pilot-discovery-offline``
+    are built from the offline tier's pinned Istio source snapshot."""
+    if name.removesuffix(OFFLINE_SUFFIX) in ISTIO_TOOLS and name.endswith(OFFLINE_SUFFIX):
         snapshot = pins.offline_istioctl
-        return resolver.resolve("istioctl", snapshot["reports_as"], go_revision=snapshot["go_module_version"])
+        return resolver.resolve(
+            name.removesuffix(OFFLINE_SUFFIX),
+            snapshot["reports_as"],
+            go_revision=snapshot["go_module_version"],
+        )
     tool, _, version = name.partition("@")
-    if tool == "istioctl" and not version:
+    if tool in ISTIO_TOOLS and not version:
         version = pins.profiles[pins.supported[-1]].latest_patch or ""
     return resolver.resolve(tool, version or None)
 
@@ -72,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         allow_download=not args.no_download,
     )
     failed = False
-    for name in args.tools:
+    for name in expand_names(args.tools):
         try:
             tool = resolve_named(resolver, pins, name)
         except ToolUnavailable as error:
