@@ -6,11 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from install.snapshot import TRACKED_KINDS, UninstallLeftovers, take_topology_snapshot, verify_restored
+from clusters.cluster import Topology
+from install.installer import Installer
+from install.ledger import ObjectRef
+from install.snapshot import (
+    TRACKED_KINDS,
+    UninstallLeftovers,
+    take_snapshot,
+    take_topology_snapshot,
+    verify_restored,
+)
 from programs.runner import CommandRunner
 from programs.waits import Backoff
+from scenarios import registry
+from scenarios.facts import Facts
+from scenarios.releases import IstioRelease, load_pins
+from scenarios.steps import SCENARIO_IDS
+from tests.cluster_model import CRD, GATEWAY_API_CRDS, SAIL_CRDS, ModelRunner
 from tests.fakeexec import FakeTools
-from tests.test_installer import make_topology
+from tests.test_installer import CONTEXTS, make_topology
+from tests.test_installer_scenarios import PKI, samples_for
 
 BASE = [
     "namespace/default",
@@ -72,3 +87,91 @@ def test_a_namespace_that_is_still_terminating_is_waited_for(
     verify_restored("dns-tls-1.30.3", topology, before, timeout_s=5, poll=FAST)
     # The first listing plus three polls, each a listing of kinds and one of istiod's ConfigMaps.
     assert len(kubectl.calls("kubectl")) == 8
+
+
+# -- the ledger-driven uninstall restores every scenario x ingress x release -------------------
+
+MATRIX = [
+    (scenario, ingress, minor)
+    for scenario in SCENARIO_IDS
+    for ingress in ("istio", "gateway-api", "both")
+    for minor in load_pins().supported
+]
+
+
+def release_for(scenario: str, minor: str) -> IstioRelease:
+    """The table's release for ``minor``; for sail the patch its published chart installs."""
+    pins = load_pins()
+    release = pins.resolve_release(minor)
+    try:
+        registry.render(scenario, release, model_facts("istio"))
+    except registry.ScenarioUnavailable as unavailable:
+        chart = release.profile.sail_chart_version
+        if chart is None or not chart.startswith(f"{minor}."):
+            pytest.skip(str(unavailable))
+        release = pins.resolve_release(chart)
+    return release
+
+
+def model_facts(ingress: str, hostname: str | None = "istiod.example.test") -> Facts:
+    return Facts(
+        cluster_names={role: f"eicp-{role}" for role in ("external", "remote", "second")},
+        api_servers={role: f"https://172.18.0.{index}:6443" for index, role in enumerate(CONTEXTS, 2)},
+        external_hostname=hostname,
+        mesh_root_ca_bundle=PKI.root_ca_bundle,
+        ingress=ingress,  # type: ignore[arg-type]
+    )
+
+
+def model_install(
+    tmp_path: Path, scenario: str, ingress: str, release: IstioRelease, runner: ModelRunner
+) -> tuple[Installer, Topology]:
+    topology = make_topology(tmp_path, runner, roles=("external", "remote", "second"))
+    facts = model_facts(ingress)
+    plan = registry.render(scenario, release, facts).plan
+    installer = Installer(
+        scenario=f"{scenario}-{release.version}",
+        topology=topology,
+        release=release,
+        work_dir=tmp_path / "work",
+        istioctl=Path("istioctl"),
+        helm=lambda: Path("helm"),
+        samples=lambda: samples_for(tmp_path, [plan]),
+        poll=FAST,
+        pki=lambda: PKI,
+    )
+    installer.install(plan, facts, lambda learnt: registry.render(scenario, release, learnt).plan)
+    return installer, topology
+
+
+@pytest.mark.parametrize(("scenario", "ingress", "minor"), MATRIX, ids=["-".join(case) for case in MATRIX])
+def test_the_ledger_uninstall_restores_every_scenario(
+    tmp_path: Path, scenario: str, ingress: str, minor: str
+) -> None:
+    release = release_for(scenario, minor)
+    runner = ModelRunner(list(CONTEXTS.values()))
+    # A CRD someone else installed before the run: the suite must never touch it.
+    foreign = ObjectRef(CRD, "widgets.example.com")
+    runner.world.clusters["ctx-rem"].add(foreign)
+    if ingress != "istio":  # and on the external cluster, Gateway API's own, installed before
+        runner.world.clusters["ctx-ext"].add(ObjectRef(CRD, GATEWAY_API_CRDS[0]))
+    before = take_topology_snapshot(
+        make_topology(tmp_path, runner, roles=("external", "remote", "second")),
+        ("external", "remote", "second"),
+    )
+    installer, topology = model_install(tmp_path, scenario, ingress, release, runner)
+    ledger = installer.ledger
+    assert ledger is not None and ledger.entries
+    for role, snapshot in before.items():  # nothing that was there before is the run's
+        assert not {str(ref) for ref in ledger.recorded(role)} & snapshot.objects
+    if ingress != "istio":
+        installed = ObjectRef(CRD, GATEWAY_API_CRDS[1])
+        assert installed in ledger.recorded("remote")  # the suite installed these on the remote
+    if scenario == "sail":
+        assert ObjectRef(CRD, SAIL_CRDS[0]) in ledger.recorded("external")  # the chart's crds/
+    assert ObjectRef("configmap", "istio-ca-root-cert", "default") in {
+        ObjectRef.parse(name) for name in take_snapshot(topology["remote"]).objects
+    }
+    assert installer.uninstall() == []
+    verify_restored(f"{scenario}-{ingress}", topology, before, timeout_s=2, poll=FAST)
+    assert runner.world.clusters["ctx-rem"].has(foreign)
