@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from programs.runner import CommandRunner
+from tests.upstream import seeds_dir
 
-SEEDS = Path("/work/shared/seeds")
 _TEXT_BLOCK = re.compile(
     r"^(?P<indent>[ \t]*)\{\{< text[^>]*>\}\}\n(?P<body>.*?)^[ \t]*\{\{< /text >\}\}", re.M | re.S
 )
@@ -25,10 +25,12 @@ _FENCE_BLOCK = re.compile(r"^(?P<indent>[ \t]*)```bash\n(?P<body>.*?)^[ \t]*```"
 
 
 def seed_path(number: str) -> Path:
-    matches = sorted(SEEDS.glob(f"{number}_*.txt"))
+    """The guide ``number`` in ../shared/seeds beside the repository (skips where absent)."""
+    seeds = seeds_dir()
+    matches = sorted(seeds.glob(f"{number}_*.txt"))
     if len(matches) != 1:
         raise FileNotFoundError(
-            f"seed {number}: expected one file {number}_*.txt in {SEEDS}, found {matches}"
+            f"seed {number}: expected one file {number}_*.txt in {seeds}, found {matches}"
         )
     return matches[0]
 

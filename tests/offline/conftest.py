@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from programs.tools import ResolvedTool
 from programs.tools_cli import OFFLINE_ISTIOCTL
 from scenarios.releases import load_pins
+from tests.upstream import istio_file
 
 
 @pytest.fixture
@@ -20,18 +20,11 @@ def istioctl(real_tool: Callable[[str], ResolvedTool]) -> Path:
     return real_tool(OFFLINE_ISTIOCTL).path
 
 
-def istio_module_dir() -> Path:
-    """The Istio Go module source of the offline istioctl, in the Go module cache."""
-    version = load_pins().offline_istioctl["go_module_version"]
-    cache = Path(os.environ.get("GOMODCACHE") or Path.home() / "go" / "pkg" / "mod")
-    return cache / f"istio.io/istio@{version}"
-
-
 @pytest.fixture(scope="session")
-def istio_crds_file() -> Path:
-    path = istio_module_dir() / "manifests/charts/base/files/crd-all.gen.yaml"
-    if not path.is_file():
-        pytest.skip(
-            f"Istio CRD schemas not found at {path} (the offline istioctl's Go module is not in the cache)"
-        )
+def istio_crds_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Istio's CRD schemas from the Go module of the offline istioctl's Istio source
+    (``go mod download``; skipped with the reason when the module cannot be had)."""
+    version = load_pins().offline_istioctl["go_module_version"]
+    path = tmp_path_factory.mktemp("istio-crds") / "crd-all.gen.yaml"
+    path.write_text(istio_file(version, "manifests/charts/base/files/crd-all.gen.yaml"), encoding="utf-8")
     return path

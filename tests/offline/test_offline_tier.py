@@ -29,14 +29,15 @@ import pytest
 import yaml
 
 from programs.runner import CommandRunner
-from scenarios import dns_tls
+from scenarios import dns_tls, sail_support
 from scenarios.common import RenderedScenario
 from scenarios.expectations import WebhookExpectation
 from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import load_pins
 from scenarios.steps import Action, Step
-from tests.test_render_golden import BUNDLE, IP, REMOTE, SECOND, facts, release
+from tests.test_render_golden import BUNDLE, IP, REMOTE, SECOND, facts, release, sail_release
+from tests.upstream import sail_chart_dir
 
 pytestmark = pytest.mark.offline
 
@@ -53,7 +54,7 @@ VARIANTS: dict[str, tuple[str, Facts]] = {
 PAIRS = [
     (variant, minor)
     for variant, minor in itertools.product(VARIANTS, RELEASES)
-    if not (VARIANTS[variant][0] == "sail" and PINS.profiles[minor].sail_chart_version is None)
+    if not (VARIANTS[variant][0] == "sail" and sail_support.newest_installable(PINS.profiles[minor]) is None)
 ]
 CASES = [pytest.param(variant, minor, id=f"{variant}-{minor}") for variant, minor in PAIRS]
 ISTIOCTL_CASES = [
@@ -61,7 +62,6 @@ ISTIOCTL_CASES = [
     for variant, minor in PAIRS
     if VARIANTS[variant][0] != "sail"
 ]
-SAIL_MIRROR = Path("/work/.mirror/istio-ecosystem+sail-operator/repo")
 
 
 def parse_all(text: str) -> list[dict[str, Any]]:
@@ -71,7 +71,8 @@ def parse_all(text: str) -> list[dict[str, Any]]:
 
 def rendered(variant: str, minor: str) -> RenderedScenario:
     scenario, variant_facts = VARIANTS[variant]
-    return render(scenario, release(minor), variant_facts)
+    # sail: the newest release of the minor its published chart installs.
+    return render(scenario, sail_release(minor) if scenario == "sail" else release(minor), variant_facts)
 
 
 def iop_steps(plan: RenderedScenario) -> list[Step]:
@@ -305,48 +306,21 @@ def test_strict_schema_catches_an_unknown_field(istio_crds_file: Path) -> None:
 _SAIL_CRDS: dict[str, dict[str, Any]] = {}
 
 
-def sail_crd(runner: CommandRunner, chart_version: str) -> dict[str, Any]:
-    """The Istio CRD of the Sail chart at ``chart_version``: its tag, or main when main's chart is that version."""
-    if not SAIL_MIRROR.is_dir():
-        pytest.skip(f"no Sail Operator mirror at {SAIL_MIRROR}: cannot read its Istio CRD")
-    if chart_version in _SAIL_CRDS:
-        return _SAIL_CRDS[chart_version]
-    git = ["git", "-C", str(SAIL_MIRROR), "show"]
-    for ref in (chart_version, "main"):
-        chart = runner.run([*git, f"{ref}:chart/Chart.yaml"], check=False, title=f"sail chart at {ref}")
-        if chart.ok and yaml.safe_load(chart.stdout)["version"] == chart_version:
-            text = runner.run(
-                [*git, f"{ref}:chart/crds/sailoperator.io_istios.yaml"], title="sail Istio CRD"
-            ).stdout
-            crd = parse_all(text)[0]
-            _SAIL_CRDS[chart_version] = crd
-            return crd
-    pytest.skip(
-        f"the Sail Operator mirror has no chart {chart_version} (no tag, and main is another version)"
-    )
+def sail_crd(chart_version: str) -> dict[str, Any]:
+    """The Istio CRD of the Sail chart at ``chart_version`` (its Go module or Helm repository,
+    tests/upstream.py; skipped with the reason when neither can be had)."""
+    if chart_version not in _SAIL_CRDS:
+        crd_file = sail_chart_dir(chart_version) / "crds" / "sailoperator.io_istios.yaml"
+        _SAIL_CRDS[chart_version] = parse_all(crd_file.read_text(encoding="utf-8"))[0]
+    return _SAIL_CRDS[chart_version]
 
 
-# Known mismatches of versions.yaml, reported to the maintainers: strict, so fixing the pin
-# turns them into failures that ask for this list to be updated.
-SAIL_PIN_MISMATCH = {
-    "1.31": "Sail chart 1.31.0 (main) lists Istio v1.31.0-beta.1, not the pinned v1.31.0-rc.0",
-}
-SAIL_CASES = [
-    pytest.param(
-        minor,
-        id=minor,
-        marks=[pytest.mark.xfail(strict=True, reason=SAIL_PIN_MISMATCH[minor])]
-        if minor in SAIL_PIN_MISMATCH
-        else [],
-    )
-    for minor in RELEASES
-    if PINS.profiles[minor].sail_chart_version is not None
-]
+SAIL_CASES = [minor for minor in RELEASES if sail_support.newest_installable(PINS.profiles[minor])]
 
 
 @pytest.mark.parametrize("minor", SAIL_CASES)
-def test_sail_istio_resources_match_the_pinned_charts_crd(minor: str, runner: CommandRunner) -> None:
-    crd = sail_crd(runner, PINS.profiles[minor].sail_chart_version or "")
+def test_sail_istio_resources_match_the_pinned_charts_crd(minor: str) -> None:
+    crd = sail_crd(PINS.profiles[minor].sail_chart_version or "")
     plan = rendered("sail", minor)
     istios = [m for s in plan.plan.steps for m in s.manifests if m["kind"] == "Istio"]
     assert len(istios) == 3
@@ -354,9 +328,9 @@ def test_sail_istio_resources_match_the_pinned_charts_crd(minor: str, runner: Co
         assert validate(obj, crd) == [], f"Istio/{obj['metadata']['name']}"
 
 
-def test_sail_schema_rejects_the_seeds_spec_global(runner: CommandRunner) -> None:
+def test_sail_schema_rejects_the_seeds_spec_global() -> None:
     """Why the suite moves seed 004's ``spec.global`` under ``spec.values``."""
-    crd = sail_crd(runner, PINS.profiles["1.30"].sail_chart_version or "")
+    crd = sail_crd(PINS.profiles["1.30"].sail_chart_version or "")
     seed_form = {
         "apiVersion": "sailoperator.io/v1",
         "kind": "Istio",
