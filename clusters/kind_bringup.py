@@ -56,8 +56,15 @@ class KindSettings:
 class ProvisioningError(ProviderError):
     """Some clusters could not be made ready; ``errors`` maps each role to its error."""
 
-    def __init__(self, errors: dict[Role, BaseException], kept_message: str | None = None) -> None:
+    def __init__(
+        self,
+        errors: dict[Role, BaseException],
+        kept_message: str | None = None,
+        *,
+        deadline_passed: bool = False,
+    ) -> None:
         self.errors = errors
+        self.deadline_passed = deadline_passed  # commands may still be running: end them
         lines = ["kind clusters could not be provisioned:"]
         for role, error in errors.items():
             detail = str(error).replace("\n", "\n    ")
@@ -155,7 +162,7 @@ class KindBringUp(KindState):
             else:
                 self.handles[role] = future.result()
         if errors:
-            raise ProvisioningError(errors)
+            raise ProvisioningError(errors, deadline_passed=bool(pending))
 
     def _create(self, role: Role) -> ClusterHandle:
         name = self.identity.cluster_name(role)

@@ -137,6 +137,11 @@ class KindProvisioner(KindBringUp, KindTeardown):
             self._bring_up(roles, to_create)
         except BaseException as error:
             interrupted = not isinstance(error, Exception)
+            if isinstance(error, ProvisioningError) and error.deadline_passed:
+                log.error(
+                    "cluster bring-up passed its deadline: ending kind and deleting this run's clusters"
+                )
+                self._end_own_children()
             self._abort(error, interrupted=interrupted)
             if isinstance(error, ProvisioningError) and self.kept_message:
                 raise ProvisioningError(error.errors, self.kept_message) from None

@@ -97,6 +97,7 @@ def _deployment_summary(deployment: dict[str, Any]) -> str:
 def own_children_running(executables: set[str]) -> list[int]:
     """Pids of this process's direct children whose command is one of ``executables``."""
     me = os.getpid()
+    bare = {name for name in executables if "/" not in name}
     pids = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
@@ -107,7 +108,9 @@ def own_children_running(executables: set[str]) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except (OSError, ValueError):
             continue
-        # Scripts run through an interpreter show it first: look at the first two words.
-        if any(word.decode(errors="replace") in executables for word in argv[:2]):
+        # Scripts run through an interpreter show it first: look at the first two words. A bare
+        # executable name (found on PATH) matches any path ending in it.
+        words = [word.decode(errors="replace") for word in argv[:2]]
+        if any(word in executables or Path(word).name in bare for word in words):
             pids.append(int(entry.name))
     return pids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -20,6 +21,7 @@ from clusters.kind_lifecycle import (
     KindProvisioner,
     KindSettings,
     ProvisioningError,
+    RegistryBusy,
     RunIdentity,
     RunRegistry,
     worker_for_names,
@@ -183,15 +185,25 @@ def test_teardown_deletes_this_runs_clusters_in_role_order(fakes: FakeTools, mak
 def test_failed_run_exports_logs_before_deleting(
     fakes: FakeTools, make: MakeProvisioner, tmp_path: Path
 ) -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJub2RlLWxvZyJ9.c2lnbmF0dXJl"
+    first(
+        fakes.tools["kind"],
+        r"^export logs (\S+) --name (\S+)",
+        write_file=(r"\1/\2-control-plane/journal.log", f"kubelet: Authorization: Bearer {token}\n"),
+    )
     provisioner = make()
     provisioner.provision(["external", "remote"])
     before = len(fakes.calls())
     provisioner.teardown(failed=True)
     lines = all_lines(fakes)[before:]
-    assert lines[:2] == [
-        f"kind export logs {tmp_path}/report/diagnostics/kind/eicp-{RUN}-external --name eicp-{RUN}-external",
-        f"kind export logs {tmp_path}/report/diagnostics/kind/eicp-{RUN}-remote --name eicp-{RUN}-remote",
+    # kind writes into a private temporary directory; the report gets redacted copies.
+    assert [line.split()[2] + " " + line.split()[5] for line in lines[:2]] == [
+        f"logs eicp-{RUN}-external",
+        f"logs eicp-{RUN}-remote",
     ]
+    assert not any(str(tmp_path / "report") in line for line in lines[:2])
+    journal = tmp_path / f"report/diagnostics/kind/eicp-{RUN}-remote/eicp-{RUN}-remote-control-plane/journal.log"
+    assert journal.read_text() == "kubelet: Authorization: Bearer <redacted>\n"
     assert [line.split(" --kubeconfig")[0] for line in lines[2:4]] == [
         f"kind delete cluster --name eicp-{RUN}-external",
         f"kind delete cluster --name eicp-{RUN}-remote",
@@ -555,3 +567,38 @@ def _pids_running(path: str) -> list[int]:
         if path.encode() in argv[:2] and b"create" in argv:
             pids.append(int(entry.name))
     return pids
+
+
+# -- bounded waits (issue 11 item 4) ----------------------------------------------------------
+
+
+def test_the_cluster_set_lock_wait_is_bounded_and_names_its_holder(
+    fakes: FakeTools, make: MakeProvisioner, tmp_path: Path
+) -> None:
+    provisioner = make(lock_timeout_s=0.5)
+    other = RunRegistry(tmp_path / "state")
+    with other.locked(holder="run 1120999999"):
+        started = time.monotonic()
+        with pytest.raises(RegistryBusy) as caught:
+            provisioner.provision(["external", "remote"])
+        assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert "was not free within 0 s" in message or "was not free within 1 s" in message
+    assert f"held by pid {os.getpid()} run 1120999999 since" in message
+    assert not [line for line in fakes.lines("kind") if line.startswith("create")]
+
+
+def test_the_parallel_bring_up_has_an_overall_deadline(fake_tools: FakeTools, make: MakeProvisioner) -> None:
+    topology_child.install_cluster_fakes(fake_tools, create_sleep=30.0)
+    provisioner = make(bring_up_deadline_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(ProvisioningError) as caught:
+        provisioner.provision(["external", "remote"])
+    assert time.monotonic() - started < 25  # the creations were ended, not awaited
+    assert "bring-up did not finish within the overall deadline of 1 s" in str(caught.value)
+    assert sorted(
+        line.split(" --kubeconfig")[0] for line in fake_tools.lines("kind") if line.startswith("delete")
+    ) == [
+        f"delete cluster --name eicp-{RUN}-external",
+        f"delete cluster --name eicp-{RUN}-remote",
+    ]

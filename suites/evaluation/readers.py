@@ -128,7 +128,8 @@ class Observer:
         namespace, name = self.exp.remote_secrets[role]
         api = client.CoreV1Api(self.cluster("external").api())
         try:
-            secret = api.read_namespaced_secret(name, namespace)
+            # A request timeout, like every kubectl read here: a hung API server fails the check.
+            secret = api.read_namespaced_secret(name, namespace, _request_timeout=READ_TIMEOUT_S)
         except client.ApiException as error:
             if error.status == 404:
                 return None
