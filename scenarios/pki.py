@@ -139,6 +139,21 @@ def _pem_cert(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: rsa.RSAPrivateKey, start: dt.datetime, end: dt.datetime
+) -> x509.CertificateBuilder:
+    """A certificate of ``key``'s public key for ``subject``, issued by ``issuer``, valid start-end."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+    )
+
+
 def generate(
     hostname: str,
     *,
@@ -156,13 +171,7 @@ def generate(
     root_name = _name("EICP Root CA", run_label)
     root_ski = x509.SubjectKeyIdentifier.from_public_key(root_key.public_key())
     root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _builder(root_name, root_name, root_key, start, end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(_ca_usage(), critical=True)
         .add_extension(root_ski, critical=False)
@@ -173,13 +182,9 @@ def generate(
     # The intermediate carries istiod's service name as SAN, as the Sail guide's (seed 004).
     istiod_key = _key()
     istiod_ca = (
-        x509.CertificateBuilder()
-        .subject_name(_name("EICP Intermediate CA (external istiod)", run_label))
-        .issuer_name(root_name)
-        .public_key(istiod_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _builder(
+            _name("EICP Intermediate CA (external istiod)", run_label), root_name, istiod_key, start, end
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_ca_usage(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(istiod_key.public_key()), critical=False)
@@ -192,13 +197,7 @@ def generate(
 
     gateway_key = _key()
     gateway = (
-        x509.CertificateBuilder()
-        .subject_name(_name(hostname, run_label))
-        .issuer_name(root_name)
-        .public_key(gateway_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _builder(_name(hostname, run_label), root_name, gateway_key, start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(

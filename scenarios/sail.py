@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scenarios import sail_manifests as cr
 from scenarios import sail_support
 from scenarios.common import (
     DEADLINE_ROLLOUT_S,
@@ -22,7 +23,6 @@ from scenarios.common import (
     SAMPLE_NS,
     RenderContext,
     RenderedScenario,
-    ScenarioUnavailable,
     delete_namespaces,
     namespace_steps,
     scenario_plan,
@@ -32,17 +32,6 @@ from scenarios.external import istiod_routing
 from scenarios.facts import Facts
 from scenarios.releases import IstioRelease
 from scenarios.remote import config_cluster_expectations, config_secret_steps
-from scenarios.sail_manifests import (
-    ISTIOD,
-    REVISION,
-    controlplane_gateway,
-    external_istio,
-    gateway_istio,
-    injector_webhook,
-    remote_ingress_gateway,
-    remote_istio,
-    validator_webhook,
-)
 from scenarios.samples import ingress_steps, sample_steps
 from scenarios.steps import Action, Role, Step
 
@@ -56,14 +45,6 @@ DEADLINE_ISTIO_READY_S = 180  # seed 004: --timeout=3m
 # the gateway routes exist (Sail's e2e test waits 10 minutes here).
 DEADLINE_REMOTE_READY_S = 900
 SECTION = "004 §External Control Plane"
-
-
-def chart_version(ctx: RenderContext) -> str:
-    reason = sail_support.unavailable_reason(ctx.release)
-    version = ctx.release.profile.sail_chart_version
-    if reason is not None or version is None:
-        raise ScenarioUnavailable(reason or "no Sail Operator chart")
-    return version
 
 
 def _wait(
@@ -98,7 +79,7 @@ def operator_steps(ctx: RenderContext) -> list[Step]:
                     "release": SAIL_CHART,
                     "repo": SAIL_REPO,
                     "chart": SAIL_CHART,
-                    "version": chart_version(ctx),
+                    "version": sail_support.chart_version(ctx.release),
                     "namespace": SAIL_NS,
                     "create_namespace": True,
                 },
@@ -122,7 +103,9 @@ def install_steps(ctx: RenderContext) -> list[Step]:
     steps = operator_steps(ctx)
     steps += namespace_steps("external", ISTIO_SYSTEM, f"{SECTION}, step 1")
     steps.append(
-        Step("external-istio-default", "external", Action.APPLY, f"{SECTION}, step 1", (gateway_istio(ctx),))
+        Step(
+            "external-istio-default", "external", Action.APPLY, f"{SECTION}, step 1", (cr.gateway_istio(ctx),)
+        )
     )
     steps.append(
         _wait(
@@ -140,7 +123,7 @@ def install_steps(ctx: RenderContext) -> list[Step]:
             "external",
             Action.APPLY,
             f"{SECTION}, step 2 (gateway-injected)",
-            controlplane_gateway(),
+            cr.controlplane_gateway(),
         )
     )
     steps.append(
@@ -156,43 +139,43 @@ def install_steps(ctx: RenderContext) -> list[Step]:
         )
     )
     steps += namespace_steps("remote", EXTERNAL_NS, f"{SECTION}, step 4")
-    steps.append(Step("remote-istio", "remote", Action.APPLY, f"{SECTION}, step 4", (remote_istio(ctx),)))
+    steps.append(Step("remote-istio", "remote", Action.APPLY, f"{SECTION}, step 4", (cr.remote_istio(ctx),)))
     steps += namespace_steps("external", EXTERNAL_NS, f"{SECTION}, step 5")
-    steps += config_secret_steps(ctx, f"{SECTION}, step 6", ISTIOD)
+    steps += config_secret_steps(ctx, f"{SECTION}, step 6", cr.ISTIOD)
     steps.append(
-        Step("external-istio", "external", Action.APPLY, f"{SECTION}, step 7", (external_istio(ctx),))
+        Step("external-istio", "external", Action.APPLY, f"{SECTION}, step 7", (cr.external_istio(ctx),))
     )
     steps.append(
         _wait(
             "external-wait-istio",
             "external",
-            f"istios/{REVISION}",
+            f"istios/{cr.REVISION}",
             "condition=Ready",
             DEADLINE_ISTIO_READY_S,
             f"{SECTION}, step 7",
         )
     )
-    routing = istiod_routing(ctx.addr, "ip", istiod_service=ISTIOD, api_version="networking.istio.io/v1")
+    routing = istiod_routing(ctx.addr, "ip", istiod_service=cr.ISTIOD, api_version="networking.istio.io/v1")
     steps.append(Step("external-istiod-routing", "external", Action.APPLY, f"{SECTION}, step 8", routing))
     steps.append(
         _wait(
             "remote-wait-istio",
             "remote",
-            f"istios/{REVISION}",
+            f"istios/{cr.REVISION}",
             "condition=Ready",
             DEADLINE_REMOTE_READY_S,
             f"{SECTION}, step 9",
         )
     )
     steps += sample_steps(
-        ctx, "remote", "v1", f"{SECTION}, steps 10-12", injection_label={"istio.io/rev": REVISION}
+        ctx, "remote", "v1", f"{SECTION}, steps 10-12", injection_label={"istio.io/rev": cr.REVISION}
     )
     gateway = Step(
         "remote-ingressgateway",
         "remote",
         Action.APPLY,
         "001 §Enable gateways (gateway-injected, Istio APIs variant)",
-        remote_ingress_gateway(),
+        cr.remote_ingress_gateway(),
     )
     return steps + ingress_steps(ctx, gateway, {"istio": "001", "gateway-api": "004"})
 
@@ -213,10 +196,12 @@ def uninstall_steps() -> list[Step]:
             "external",
             Action.DELETE,
             seed,
-            params={"resource": f"istios/{REVISION}"},
+            params={"resource": f"istios/{cr.REVISION}"},
         ),
         *delete_namespaces("external", (EXTERNAL_NS,), seed),
-        Step("delete-remote-istio", "remote", Action.DELETE, seed, params={"resource": f"istios/{REVISION}"}),
+        Step(
+            "delete-remote-istio", "remote", Action.DELETE, seed, params={"resource": f"istios/{cr.REVISION}"}
+        ),
         *delete_namespaces("remote", (EXTERNAL_NS, SAMPLE_NS), seed),
     ]
     # The suite installed the operator, so it removes it too (the seed's prerequisites).
@@ -239,11 +224,11 @@ def expectations(ctx: RenderContext) -> ScenarioExpectations:
     # A revisioned remote profile: the revision's two injector webhooks (rev.namespace,
     # rev.object), its validator, and the default revision's validator.
     hooks = (
-        WebhookExpectation("mutating", injector_webhook(), 2, path=path),
-        WebhookExpectation("validating", validator_webhook(), 1, path="/validate"),
+        WebhookExpectation("mutating", cr.injector_webhook(), 2, path=path),
+        WebhookExpectation("validating", cr.validator_webhook(), 1, path="/validate"),
         WebhookExpectation("validating", DEFAULT_VALIDATOR_WEBHOOK, 1, path="/validate"),
     )
-    return config_cluster_expectations(ctx, SCENARIO, hooks, ctx.addr, istiod_deployment=ISTIOD)
+    return config_cluster_expectations(ctx, SCENARIO, hooks, ctx.addr, istiod_deployment=cr.ISTIOD)
 
 
 def render(release: IstioRelease, facts: Facts) -> RenderedScenario:

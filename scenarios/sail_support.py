@@ -10,6 +10,7 @@ refuses an unsupported upgrade when the options are read.
 
 from __future__ import annotations
 
+from scenarios.common import ScenarioUnavailable
 from scenarios.releases import IstioRelease, ReleaseProfile
 from scenarios.versions import IstioVersion
 
@@ -31,6 +32,15 @@ def unavailable_reason(release: IstioRelease) -> str | None:
             f"CRD's spec.version list); certify sail with --istio-version {newest}"
         )
     return None
+
+
+def chart_version(release: IstioRelease) -> str:
+    """The Sail chart that installs ``release``; ``ScenarioUnavailable`` with the reason if none."""
+    reason = unavailable_reason(release)
+    version = release.profile.sail_chart_version
+    if reason is not None or version is None:
+        raise ScenarioUnavailable(reason or f"no Sail Operator chart for {release.profile.minor}")
+    return version
 
 
 def newest_installable(profile: ReleaseProfile) -> str | None:

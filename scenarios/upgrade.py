@@ -25,6 +25,7 @@ install itself plus Istio's in-place upgrade practice:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from scenarios import sail, sail_support
 from scenarios.common import DEADLINE_ROLLOUT_S, GATEWAY_SERVICE, ISTIO_SYSTEM, SAMPLE_NS, ScenarioUnavailable
@@ -39,29 +40,43 @@ SAIL_INPLACE_SEED = (
 )
 RESTART_SEED = "istio.io §In-place upgrades / Sail §InPlace: kubectl rollout restart deployment"
 
+ControlPlaneStep = tuple[str, Role, Action]
+
+
+def _table(text: str) -> tuple[ControlPlaneStep, ...]:
+    """Rows of ``<step name> <role> <action>``, one step a line."""
+    rows = []
+    for line in text.strip().splitlines():
+        name, role, action = line.split()
+        rows.append((name, cast(Role, role), Action(action)))
+    return tuple(rows)
+
+
 # The control plane steps of the istioctl scenarios (seeds 001/000/003), in the roles and with
 # the actions the renderers give them. "external-gateway-address" re-reads the gateway's
 # address: the upgrade must not move it, the remotes are configured with it.
-_ISTIOCTL_CONTROL_PLANE: tuple[tuple[str, Role, Action], ...] = (
-    ("external-gateway", "external", Action.ISTIOCTL_INSTALL),
-    ("external-gateway-address", "external", Action.WAIT),
-    ("remote-config-cluster", "remote", Action.MANIFEST_GENERATE_APPLY),
-    ("external-istiod", "external", Action.ISTIOCTL_INSTALL),
-    ("external-wait-istiod", "external", Action.WAIT),
+_ISTIOCTL_CONTROL_PLANE = _table(
+    """
+    external-gateway            external istioctl-install
+    external-gateway-address    external wait
+    remote-config-cluster       remote   manifest-generate-apply
+    external-istiod             external istioctl-install
+    external-wait-istiod        external wait
+    """
 )
-_SECOND_REMOTE_CONTROL_PLANE: tuple[tuple[str, Role, Action], ...] = (
-    ("second-remote-cluster", "second", Action.MANIFEST_GENERATE_APPLY),
-)
+_SECOND_REMOTE_CONTROL_PLANE = _table("second-remote-cluster second manifest-generate-apply")
 # Seed 004: the three Istio resources and their Ready waits.
-_SAIL_CONTROL_PLANE: tuple[tuple[str, Role, Action], ...] = (
-    ("external-istio-default", "external", Action.APPLY),
-    ("external-wait-istio-default", "external", Action.WAIT),
-    ("remote-istio", "remote", Action.APPLY),
-    ("external-istio", "external", Action.APPLY),
-    ("external-wait-istio", "external", Action.WAIT),
-    ("remote-wait-istio", "remote", Action.WAIT),
+_SAIL_CONTROL_PLANE = _table(
+    """
+    external-istio-default      external apply
+    external-wait-istio-default external wait
+    remote-istio                remote   apply
+    external-istio              external apply
+    external-wait-istio         external wait
+    remote-wait-istio           remote   wait
+    """
 )
-_CONTROL_PLANE: dict[str, tuple[tuple[str, Role, Action], ...]] = {
+_CONTROL_PLANE: dict[str, tuple[ControlPlaneStep, ...]] = {
     "ip-passthrough": _ISTIOCTL_CONTROL_PLANE,
     "dns-tls": _ISTIOCTL_CONTROL_PLANE,
     "second-remote": _ISTIOCTL_CONTROL_PLANE + _SECOND_REMOTE_CONTROL_PLANE,
