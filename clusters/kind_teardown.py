@@ -12,9 +12,11 @@ import os
 import signal
 import threading
 import time
+from functools import partial
 
 from clusters.kind_bringup import KindState, ProvisioningError
 from clusters.kind_nodes import own_children_running
+from programs.exports import export_redacted, kind_logs_key
 from programs.runner import CommandError
 from scenarios.steps import ROLES, Role
 
@@ -151,11 +153,20 @@ class KindTeardown(KindState):
                 self.registry.save(record)
 
     def _export_logs(self, created: dict[Role, str]) -> None:
+        # Through the redactor, once per cluster: diagnostics may have exported them already.
         for name in created.values():
             try:
-                self.kind.export_logs(name, self.report_dir / "diagnostics" / "kind" / name)
+                export = export_redacted(
+                    self.runner,
+                    partial(self.kind.export_logs, name),
+                    self.report_dir / "diagnostics" / "kind" / name,
+                    key=kind_logs_key(name),
+                )
             except CommandError as error:
                 log.warning("kind export logs %s failed: %s", name, error)
+                continue
+            if export.earlier is not None:
+                log.info("kind logs of %s were exported with the diagnostics: %s", name, export.earlier)
 
     def _remove_cpk_leftovers(self, deleted: list[str]) -> None:
         """Remove kindccm containers of deleted clusters unless a live cloud-provider-kind will."""

@@ -106,6 +106,8 @@ class CommandRunner:
     default_timeout_s: float = DEFAULT_TIMEOUT_S
     transcript: Path | None = None
     base_env: Mapping[str, str] | None = None
+    # Keys of one-time exports done for this session and where they went (programs/exports.py).
+    exports: dict[str, Path] = field(default_factory=dict)
     _listeners: list[Listener] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

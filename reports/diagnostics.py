@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 
 from clusters.cluster import ClusterHandle, Topology
+from programs.exports import export_redacted, kind_logs_key
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from scenarios.steps import Action, ScenarioPlan
@@ -277,20 +277,36 @@ def _collect_cluster(
         _kind_export_logs(c, cluster, kind_bin, base)
 
 
+class _NotExported(Exception):
+    """``kind export logs`` failed (the collector noted why)."""
+
+
 def _kind_export_logs(c: _Collector, cluster: ClusterHandle, kind_bin: str, base: Path) -> None:
-    # kind writes node logs (journal, kubelet, containerd, pod logs) unredacted: export into a
-    # private temporary directory, copy through the redactor, let the raw export vanish.
-    with tempfile.TemporaryDirectory(prefix="eicp-kind-logs-") as raw:
-        if (
-            c.run(
-                [kind_bin, "export", "logs", raw, "--name", cluster.name], f"{cluster.role} kind export logs"
-            )
-            is None
-        ):
-            return
-        for source in sorted(Path(raw).rglob("*")):
-            if source.is_file() and not source.is_symlink():
-                c.copy_redacted(source, base / "kind-logs" / source.relative_to(raw))
+    # kind writes node logs (journal, kubelet, containerd, pod logs) unredacted: it exports into
+    # a private temporary directory and the files come here through the redactor, once per
+    # cluster in a session (programs/exports.py; the teardown of a failed run uses it too).
+    def write(raw: Path) -> None:
+        argv = [kind_bin, "export", "logs", str(raw), "--name", cluster.name]
+        if c.run(argv, f"{cluster.role} kind export logs") is None:
+            raise _NotExported
+
+    try:
+        export = export_redacted(
+            c.runner,
+            write,
+            c.out_dir / base / "kind-logs",
+            key=kind_logs_key(cluster.name),
+            max_bytes=_MAX_COPIED_FILE_BYTES,
+        )
+    except _NotExported:
+        return
+    if export.earlier is not None:
+        c.write(
+            base / "kind-logs.txt", f"kind logs of {cluster.name} were exported once, to {export.earlier}\n"
+        )
+        return
+    c.result.files.extend(export.files)
+    c.result.errors.extend(export.problems)
 
 
 def namespaces_from_plan(plan: ScenarioPlan) -> dict[str, set[str]]:

@@ -137,6 +137,37 @@ def test_kind_export_logs_are_redacted_and_host_logs_copied(
     assert leaks(out) == []
 
 
+def test_kind_logs_are_exported_once_per_cluster_and_never_raw_in_the_report_dir(
+    fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path
+) -> None:
+    script_kubectl(fake_tools.install("kubectl"))
+    kind = fake_tools.install("kind")
+    kind.on(
+        r"^export logs (\S+) --name (\S+)",
+        write_file=(
+            r"\1/\2-control-plane/journal.log",
+            f"kubelet[1]: Authorization: Bearer {BEARER_TOKEN}\n",
+        ),
+    )
+    topology = make_topology(fake_tools, runner, tmp_path, ("external",), mode="kind")
+    kind_bin = str(fake_tools.bin_dir / "kind")
+
+    collect_diagnostics(topology, {}, tmp_path / "first", runner, 60, kind_bin=kind_bin)
+    second = collect_diagnostics(topology, {}, tmp_path / "second", runner, 60, kind_bin=kind_bin)
+
+    exports = [line for line in fake_tools.lines("kind") if line.startswith("export logs")]
+    assert len(exports) == 1
+    # kind wrote into a private temporary directory, not into the report directory.
+    assert not exports[0].split()[2].startswith(str(tmp_path))
+    assert (
+        tmp_path / "first/external-eicp-external/kind-logs/eicp-external-control-plane/journal.log"
+    ).is_file()
+    note = (tmp_path / "second/external-eicp-external/kind-logs.txt").read_text()
+    assert f"exported once, to {tmp_path / 'first'}" in note
+    assert second.errors == []
+    assert leaks(tmp_path / "first") == leaks(tmp_path / "second") == []
+
+
 def test_namespaces_from_plan() -> None:
     plan = ScenarioPlan(
         scenario="ip-passthrough",
