@@ -168,7 +168,9 @@ class Kubectl:
             return 0, "", ""
         return 0, "", ""  # label, annotate, logs, rollout
 
-    def _apply(self, documents: list[dict[str, Any]], namespace: str | None, selector: str | None):  # type: ignore[no-untyped-def]
+    def _apply(
+        self, documents: list[dict[str, Any]], namespace: str | None, selector: str | None
+    ) -> tuple[int, str, str]:
         lines = []
         for document in documents:
             labels = (document.get("metadata") or {}).get("labels") or {}

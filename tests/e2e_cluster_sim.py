@@ -51,6 +51,7 @@ INGRESS_IP = "172.18.0.201"  # the remote ingress gateway's
 REMOTE_SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9.e2e-remote-secret-token.c2lnbmF0dXJl"
 KUBECONFIG_TOKEN = "e2e-kind-admin-token-5f2a9c"  # the simulated kind kubeconfigs' credential
 SECRET_KEY = CLUSTERS["remote"]
+VERSION = str(load_pins().resolve_release("1.30").version)  # the release under test, from the table
 KUBERNETES = "v1.34.0"  # the simulated API servers' version  # create-remote-secret keys the kubeconfig by cluster name
 
 
@@ -133,7 +134,7 @@ def install(tools: FakeTools, api_server: str) -> None:
 
 def _istioctl(tools: FakeTools) -> None:
     istioctl = tools.install("istioctl")
-    istioctl.on(r"^version --remote=false --short$", stdout="1.30.3\n")
+    istioctl.on(r"^version --remote=false --short$", stdout=f"{VERSION}\n")
     istioctl.on(r"^create-remote-secret ", stdout=_remote_secret_yaml())
     istioctl.on(
         r"^manifest generate -f \S+/([a-z-]+)\.yaml",
@@ -157,8 +158,14 @@ def _kubectl_install(tools: FakeTools) -> None:
     )
     for role, name in CLUSTERS.items():
         context = rf"--context kind-{name} "
-        kubectl.on(context + r"create namespace (\S+)$", add_state=(f"namespaces-{role}", r"namespace/\1"))
+        # kubectl's name printer: "namespace/NAME" (core kinds have no group), one line an object.
+        kubectl.on(
+            context + r"create namespace (\S+) -o name$",
+            stdout="namespace/\\1\n",
+            add_state=(f"namespaces-{role}", r"namespace/\1"),
+        )
         kubectl.on(context + r"delete .*(namespace/\S+)$", remove_state=(f"namespaces-{role}", r"\1"))
+        kubectl.on(context + r"apply --server-side .* -o name -f -$", names_from_stdin=True)
         # The uninstall proof's listing: the namespaces that exist now, and kind's own.
         kubectl.on(
             context + r"get namespaces,customresourcedefinitions,\S+ -o name$",
@@ -201,7 +208,7 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
         external + r"exec -n external-istiod \S+ -c discovery -- pilot-discovery version -o json$",
         expand=False,
         stdout=json.dumps(
-            {"clientVersion": {"version": "1.30.3", "revision": "e2e", "golang_version": "go1.25"}}
+            {"clientVersion": {"version": VERSION, "revision": "e2e", "golang_version": "go1.25"}}
         ),
     )
     kubectl.on(

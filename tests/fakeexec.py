@@ -13,7 +13,10 @@ Usage (see the ``fake_tools`` fixture in tests/conftest.py)::
 Rules are matched in order against the call's arguments joined by spaces (``re.search``).
 A rule with ``times=N`` is used at most N times, then the next matching rule applies. A rule
 with ``stdin_pattern`` also needs the call's standard input to match it (``re.search``), e.g. to
-answer a ``kubectl create -f -`` by what is being created. ``stdout`` holding a backslash is a
+answer a ``kubectl create -f -`` by what is being created. ``names_from_stdin=True`` prints what
+``kubectl apply -o name -f -`` prints for the documents on standard input: one
+``kind.group/name`` line each (kubectl's name printer: the kind in lower case, the API group
+as written, no group for core kinds), after ``stdout``. ``stdout`` holding a backslash is a
 template (``\\1`` groups of the pattern) unless ``expand=False`` (JSON with escapes in it).
 Unmatched calls exit with the tool's default (0 and no output unless changed). Each call is
 appended to a JSON-lines log with argv, stdin, cwd and selected environment variables.
@@ -83,6 +86,7 @@ class FakeTool:
         write_file: tuple[str, str] | None = None,
         stdin_pattern: str | None = None,
         expand: bool = True,
+        names_from_stdin: bool = False,
     ) -> FakeTool:
         """Add a rule; see the module docstring. ``add_state``/``remove_state`` take
         ``(state name, template)`` where the template may use ``\\1`` groups of the pattern;
@@ -101,6 +105,7 @@ class FakeTool:
                 "write_file": list(write_file) if write_file else None,
                 "stdin_pattern": stdin_pattern,
                 "expand": expand,
+                "names_from_stdin": names_from_stdin,
             }
         )
         self.save()
@@ -173,6 +178,21 @@ class FakeTools:
         (self.state_dir / name).write_text("".join(f"{line}\n" for line in lines))
 
 
+def names_of(documents: str) -> str:
+    """``kubectl apply/create -o name`` output for a YAML stream (printers.NamePrinter's form)."""
+    import yaml  # the fakes run with the suite's interpreter
+
+    lines = []
+    for document in yaml.safe_load_all(documents):
+        if not isinstance(document, dict) or not document.get("kind"):
+            continue
+        api_version = str(document.get("apiVersion") or "")
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        kind = str(document["kind"]).lower() + (f".{group}" if group else "")
+        lines.append(f"{kind}/{(document.get('metadata') or {}).get('name', '<unknown>')}\n")
+    return "".join(lines)
+
+
 def _call_fields(raw: dict[str, Any]) -> dict[str, Any]:
     raw["args"] = tuple(raw["args"])
     return raw
@@ -186,6 +206,32 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _apply_rule(rule: dict[str, Any], match: re.Match[str], state: Path, stdin: str, stdout: str) -> str:
+    """The rule's effects on the fake's state and files; returns the complete stdout."""
+    if rule["add_state"]:
+        name, template = rule["add_state"]
+        with (state / name).open("a") as handle:
+            handle.write(match.expand(template) + "\n")
+    if rule["remove_state"]:
+        name, template = rule["remove_state"]
+        target = match.expand(template)
+        path = state / name
+        if path.exists():
+            kept = [line for line in path.read_text().splitlines() if line != target]
+            path.write_text("".join(f"{line}\n" for line in kept))
+    if rule.get("names_from_stdin"):
+        stdout += names_of(stdin)
+    if rule["stdout_from_state"]:
+        path = state / rule["stdout_from_state"]
+        stdout += path.read_text() if path.exists() else ""
+    if rule["write_file"]:
+        target_template, content = rule["write_file"]
+        target_path = Path(match.expand(target_template))
+        target_path.parent.mkdir(parents=True, exist_ok=True)
+        target_path.write_text(content)
+    return stdout
 
 
 def main(spec_path: str, log_path: str, state_dir: str) -> int:
@@ -223,25 +269,7 @@ def main(spec_path: str, log_path: str, state_dir: str) -> int:
             stdout, stderr, code = chosen["stdout"], chosen["stderr"], chosen["exit"]
             if chosen.get("expand", True) and "\\" in stdout:
                 stdout = match.expand(stdout)
-            if chosen["add_state"]:
-                name, template = chosen["add_state"]
-                with (state / name).open("a") as handle:
-                    handle.write(match.expand(template) + "\n")
-            if chosen["remove_state"]:
-                name, template = chosen["remove_state"]
-                target = match.expand(template)
-                path = state / name
-                if path.exists():
-                    kept = [line for line in path.read_text().splitlines() if line != target]
-                    path.write_text("".join(f"{line}\n" for line in kept))
-            if chosen["stdout_from_state"]:
-                path = state / chosen["stdout_from_state"]
-                stdout += path.read_text() if path.exists() else ""
-            if chosen["write_file"]:
-                target_template, content = chosen["write_file"]
-                target_path = Path(match.expand(target_template))
-                target_path.parent.mkdir(parents=True, exist_ok=True)
-                target_path.write_text(content)
+            stdout = _apply_rule(chosen, match, state, stdin, stdout)
 
     sleep = float(chosen["sleep"]) if chosen else 0.0
     if sleep:
