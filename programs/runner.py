@@ -109,6 +109,7 @@ class CommandRunner:
     # Keys of one-time exports done for this session and where they went (programs/exports.py).
     exports: dict[str, Path] = field(default_factory=dict)
     _listeners: list[Listener] = field(default_factory=list)
+    _broken_listeners: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_listener(self, listener: Listener) -> None:
@@ -241,8 +242,32 @@ class CommandRunner:
         if self.transcript is not None:
             self._append_transcript(record)
         for listener in list(self._listeners):
-            with contextlib.suppress(Exception):  # a broken report must not break the run
+            try:
                 listener(record)
+            except Exception:  # a broken report must not break the run, nor be hidden
+                if id(listener) not in self._broken_listeners:
+                    self._broken_listeners.add(id(listener))
+                    log.exception(
+                        "command listener %s failed (its later failures are not logged again)",
+                        getattr(listener, "__qualname__", repr(listener)),
+                    )
+
+    def record(
+        self,
+        title: str,
+        argv: Sequence[str],
+        *,
+        started_at: float,
+        duration_s: float,
+        returncode: int | None,
+        stderr: str = "",
+        timed_out: bool = False,
+    ) -> None:
+        """Put work done in-process (a download) in the transcript and tell the listeners, as
+        if it were a command: every slow thing a run does shows in the same place."""
+        shown = tuple(self.redactor.redact_argv(tuple(argv)))
+        safe_err = self.redactor.redact(stderr)
+        self._notify(title, shown, started_at, duration_s, returncode, timed_out, "", safe_err)
 
     def _append_transcript(self, record: CommandRecord) -> None:
         assert self.transcript is not None

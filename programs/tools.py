@@ -19,6 +19,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -33,7 +34,8 @@ from programs.runner import CommandError, CommandRunner
 
 log = logging.getLogger("eicp.tools")
 
-DOWNLOAD_TIMEOUT_S = 120.0
+DOWNLOAD_TIMEOUT_S = 120.0  # per socket operation
+DOWNLOAD_DEADLINE_S = 900.0  # per download, in all
 LOCK_TIMEOUT_S = GO_BUILD_TIMEOUT_S + 300.0
 VERSION_CHECK_TIMEOUT_S = 60.0
 
@@ -220,12 +222,12 @@ class ToolResolver:
             with tempfile.TemporaryDirectory(dir=self.cache_dir) as scratch:
                 artifact = Path(scratch) / url.rsplit("/", 1)[-1]
                 log.info("downloading %s", url)
-                download_file(url, artifact)
+                recorded_download(self.runner, url, artifact)
                 if not spec.checksum_url:
                     attempts.append((how, "no checksum URL pinned; refusing an unverified binary"))
                     return None
                 expected = published_sha256(
-                    expand_template(spec.checksum_url, version), artifact.name, scratch
+                    expand_template(spec.checksum_url, version), artifact.name, scratch, self.runner
                 )
                 actual = sha256_of(artifact)
                 if actual != expected:
@@ -339,16 +341,47 @@ def _one_line(error: object) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def download_file(url: str, destination: Path) -> None:
+def download_file(url: str, destination: Path, deadline_s: float = DOWNLOAD_DEADLINE_S) -> None:
+    """Fetch ``url`` within ``deadline_s`` in all (the socket timeout alone would let a slow
+    trickle run for ever)."""
     if not url.startswith("https://"):
         raise ValueError(f"refusing a non-HTTPS download URL: {url}")
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, destination.open("wb") as out:  # noqa: S310
-        shutil.copyfileobj(response, out)
+    started = time.monotonic()
+    with (
+        urllib.request.urlopen(url, timeout=min(DOWNLOAD_TIMEOUT_S, deadline_s)) as response,  # noqa: S310
+        destination.open("wb") as out,
+    ):
+        while chunk := response.read(1 << 16):
+            if time.monotonic() - started > deadline_s:
+                raise TimeoutError(f"the download of {url} passed its deadline of {deadline_s:.0f} s")
+            out.write(chunk)
 
 
-def published_sha256(url: str, artifact_name: str, scratch: str) -> str:
+def recorded_download(runner: CommandRunner | None, url: str, destination: Path) -> None:
+    """``download_file``, shown in the runner's command transcript like a command."""
+    started_wall, started = time.time(), time.monotonic()
+    problem = ""
+    try:
+        download_file(url, destination)
+    except BaseException as error:
+        problem = _one_line(error) or type(error).__name__
+        raise
+    finally:
+        if runner is not None:
+            runner.record(
+                f"download {url}",
+                ("download", url),
+                started_at=started_wall,
+                duration_s=time.monotonic() - started,
+                returncode=1 if problem else 0,
+                stderr=problem,
+                timed_out="passed its deadline" in problem,
+            )
+
+
+def published_sha256(url: str, artifact_name: str, scratch: str, runner: CommandRunner | None = None) -> str:
     checksum_file = Path(scratch) / "checksums"
-    download_file(url, checksum_file)
+    recorded_download(runner, url, checksum_file)
     lines = [line.split() for line in checksum_file.read_text().splitlines() if line.strip()]
     for fields in lines:
         if len(fields) >= 2 and fields[-1].lstrip("*").endswith(artifact_name):

@@ -1,9 +1,13 @@
-"""Issue 11 items 4 and 5: the remote secret's API read has a request timeout; the runs
+"""Issue 11 items 4 and 5: the remote secret's API read has a request timeout, downloads have
+a total deadline and show in the transcript, a failing listener is logged once; the runs
 directory is made private only when the suite creates it."""
 
 from __future__ import annotations
 
+import logging
 import stat
+import time
+import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -11,6 +15,8 @@ from typing import Any
 import pytest
 
 from fixtures.core import make_private_dir
+from programs import tools as tools_module
+from programs.runner import CommandRunner
 from suites.evaluation import readers
 
 
@@ -53,3 +59,60 @@ def test_an_existing_runs_directory_keeps_its_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
     make_private_dir(shared / "1121000000")
     assert stat.S_IMODE((shared / "1121000000").stat().st_mode) == 0o700
+
+
+class _TricklingResponse:
+    """An HTTP response whose bytes never stop coming, slowly."""
+
+    def __enter__(self) -> _TricklingResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def read(self, size: int) -> bytes:
+        time.sleep(0.05)
+        return b"x" * 16
+
+
+def test_a_download_has_a_total_deadline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _TricklingResponse())
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="passed its deadline of 0 s"):
+        tools_module.download_file("https://example.invalid/kind", tmp_path / "kind", deadline_s=0.3)
+    assert time.monotonic() - started < 5
+
+
+def test_downloads_appear_in_the_command_transcript(
+    monkeypatch: pytest.MonkeyPatch, runner: CommandRunner, tmp_path: Path
+) -> None:
+    def fails(url: str, destination: Path) -> None:
+        raise TimeoutError(f"the download of {url} passed its deadline of 900 s")
+
+    monkeypatch.setattr(tools_module, "download_file", fails)
+    with pytest.raises(TimeoutError):
+        tools_module.recorded_download(runner, "https://example.invalid/helm.tgz", tmp_path / "helm.tgz")
+    monkeypatch.setattr(tools_module, "download_file", lambda url, destination: destination.write_text("ok"))
+    tools_module.recorded_download(runner, "https://example.invalid/kubectl", tmp_path / "kubectl")
+    transcript = (tmp_path / "commands.log").read_text().splitlines()
+    assert "timeout" in transcript[0] and "$ download https://example.invalid/helm.tgz" in transcript[0]
+    assert "passed its deadline of 900 s" in transcript[1]
+    assert "exit=0" in transcript[2] and "$ download https://example.invalid/kubectl" in transcript[2]
+
+
+def test_a_failing_listener_is_logged_once_loudly(
+    runner: CommandRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[str] = []
+
+    def broken(record: object) -> None:
+        calls.append("called")
+        raise RuntimeError("the timeline is broken")
+
+    runner.add_listener(broken)
+    for _ in range(3):
+        runner.run(["true"])
+    assert calls == ["called"] * 3  # still called: the run goes on
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and "listener" in r.getMessage()]
+    assert len(errors) == 1
+    assert "the timeline is broken" in caplog.text  # with its traceback
