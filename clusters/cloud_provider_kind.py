@@ -17,11 +17,12 @@ starts.
 
 This is the one place the suite starts a process outside ``CommandRunner.run``: the runner is
 for bounded commands, this daemon lives for the session. Its argv is logged redacted, start and
-stop are Allure steps, and its output goes straight to a file in the report directory (not
-through a pipe, so it survives the exit of the worker that started it); that file is passed
-through the redactor when the daemon stops. Flags (v0.10.0, ``cmd/app.go``): Gateway API
-support and the default IngressClass are turned off (the suite installs its own CRDs and
-classes), and load-balancer logs are dumped into the report directory.
+stop are Allure steps, and its output goes straight to a file (not through a pipe, so it
+survives the exit of the worker that started it). That log and the load-balancer logs are
+written in private, in the state directory, and reach the report directory only redacted
+(clusters/cpk_logs.py). Flags (v0.10.0, ``cmd/app.go``): Gateway API support and the default
+IngressClass are turned off (the suite installs its own CRDs and classes), and load-balancer
+logs are dumped.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import Any, Protocol
 import allure
 from filelock import FileLock
 
+from clusters.cpk_logs import RedactedLogs
 from clusters.kind import DockerCli
 from programs.redaction import Redactor
 from programs.waits import WaitTimeout, wait_until
@@ -151,6 +153,9 @@ class CloudProviderKind:
         self.key = uuid.uuid4().hex[:12]
         self._process: subprocess.Popen[bytes] | None = None
         self._joined = False
+        self.logs = RedactedLogs(
+            state_dir / "cloud-provider-kind-logs", self.log_file, self.lb_log_dir, redactor
+        )
 
     # -- paths and argv -----------------------------------------------------------------
 
@@ -174,7 +179,7 @@ class CloudProviderKind:
             "--enable-default-ingress=false",
             "--enable-log-dumping",
             "--logs-dir",
-            str(self.lb_log_dir),
+            str(self.logs.raw_lb_dir),
         ]
 
     # -- public API ---------------------------------------------------------------------
@@ -195,6 +200,7 @@ class CloudProviderKind:
                 self._write_state(state)
                 log.info("joined cloud-provider-kind pid %s (started by %s)", daemon.pid, state["owner"])
                 self._joined = True
+                self.logs.start_publishing()
                 return
             if state is not None:
                 log.warning(
@@ -206,6 +212,7 @@ class CloudProviderKind:
                 self._remove_own_leftovers()
             self._write_state(self._start())
             self._joined = True
+            self.logs.start_publishing()
 
     def release(self) -> str:
         """Stop using the daemon; stop it if this is its owner and no other user is alive.
@@ -216,6 +223,7 @@ class CloudProviderKind:
         if not self._joined:
             return "not started"
         self._joined = False
+        self.logs.stop_publishing()
         with self._locked():
             state = self._read_state()
             if state is None:
@@ -260,10 +268,7 @@ class CloudProviderKind:
         return state is not None and ProcessId.from_json(state["daemon"]).alive()
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        if not self.log_file.exists():
-            return ""
-        tail = self.log_file.read_text(errors="replace").splitlines()[-lines:]
-        return self.redactor.redact("\n".join(tail))
+        return self.logs.tail(lines)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -275,12 +280,11 @@ class CloudProviderKind:
 
     def _start(self) -> dict[str, Any]:
         argv = self.argv()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.lb_log_dir.mkdir(parents=True, exist_ok=True)
+        self.logs.prepare()
         shown = " ".join(self.redactor.redact_argv(argv))
         with allure.step(f"start cloud-provider-kind: {shown}"):
-            log.info("$ %s &  (log: %s)", shown, self.log_file)
-            with self.log_file.open("ab") as output:
+            log.info("$ %s &  (log, redacted: %s)", shown, self.log_file)
+            with self.logs.raw_log.open("ab") as output:
                 try:
                     process = subprocess.Popen(
                         argv,
@@ -308,7 +312,7 @@ class CloudProviderKind:
             "daemon": {"pid": daemon.pid, "start_ticks": daemon.start_ticks},
             "pgid": process.pid,
             "argv": self.redactor.redact_argv(argv),
-            "log": str(self.log_file),
+            "log": str(self.logs.raw_log),
             "started_at": time.time(),
             "owner": self._user_entry(),
             "users": [self._user_entry()],
@@ -324,7 +328,7 @@ class CloudProviderKind:
                 self._signal_group(daemon, pgid, signal.SIGKILL)
                 self._wait_gone(daemon, 10.0)
             log.info("cloud-provider-kind pid %s stopped", daemon.pid)
-        self._redact_log()
+        self.logs.remove_raw()
 
     def _signal_group(self, daemon: ProcessId, pgid: int, sig: signal.Signals) -> None:
         # Only ever the group this supervisor created: the pid is checked with its start time
@@ -352,13 +356,6 @@ class CloudProviderKind:
             initial_delay_s=0.1,
             max_delay_s=1.0,
         )
-
-    def _redact_log(self) -> None:
-        if self.log_file.exists():
-            text = self.log_file.read_text(errors="replace")
-            redacted = self.redactor.redact(text)
-            if redacted != text:
-                self.log_file.write_text(redacted)
 
     def _remove_own_leftovers(self) -> None:
         clusters = list(self.own_clusters())

@@ -74,15 +74,15 @@ def test_starts_once_with_the_suites_flags_and_stops(fakes: FakeTools, make: Mak
     cpk = make()
     cpk.ensure_started()
     cpk.ensure_started()  # idempotent
-    lb_logs = tmp_path / "report" / "logs" / "cloud-provider-kind-lb"
+    lb_logs = tmp_path / "state" / "cloud-provider-kind-logs" / "lb"  # private; the report gets copies
     assert fakes.state("cpk-starts") == [
         f"--gateway-channel disabled --enable-default-ingress=false --enable-log-dumping --logs-dir {lb_logs}"
     ]
     daemon = daemon_of(tmp_path)
     assert daemon.alive() and cpk.running()
-    assert (tmp_path / "report" / "logs" / "cloud-provider-kind.log").exists()
-    assert lb_logs.is_dir()
+    assert lb_logs.is_dir() and (tmp_path / "report" / "logs" / "cloud-provider-kind-lb").is_dir()
     assert cpk.release() == "stopped"
+    assert (tmp_path / "report" / "logs" / "cloud-provider-kind.log").exists()
     assert not daemon.alive()
     assert not (tmp_path / "state" / "cloud-provider-kind.json").exists()
     assert not cpk.running()
