@@ -1,0 +1,14 @@
+"""``--topology-mode kwok``: one kwok cluster per role, real control planes without Docker.
+
+The topology plugin's dispatch calls ``clusters.kwok.provider.build_kwok_provider(context)``
+(a ``ProviderContext``, clusters/provider.py), which returns a ``KwokProvider``.
+
+- provider.py: the lifecycle (preflight, sweep, provision, teardown) and the builder;
+- config.py: the kwokctl configuration of each role's cluster (pure);
+- kwokctl.py: kwokctl inside a cluster's network namespace;
+- forward.py: the API server, bound to its namespace's loopback, reached at the namespace's address;
+- loadbalancer.py: LoadBalancer addresses (network-namespace hosts), ``host_for(role, ns, name)``;
+- preflight.py: root, iproute2, memory, loopback;
+- istiod*.py, workloads*.py, pod_sandbox.py: host processes built from what the suite applied.
+The network-namespace test hosts themselves are clusters/netns.py.
+"""

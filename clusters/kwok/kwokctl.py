@@ -1,0 +1,83 @@
+"""kwokctl, run inside a cluster's network namespace with the suite's binaries and work directory.
+
+Every call is ``ip netns exec <netns> kwokctl ...`` through the suite's runner, with
+``KWOK_WORKDIR`` under the run directory (nothing in the user's ``~/.kwok``) and a ``PATH``
+whose first entry holds the pinned kubectl (kwokctl calls ``kubectl`` from PATH to wait for
+its clusters).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusters.kwok.config import scale_node_args
+from clusters.netns import NetnsHost
+from programs.runner import CommandResult, CommandRunner
+from scenarios.steps import Role
+
+CREATE_TIMEOUT_S = 180.0
+DELETE_TIMEOUT_S = 90.0
+SCALE_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Kwokctl:
+    runner: CommandRunner
+    kwokctl_bin: Path
+    kubectl_bin: Path
+    workdir: Path  # KWOK_WORKDIR
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.workdir / "bin"
+
+    def env(self) -> dict[str, str]:
+        link = self.bin_dir / "kubectl"
+        if not link.exists():
+            self.bin_dir.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(self.kubectl_bin)
+        return {
+            "KWOK_WORKDIR": str(self.workdir),
+            "PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def cluster_dir(self, name: str) -> Path:
+        return self.workdir / "clusters" / name
+
+    def run(
+        self, host: NetnsHost, role: Role, *args: str, timeout_s: float, check: bool = True
+    ) -> CommandResult:
+        return self.runner.run(
+            host.exec_argv([str(self.kwokctl_bin), *args]),
+            env=self.env(),
+            timeout_s=timeout_s,
+            check=check,
+            title=f"[{role}] kwokctl {' '.join(args[:3])} (in netns {host.netns})",
+        )
+
+    def create(self, host: NetnsHost, role: Role, name: str, config: Path, kubeconfig: Path) -> None:
+        self.run(
+            host,
+            role,
+            "create",
+            "cluster",
+            "--name",
+            name,
+            "--config",
+            str(config),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--wait",
+            f"{int(CREATE_TIMEOUT_S - 30)}s",
+            timeout_s=CREATE_TIMEOUT_S,
+        )
+
+    def scale_node(self, host: NetnsHost, role: Role, name: str) -> None:
+        self.run(host, role, *scale_node_args(role), "--name", name, timeout_s=SCALE_TIMEOUT_S)
+
+    def delete(self, host: NetnsHost, role: Role, name: str) -> CommandResult:
+        return self.run(
+            host, role, "delete", "cluster", "--name", name, timeout_s=DELETE_TIMEOUT_S, check=False
+        )

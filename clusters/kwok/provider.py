@@ -1,0 +1,380 @@
+"""``--topology-mode kwok``: real control planes (etcd, kube-apiserver, controller manager,
+scheduler, kwok controller) as host processes, one kwok cluster per role, no Docker.
+
+Lifecycle of a session (``KwokProvider``):
+1. ``build_kwok_provider``: preflight (root, iproute2, loopback), then every tool resolved and
+   version-checked (clusters/kwok/preflight.py, programs/tools.py);
+2. ``provision``: memory preflight; this run is marked live in the host registry
+   (``<state dir>/kwok``) and the leftovers of finished earlier runs with this prefix are swept
+   (their network namespaces, whose processes are ended first, and their bridges), except kept
+   ones; then one bridge on a free private /24 (clusters/netns.py) and, one cluster after the
+   other (concurrent kwokctl calls race for ports), per role: a test host (network namespace)
+   named like the cluster, ``kwokctl create cluster`` inside it (clusters/kwok/config.py says
+   how it is configured), the API server forwarded from the host's address
+   (clusters/kwok/forward.py), a kubeconfig (0600, credentials inlined and registered with the
+   redactor) naming ``https://<host address>:<port>``, one node with the role's pod CIDR, Ready;
+3. LoadBalancer Services get test hosts of their own (clusters/kwok/loadbalancer.py);
+4. ``teardown``: unless kept (``--keep-clusters``, or ``--keep-on-failure`` after a failure),
+   every cluster is deleted with kwokctl, every process left in the run's namespaces ended, the
+   namespaces (and with them the veth pairs) and the bridge deleted.
+
+Names: ``<prefix>-<run id>-<role|lbN>[-<worker>]`` for clusters and test hosts; the bridge's
+alias is ``<prefix>-<run id>[-<worker>]``. That is how the sweep recognises the suite's own.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clusters.cluster import ClusterHandle, ProviderError, Topology
+from clusters.kind_config import ROLE_NETWORKS
+from clusters.kind_lifecycle import ClusterRecord, RunIdentity, RunRegistry, worker_for_names
+from clusters.kubeconfig import save_kubeconfig
+from clusters.kwok.config import KwokBinaries, dump_config, loopback_port, node_pod_cidr, reachable_kubeconfig
+from clusters.kwok.config import render_kwokctl_config as render_config
+from clusters.kwok.forward import ForwardError, LoopbackForwarder
+from clusters.kwok.kwokctl import Kwokctl
+from clusters.kwok.loadbalancer import NetnsLoadBalancers
+from clusters.kwok.preflight import check_memory, kwok_preflight
+from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost, choose_subnet, delete_netns
+from clusters.preflight import PreflightError
+from clusters.provider import ProviderContext
+from programs.redaction import Redactor
+from programs.runner import CommandError, CommandRunner
+from scenarios.steps import Role
+
+log = logging.getLogger("eicp.kwok")
+
+KWOK_TOOLS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kwok",
+    "kwokctl",
+)
+NODES_READY_TIMEOUT_S = 120.0
+SWEEP_GRACE_S = 3.0  # leftover test clusters: no data worth a graceful shutdown
+STAND_INS = (
+    "LoadBalancer addresses (network-namespace hosts)",
+    "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
+)
+
+
+class KwokProvisioningError(ProviderError):
+    """A kwok cluster could not be made ready (the message says which, and why)."""
+
+
+@dataclass(frozen=True)
+class KwokSettings:
+    keep_clusters: bool = False
+    keep_on_failure: bool = False
+    istiods: int = 1  # istiod host processes the run will start (memory preflight)
+    parallel_cluster_sets: int = 1
+
+
+def leftover_owner(prefix: str, name: str) -> tuple[str, str | None] | None:
+    """(run id, worker) of a network namespace or bridge alias the suite made with ``prefix``."""
+    match = re.fullmatch(
+        rf"{re.escape(prefix)}-(?P<run>[0-9a-z]{{1,16}})(?:-(?:external|remote|second|lb[0-9]+))?(?:-(?P<worker>gw[0-9]{{1,4}}))?",
+        name,
+    )
+    return (match["run"], match["worker"]) if match else None
+
+
+def inline_credentials(text: str) -> str:
+    """The kubeconfig with its certificate and key files inlined as ``*-data`` fields."""
+    data: dict[str, Any] = yaml.safe_load(text)
+    pairs = (
+        ("clusters", "cluster", ("certificate-authority",)),
+        ("users", "user", ("client-certificate", "client-key")),
+    )
+    for section, inner, keys in pairs:
+        for entry in data.get(section) or []:
+            body = entry.get(inner) or {}
+            for key in keys:
+                if key in body:
+                    body[f"{key}-data"] = base64.b64encode(Path(body.pop(key)).read_bytes()).decode()
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+@dataclass
+class KwokProvider:
+    identity: RunIdentity
+    settings: KwokSettings
+    binaries: KwokBinaries
+    kwokctl: Kwokctl
+    registry: RunRegistry
+    run_dir: Path
+    runner: CommandRunner
+    redactor: Redactor
+    ip: IpCli
+    mode: str = "kwok"
+    network: HostNetwork | None = None
+    cluster_hosts: dict[Role, NetnsHost] = field(default_factory=dict)
+    handles: dict[Role, ClusterHandle] = field(default_factory=dict)
+    extra_stand_ins: list[str] = field(default_factory=list)
+    kept_message: str | None = None
+    _forwarders: dict[Role, LoopbackForwarder] = field(default_factory=dict)
+    _created: list[Role] = field(default_factory=list)
+    _lbs: NetnsLoadBalancers | None = None
+    _torn_down: bool = False
+
+    @property
+    def owner(self) -> str:
+        worker = f"-{self.identity.worker}" if self.identity.worker else ""
+        return f"{self.identity.prefix}-{self.identity.run_id}{worker}"
+
+    def lb_host_name(self, index: int) -> str:
+        worker = f"-{self.identity.worker}" if self.identity.worker else ""
+        return f"{self.identity.prefix}-{self.identity.run_id}-lb{index}{worker}"
+
+    # -- the ClusterProvider contract ----------------------------------------------------------
+
+    def provision(self, roles: tuple[Role, ...]) -> Topology:
+        roles = tuple(dict.fromkeys(roles))
+        memory = check_memory(len(roles) * self.settings.parallel_cluster_sets, self.settings.istiods)
+        if memory:
+            raise PreflightError(memory)
+        self.registry.hold_run(self.identity)
+        try:
+            with self.registry.locked():
+                self.sweep_leftovers()
+                self.network = HostNetwork(self.ip, self.owner, choose_subnet(self.ip.taken_networks()))
+                self.network.create()
+            for role in roles:
+                self.handles[role] = self._create(role)
+        except (NetnsError, CommandError, ForwardError, OSError, ValueError) as error:
+            message = f"kwok clusters could not be provisioned: {error}"
+            self.kept_message = self.teardown(failed=True, interrupted=False)
+            raise KwokProvisioningError(
+                message + (f"\n{self.kept_message}" if self.kept_message else "")
+            ) from None
+        except BaseException:
+            self.teardown(failed=True, interrupted=True)
+            raise
+        return Topology(mode="kwok", clusters=dict(self.handles), prefix=self.identity.prefix)
+
+    def load_balancers(self) -> NetnsLoadBalancers:
+        if self._lbs is None:
+            if self.network is None:
+                raise KwokProvisioningError(
+                    "LoadBalancers asked for before the kwok clusters were provisioned"
+                )
+            self._lbs = NetnsLoadBalancers(lambda: dict(self.handles), self.network, self.lb_host_name)
+        return self._lbs
+
+    def stand_ins(self) -> tuple[str, ...]:
+        return (*STAND_INS, *self.extra_stand_ins)
+
+    def teardown(self, *, failed: bool, interrupted: bool) -> str | None:
+        if self._torn_down:
+            return self.kept_message
+        self._torn_down = True
+        if self._lbs is not None:
+            self._lbs.stop()
+        keep = self.settings.keep_clusters or (self.settings.keep_on_failure and failed)
+        if keep and self._created:
+            self.kept_message = self._keep()
+        else:
+            self._delete_all()
+        self.registry.release_run()
+        return self.kept_message
+
+    def delete_kept(self) -> None:
+        """Delete a cluster set that ``teardown`` kept (``--keep-clusters``), after all."""
+        if self._torn_down and self.kept_message is not None:
+            for name in (self.identity.cluster_name(role) for role in self._created):
+                record = self.registry.get(name)
+                if record is not None:
+                    record.kept = False
+                    self.registry.save(record)
+            self._delete_all()
+            self.kept_message = None
+
+    # -- what the istiod host processes ask (clusters/kwok/istiod_host.py) ----------------------
+
+    def cluster_host(self, role: Role) -> NetnsHost:
+        """The test host (network namespace) ``role``'s cluster runs in."""
+        return self.cluster_hosts[role]
+
+    # -- bring-up -----------------------------------------------------------------------------
+
+    def _create(self, role: Role) -> ClusterHandle:
+        assert self.network is not None
+        started = time.monotonic()
+        name = self.identity.cluster_name(role)
+        host = self.network.add_host(name)
+        self.cluster_hosts[role] = host
+        config_path = self.run_dir / "kwok" / f"kwokctl-{role}.yaml"
+        config_path.parent.mkdir(parents=True, exist_ok=True)
+        config = render_config(
+            role, address=host.address, binaries=self.binaries, cache_dir=self.kwokctl.workdir / "cache"
+        )
+        config_path.write_text(dump_config(config))
+        raw_kubeconfig = self.run_dir / "kwok" / f"kwokctl-kubeconfig-{role}"
+        self._created.append(role)
+        self._record(role, name)
+        self.kwokctl.create(host, role, name, config_path, raw_kubeconfig)
+        port = loopback_port(
+            str(yaml.safe_load(raw_kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
+        )
+        forwarder = LoopbackForwarder(host.netns, host.address, port)
+        forwarder.start()
+        self._forwarders[role] = forwarder
+        context = f"kwok-{name}"
+        text, server = reachable_kubeconfig(
+            inline_credentials(raw_kubeconfig.read_text()), address=host.address, port=port, context=context
+        )
+        raw_kubeconfig.unlink()
+        kubeconfig = self.run_dir / f"kubeconfig-{role}"
+        save_kubeconfig(kubeconfig, text, self.redactor, f"kwokctl kubeconfig of {name}")
+        self.kwokctl.scale_node(host, role, name)
+        handle = ClusterHandle(
+            role=role,
+            name=name,
+            context=context,
+            kubeconfig=kubeconfig,
+            internal_api_server=server,
+            network=ROLE_NETWORKS[role].mesh_network,
+            runner=self.runner,
+            kubectl_bin=str(self.binaries.kubectl),
+            created_by_suite=True,
+        )
+        handle.kubectl(
+            "wait", "--for=condition=Ready", "node", "--all", f"--timeout={int(NODES_READY_TIMEOUT_S)}s",
+            timeout_s=NODES_READY_TIMEOUT_S + 15,
+            title=f"[{role}] kwok node Ready",
+        )  # fmt: skip
+        log.info("kwok cluster %s (%s) ready at %s in %.1f s", name, role, server, time.monotonic() - started)
+        return handle
+
+    def _record(self, role: Role, name: str) -> None:
+        network = ROLE_NETWORKS[role]
+        self.registry.save(
+            ClusterRecord(
+                name=name,
+                role=role,
+                run_id=self.identity.run_id,
+                worker=self.identity.worker,
+                node_image=f"kwok {self.binaries.kwok_version} / kubernetes {self.binaries.kube_version}",
+                pod_subnet=node_pod_cidr(role),
+                service_subnet=network.service_subnet,
+                created_at=time.time(),
+            )
+        )
+
+    # -- teardown and the sweep -----------------------------------------------------------------
+
+    def _delete_all(self) -> None:
+        for role in reversed(self._created):
+            host = self.cluster_hosts.get(role)
+            if host is not None:
+                try:
+                    self.kwokctl.delete(host, role, self.identity.cluster_name(role))
+                except CommandError as error:
+                    log.warning(
+                        "kwokctl delete of the %s cluster failed (its processes are ended anyway): %s",
+                        role,
+                        error,
+                    )
+            forwarder = self._forwarders.pop(role, None)
+            if forwarder is not None:
+                forwarder.stop()
+            self.registry.forget(self.identity.cluster_name(role))
+        if self.network is not None:
+            self.network.destroy()  # ends what is left in each namespace, deletes them and the bridge
+        self._created.clear()
+
+    def _keep(self) -> str:
+        lines = [f"kwok clusters of run {self.identity.run_id} kept (--keep-clusters / --keep-on-failure):"]
+        for role in self._created:
+            name = self.identity.cluster_name(role)
+            record = self.registry.get(name)
+            if record is not None:
+                record.kept = True
+                self.registry.save(record)
+            raw = self.kwokctl.cluster_dir(name) / "kubeconfig.yaml"
+            lines.append(
+                f"  {role}: ip netns exec {name} {self.binaries.kubectl} --kubeconfig {raw} get nodes"
+            )
+        bridge = self.network.bridge if self.network is not None else "?"
+        lines.append(
+            f"  delete: for ns in $(ip netns list | grep -o '^{self.owner}[^ ]*'); do ip netns pids $ns | xargs -r kill; "
+            f"ip netns delete $ns; done; ip link delete {bridge}"
+        )
+        for forwarder in self._forwarders.values():
+            forwarder.stop()
+        return "\n".join(lines)
+
+    def sweep_leftovers(self) -> list[str]:
+        """Delete namespaces and bridges of finished earlier runs with this prefix (not kept ones).
+
+        Call with ``registry.locked()``."""
+        prefix = self.identity.prefix
+        live = self.registry.live_runs() | {self.identity.run_id}
+        kept = {record.run_id for record in self.registry.records() if record.kept}
+
+        def leftover(name: str) -> bool:
+            owner = leftover_owner(prefix, name)
+            return owner is not None and owner[0] not in live and owner[0] not in kept
+
+        swept = [name for name in self.ip.netns_names() if leftover(name)]
+        if swept:
+            log.info("deleting leftover network namespaces of earlier runs: %s", ", ".join(swept))
+            delete_netns(self.ip, swept, SWEEP_GRACE_S)
+        for name in swept:
+            self.registry.forget(name)
+        for bridge, alias in self.ip.bridges().items():
+            if alias and leftover(alias):
+                log.info("deleting leftover bridge %s (%s) of an earlier run", bridge, alias)
+                self.ip.run("link", "delete", bridge, check=False)
+                swept.append(bridge)
+        return swept
+
+
+def build_kwok_provider(context: ProviderContext) -> KwokProvider:
+    """Preflight, tools, provider; raise ``ProviderError`` or ``ToolUnavailable`` on a problem."""
+    config = context.config
+    try:
+        identity = RunIdentity(config.cluster_prefix, context.run_id, worker_for_names(context.worker))
+    except ValueError as error:
+        raise ProviderError(str(error)) from None
+    kwok_preflight(context.runner, clusters=0, istiods=0)
+    tools = {name: context.tools.resolve(name) for name in KWOK_TOOLS}
+    binaries = KwokBinaries(
+        kube_apiserver=tools["kube-apiserver"].path,
+        kube_controller_manager=tools["kube-controller-manager"].path,
+        kube_scheduler=tools["kube-scheduler"].path,
+        kwok_controller=tools["kwok"].path,
+        etcd=tools["etcd"].path,
+        kubectl=tools["kubectl"].path,
+        kube_version=tools["kube-apiserver"].version,
+        etcd_version=tools["etcd"].version,
+        kwok_version=tools["kwok"].version,
+    )
+    workdir = context.run_dir / "kwok" / "work"
+    return KwokProvider(
+        identity=identity,
+        settings=KwokSettings(
+            keep_clusters=config.keep_clusters,
+            keep_on_failure=config.keep_on_failure,
+            istiods=1 + (1 if config.upgrade_to is not None else 0),
+        ),
+        binaries=binaries,
+        kwokctl=Kwokctl(context.runner, tools["kwokctl"].path, tools["kubectl"].path, workdir),
+        registry=RunRegistry(context.state_dir / "kwok"),
+        run_dir=context.run_dir,
+        runner=context.runner,
+        redactor=context.redactor,
+        ip=IpCli(context.runner),
+    )

@@ -1,0 +1,137 @@
+"""Network-namespace test hosts (clusters/netns.py): pure choices, and the real thing as root."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from clusters.netns import (
+    HostNetwork,
+    IpCli,
+    NetnsError,
+    NetnsHost,
+    choose_subnet,
+    networks_in_use,
+    short_link_name,
+)
+from programs.runner import CommandRunner
+
+# `ip -j -4 route show table all` and `ip -j -4 addr` on a development machine (trimmed).
+ROUTES = (
+    '[{"dst":"default","gateway":"192.0.2.1","dev":"eth0","flags":[]},'
+    '{"dst":"10.250.0.0/24","dev":"eicpd2br0","protocol":"kernel","scope":"link","prefsrc":"10.250.0.1","flags":[]},'
+    '{"dst":"192.0.2.0/24","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"192.0.2.2","flags":[]},'
+    '{"type":"local","dst":"10.250.0.1","dev":"eicpd2br0","table":"local","protocol":"kernel","scope":"host",'
+    '"prefsrc":"10.250.0.1","flags":[]}]'
+)
+ADDRESSES = (
+    '[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},'
+    '{"ifindex":4,"ifname":"eth0","addr_info":[{"family":"inet","local":"192.0.2.2","prefixlen":24}]}]'
+)
+
+
+def test_the_suite_takes_the_first_private_24_nobody_uses() -> None:
+    taken = networks_in_use(ROUTES, ADDRESSES)
+    assert ipaddress.IPv4Network("10.250.0.0/24") in taken and ipaddress.IPv4Network("127.0.0.0/8") in taken
+    assert choose_subnet(taken) == ipaddress.IPv4Network("10.250.1.0/24")
+    assert choose_subnet([]) == ipaddress.IPv4Network("10.250.0.0/24")
+    # A host route inside the pool (a VPN, another run's bridge) is avoided too.
+    assert choose_subnet([ipaddress.IPv4Network("10.250.0.0/23")]) == ipaddress.IPv4Network("10.250.2.0/24")
+
+
+def test_no_free_subnet_is_an_error_naming_the_pool() -> None:
+    with pytest.raises(NetnsError, match=r"no free /24 left in 10\.250\.0\.0/16"):
+        choose_subnet([ipaddress.IPv4Network("10.0.0.0/8")])
+
+
+def test_link_names_fit_linux_limits_and_are_stable() -> None:
+    name = short_link_name("ek", "eicp-1121003745-second-gw12")
+    assert len(name) == 14 and len(name + "p") <= 15
+    assert (
+        name == short_link_name("ek", "eicp-1121003745-second-gw12") != short_link_name("ek", "eicp-x-remote")
+    )
+
+
+def test_host_exec_enters_the_namespace() -> None:
+    network = HostNetwork(IpCli(CommandRunner()), "eicp-r1", ipaddress.IPv4Network("10.250.7.0/24"))
+    assert network.gateway == "10.250.7.1" and network.bridge.startswith("ekb") and len(network.bridge) == 14
+
+
+def netns_usable() -> str | None:
+    """Why real network-namespace tests cannot run here, or None when they can."""
+    if os.geteuid() != 0:
+        return "not root (network namespaces need CAP_NET_ADMIN/CAP_SYS_ADMIN)"
+    if shutil.which("ip") is None:
+        return "no iproute2 'ip' on PATH (apt-get install iproute2)"
+    if subprocess.run(["ip", "netns", "list"], capture_output=True, check=False).returncode != 0:
+        return "'ip netns list' fails here"
+    return None
+
+
+@pytest.fixture
+def network(runner: CommandRunner) -> Iterator[HostNetwork]:
+    reason = netns_usable()
+    if reason:
+        pytest.skip(reason)
+    ip = IpCli(runner)
+    net = HostNetwork(ip, f"eicptest-{uuid.uuid4().hex[:8]}", choose_subnet(ip.taken_networks()))
+    net.create()
+    try:
+        yield net
+    finally:
+        net.destroy()
+
+
+SERVE_ONCE = "import socket,sys;s=socket.socket();s.bind((sys.argv[1],8080));s.listen();c,_=s.accept();c.sendall(b'hi');c.close()"
+CONNECT = "import socket,sys;print(socket.create_connection((sys.argv[1],8080),timeout=5).recv(2).decode())"
+
+
+def serve_once_and_connect(server: NetnsHost, client: NetnsHost | None) -> str:
+    """Serve one connection at ``server``'s address; connect from ``client`` (None: the host)."""
+    listener = subprocess.Popen(server.exec_argv([sys.executable, "-c", SERVE_ONCE, server.address]))
+    try:
+        for _ in range(100):
+            probe = subprocess.run(
+                server.exec_argv(["ss", "-Hltn"]), capture_output=True, text=True, check=False
+            )
+            if f"{server.address}:8080" in probe.stdout:
+                break
+            time.sleep(0.05)
+        if client is None:
+            with socket.create_connection((server.address, 8080), timeout=5) as connection:
+                return connection.recv(2).decode()
+        argv = client.exec_argv([sys.executable, "-c", CONNECT, server.address])
+        return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    finally:
+        listener.wait(timeout=10)
+
+
+@pytest.mark.kwok
+def test_test_hosts_reach_each_other_and_the_host_and_leave_nothing(network: HostNetwork) -> None:
+    server = network.add_host(f"{network.owner}-a")
+    client = network.add_host(f"{network.owner}-b")
+    assert ipaddress.IPv4Address(server.address) in network.subnet and server.address != client.address
+    assert serve_once_and_connect(server, None) == "hi"
+    assert serve_once_and_connect(server, client) == "hi"
+    # The namespaces have no route but their /24: nothing else is reachable from them.
+    routes = subprocess.run(
+        ["ip", "-n", server.netns, "-4", "route"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "default" not in routes and str(network.subnet) in routes
+    ip = network.ip
+    network.destroy()
+    assert not {server.netns, client.netns} & set(ip.netns_names())
+    assert network.bridge not in ip.bridges()
+    assert (
+        str(network.subnet)
+        not in subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
+    )
