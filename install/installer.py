@@ -156,7 +156,12 @@ class Installer:
         skipped there (the install refuses such steps, so what it would undo was never made).
         """
         if self.ledger is not None:
-            failures = self._run_all(teardown.uninstall_steps(self.ledger))
+            failures: list[StepFailed] = []
+            for entry, steps in teardown.uninstall_plan(self.ledger):
+                failed = self._run_all(steps)
+                if not failed:
+                    self.ledger.entries.remove(entry)  # undone: a second uninstall skips it
+                failures += failed
             return failures + self._sweep(self.ledger)
         steps = []
         for step in plan.uninstall if plan is not None else ():

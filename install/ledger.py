@@ -206,9 +206,15 @@ class Ledger:
                 entry.objects.append(ref)
                 known.add(ref)
 
-    def undo_with(self, step: Step) -> None:
-        if self._current is not None:
-            self._current.undo = step
+    def undo_with(self, step: Step | None) -> None:
+        """How the current step is undone (None: it needs no undo of its own after all); not
+        again when an earlier entry already undoes it the same way (an upgrade's
+        ``helm upgrade --install`` of the release the install made)."""
+        if self._current is None:
+            return
+        if step is not None and any(_same_undo(entry.undo, step) for entry in self.entries):
+            return
+        self._current.undo = step
 
     def read_back(self, role: Role, listing: Iterable[str]) -> list[ObjectRef]:
         """Record what appeared in ``role``'s listing since the last one; return it."""
@@ -244,6 +250,14 @@ class Ledger:
 
     def describe(self) -> str:
         return "\n".join(entry.describe() for entry in self.entries) or "(nothing recorded)"
+
+
+def _same_undo(known: Step | None, step: Step) -> bool:
+    return known is not None and (known.role, known.action, known.params) == (
+        step.role,
+        step.action,
+        step.params,
+    )
 
 
 def _creation_order(name: str) -> tuple[int, str]:

@@ -18,16 +18,21 @@ from install.snapshot import ISTIOD_CONFIGMAPS
 from scenarios.steps import Action, Role, Step
 
 
-def uninstall_steps(ledger: Ledger) -> list[Step]:
-    """Every step that undoes ``ledger``, in the order to run them."""
+def uninstall_plan(ledger: Ledger) -> list[tuple[LedgerEntry, list[Step]]]:
+    """Each entry, newest first, with the steps that undo it, in the order to run them."""
     owned = {entry.role: ledger.namespaces(entry.role) for entry in ledger.entries}
-    steps: list[Step] = []
+    plan: list[tuple[LedgerEntry, list[Step]]] = []
     for entry in reversed(ledger.entries):
-        if entry.undo is not None:
-            steps.append(entry.undo)
+        steps = [entry.undo] if entry.undo is not None else []
         inside = [ref for ref in reversed(entry.objects) if ref.namespace not in owned[entry.role]]
         steps += delete_steps(entry, inside, ledger.baseline.get(entry.role, frozenset()))
-    return steps
+        plan.append((entry, steps))
+    return plan
+
+
+def uninstall_steps(ledger: Ledger) -> list[Step]:
+    """Every step that undoes ``ledger``, in the order to run them."""
+    return [step for _entry, steps in uninstall_plan(ledger) for step in steps]
 
 
 def delete_steps(entry: LedgerEntry, refs: Sequence[ObjectRef], baseline: Iterable[str] = ()) -> list[Step]:

@@ -282,5 +282,12 @@ def _helm(cluster: Cluster, args: list[str]) -> tuple[int, str, str]:
     ]
     for ref in templates:
         cluster.add(ref)
+    known = (release, namespace) in cluster.helm
     cluster.helm[(release, namespace)] = templates
-    return 0, f'Release "{release}" has been upgraded. Happy Helming!\n', ""
+    head = (
+        f'Release "{release}" has been upgraded. Happy Helming!'
+        if known
+        else (f'Release "{release}" does not exist. Installing it now.')
+    )
+    summary = f"NAME: {release}\nNAMESPACE: {namespace}\nSTATUS: deployed\nREVISION: {2 if known else 1}\n"
+    return 0, f"{head}\n{summary}", ""

@@ -217,3 +217,46 @@ def test_the_install_records_what_tools_made_and_the_uninstall_undoes_it(
     assert helm_calls[-1].startswith("uninstall sail --namespace sail-operator")
     assert not any("gateways.gateway.networking.k8s.io" in line for line in deletes)
     assert fakes.state("listing") == BASE and fakes.state("configmaps") == []
+
+
+def test_an_upgraded_release_is_left_to_whoever_made_it_and_an_undone_ledger_is_empty(
+    tmp_path: Path, fakes: FakeTools, runner: CommandRunner
+) -> None:
+    # helm's summary for a release it upgraded (one made before this installer's ledger).
+    fakes.tools["helm"].rules.insert(
+        0,
+        {
+            **fakes.tools["helm"].rules[0],
+            "stdout": 'Release "sail" has been upgraded. Happy Helming!\nNAME: sail\nSTATUS: deployed\nREVISION: 2\n',
+            "add_state": None,
+        },
+    )
+    fakes.tools["helm"].save()
+    installer = Installer(
+        scenario="ledger-1.30-to-1.31",
+        topology=make_topology(tmp_path, runner, roles=("remote",)),
+        release=load_pins().resolve_release("1.30"),
+        work_dir=tmp_path / "work",
+        istioctl=Path("istioctl"),
+        helm=lambda: Path("helm"),
+        poll=FAST,
+    )
+    upgrade = step(
+        "sail",
+        Action.HELM_INSTALL,
+        release="sail",
+        repo="https://c",
+        chart="sail",
+        version="2",
+        namespace="sail-operator",
+    )
+    installer.run_step(upgrade)
+    installer.run_step(step("ns", Action.CREATE_NAMESPACE, namespace="sample"))
+    assert installer.ledger is not None
+    assert [(entry.step, entry.undo) for entry in installer.ledger.entries] == [("ns", None)]
+    assert installer.uninstall() == []
+    assert installer.ledger.entries == []
+    deletes = len([line for line in fakes.lines("kubectl") if " delete " in line])
+    assert installer.uninstall() == []  # nothing left to undo: no command runs again
+    assert len([line for line in fakes.lines("kubectl") if " delete " in line]) == deletes
+    assert not any(line.startswith("uninstall") for line in fakes.lines("helm"))

@@ -17,6 +17,9 @@ from install.actions.context import ActionContext, param
 from install.faults import PlanError
 from scenarios.steps import Action, Step
 
+# helm install/upgrade's summary: "REVISION: 1" for a release it made, more for one it upgraded.
+_REVISION = re.compile(r"^REVISION:\s*(\d+)\s*$", re.MULTILINE)
+
 
 def helm_install(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
     params = step.params
@@ -54,13 +57,18 @@ def helm_install(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str 
         )
         ctx.ledger.undo_with(undo)
     try:
-        cluster.runner.run(
+        result = cluster.runner.run(
             argv,
             timeout_s=ctx.timeout(step) + 60,
             title=f"[{cluster.role}] helm upgrade --install {params['release']}",
         )
     finally:
         ctx.read_back(cluster)
+    revision = _REVISION.search(result.stdout)
+    if ctx.ledger is not None and revision and int(revision.group(1)) > 1:
+        # helm upgraded a release made before this ledger (an upgrade's second install): what
+        # made it undoes it, after what depends on it.
+        ctx.ledger.undo_with(None)
     return None
 
 
