@@ -36,7 +36,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,8 +44,17 @@ from filelock import FileLock
 
 from clusters.cpk_logs import RedactedLogs
 from clusters.kind import DockerCli
+from clusters.process_id import ProcessId
 from programs.redaction import Redactor
 from programs.waits import WaitTimeout, wait_until
+
+__all__ = [
+    "CloudProviderKind",
+    "CloudProviderKindError",
+    "ExternalLoadBalancers",
+    "LoadBalancerProvider",
+    "ProcessId",
+]
 
 log = logging.getLogger("eicp.cloud_provider_kind")
 
@@ -73,52 +81,6 @@ class ExternalLoadBalancers:
 
     def ensure_started(self) -> None:
         log.debug("existing clusters: LoadBalancer addresses come from the clusters' own provider")
-
-
-@dataclass(frozen=True)
-class ProcessId:
-    """A process by pid *and* start time, so a recycled pid never matches."""
-
-    pid: int
-    start_ticks: str
-
-    @classmethod
-    def of(cls, pid: int) -> ProcessId:
-        return cls(pid, _start_ticks(pid) or "")
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> ProcessId:
-        return cls(int(raw["pid"]), str(raw.get("start_ticks", "")))
-
-    def alive(self) -> bool:
-        stat = _proc_stat(self.pid)
-        if stat is None:
-            # No /proc (not Linux): fall back to "a process with this pid exists".
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True
-            return not Path("/proc").is_dir()
-        state, ticks = stat
-        return state != "Z" and (not self.start_ticks or ticks == self.start_ticks)
-
-
-def _proc_stat(pid: int) -> tuple[str, str] | None:
-    """(state, start time in clock ticks) from /proc/<pid>/stat, or None if there is no such process."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # The command name (field 2) may contain spaces and parentheses: split after its last ')'.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return fields[0], fields[19]
-
-
-def _start_ticks(pid: int) -> str | None:
-    stat = _proc_stat(pid)
-    return stat[1] if stat else None
 
 
 class CloudProviderKind:
@@ -189,7 +151,7 @@ class CloudProviderKind:
         if self._joined:
             return
         with self._locked():
-            state = self._read_state()
+            state = read_state(self.state_file)
             daemon = ProcessId.from_json(state["daemon"]) if state is not None else None
             if state is not None and daemon is not None and daemon.alive():
                 others = [user for user in self._live_users(state) if not self._is_me(user)]
@@ -197,7 +159,7 @@ class CloudProviderKind:
                 if not any(_same_user(state["owner"], user) for user in state["users"]):
                     # Its starter left without handing over (killed): this user takes the duty.
                     state["owner"] = self._user_entry()
-                self._write_state(state)
+                write_state(self.state_file, state)
                 log.info("joined cloud-provider-kind pid %s (started by %s)", daemon.pid, state["owner"])
                 self._joined = True
                 self.logs.start_publishing()
@@ -210,7 +172,7 @@ class CloudProviderKind:
                     state.get("owner"),
                 )
                 self._remove_own_leftovers()
-            self._write_state(self._start())
+            write_state(self.state_file, self._start())
             self._joined = True
             self.logs.start_publishing()
 
@@ -225,13 +187,13 @@ class CloudProviderKind:
         self._joined = False
         self.logs.stop_publishing()
         with self._locked():
-            state = self._read_state()
+            state = read_state(self.state_file)
             if state is None:
                 return "gone"
             daemon = ProcessId.from_json(state["daemon"])
             others = [user for user in self._live_users(state) if not self._is_me(user)]
             if not daemon.alive():
-                self._clear_state()
+                self.state_file.unlink(missing_ok=True)
                 self._remove_own_leftovers()
                 return "gone"
             if others:
@@ -240,17 +202,17 @@ class CloudProviderKind:
                 if self._is_me(state["owner"]):
                     state["owner"] = others[0]
                     outcome = f"handed over to pid {others[0]['pid']}"
-                self._write_state(state)
+                write_state(self.state_file, state)
                 log.info("cloud-provider-kind pid %s %s", daemon.pid, outcome)
                 return outcome
             self._stop(daemon, int(state.get("pgid", daemon.pid)))
-            self._clear_state()
+            self.state_file.unlink(missing_ok=True)
             return "stopped"
 
     def stop_orphan(self) -> bool:
         """Stop a daemon that no live process uses any more (its users were killed). True if stopped."""
         with self._locked():
-            state = self._read_state()
+            state = read_state(self.state_file)
             if state is None:
                 return False
             daemon = ProcessId.from_json(state["daemon"])
@@ -259,12 +221,12 @@ class CloudProviderKind:
             if daemon.alive():
                 log.warning("stopping orphaned cloud-provider-kind pid %s (no live user)", daemon.pid)
                 self._stop(daemon, int(state.get("pgid", daemon.pid)))
-            self._clear_state()
+            self.state_file.unlink(missing_ok=True)
             return True
 
     def running(self) -> bool:
         """Whether a cloud-provider-kind started by the suite runs on this host now."""
-        state = self._read_state()
+        state = read_state(self.state_file)
         return state is not None and ProcessId.from_json(state["daemon"]).alive()
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
@@ -320,27 +282,15 @@ class CloudProviderKind:
 
     def _stop(self, daemon: ProcessId, pgid: int) -> None:
         with allure.step(f"stop cloud-provider-kind (pid {daemon.pid})"):
-            self._signal_group(daemon, pgid, signal.SIGTERM)
+            signal_group(daemon, pgid, signal.SIGTERM)
             try:
                 self._wait_gone(daemon, self.stop_timeout_s)
             except WaitTimeout:
                 log.warning("cloud-provider-kind pid %s ignored SIGTERM; killing it", daemon.pid)
-                self._signal_group(daemon, pgid, signal.SIGKILL)
+                signal_group(daemon, pgid, signal.SIGKILL)
                 self._wait_gone(daemon, 10.0)
             log.info("cloud-provider-kind pid %s stopped", daemon.pid)
         self.logs.remove_raw()
-
-    def _signal_group(self, daemon: ProcessId, pgid: int, sig: signal.Signals) -> None:
-        # Only ever the group this supervisor created: the pid is checked with its start time
-        # and must still lead that group.
-        if not daemon.alive():
-            return
-        with contextlib.suppress(ProcessLookupError):
-            if os.getpgid(daemon.pid) != pgid:
-                raise CloudProviderKindError(
-                    f"pid {daemon.pid} no longer leads process group {pgid}; not signalling it"
-                )
-            os.killpg(pgid, sig)
 
     def _wait_gone(self, daemon: ProcessId, deadline_s: float) -> None:
         def gone() -> bool:
@@ -380,24 +330,37 @@ class CloudProviderKind:
     def _live_users(self, state: dict[str, Any]) -> list[dict[str, Any]]:
         return [user for user in state.get("users", []) if ProcessId.from_json(user).alive()]
 
-    def _read_state(self) -> dict[str, Any] | None:
-        try:
-            state: dict[str, Any] = json.loads(self.state_file.read_text())
-        except FileNotFoundError:
-            return None
-        except (json.JSONDecodeError, OSError) as error:
-            log.warning("ignoring unreadable %s: %s", self.state_file, error)
-            return None
-        return state if "daemon" in state else None
-
-    def _write_state(self, state: dict[str, Any]) -> None:
-        partial = self.state_file.with_suffix(".partial")
-        partial.write_text(json.dumps(state, indent=1))
-        partial.replace(self.state_file)
-
-    def _clear_state(self) -> None:
-        self.state_file.unlink(missing_ok=True)
-
 
 def _same_user(first: dict[str, Any], second: dict[str, Any]) -> bool:
     return bool(first.get("pid") == second.get("pid") and first.get("key") == second.get("key"))
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """The shared state file of the daemon, or None when there is none (or it is unreadable)."""
+    try:
+        state: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, OSError) as error:
+        log.warning("ignoring unreadable %s: %s", path, error)
+        return None
+    return state if "daemon" in state else None
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(state, indent=1))
+    partial.replace(path)
+
+
+def signal_group(daemon: ProcessId, pgid: int, sig: signal.Signals) -> None:
+    """Signal the group this supervisor created: the pid is checked with its start time and
+    must still lead that group."""
+    if not daemon.alive():
+        return
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(daemon.pid) != pgid:
+            raise CloudProviderKindError(
+                f"pid {daemon.pid} no longer leads process group {pgid}; not signalling it"
+            )
+        os.killpg(pgid, sig)
