@@ -21,6 +21,7 @@ from clusters.preflight import (
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from programs.tools import ResolvedTool
+from reports.categories import ENVIRONMENT, classify
 from tests import topology_child
 from tests.fakeexec import FakeTools
 
@@ -198,6 +199,10 @@ def test_suites_without_docker_or_tools_stop_first_at_the_host_preflight(tmp_pat
     assert "Interrupted: host preflight failed, no cluster was created:" in output
     assert "no 'docker' executable on PATH" in output
     assert "could not be had" not in output  # no tool was even looked for
+    # One error, filed as the environment's fault, not as a product failure.
+    assert "EnvironmentFault: host preflight failed" in output
+    assert classify("EnvironmentFault: host preflight failed, no cluster was created:") == ENVIRONMENT
+    assert "1 error" in output
     assert list(tools_dir.iterdir()) == []  # nothing downloaded or built
     assert not state_dir.exists()  # no cluster record, no lock: nothing created
     transcript = report_dir / "logs" / "commands-main.log"
