@@ -17,7 +17,6 @@ ledger newest first (install/teardown.py) and never touches what the clusters ha
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -294,8 +293,10 @@ class Installer:
             error=redactor.redact(str(error)) if error is not None else None,
         )
         for listener in list(self._listeners):
-            with contextlib.suppress(Exception):  # a broken report must not break the install
+            try:
                 listener(record)
+            except Exception:  # a broken report must not break the install, nor be hidden
+                log.exception("step listener %r failed on step %s", listener, record.step)
 
 
 # -- plan checks ------------------------------------------------------------------------------
