@@ -104,3 +104,24 @@ def test_reports_name_the_version_the_binary_reported() -> None:
 )
 def test_skew_policy(name: str, reported: str, wanted: str, ok: bool) -> None:
     assert (skew_problem(name, reported, wanted) is None) is ok
+
+
+def test_reports_note_the_version_an_explicit_binary_reports(tmp_path: Path, runner: CommandRunner) -> None:
+    """Issue 10: ``--tool-path kubectl=...`` of v1.32.4 is reported as v1.32.4, not the pin."""
+    from types import SimpleNamespace
+
+    from fixtures.core import make_tools
+    from run import info
+
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text("#!/bin/sh\necho 'Client Version: v1.32.4'\necho 'Kustomize Version: v5.5.0'\n")
+    kubectl.chmod(0o755)
+    config = SimpleNamespace(
+        tools_dir=tmp_path / "tools", tool_paths={"kubectl": kubectl}, allow_download=False, mode="kind"
+    )
+    info.reset()
+    try:
+        make_tools(config, runner).resolve("kubectl")  # type: ignore[arg-type]
+        assert info.export()["tools"]["kubectl"] == "v1.32.4 (explicit)"
+    finally:
+        info.reset()
