@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from programs.waits import WaitTimeout, wait_until
+from programs.waits import Backoff, Observation, WaitTimeout, wait_until
 
 
 class Flaky(Exception):
@@ -96,3 +96,29 @@ def test_broken_show_does_not_hide_the_timeout() -> None:
 def test_deadline_must_be_positive() -> None:
     with pytest.raises(ValueError, match="deadline_s"):
         wait_until("x", lambda: True, 0)
+
+
+def test_an_observation_is_done_when_it_says_and_its_state_is_what_a_timeout_reports() -> None:
+    seen = iter([Observation(False, "replicas=1 updated=0", None), Observation(True, "rolled out", "v2")])
+    assert wait_until("rollout", lambda: next(seen), 5, sleep=lambda _: None).value == "v2"
+    with pytest.raises(WaitTimeout, match=r"last observed: Available=False \(MinimumReplicasUnavailable\)$"):
+        wait_until(
+            "istiod to be Available",
+            lambda: Observation(False, "Available=False (MinimumReplicasUnavailable)", None),
+            0.1,
+            backoff=Backoff(min_s=0.02, max_s=0.02),
+        )
+
+
+def test_a_backoff_sets_both_pauses() -> None:
+    sleeps: list[float] = []
+    values = iter(range(6))
+    wait_until(
+        "five",
+        lambda: next(values),
+        60,
+        until=lambda v: v >= 5,
+        backoff=Backoff(2.0, 3.0),
+        sleep=sleeps.append,
+    )
+    assert sleeps == [2.0, 3.0, 3.0, 3.0, 3.0]

@@ -13,21 +13,12 @@ from clusters.cluster import ClusterHandle
 from install.actions.context import ActionContext, param
 from install.faults import PlanError
 from install.kubectl import dump, tolerant_delete
+from programs.runner import CommandResult
 from scenarios.steps import Step
 
 
 def istioctl_install(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
-    iop = _iop_file(ctx, step)
-    cluster.istioctl(
-        ctx.istioctl,
-        "install",
-        "-y",
-        "-f",
-        str(iop),
-        *_set_flags(step),
-        timeout_s=ctx.timeout(step),
-        title=f"[{cluster.role}] istioctl install -f {iop.name}",
-    )
+    _istioctl_with_iop(ctx, step, cluster, "install", "-y")
     ctx.read_back(cluster)
     return None
 
@@ -44,20 +35,24 @@ def manifest_generate_delete(ctx: ActionContext, step: Step, cluster: ClusterHan
 
 
 def _manifest_generate(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str:
+    result = _istioctl_with_iop(ctx, step, cluster, "manifest", "generate")
+    if not result.stdout.strip():
+        raise PlanError(f"step {step.name!r}: istioctl manifest generate printed nothing")
+    return result.stdout
+
+
+def _istioctl_with_iop(ctx: ActionContext, step: Step, cluster: ClusterHandle, *verb: str) -> CommandResult:
+    """``istioctl <verb> -f <the step's IstioOperator> [--set k=v ...]`` on ``cluster``."""
     iop = _iop_file(ctx, step)
-    result = cluster.istioctl(
+    return cluster.istioctl(
         ctx.istioctl,
-        "manifest",
-        "generate",
+        *verb,
         "-f",
         str(iop),
         *_set_flags(step),
         timeout_s=ctx.timeout(step),
-        title=f"[{cluster.role}] istioctl manifest generate -f {iop.name}",
+        title=f"[{cluster.role}] istioctl {' '.join(w for w in verb if not w.startswith('-'))} -f {iop.name}",
     )
-    if not result.stdout.strip():
-        raise PlanError(f"step {step.name!r}: istioctl manifest generate printed nothing")
-    return result.stdout
 
 
 def _iop_file(ctx: ActionContext, step: Step) -> Path:

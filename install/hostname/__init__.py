@@ -1,7 +1,8 @@
 """The gateway hostname inside a remote cluster: publish the suite's test name, prove a name works.
 
-dns-tls with the suite's own test name (DESIGN §4) needs that name to resolve to the external
-gateway's address where the remote cluster looks it up:
+dns-tls with the suite's own test name (the README says how dns-tls works on kind without
+public DNS) needs that name to resolve to the external gateway's address where the remote
+cluster looks it up:
 
 - **pods** (the proxies' ``discoveryAddress``, the probe below) ask the cluster DNS: a marked
   server block for exactly that name, holding a ``hosts`` entry, is appended to CoreDNS's
