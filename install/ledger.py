@@ -140,6 +140,32 @@ def refs_from_output(
     return refs
 
 
+# Any object, one row each (kubectl's custom-columns printer, no header): read back with
+# ``parse_object_columns``.
+OBJECT_COLUMNS = (
+    "custom-columns=KIND:.kind,APIVERSION:.apiVersion,NAMESPACE:.metadata.namespace,NAME:.metadata.name"
+)
+
+
+def parse_object_columns(output: str) -> list[ObjectRef]:
+    """The objects of ``kubectl get ... -o <OBJECT_COLUMNS> --no-headers`` (``<none>`` for a
+    cluster-scoped object's namespace)."""
+    refs = []
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) != 4:
+            continue
+        kind, api_version, namespace, name = fields
+        refs.append(
+            ObjectRef(
+                group_kind({"kind": kind, "apiVersion": api_version}),
+                name,
+                None if namespace == "<none>" else namespace,
+            )
+        )
+    return refs
+
+
 @dataclass
 class LedgerEntry:
     """What one step created on one cluster, in creation order, and how to undo the step itself."""

@@ -84,7 +84,9 @@ class World:
                 if ref.bare_kind == "istio" and ref.kind.endswith("sailoperator.io"):
                     namespace = str((document.get("spec") or {}).get("namespace") or "istio-system")
                     if namespace in cluster.namespaces():
-                        cluster.add(ObjectRef("deployment.apps", f"istiod-{ref.name}", namespace))
+                        cluster.add(
+                            ObjectRef("deployment.apps", f"istiod-{ref.name}", namespace), {"owner": str(ref)}
+                        )
                         cluster.add(
                             ObjectRef(
                                 "mutatingwebhookconfiguration.admissionregistration.k8s.io",
@@ -187,12 +189,19 @@ class Kubectl:
         return 0, "".join(f"{line}\n" for line in lines), ""
 
     def _get(self, args: list[str], namespace: str | None) -> tuple[int, str, str]:
+        if "-l" in args:  # what istioctl labels as its own, in kubectl's custom columns
+            own = [(r, d) for r, d in self.cluster.objects.items() if d.get("istioctl") and r.namespace]
+            return (
+                0,
+                "".join(f"{d['kind']}   {d['apiVersion']}   {r.namespace}   {r.name}\n" for r, d in own),
+                "",
+            )
         if "," in args[1]:  # the snapshot's listing of tracked kinds
             names = sorted(r.resource for r in self.cluster.objects if r.namespace is None)
             return 0, "".join(f"{name}\n" for name in names), ""
         if "--no-headers" in args:  # istiod's ConfigMaps, in kubectl's columns
-            rows = [r for r in self.cluster.objects if r.bare_kind == "configmap"]
-            return 0, "".join(f"{r.namespace}   {r.name}\n" for r in rows), ""
+            configmaps = [r for r in self.cluster.objects if r.bare_kind == "configmap"]
+            return 0, "".join(f"{r.namespace}   {r.name}\n" for r in configmaps), ""
         kind, _, name = args[1].partition("/")
         if kind == "crd":
             ref = ObjectRef(CRD, name)
@@ -256,12 +265,13 @@ def _istioctl(cluster: Cluster, args: list[str]) -> tuple[int, str, str]:
         return 0, yaml.safe_dump_all(documents), ""
     # istioctl install: the namespace, the components, and (installing istiod) the default tag.
     cluster.add(ObjectRef("namespace", namespace))
+    labelled = {"istioctl": True, "apiVersion": "apps/v1", "kind": "Deployment"}
     components = (iop.get("spec") or {}).get("components") or {}
     pilot = (components.get("pilot") or {}).get("enabled")
     if pilot or (pilot is None and iop["spec"].get("profile") not in ("empty", "remote")):
-        cluster.add(ObjectRef("deployment.apps", "istiod", namespace))
+        cluster.add(ObjectRef("deployment.apps", "istiod", namespace), labelled)
         cluster.add(ObjectRef.parse(TAG_WEBHOOK))
-    cluster.add(ObjectRef("deployment.apps", "istio-ingressgateway", namespace))
+    cluster.add(ObjectRef("deployment.apps", "istio-ingressgateway", namespace), labelled)
     return 0, "✔ Installation complete\n", ""
 
 

@@ -155,6 +155,9 @@ def test_the_ledger_uninstall_restores_every_scenario(
     runner.world.clusters["ctx-rem"].add(foreign)
     if ingress != "istio":  # and on the external cluster, Gateway API's own, installed before
         runner.world.clusters["ctx-ext"].add(ObjectRef(CRD, GATEWAY_API_CRDS[0]))
+    if ingress == "both":  # an existing cluster's empty istio-system: istioctl's objects in it go
+        runner.world.clusters["ctx-ext"].add(ObjectRef("namespace", "istio-system"))
+    objects_before = {context: dict(cluster.objects) for context, cluster in runner.world.clusters.items()}
     before = take_topology_snapshot(
         make_topology(tmp_path, runner, roles=("external", "remote", "second")),
         ("external", "remote", "second"),
@@ -175,3 +178,6 @@ def test_the_ledger_uninstall_restores_every_scenario(
     assert installer.uninstall() == []
     verify_restored(f"{scenario}-{ingress}", topology, before, timeout_s=2, poll=FAST)
     assert runner.world.clusters["ctx-rem"].has(foreign)
+    # Not only the tracked kinds: every object the install made is gone, and nothing else.
+    for context, cluster in runner.world.clusters.items():
+        assert sorted(map(str, cluster.objects)) == sorted(map(str, objects_before[context])), context

@@ -20,7 +20,7 @@ from clusters.cluster import ClusterHandle, Topology
 from install.faults import PlanError
 from install.hostname import KindNodes
 from install.kubectl import dump, server_side_apply
-from install.ledger import Ledger, documents_of, refs_from_output
+from install.ledger import Ledger, ObjectRef, documents_of, refs_from_output
 from install.snapshot import take_snapshot
 from programs.runner import CommandError, CommandResult
 from programs.waits import Backoff
@@ -82,6 +82,11 @@ class ActionContext:
         """Objects named by a tool's ``-o name`` output, created by the current step."""
         if self.ledger is not None:
             self.ledger.created(refs_from_output(output, documents, namespace), role)
+
+    def record_refs(self, refs: Sequence[ObjectRef]) -> None:
+        """Objects read back from the API that the current step created."""
+        if self.ledger is not None:
+            self.ledger.created(refs)
 
     def read_back(self, cluster: ClusterHandle) -> None:
         """Record what the cluster's listing gained since the last one (tools' own objects)."""
