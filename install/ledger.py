@@ -277,6 +277,22 @@ class Ledger:
     def describe(self) -> str:
         return "\n".join(entry.describe() for entry in self.entries) or "(nothing recorded)"
 
+    def as_dict(self) -> list[dict[str, Any]]:
+        """The entries as plain data (for a report artifact): step, role, action, objects, undo."""
+        return [
+            {
+                "step": entry.step,
+                "role": entry.role,
+                "action": entry.action,
+                "seed": entry.seed,
+                "created": [str(ref) for ref in entry.objects],
+                "undo": None
+                if entry.undo is None
+                else {"action": entry.undo.action.value, "params": dict(entry.undo.params)},
+            }
+            for entry in self.entries
+        ]
+
 
 def _same_undo(known: Step | None, step: Step) -> bool:
     return known is not None and (known.role, known.action, known.params) == (

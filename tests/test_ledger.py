@@ -201,6 +201,14 @@ def test_the_install_records_what_tools_made_and_the_uninstall_undoes_it(
     # istiod (made by the gateway's install here) wrote its CA ConfigMap into a namespace that
     # was there before, after the last read-back: only the uninstall's sweep can see it.
     fakes.set_state("configmaps", ["default   istio-ca-root-cert"])
+    assert ledger.as_dict()[0] == {
+        "step": "sail",
+        "role": "remote",
+        "action": "helm-install",
+        "seed": "test",
+        "created": ["namespace/sail-operator", f"{CRD}/istios.sailoperator.io"],
+        "undo": {"action": "helm-uninstall", "params": {"release": "sail", "namespace": "sail-operator"}},
+    }
     assert installer.uninstall() == []
     deletes = [line.split(" delete ")[1] for line in fakes.lines("kubectl") if " delete " in line]
     wait = "--ignore-not-found --wait=true --timeout=300s"
