@@ -16,20 +16,33 @@ step "Python environment ($VENV)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
-step "Chromium for the HTML summary check"
-if command -v chromium >/dev/null 2>&1; then
-  echo "chromium present: $(chromium --version 2>/dev/null || true)"
+step "Chromium (HTML and Allure screenshots) and shellcheck (workflow run: scripts), from Debian"
+if command -v chromium >/dev/null 2>&1 && command -v shellcheck >/dev/null 2>&1; then
+  echo "present: $(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  echo "installed: $(chromium --version 2>/dev/null || true)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck >/dev/null
+  echo "installed: $(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
 else
-  echo "chromium missing and not installable here (not root or no apt-get): the browser check will skip and say so"
+  echo "chromium or shellcheck missing and not installable here (not root or no apt-get): their checks will skip and say so"
 fi
+
+step "Allure Report 3 (npm, pinned by reports/allure3/package-lock.json, into .tools/node)"
+ALLURE_PREFIX=.tools/node
+if ! command -v npm >/dev/null 2>&1; then
+  echo "npm missing: the Allure report self-tests will skip and say so (CI=true makes them fail)"
+elif ! cmp -s reports/allure3/package-lock.json "$ALLURE_PREFIX/package-lock.json" \
+  || [ ! -x "$ALLURE_PREFIX/node_modules/.bin/allure" ]; then
+  mkdir -p "$ALLURE_PREFIX"
+  cp reports/allure3/package.json reports/allure3/package-lock.json "$ALLURE_PREFIX/"
+  npm ci --prefix "$ALLURE_PREFIX" --no-audit --no-fund --loglevel=error \
+    || echo "warning: npm ci failed (see above); the Allure report self-tests will say why"
+fi
+[ -x "$ALLURE_PREFIX/node_modules/.bin/allure" ] && echo "allure $("$ALLURE_PREFIX/node_modules/.bin/allure" --version)"
 
 step "Real upstream tools (cache, download, else Go build; first build takes minutes)"
 # A tool that cannot be had is not fatal here: the tests that need it skip only when neither
 # a download nor Go is available, and fail otherwise, with every way tried listed.
-"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind istioctl-offline \
+"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind istioctl-offline actionlint \
   || echo "warning: some tools could not be had (see above); their tests will say why"
 
 step "Lint and type-check"

@@ -1,9 +1,12 @@
 """Failure categories: environment faults (Docker, image pulls, LoadBalancer addresses, DNS)
 apart from product failures, as Allure ``categories.json`` and for the conformance report.
 
-Allure matches a category when its regex matches the *whole* status message (or trace), so
+Allure 2 matches a category when its regex matches the *whole* status message (or trace), so
 every pattern starts with ``(?s).*``; the same patterns classify failures here with
-``re.fullmatch``. Keep them to the regex syntax Java and Python share.
+``re.fullmatch``. Keep them to the regex syntax Java, Python and JavaScript share. Allure 3
+reads its categories from its configuration instead (``allure3_rules``; JavaScript has no
+inline flags, so they become the RegExp's flags, and its ``test`` finds a match anywhere, which
+for patterns of the form ``.*X.*`` is the same as a whole match).
 """
 
 from __future__ import annotations
@@ -107,6 +110,34 @@ def category_name(message: str, trace: str = "", status: str = "failed") -> str:
         if status in category.statuses and category.matches(message, trace):
             return category.name
     return "Unknown"
+
+
+_INLINE_FLAGS = re.compile(r"^\(\?([imsx]+)\)")
+
+
+def js_regex(pattern: str) -> tuple[str, str]:
+    """(source, flags) of a JavaScript RegExp equivalent to ``pattern``'s leading inline flags."""
+    match = _INLINE_FLAGS.match(pattern)
+    if match is None:
+        return pattern, ""
+    return pattern[match.end() :], "".join(sorted(match.group(1)))
+
+
+def allure3_rules() -> list[dict[str, Any]]:
+    """The categories as Allure 3 ``categories.rules``: statuses, and message/trace as
+    ``{"source", "flags"}`` (the config writer turns them into RegExp objects)."""
+    rules = []
+    for category in CATEGORIES:
+        matcher: dict[str, Any] = {"statuses": list(category.statuses)}
+        rule: dict[str, Any] = {"name": category.name, "matchers": [matcher]}
+        if category.message_regex:
+            matcher["message"] = dict(zip(("source", "flags"), js_regex(category.message_regex), strict=True))
+        if category.trace_regex:
+            trace = dict(zip(("source", "flags"), js_regex(category.trace_regex), strict=True))
+            # Either the message or the trace: Allure 3 ORs a rule's matchers.
+            rule["matchers"].append({"statuses": list(category.statuses), "trace": trace})
+        rules.append(rule)
+    return rules
 
 
 def write_categories(alluredir: Path) -> Path:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
+
+import pytest
 
 from clusters.cluster import ClusterHandle, Topology
 from programs.runner import CommandRunner
@@ -223,3 +227,57 @@ def decode_png(data: bytes) -> tuple[int, int, list[tuple[int, ...]]]:
         pixels.extend(tuple(line[i : i + 3]) for i in range(0, stride, channels))
         previous = line
     return width, height, pixels
+
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # sRGB keeps a page's colours exact so tests can look for them; half scale keeps the PNG
+    # small enough to decode in pure Python quickly.
+    "--force-color-profile=srgb",
+    "--force-device-scale-factor=0.5",
+    "--hide-scrollbars",
+    # Scripted pages (Allure's) render before the capture: virtual time runs until idle or this.
+    "--virtual-time-budget=15000",
+)
+
+
+def chromium_screenshot(
+    runner: CommandRunner,
+    url: str,
+    scratch: Path,
+    *,
+    screenshot: Path | None = None,
+    dump_dom: bool = False,
+    window: str = "1280,1000",
+) -> str:
+    """Render ``url`` in headless Chromium (Debian's package) with a fresh profile; write a PNG
+    screenshot and/or return the DOM after scripts ran. Skips without Chromium (fails under CI)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        reason = "chromium is not installed (ci/selftest.sh installs Debian's chromium package)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + "; CI must not skip the browser checks")
+        pytest.skip(reason)
+    profile = scratch / f"chromium-profile-{len(list(scratch.glob('chromium-profile-*')))}"
+    argv = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={window}"]
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        screenshot.unlink(missing_ok=True)
+        argv.append(f"--screenshot={screenshot}")
+    argv.append(url)
+    dom = scratch / f"{profile.name}.dom.html"
+    if dump_dom:
+        # Into a file, not through the runner's captured stdout: a page's DOM is megabytes of
+        # script, and redacting that much text is slow.
+        argv = ["sh", "-c", 'out=$1; shift; exec "$@" >"$out"', "sh", str(dom), *argv, "--dump-dom"]
+    result = runner.run(argv, timeout_s=120, attach=False)
+    if screenshot is not None and not screenshot.is_file():
+        raise AssertionError(f"chromium wrote no screenshot at {screenshot}: {result.stderr[-2000:]}")
+    return dom.read_text(encoding="utf-8") if dump_dom else ""

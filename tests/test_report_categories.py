@@ -69,3 +69,26 @@ def test_categories_json(tmp_path: Path) -> None:
         {"name": "Product: failed checks", "matchedStatuses": ["failed"]},
         {"name": "Product: install or fixture errors", "matchedStatuses": ["broken"]},
     ]
+
+
+def test_allure3_rules_carry_the_patterns_as_javascript_regexes() -> None:
+    from reports.allure_files import allure3_config
+    from reports.categories import allure3_rules, js_regex
+
+    assert js_regex(r"(?is).*docker.*") == (".*docker.*", "is")
+    assert js_regex(r"(?ms).*^E\s+x") == (r".*^E\s+x", "ms")
+    assert js_regex("plain") == ("plain", "")
+    rules = allure3_rules()
+    assert [rule["name"] for rule in rules] == [category.name for category in CATEGORIES]
+    suite_fault = next(rule for rule in rules if rule["name"] == "Environment: fault reported by the suite")
+    # Message or trace (two matchers, which Allure 3 ORs), as classify() does.
+    assert [sorted(matcher) for matcher in suite_fault["matchers"]] == [
+        ["message", "statuses"],
+        ["statuses", "trace"],
+    ]
+    assert rules[-1] == {"name": "Product: install or fixture errors", "matchers": [{"statuses": ["broken"]}]}
+    config = allure3_config("nightly")
+    assert config.count("new RegExp(") == sum(
+        len(rule["matchers"]) for rule in rules if rule["matchers"][0].get("message")
+    )
+    assert "(?" not in config  # no inline flags left: JavaScript rejects them
