@@ -131,7 +131,12 @@ def test_signals_handled_and_leftovers_listed(tmp_path: Path, monkeypatch: pytes
     termination.handle(signal.SIGTERM, None)  # within a second: the same cancel, ignored
     termination.first_at -= 5
     termination.handle(signal.SIGTERM, None)
+    ending = Termination(config)
+    ending.tearing_down = True  # the session is ending: even a first signal never interrupts it
+    ending.handle(signal.SIGTERM, None)
+    assert ending.first == "SIGTERM"
     said = (tmp_path / "report" / "logs" / "termination-main.txt").read_text()
+    assert said.count("SIGTERM during teardown: teardown goes on") == 2
     assert f"kind clusters of this run: eicp-{RUN_ID}-remote\n" in said.replace("eicp: ", "")
     assert "eicp-1-remote" not in said  # another run's cluster is not this run's to list
     assert f"rm -rf {tmp_path / 'runs' / RUN_ID / 'main'}" in said
@@ -179,3 +184,70 @@ def test_sigterm_during_istioctl_install_ends_it_deletes_everything_and_writes_t
         # reports plugin writes a conformance report only when some check has one.
         pytest.xfail("no conformance report for a run interrupted before any check outcome (reports plugin)")
     assert json.loads(conformance.read_text())["result"] != "success"
+
+
+XDIST_CHILD = """
+import pytest
+
+
+@pytest.mark.parametrize("group", [pytest.param("a", marks=pytest.mark.xdist_group("a")),
+                                   pytest.param("b", marks=pytest.mark.xdist_group("b"))])
+def test_x(topology, group):
+    pass
+"""
+
+
+def test_sigterm_to_the_xdist_controller_reaches_the_workers_and_they_delete_their_clusters(
+    fake_tools: FakeTools, tmp_path: Path
+) -> None:
+    topology_child.install_cluster_fakes(fake_tools)
+    first(
+        fake_tools.tools["kind"], r"^create cluster --name (\S+)", sleep=60.0, add_state=("creating", r"\1")
+    )
+    test_file = topology_child.write_project(tmp_path / "child", XDIST_CHILD)
+    argv = topology_child.command(
+        test_file,
+        "-p",
+        "fixtures.termination",
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
+        "--scenario",
+        "ip-passthrough",
+        *(
+            f"--tool-path={tool}={fake_tools.bin_dir / tool}"
+            for tool in ("kind", "kubectl", "cloud-provider-kind")
+        ),
+    )
+    child = subprocess.Popen(
+        argv,
+        env=topology_child.environment(fake_tools.path_env(), tmp_path / "state"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: len(fake_tools.state("creating")) == 4, "four kind create calls (two workers)", child
+        )
+        time.sleep(0.3)
+        child.send_signal(signal.SIGTERM)  # to the controller alone, as CI does
+        output, _ = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 2, output
+    assert "pytest-xdist workers end their tests and tear down" in output
+    deletes = sorted(
+        line.split(" --kubeconfig")[0] for line in fake_tools.lines("kind") if line.startswith("delete")
+    )
+    assert deletes == sorted(
+        f"delete cluster --name eicp-{RUN_ID}-{role}-{worker}"
+        for role in ("external", "remote")
+        for worker in ("gw0", "gw1")
+    )
+    assert not [line for line in fake_tools.lines("kind") if line.startswith("create")]
+    assert fake_processes(fake_tools.bin_dir) == []
+    assert list((tmp_path / "state" / "clusters").glob("*.json")) == []
+    assert not (tmp_path / "runs" / RUN_ID).exists()
