@@ -37,6 +37,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "conformance-report.schema.json"
 API_VERSION = "conformance.eicp.istio.io/v1"
 REPORT_STEM = "conformance-report"
 _SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+NOT_APPLICABLE = "not applicable"
 # Profile name -> the check families it holds (families are the checks' pytest markers).
 PROFILES: dict[str, tuple[str, ...]] = {
     "CONTROL-PLANE": ("controlplane", "validation", "upgrade"),
@@ -82,9 +83,12 @@ def _scenario_entry(
             worst[label] = outcome
     checks: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
     failures = []
+    skip_reasons: dict[str, str] = {}
     for label, outcome in worst.items():
         bucket = "failed" if outcome.outcome in ("failed", "error") else outcome.outcome
         checks[bucket].append(label)
+        if bucket == "skipped":
+            skip_reasons[label] = outcome.message
         if bucket == "failed":
             failures.append(
                 {
@@ -106,8 +110,13 @@ def _scenario_entry(
         "scenario": scenario,
         "istioVersion": release,
         "result": result_of(statistics),
+        # Not applicable: nothing ran because the scenario does not apply to this release (a
+        # skip that says so), as opposed to checks skipped for another reason.
+        "applicable": bool(statistics["Passed"] or statistics["Failed"])
+        or not all(NOT_APPLICABLE in reason.lower() for reason in skip_reasons.values()),
         "statistics": statistics,
         "checks": checks,
+        "skipReasons": skip_reasons,
         "failures": failures,
         "durationSeconds": round(sum(outcome.total_duration for outcome in outcomes), 3),
         "checkDurationsSeconds": {
@@ -121,7 +130,7 @@ def profile_of(family: str) -> str:
     return next((name for name, families in PROFILES.items() if family in families), "CONTROL-PLANE")
 
 
-def _profiles(scenarios: list[dict[str, Any]], families: Mapping[str, str]) -> list[dict[str, Any]]:
+def profiles_of(scenarios: list[dict[str, Any]], families: Mapping[str, str]) -> list[dict[str, Any]]:
     """One Gateway-API-style profile report per profile that had checks; tests named
     ``<scenario>/<family>/<check>``."""
     profiles = []
@@ -198,7 +207,7 @@ def build_report(
         "implementation": {**IMPLEMENTATION, "version": info.istio_build},
         "date": info.date,
         "mode": info.mode,
-        "profiles": _profiles(scenarios, families),
+        "profiles": profiles_of(scenarios, families),
         "suite": {"name": SUITE_NAME, "version": info.suite_version},
         "istio": info.releases,
         "upgradeTo": info.upgrade_to,

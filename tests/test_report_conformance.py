@@ -248,3 +248,22 @@ def test_run_info_from_suite_config(pytestconfig: pytest.Config) -> None:
     assert built.tools["cloud-provider-kind"] == "v0.10.0"
     assert built.kubernetes == {"external": "v1.35.1", "remote": "unknown"}
     assert built.suite_version == "0.1.0"
+
+
+def test_a_scenario_skipped_as_not_applicable_says_so() -> None:
+    reason = "scenario sail is not applicable to Istio 1.30.3: no Sail Operator chart installs it"
+    report = build_report(
+        info(),
+        [
+            outcome("sail", "test_a", "skipped", message=reason),
+            outcome("sail", "test_b", "skipped", "traffic", message=reason),
+            outcome("dns-tls", "test_a", "skipped", message="no LoadBalancer support here"),
+            outcome("ip-passthrough", "test_a", "passed"),
+        ],
+        facts={},
+    )
+    validate(report)
+    sail, dns, ip = report["scenarios"]
+    assert (sail["applicable"], dns["applicable"], ip["applicable"]) == (False, True, True)
+    assert sail["result"] == "partial"  # Gateway API's result; applicability is said apart
+    assert sail["skipReasons"] == {"controlplane/test_a": reason, "traffic/test_b": reason}
