@@ -76,6 +76,8 @@ def test_components_bind_to_loopback_and_the_api_server_names_the_host_address()
         "v0.8.0",
     )
     assert options["cacheDir"] == "/run/c"
+    # kubectl exec/logs for kwok's fake pods are routed through these (served by the API).
+    assert {"Exec", "ClusterExec", "Logs", "ClusterLogs"} <= set(options["enableCRDs"])
     patches = {
         patch["name"]: {a["key"]: a["value"] for a in patch["extraArgs"]}
         for patch in config["componentsPatches"]

@@ -16,6 +16,8 @@ own, with:
   controller manager) and, on its one node, the first /24 of the role's pod subnet
   (``kwokctl scale node --param .podCIDRs=...``): pod and service IPs never collide between
   the clusters of one mesh, as with kind;
+- kwok's Exec/Logs/Attach/PortForward resources (and their Cluster* forms) served by the API,
+  so what starts later can say which local process answers ``kubectl exec``/``logs``;
 - the node's InternalIP 127.0.0.1: the API server reaches the node's "kubelet" (the kwok
   controller, serving ``exec``/``logs`` for ``ClusterExec``/``ClusterLogs``) on loopback,
   never at kwok's default documentation address.
@@ -38,6 +40,19 @@ from scenarios.steps import Role
 KWOKCTL_API_VERSION = "config.kwok.x-k8s.io/v1alpha1"
 LOOPBACK = "127.0.0.1"
 NODE_NAME = "kwok-node-0"
+# kwok resources served through the API (their CRDs installed by kwokctl), so host processes
+# started later (clusters/kwok/istiod_host.py) can route `kubectl exec/logs/attach/port-forward`
+# for their pod to the real process.
+API_CRDS = (
+    "Exec",
+    "ClusterExec",
+    "Logs",
+    "ClusterLogs",
+    "Attach",
+    "ClusterAttach",
+    "PortForward",
+    "ClusterPortForward",
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,7 @@ def render_kwokctl_config(
         "kind": "KwokctlConfiguration",
         "options": {
             "runtime": "binary",
+            "enableCRDs": list(API_CRDS),
             "bindAddress": LOOPBACK,
             "kubeApiserverCertSANs": [address],
             "securePort": True,
