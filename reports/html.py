@@ -31,7 +31,7 @@ _KIND_COLOURS = {
     "other": "#cccccc",
 }
 _CELL = {"passed": ("pass", "✔"), "failed": ("fail", "✘"), "error": ("error", "!"), "skipped": ("skip", "–")}
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px;color:#222;background:#fff}
 h1{font-size:22px;margin:0 0 8px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
@@ -240,7 +240,7 @@ def render_summary(
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape('Conformance summary — ' + info.istio_build)}</title>"
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{CSS}</style></head><body>"
         "<h1>Istio external control plane conformance</h1>"
         f"{_facts(info, report)}"
         f"<h2>Scenario × check matrix</h2>{_matrix(report, outcomes)}"
