@@ -19,12 +19,16 @@ import pytest
 from clusters.kind_lifecycle import RunIdentity, RunRegistry
 from clusters.kwok.config import KwokBinaries
 from clusters.kwok.kwokctl import Kwokctl
-from clusters.kwok.provider import KWOK_TOOLS, KwokProvider, KwokSettings
+from clusters.kwok.provider import KWOK_TOOLS, KwokProvider, KwokSettings, build_kwok_provider
 from clusters.netns import IpCli
+from clusters.provider import ProviderContext
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
-from programs.tools import ResolvedTool
+from programs.tools import ResolvedTool, ToolResolver
+from run.config import DEFAULT_TOOLS_DIR
+from scenarios.releases import load_pins
 from tests.test_kwok_netns import netns_usable
+from tests.test_plan import config as suite_config
 
 pytestmark = [pytest.mark.kwok, pytest.mark.slow]
 
@@ -223,3 +227,38 @@ def test_leftovers_of_a_finished_run_are_swept_and_kept_ones_are_not(make_provid
     assert " Ready " in answer.stdout, answer.stderr
     kept.delete_kept()
     leaves_nothing(kept)
+
+
+def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
+    real_tool: Callable[[str], ResolvedTool], tmp_path: Path, redactor: Redactor
+) -> None:
+    reason = netns_usable()
+    if reason:
+        pytest.skip(reason)
+    for name in KWOK_TOOLS:
+        real_tool(name)  # built or cached where the resolver below finds it
+    runner = CommandRunner(redactor, transcript=tmp_path / "commands.log")
+    tools = ToolResolver.from_pins(
+        load_pins().tools,
+        Path(os.environ.get("EICP_TOOLS_DIR", DEFAULT_TOOLS_DIR)),
+        runner,
+        allow_download=False,
+    )
+    context = ProviderContext(
+        config=suite_config(mode="kwok", plan=False, keep_clusters=True, cluster_prefix="eicpb"),
+        run_id="r6",
+        worker="gw3",
+        run_dir=tmp_path,
+        state_dir=tmp_path / "state",
+        report_dir=tmp_path,
+        runner=runner,
+        redactor=redactor,
+        tools=tools,
+    )
+    provider = build_kwok_provider(context)
+    assert provider.mode == "kwok" and provider.settings.keep_clusters
+    assert provider.identity.cluster_name("second") == "eicpb-r6-second-gw3"
+    assert provider.lb_host_name(0) == "eicpb-r6-lb0-gw3" and provider.owner == "eicpb-r6-gw3"
+    assert provider.binaries.kube_version == load_pins().tools["kube-apiserver"]["version"]
+    assert provider.network is None and provider.ip.netns_names() is not None  # nothing created yet
+    assert "LoadBalancer addresses (network-namespace hosts)" in provider.stand_ins()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -350,6 +351,10 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
     except ValueError as error:
         raise ProviderError(str(error)) from None
     kwok_preflight(context.runner, clusters=0, istiods=0)
+    if config.reuse_clusters:
+        log.warning(
+            "--reuse-clusters is for kind clusters; kwok clusters are created afresh (about 5 s each)"
+        )
     tools = {name: context.tools.resolve(name) for name in KWOK_TOOLS}
     binaries = KwokBinaries(
         kube_apiserver=tools["kube-apiserver"].path,
@@ -369,6 +374,7 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
             keep_clusters=config.keep_clusters,
             keep_on_failure=config.keep_on_failure,
             istiods=1 + (1 if config.upgrade_to is not None else 0),
+            parallel_cluster_sets=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")),
         ),
         binaries=binaries,
         kwokctl=Kwokctl(context.runner, tools["kwokctl"].path, tools["kubectl"].path, workdir),
