@@ -218,6 +218,45 @@ class CommandRunner:
             raise CommandError(shown, returncode, tail, stdout=safe_out, stderr=safe_err)
         return CommandResult(args, returncode, stdout, stderr, duration)
 
+    def start(
+        self,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        log_file: Path,
+        env: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
+        cwd: Path | None = None,
+        title: str | None = None,
+    ) -> BackgroundProcess:
+        """Start ``argv`` in the background, in its own process group, output appended to
+        ``log_file``; the caller owns the handle and must ``stop()`` it. ``inherit_env=False``
+        gives the child only ``env`` (a pod's environment, not the suite's)."""
+        args = tuple(os.fspath(arg) for arg in argv)
+        if not args:
+            raise ValueError("empty argv")
+        shown = tuple(self.redactor.redact_argv(args))
+        step_title = self.redactor.redact(title or " ".join(shown))
+        full_env = dict(os.environ if self.base_env is None else self.base_env) if inherit_env else {}
+        full_env.update(env or {})
+        log.info("$ %s &", " ".join(shown))
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        started_wall = time.time()
+        with log_file.open("ab") as output:
+            try:
+                process = subprocess.Popen(
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    env=full_env,
+                    cwd=cwd,
+                    start_new_session=True,
+                )
+            except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
+                self._notify(step_title, shown, started_wall, 0.0, None, False, "", str(error))
+                raise CommandNotFound(shown, None, str(error), reason=f"could not start ({error})") from None
+        return BackgroundProcess(process, shown, step_title, log_file, started_wall, self)
+
     def _notify(
         self,
         title: str,
@@ -280,6 +319,47 @@ class CommandRunner:
             self.transcript.parent.mkdir(parents=True, exist_ok=True)
             with self.transcript.open("a", encoding="utf-8") as handle:
                 handle.write("\n".join(lines) + "\n")
+
+
+@dataclass
+class BackgroundProcess:
+    """A long-running child started by ``CommandRunner.start``: its output goes to a log file,
+    ``stop()`` ends its process group with a deadline and tells the runner's listeners."""
+
+    process: subprocess.Popen[bytes]
+    shown: tuple[str, ...]
+    title: str
+    log_file: Path
+    started_wall: float
+    owner: CommandRunner
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self, grace_s: float = _KILL_GRACE_S) -> int | None:
+        """SIGTERM the group, SIGKILL after ``grace_s``; return the exit code (None if unkillable)."""
+        was_running = self.running()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=grace_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        code = self.process.poll()
+        duration = time.time() - self.started_wall
+        log.info("  stopped %s (exit %s, ran %.1fs)", self.title, code, duration)
+        if was_running or code is not None:
+            self.owner._notify(self.title, self.shown, self.started_wall, duration, code, False, "", "")
+        return code
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:

@@ -1,0 +1,345 @@
+"""The external istiod as a host process, started from the Deployment the suite applied.
+
+kwok gives the istiod Deployment a pod that runs nothing. ``IstiodHost`` reads that
+Deployment back from the external API server and runs the real ``pilot-discovery`` as its
+pod would run: the container's args and environment (``valueFrom`` resolved for the kwok pod
+it stands in for), its ConfigMap and Secret volumes (the ``istio-kubeconfig`` remote secret
+included) and a pod-bound service-account token materialized into a private 0700 directory,
+inside the network namespace of the host that holds the address the istiod gateway's
+LoadBalancer got and a private mount namespace (clusters/kwok/pod_sandbox.py). The remote
+API servers' webhook calls and the proxies' xDS address so reach it exactly as the rendered
+configuration says.
+
+kwok's ``Exec`` and ``Logs`` resources (one each, named after the pod) route ``kubectl exec``
+and ``kubectl logs`` for the pod's ``discovery`` container to the real process: ``exec`` runs
+the command in the pod's root directory through the ``pilot-discovery`` shim
+(clusters/kwok/workloads.py) inside the same network namespace; ``logs`` follows its log file.
+
+``sync()`` is idempotent: it starts the process once the Deployment and its pod exist,
+restarts it when the pod template changes (``kubectl rollout restart``, an upgrade) or when
+the process died, and stops it when the Deployment is gone. ``stop()`` leaves nothing
+running or listening and removes the private directory (it holds tokens).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import yaml
+
+from clusters.cluster import ClusterHandle
+from clusters.kwok.istiod_source import KubeObjectSource
+from clusters.kwok.pod_sandbox import (
+    CriLog,
+    Materializer,
+    Obj,
+    PodIdentity,
+    SandboxError,
+    container_of,
+    sandbox_argv,
+)
+from programs.runner import BackgroundProcess, CommandError
+
+log = logging.getLogger("eicp.kwok.istiod")
+CONTAINER = "discovery"
+ENTRYPOINT = "pilot-discovery"  # the pilot image's entrypoint: /usr/local/bin/pilot-discovery
+READY_DEADLINE_S = 90.0
+RESTART_BACKOFF_S = 5.0
+_LOG_TAIL = 40
+API_TIMEOUT_S = 30.0
+
+
+class NetnsHostLike(Protocol):
+    """A network-namespace host of the suite's (clusters/netns.py): its netns name and address."""
+
+    @property
+    def netns(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+
+
+@dataclass
+class IstiodHost:
+    """One istiod Deployment on the external cluster, run for real as a sandboxed host process."""
+
+    cluster: ClusterHandle
+    namespace: str
+    name: str
+    host: NetnsHostLike
+    binary_for: Callable[[str], Path]  # container image -> pilot-discovery of that release
+    work_dir: Path
+    ready_deadline_s: float = READY_DEADLINE_S
+    restarts: int = 0
+    last_error: str = ""
+    _process: BackgroundProcess | None = None
+    _key: tuple[str, str] | None = None  # (template hash, pod name) the process was built from
+    _root: Path | None = None
+    _log: Path | None = None
+    _died_at: float = 0.0
+    _cri: CriLog | None = None
+    _exec_objects: list[tuple[str, str]] = field(default_factory=list)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _apps(self) -> Any:
+        from kubernetes import client
+
+        return client.AppsV1Api(self.cluster.api())
+
+    def deployment(self) -> Obj | None:
+        from kubernetes import client
+
+        try:
+            found = self._apps().read_namespaced_deployment(
+                self.name, self.namespace, _request_timeout=API_TIMEOUT_S
+            )
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        result: Obj = self.cluster.api().sanitize_for_serialization(found)
+        return result
+
+    def current_pod(self, deployment: Obj) -> Obj | None:
+        """The newest Running, not terminating pod of the Deployment's current ReplicaSet."""
+        from kubernetes import client
+
+        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        revision = ((deployment.get("metadata") or {}).get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision"
+        )
+        api = self.cluster.api()
+        sets: Obj = api.sanitize_for_serialization(
+            self._apps().list_namespaced_replica_set(
+                self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT_S
+            )
+        )
+        hashes = {
+            ((rs.get("metadata") or {}).get("labels") or {}).get("pod-template-hash")
+            for rs in sets.get("items") or []
+            if ((rs.get("metadata") or {}).get("annotations") or {}).get("deployment.kubernetes.io/revision")
+            == revision
+        }
+        pods: Obj = api.sanitize_for_serialization(
+            client.CoreV1Api(api).list_namespaced_pod(
+                self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT_S
+            )
+        )
+        candidates = [
+            pod
+            for pod in pods.get("items") or []
+            if not pod["metadata"].get("deletionTimestamp")
+            and (pod.get("status") or {}).get("phase") == "Running"
+            and (pod["metadata"].get("labels") or {}).get("pod-template-hash") in hashes
+        ]
+        if not candidates:
+            return None
+        newest: Obj = max(candidates, key=lambda pod: str(pod["metadata"].get("creationTimestamp") or ""))
+        return newest
+
+    # --- the loop body ------------------------------------------------------------------------
+
+    def sync(self) -> str:
+        """Bring the process in line with the Deployment; say what was done."""
+        deployment = self.deployment()
+        if deployment is None:
+            if self._process is not None:
+                self.stop()
+                return "stopped: the Deployment is gone"
+            return "waiting: no Deployment yet"
+        pod = self.current_pod(deployment)
+        if pod is None:
+            return "waiting: no Running pod of the current ReplicaSet yet"
+        template = (deployment.get("spec") or {}).get("template") or {}
+        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
+        key = (digest, str(pod["metadata"]["name"]))
+        if self._process is not None and key == self._key:
+            if self._process.running():
+                return "unchanged"
+            if time.monotonic() - self._died_at < RESTART_BACKOFF_S and self._died_at:
+                return "waiting: back-off after the process exited"
+            self._died_at = time.monotonic()
+            self.restarts += 1
+            self.last_error = f"exited with {self._process.returncode()}: {self.log_tail(8)}"
+            log.warning("istiod %s/%s %s; restarting", self.namespace, self.name, self.last_error)
+        reason = "restarted" if self._process is not None else "started"
+        self.stop(keep_exec=True)
+        self._start(template, pod, key)
+        return f"{reason} for pod {key[1]} (template {digest}) at {self.host.address}"
+
+    def _start(self, template: Obj, pod: Obj, key: tuple[str, str]) -> None:
+        meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+        identity = PodIdentity(
+            name=str(meta["name"]),
+            namespace=self.namespace,
+            uid=str(meta["uid"]),
+            service_account=str(spec.get("serviceAccountName") or "default"),
+            node_name=str(spec.get("nodeName") or ""),
+            pod_ip=self.host.address,
+            labels=dict(meta.get("labels") or {}),
+            annotations=dict(meta.get("annotations") or {}),
+        )
+        del status  # kwok's pod IP is not where the process listens: the host's address is
+        pod_dir = self.work_dir / f"{self.namespace}-{identity.name}"
+        root, log_file = pod_dir / "root", pod_dir / f"{CONTAINER}.log"
+        cri_log = pod_dir / f"{CONTAINER}.cri.log"
+        if root.exists():
+            shutil.rmtree(root)
+        source = KubeObjectSource(
+            self.cluster.api(), self.cluster.runner.redactor, identity.name, identity.uid
+        )
+        api = urlsplit(self.cluster.internal_api_server)
+        materializer = Materializer(source, identity, root, api.hostname or "", api.port or 443)
+        container = container_of(template, CONTAINER)
+        materializer.prepare(template, container)
+        env = materializer.environment(container)
+        binary = self.binary_for(str(container.get("image") or ""))
+        argv = _container_argv(container, env, binary)
+        self._process = self.cluster.runner.start(
+            sandbox_argv(self.host.netns, root, argv),
+            log_file=log_file,
+            env=env,
+            inherit_env=False,
+            cwd=root,
+            title=f"[external] istiod {self.namespace}/{identity.name} (host process in netns {self.host.netns})",
+        )
+        self._key, self._root, self._log, self._died_at = key, root, log_file, 0.0
+        self._cri = CriLog(log_file, cri_log)
+        self._cri.start()
+        self._wait_ready(container)
+        self._route_exec_and_logs(identity, root, binary, cri_log)
+
+    def _wait_ready(self, container: Obj) -> None:
+        probe = (container.get("readinessProbe") or {}).get("httpGet") or {"path": "/ready", "port": 8080}
+        url = f"http://{_url_host(self.host.address)}:{probe.get('port', 8080)}{probe.get('path', '/ready')}"
+        deadline = time.monotonic() + self.ready_deadline_s
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if not self._process.running():
+                raise SandboxError(
+                    f"istiod exited with {self._process.returncode()} before it was ready:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2.0) as answer:
+                    if answer.status == 200:
+                        return
+                    last = f"HTTP {answer.status}"
+            except (urllib.error.URLError, OSError) as error:
+                last = str(error)
+            time.sleep(0.5)
+        raise SandboxError(
+            f"istiod not ready at {url} within {self.ready_deadline_s:.0f}s (last: {last}):\n{self.log_tail()}"
+        )
+
+    def _route_exec_and_logs(self, pod: PodIdentity, root: Path, binary: Path, log_file: Path) -> None:
+        """kwok Exec/Logs objects for the pod, so ``kubectl exec``/``logs`` reach the process."""
+        base = {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "metadata": {"name": pod.name, "namespace": pod.namespace},
+        }
+        envs = [
+            {"name": "EICP_POD_NETNS", "value": self.host.netns},
+            {"name": "EICP_POD_BINARY", "value": str(binary)},
+        ]
+        objects = [
+            {
+                **base,
+                "kind": "Exec",
+                "spec": {
+                    "execs": [{"containers": [CONTAINER], "local": {"workDir": str(root), "envs": envs}}]
+                },
+            },
+            {
+                **base,
+                "kind": "Logs",
+                "spec": {"logs": [{"containers": [CONTAINER], "logsFile": str(log_file), "follow": True}]},
+            },
+        ]
+        try:
+            self.cluster.kubectl(
+                "apply",
+                "-f",
+                "-",
+                stdin=yaml.safe_dump_all(objects),
+                timeout_s=API_TIMEOUT_S,
+                title=f"[external] route kubectl exec/logs of {pod.namespace}/{pod.name} to the istiod host process",
+            )
+        except CommandError as error:
+            self.last_error = f"kwok Exec/Logs not applied (kubectl exec/logs will not reach istiod): {error}"
+            log.warning("%s", self.last_error)
+            return
+        self._exec_objects = [("exec", pod.name), ("logs", pod.name)]
+
+    # --- teardown ---------------------------------------------------------------------------
+
+    def stop(self, *, keep_exec: bool = False) -> None:
+        """Stop the process (SIGTERM, then SIGKILL: bounded) and remove its private files."""
+        if self._process is not None:
+            self._process.stop(grace_s=10.0)
+            self._process = None
+        if self._cri is not None:
+            self._cri.stop()
+            self._cri = None
+        if self._root is not None and self._root.exists():
+            shutil.rmtree(self._root, ignore_errors=True)
+        self._root = None
+        if not keep_exec:
+            self._key = None
+            for kind, name in self._exec_objects:
+                self.cluster.kubectl(
+                    "delete",
+                    f"{kind}.kwok.x-k8s.io",
+                    name,
+                    "-n",
+                    self.namespace,
+                    "--ignore-not-found",
+                    "--wait=false",
+                    check=False,
+                    timeout_s=20.0,
+                )
+            self._exec_objects = []
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.running()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def log_tail(self, lines: int = _LOG_TAIL) -> str:
+        if self._log is None or not self._log.exists():
+            return "(no log)"
+        text = self._log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        return self.cluster.runner.redactor.redact("\n".join(text))
+
+
+def _container_argv(container: Obj, env: dict[str, str], binary: Path) -> list[str]:
+    """command + args as the container runtime would run them, the pilot entrypoint mapped to ``binary``."""
+    from clusters.kwok.pod_sandbox import _expand
+
+    command = [str(part) for part in container.get("command") or []]
+    args = [_expand(str(part), env) for part in container.get("args") or []]
+    if not command:
+        return [str(binary), *args]
+    if Path(command[0]).name == ENTRYPOINT:
+        return [str(binary), *command[1:], *args]
+    raise SandboxError(
+        f"container {CONTAINER!r} runs {command[0]!r}, not {ENTRYPOINT}: no host binary for it"
+    )
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
