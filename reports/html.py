@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from reports import probe_plot
 from reports.commands import CommandSummary
 from reports.conformance import check_label
 from reports.outcomes import CheckOutcome, ordered_checks
@@ -246,7 +247,12 @@ def render_summary(
         f"<h2>Scenario × check matrix</h2>{_matrix(report, outcomes)}"
         f"<h2>Failures</h2>{_failures(report)}"
         f"<h2>Timeline</h2>{_timeline(phases)}"
-        f"<h2>Longest phases</h2>{_longest(phases)}"
+        + (
+            f"<h2>Traffic during the upgrade</h2>{probe_plot.render(report['upgradeProbes'], phases)}"
+            if report.get("upgradeProbes")
+            else ""
+        )
+        + f"<h2>Longest phases</h2>{_longest(phases)}"
         f"<h2>Slowest commands</h2>{_commands(slowest_commands, count, total_s, failed)}"
         "</body></html>\n"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Any
 
 from reports.commands import CommandSummary
 from reports.conformance import build_report
@@ -109,3 +110,69 @@ def test_empty_run_renders() -> None:
     html = render_summary(info(), build_report(info(), []), [], [])
     assert "No conformance checks ran." in html
     assert "No phases were recorded." in html
+
+
+class _Sample:
+    def __init__(self, at: float, ok: bool) -> None:
+        self.at, self.ok = at, ok
+
+
+def _probe_facts(window: tuple[float, float] | None) -> dict[str, list[dict[str, Any]]]:
+    from reports import run_facts
+
+    class Probe:
+        vantage = "remote/curl"
+        url = "http://helloworld.sample:5000/hello"
+
+        def __init__(self) -> None:
+            # 2 requests a second for 60 s from t=1000; the requests between 1020 and 1030 fail.
+            self.samples = [_Sample(1000 + i / 2, not (1020 <= 1000 + i / 2 < 1030)) for i in range(120)]
+
+    run_facts.reset()
+    try:
+        run_facts.note_upgrade_probe("ip-passthrough-1.30.3", Probe(), upgrade_window=window, min_ratio=0.95)
+        return run_facts.export()
+    finally:
+        run_facts.reset()
+
+
+def _upgrade_page(window: tuple[float, float] | None) -> list[tuple[str, dict[str, str | None]]]:
+    timeline = Timeline()
+    timeline.record(
+        "upgrade", "istiod to B", "external", "ip-passthrough-1.30.3-to-1.31.0", 1015.0, 20.0, "passed"
+    )
+    data = outcomes()
+    report = build_report(info(), data, facts=_probe_facts(window))
+    parser = _Tags()
+    parser.feed(render_summary(info(), report, data, timeline.records()))
+    return parser.tags
+
+
+def test_pre_upgrade_plot_shows_the_probe_ratio_with_the_upgrade_window() -> None:
+    tags = _upgrade_page((1012.0, 1040.0))
+    [window] = [attrs for tag, attrs in tags if tag == "rect" and attrs.get("class") == "upgrade-window"]
+    [line] = [attrs for tag, attrs in tags if tag == "polyline"]
+    points = [tuple(map(float, pair.split(","))) for pair in (line["points"] or "").split()]
+    assert len(points) == 12  # one point per 5 s bucket
+    left, width = float(window["x"] or 0), float(window["width"] or 0)
+    # The axis runs from the first bucket (1000) to the last (1055): the window 1012..1040.
+    per_second = (1180 - 60 - 20) / 55
+    assert abs(left - (60 + 12 * per_second)) < 0.5 and abs(width - 28 * per_second) < 0.5
+    failures = [attrs for tag, attrs in tags if tag == "circle"]
+    assert len(failures) == 2  # the 1020 and 1025 buckets
+    assert all(left <= float(c["cx"] or 0) <= left + width for c in failures)
+    ys = [y for _x, y in points]
+    # Every request of those buckets failed: ratio 0, the bottom of the plot (y grows downwards).
+    assert max(ys) == 186.0 and {float(c["cy"] or 0) for c in failures} == {186.0}
+    assert min(ys) == 16.0  # ratio 1 elsewhere
+    assert [attrs.get("class") for tag, attrs in tags if tag == "line" and attrs.get("class")] == [
+        "min-ratio"
+    ]
+
+
+def test_pre_upgrade_plot_takes_the_window_from_the_timeline_when_the_probe_has_none() -> None:
+    tags = _upgrade_page(None)
+    [window] = [attrs for tag, attrs in tags if tag == "rect" and attrs.get("class") == "upgrade-window"]
+    per_second = (1180 - 60 - 20) / 55
+    assert abs(float(window["x"] or 0) - (60 + 15 * per_second)) < 0.5
+    assert abs(float(window["width"] or 0) - 20 * per_second) < 0.5
