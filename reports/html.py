@@ -73,6 +73,13 @@ def _facts(info: RunInfo, report: Mapping[str, Any]) -> str:
         ("Upgrade to", escape(info.upgrade_to["build"]) if info.upgrade_to else "–"),
         ("Kubernetes", escape(info.kubernetes_version)),
         ("Mode", escape(info.mode)),
+        *(
+            (
+                "Stand-in" + (f" ({escape(entry['role'])})" if entry.get("role") else ""),
+                f"{escape(entry['component'])}: {escape(entry['standIn'])}",
+            )
+            for entry in report.get("standIns", [])
+        ),
         *((f"Tool: {escape(name)}", escape(version)) for name, version in sorted(info.tools.items())),
     ]
     body = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)

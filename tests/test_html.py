@@ -176,3 +176,13 @@ def test_pre_upgrade_plot_takes_the_window_from_the_timeline_when_the_probe_has_
     per_second = (1180 - 60 - 20) / 55
     assert abs(float(window["x"] or 0) - (60 + 15 * per_second)) < 0.5
     assert abs(float(window["width"] or 0) - 20 * per_second) < 0.5
+
+
+def test_kwok_stand_ins_are_named_in_the_facts() -> None:
+    kwok = RunInfo(**{**info().__dict__, "mode": "kwok"})
+    facts = {
+        "standIns": [{"component": "LoadBalancer address", "standIn": f"netns {HOSTILE}", "role": "external"}]
+    }
+    html = render_summary(kwok, build_report(kwok, outcomes(), facts=facts), outcomes(), [])
+    assert "<tr><th>Stand-in</th><td>nodes, pods and their status: simulated by KWOK" in html
+    assert "<tr><th>Stand-in (external)</th><td>LoadBalancer address: netns &lt;script&gt;" in html
