@@ -59,7 +59,7 @@ def resolve_named(resolver: ToolResolver, pins: Pins, name: str) -> ResolvedTool
         )
     tool, _, version = name.partition("@")
     if tool in ISTIO_TOOLS and not version:
-        version = pins.profiles[pins.supported[-1]].latest_patch or ""
+        version = pins.default_version()
     return resolver.resolve(tool, version or None)
 
 

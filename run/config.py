@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -257,11 +259,10 @@ def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], Ist
         check_tag(tag)
     if istioctl is not None:
         check_tool_path("--istioctl", istioctl)
-    versions: list[str] = option("--istio-version") or [pins.supported[-1]]
+    # Default: the newest GA patch, never a pre-release; values naming one release run once.
+    versions: list[str] = option("--istio-version") or [pins.default_version()]
     try:
-        releases = tuple(
-            pins.resolve_release(text, hub=hub, tag=tag, istioctl_path=istioctl) for text in versions
-        )
+        releases = pins.resolve_releases(versions, hub=hub, tag=tag, istioctl_path=istioctl)
     except VersionError as error:
         raise ConfigError(f"--istio-version: {error}") from None
     upgrade_text = option("--upgrade-to")
@@ -273,6 +274,11 @@ def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], Ist
         fail("--upgrade-to needs exactly one --istio-version (the release to upgrade from)")
     if upgrade_to is not None and upgrade_to.version <= releases[0].version:
         fail(f"--upgrade-to {upgrade_to.version} is not newer than --istio-version {releases[0].version}")
+    for release in (*releases, *([upgrade_to] if upgrade_to else [])):
+        # An end-of-life minor stays selectable, with a warning (versions.yaml end_of_life).
+        eol = pins.end_of_life_warning(release, date.today())
+        if eol is not None:
+            warnings.warn(eol, UserWarning, stacklevel=2)
     return releases, upgrade_to
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from programs.runner import CommandRunner
 from scenarios.releases import IstioVersion, VersionError, load_pins
 
 PINS = load_pins()
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -229,3 +232,44 @@ def test_nightly_matrix_leaves_out_eol_minors_and_sail_without_a_chart() -> None
     assert {"istio": "1.29", "scenario": "ip-passthrough"} in before_eol
     assert {"istio": "1.29.6", "scenario": "sail"} in before_eol
     assert matrix.upgrade_matrix(PINS, date(2026, 12, 1)) == {"include": [{"from": "1.30", "to": "1.31"}]}
+
+
+# --- the options read the table (pytest suites --plan, the real plugin chain) ----------------
+
+
+def _plan(runner: CommandRunner, *args: str) -> tuple[int, str]:
+    result = runner.run(
+        [sys.executable, "-m", "pytest", "suites", "--plan", "-p", "no:cacheprovider", *args],
+        cwd=REPO,
+        check=False,
+        timeout_s=120,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_a_pre_release_plans_its_upgrade_to_the_release(runner: CommandRunner) -> None:
+    code, out = _plan(
+        runner, "--scenario", "ip-passthrough", "--istio-version", "1.31.0-rc.0", "--upgrade-to", "1.31.0"
+    )
+    assert code == 0, out
+    assert "# Istio 1.31.0-rc.0 (pre-release)" in out and "# upgrade target: Istio 1.31.0\n" in out
+    assert "INTERNALERROR" not in out
+
+
+def test_repeated_versions_plan_once_and_the_default_is_ga(runner: CommandRunner) -> None:
+    patch = PINS.profiles["1.30"].latest_patch
+    assert patch is not None
+    code, out = _plan(
+        runner, "--scenario", "ip-passthrough", "--istio-version", "1.30", "--istio-version", patch
+    )
+    assert code == 0, out
+    assert out.count(f"# scenario ip-passthrough -- Istio {patch} --") == 1
+    code, out = _plan(runner, "--scenario", "ip-passthrough")
+    assert code == 0, out
+    assert f"# Istio {PINS.default_version()}\n" in out and "pre-release" not in out
+
+
+def test_an_end_of_life_minor_is_selectable_with_a_warning(runner: CommandRunner) -> None:
+    code, out = _plan(runner, "--scenario", "ip-passthrough", "--istio-version", "1.29")
+    assert code == 0, out
+    assert "reached its end of life on 2026-10-12" in out
