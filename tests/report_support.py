@@ -281,3 +281,12 @@ def chromium_screenshot(
     if screenshot is not None and not screenshot.is_file():
         raise AssertionError(f"chromium wrote no screenshot at {screenshot}: {result.stderr[-2000:]}")
     return dom.read_text(encoding="utf-8") if dump_dom else ""
+
+
+def keep_artifact(config: pytest.Config, path: Path) -> Path:
+    """Copy a screenshot next to the self-test reports (``<report-dir>/artifacts``) for people to see."""
+    from fixtures.options import SUITE_CONFIG
+
+    artifacts = config.stash[SUITE_CONFIG].report_dir.resolve() / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(path, artifacts / path.name))

@@ -16,6 +16,7 @@ import functools
 import http.server
 import json
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from reports.categories import category_name
 from scenarios.releases import load_pins
 from tests import test_report_outputs as fake_suite
 from tests.fakeexec import FakeTools
-from tests.report_support import chromium_screenshot, decode_png
+from tests.report_support import chromium_screenshot, decode_png, keep_artifact
 
 pytestmark = pytest.mark.realtools
 
@@ -97,6 +98,8 @@ class AllureReport:
     results: Path
     out: Path
     run_output: str
+    binary: Path
+    config: Path
 
     def test_results(self) -> dict[str, dict[str, Any]]:
         rows = (json.loads(path.read_text()) for path in (self.out / "data" / "test-results").glob("*.json"))
@@ -126,7 +129,7 @@ def allure_report(tmp_path_factory: pytest.TempPathFactory) -> AllureReport:
         cwd=root,
         env={"NO_COLOR": "1"},
     )
-    return AllureReport(run.alluredir, out, run.output)
+    return AllureReport(run.alluredir, out, run.output, binary, config)
 
 
 def test_every_check_is_in_the_report_with_its_labels(allure_report: AllureReport) -> None:
@@ -245,7 +248,11 @@ def _icon_rows(pixels: list[tuple[int, ...]], width: int, colour: tuple[int, int
 
 
 def test_overview_screenshot_shows_the_failed_check(
-    allure_report: AllureReport, served_report: str, tmp_path: Path, runner: CommandRunner
+    allure_report: AllureReport,
+    served_report: str,
+    tmp_path: Path,
+    runner: CommandRunner,
+    pytestconfig: pytest.Config,
 ) -> None:
     dom = chromium_screenshot(runner, served_report, tmp_path, dump_dom=True)
     # The rendered overview lists the failed check as a failed leaf of the results tree.
@@ -259,6 +266,7 @@ def test_overview_screenshot_shows_the_failed_check(
     assert f">{FAILED}</span>" in leaves[failed_index][1]
     shot = tmp_path / "allure-overview.png"
     chromium_screenshot(runner, served_report, tmp_path, screenshot=shot, window="1280,1600")
+    keep_artifact(pytestconfig, shot)
     width, _height, pixels = decode_png(shot.read_bytes())
     # One red leaf icon, in the failed check's row: among the rows of coloured leaf icons
     # (green passed, red failed), the red one is where the DOM puts the failed leaf.
@@ -279,3 +287,36 @@ def _dominant_green(pixels: list[tuple[int, ...]], width: int) -> tuple[int, int
     assert greens, "no green (passed) leaf icon in the screenshot"
     best = max(greens, key=lambda colour: greens[colour])
     return (best[0], best[1], best[2])
+
+
+def test_results_of_several_jobs_merge_into_one_report(
+    allure_report: AllureReport, tmp_path: Path, runner: CommandRunner
+) -> None:
+    """The nightly's fan-in: one ``allure generate`` over every job's results directory."""
+    jobs = {scenario: tmp_path / f"eicp-1.30-{scenario}" / "allure-results" for scenario in SCENARIOS}
+    for scenario, target in jobs.items():
+        target.mkdir(parents=True)
+        for path in allure_report.results.iterdir():
+            theirs = f"[{scenario}-{PATCH}]"
+            if path.name.endswith("-result.json") and theirs not in json.loads(path.read_text())["name"]:
+                continue
+            shutil.copy2(path, target / path.name)  # attachments, containers, environment, categories
+    out = tmp_path / "merged-report"
+    runner.run(
+        [
+            str(allure_report.binary),
+            "generate",
+            "--config",
+            str(allure_report.config),
+            *map(str, jobs.values()),
+            "-o",
+            str(out),
+        ],
+        timeout_s=180,
+        cwd=tmp_path,
+        env={"NO_COLOR": "1"},
+    )
+    merged = AllureReport(allure_report.results, out, "", allure_report.binary, allure_report.config)
+    assert set(merged.test_results()) == set(allure_report.test_results())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stats"] == {"total": 12, "passed": 9, "failed": 1, "broken": 1, "skipped": 1}

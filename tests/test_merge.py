@@ -18,7 +18,7 @@ from reports import merge
 from reports.conformance import build_report, write_report
 from reports.outcomes import CheckIdentity, CheckOutcome
 from run.info import RunInfo
-from tests.report_support import chromium_screenshot, decode_png
+from tests.report_support import chromium_screenshot, decode_png, keep_artifact
 
 NA = "scenario sail is not applicable to Istio 1.30.5: no published Sail Operator chart installs it"
 CP = ("controlplane", "test_external_istiod_available")
@@ -284,13 +284,17 @@ REGRESSED_OUTLINE = (183, 28, 28)
 
 @pytest.mark.realtools
 def test_merged_html_screenshot_shows_bars_matrix_and_the_regression(
-    merged_run: tuple[Path, dict[str, Any], str], tmp_path: Path, runner: CommandRunner
+    merged_run: tuple[Path, dict[str, Any], str],
+    tmp_path: Path,
+    runner: CommandRunner,
+    pytestconfig: pytest.Config,
 ) -> None:
     out, _merged, _summary = merged_run
     shot = tmp_path / "nightly.png"
     chromium_screenshot(
         runner, (out / "nightly.html").as_uri(), tmp_path, screenshot=shot, window="1400,1800"
     )
+    keep_artifact(pytestconfig, shot)
     width, height, pixels = decode_png(shot.read_bytes())
     colours = Counter(pixels)
     assert (width, height) == (700, 900)
