@@ -27,7 +27,8 @@ IP = "172.18.255.200"
 REMOTE, SECOND = "eicp-remote", "eicp-second"
 BUNDLE = "Um9vdENBQnVuZGxl"
 SECRET = "external-istiod-gw-cert"
-CURRENT = ("1.29", "1.30", "1.31", "1.32")
+# The releases of the table whose guide is seed 001 (the current procedure).
+CURRENT = tuple(minor for minor, p in load_pins().profiles.items() if p.procedure.guide == "001")
 
 
 def release(minor: str) -> IstioRelease:
