@@ -28,12 +28,19 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
 
 from programs.runner import CommandError, CommandRunner
 
 log = logging.getLogger("eicp.netns")
 
 IP_TIMEOUT_S = 30.0
+# Held while a /24 is chosen and its bridge made, by every run on this host whatever its state
+# directory (root only, like everything here): two bridges never get the same subnet.
+SUBNET_LOCK = Path("/run/eicp-netns-subnets.lock")
+SUBNET_LOCK_TIMEOUT_S = 120.0
 SUBNET_POOL = ipaddress.IPv4Network("10.250.0.0/16")
 IFNAME_MAX = 15
 KILL_GRACE_S = 10.0
@@ -174,6 +181,15 @@ class HostNetwork:
     def gateway(self) -> str:
         """The host's own address on the bridge."""
         return str(self.subnet.network_address + 1)
+
+    @classmethod
+    def on_free_subnet(cls, ip: IpCli, owner: str, lock: Path = SUBNET_LOCK) -> HostNetwork:
+        """A bridge for ``owner`` on a /24 nobody on this host uses, chosen and made under a
+        host-wide lock."""
+        with FileLock(str(lock), timeout=SUBNET_LOCK_TIMEOUT_S):
+            network = cls(ip, owner, choose_subnet(ip.taken_networks()))
+            network.create()
+        return network
 
     def create(self) -> None:
         ip, bridge = self.ip, self.bridge

@@ -83,15 +83,14 @@ def network(runner: CommandRunner) -> Iterator[HostNetwork]:
     if reason:
         pytest.skip(reason)
     ip = IpCli(runner)
-    net = HostNetwork(ip, f"eicptest-{uuid.uuid4().hex[:8]}", choose_subnet(ip.taken_networks()))
-    net.create()
+    net = HostNetwork.on_free_subnet(ip, f"eicptest-{uuid.uuid4().hex[:8]}")
     try:
         yield net
     finally:
         net.destroy()
 
 
-SERVE_ONCE = "import socket,sys;s=socket.socket();s.bind((sys.argv[1],8080));s.listen();c,_=s.accept();c.sendall(b'hi');c.close()"
+SERVE_ONCE = "import socket,sys;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind((sys.argv[1],8080));s.listen();c,_=s.accept();c.sendall(b'hi');c.close()"
 CONNECT = "import socket,sys;print(socket.create_connection((sys.argv[1],8080),timeout=5).recv(2).decode())"
 
 

@@ -45,7 +45,7 @@ from clusters.kwok.forward import ForwardError, LoopbackForwarder
 from clusters.kwok.kwokctl import Kwokctl
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
 from clusters.kwok.preflight import check_memory, kwok_preflight
-from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost, choose_subnet, delete_netns
+from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost, delete_netns
 from clusters.preflight import PreflightError
 from clusters.provider import ProviderContext
 from programs.redaction import Redactor
@@ -150,8 +150,7 @@ class KwokProvider:
         try:
             with self.registry.locked():
                 self.sweep_leftovers()
-                self.network = HostNetwork(self.ip, self.owner, choose_subnet(self.ip.taken_networks()))
-                self.network.create()
+                self.network = HostNetwork.on_free_subnet(self.ip, self.owner)
             for role in roles:
                 self.handles[role] = self._create(role)
         except (NetnsError, CommandError, ForwardError, OSError, ValueError) as error:
