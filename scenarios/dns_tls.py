@@ -13,15 +13,8 @@ steps run without the name publishing and with the system roots, as seed 001 wri
 
 from __future__ import annotations
 
-from scenarios import pki
-from scenarios.common import (
-    EXTERNAL_NS,
-    ISTIO_SYSTEM,
-    MOUNTED_MESH_ROOT,
-    SYSTEM_ROOTS,
-    RenderContext,
-    RenderedScenario,
-)
+from scenarios import common, pki
+from scenarios.common import EXTERNAL_NS, ISTIO_SYSTEM, RenderContext, RenderedScenario
 from scenarios.expectations import ScenarioExpectations
 from scenarios.external import external_istiod_iop, istiod_routing
 from scenarios.facts import Facts, placeholder
@@ -134,7 +127,7 @@ def pki_steps(ctx: RenderContext) -> dict[Hook, list[Step]]:
 def flow(ctx: RenderContext) -> Flow:
     facts = ctx.facts
     host = gateway_hostname(facts)
-    root_path = MOUNTED_MESH_ROOT if facts.suite_pki else SYSTEM_ROOTS
+    root_path = common.MOUNTED_MESH_ROOT if facts.suite_pki else common.SYSTEM_ROOTS
     extra = pki_steps(ctx)
     if publishes_hostname(facts):
         extra["after_address"] = [publish_step(ctx, "remote", DESIGN_PKI)]
