@@ -267,3 +267,43 @@ def test_a_scenario_skipped_as_not_applicable_says_so() -> None:
     assert (sail["applicable"], dns["applicable"], ip["applicable"]) == (False, True, True)
     assert sail["result"] == "partial"  # Gateway API's result; applicability is said apart
     assert sail["skipReasons"] == {"controlplane/test_a": reason, "traffic/test_b": reason}
+
+
+NOTE_FACTS = """
+    from types import SimpleNamespace as _Probe
+
+    from reports.run_facts import note_stand_in, note_upgrade_probe
+
+    note_stand_in("LoadBalancer address", f"netns address for {scenario_id}", role="external")
+    samples = [_Probe(at=100.0 + i, ok=i != 3) for i in range(10)]
+    note_upgrade_probe(label, _Probe(vantage="remote/curl", url="http://h:5000", samples=samples), min_ratio=0.9)
+"""
+
+
+@pytest.mark.slow
+def test_xdist_workers_send_stand_ins_and_probe_figures_to_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Layer 4: the report plugin in a child pytest under xdist carries what the workers noted."""
+    from programs.runner import CommandRunner
+    from tests import test_report_outputs as fake_suite
+    from tests.fakeexec import FakeTools
+
+    anchor = '    return SimpleNamespace(topology=topology, namespaces_by_role={"remote": ["sample"]})\n'
+    assert anchor in fake_suite.CONFTEST
+    monkeypatch.setattr(fake_suite, "CONFTEST", fake_suite.CONFTEST.replace(anchor, NOTE_FACTS + anchor))
+    run = fake_suite.run_fake_suite(
+        tmp_path, FakeTools(tmp_path / "fake"), CommandRunner(default_timeout_s=120), extra=("-n", "2")
+    )
+    assert run.returncode == 1, run.output  # the fake suite's one failing check
+    report = json.loads((run.report_dir / "conformance-report.json").read_text())
+    validate(report)
+    scenarios = sorted(entry["scenario"] for entry in report["scenarios"])
+    assert sorted(entry["standIn"] for entry in report["standIns"]) == [
+        f"netns address for {scenario}" for scenario in scenarios
+    ]
+    probes = sorted(report["upgradeProbes"], key=lambda probe: probe["scenario"])
+    # Without --dist loadgroup a scenario's session fixture may run on both workers: a probe each.
+    assert {probe["scenario"] for probe in probes} == {entry["name"] for entry in report["scenarios"]}
+    assert {(probe["requests"], probe["successes"], probe["ratio"]) for probe in probes} == {(10, 9, 0.9)}
+    assert "Traffic during the upgrade" in (run.report_dir / "summary.html").read_text()
