@@ -307,11 +307,12 @@ class KwokProvider:
             lines.append(
                 f"  {role}: ip netns exec {name} {self.binaries.kubectl} --kubeconfig {raw} get nodes"
             )
-        bridge = self.network.bridge if self.network is not None else "?"
-        lines.append(
-            f"  delete: for ns in $(ip netns list | grep -o '^{self.owner}[^ ]*'); do ip netns pids $ns | xargs -r kill; "
-            f"ip netns delete $ns; done; ip link delete {bridge}"
-        )
+        if self.network is not None:
+            names = " ".join(sorted(self.network.hosts))
+            lines.append(
+                f"  delete them: for ns in {names}; do ip netns pids $ns | xargs -r kill -9; ip netns delete $ns; done; "
+                f"ip link delete {self.network.bridge}"
+            )
         for forwarder in self._forwarders.values():
             forwarder.stop()
         return "\n".join(lines)
