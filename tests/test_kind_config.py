@@ -157,7 +157,7 @@ def test_node_image_follows_every_selected_release() -> None:
     pins = load_pins()
     r129, r130, r131 = (pins.resolve_release(v) for v in ("1.29", "1.30", "1.31"))
     images = pins.kind_node_images
-    assert node_image_for((r131,), images) == images["1.37"]
+    assert node_image_for((r131,), images) == images["1.36"]  # 1.31 is supported on Kubernetes 1.32 to 1.36
     assert node_image_for((r130,), images) == images["1.36"]
     assert node_image_for((r129,), images) == images["1.35"]
     # An upgrade 1.29 -> 1.31 runs both on one set of clusters: the newest image both support.
