@@ -1,8 +1,8 @@
 """Property-based proof that no secret of a known shape survives what the suite writes.
 
 Hypothesis generates secrets of every shape the redactor knows, embeds each in random text, in a command's argv, in
-its environment and in YAML/JSON documents, runs a real process through ``CommandRunner``
-that prints them on stdout and stderr and fails, and then looks for the secret in everything
+its environment and in YAML/JSON documents, runs a command through ``CommandRunner`` that
+prints them on stdout and stderr and fails (an in-process stand-in for the process), and then looks for the secret in everything
 that reaches a person: the runner's log, the ``CommandError`` text, the command transcript,
 the Allure step titles and attachments, the listener records, and a report directory written
 the way diagnostics write it (redacted copies of a raw log tree, redacted manifests).
@@ -15,12 +15,15 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import re
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import allure
@@ -34,18 +37,13 @@ from clusters.kubeconfig import register_secrets
 from programs.redaction import Redactor, copy_tree_redacted
 from programs.runner import CommandError, CommandRecord, CommandRunner
 
-CASES = 2000
+CASES = int(os.environ.get("EICP_REDACTION_CASES", "2000"))
 # Secrets are upper case and digits, the text around them lower case and punctuation: a
 # secret can never appear by accident in the filler, nor be assembled from it.
 SECRET = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789", min_size=16, max_size=48)
 FILLER = st.text(alphabet="abcdefghijklmnopqrstuvwxyz .,;:()-\n", max_size=40)
 KEYS = ("token", "password", "client-key-data", "client-secret", "refresh-token", "access_token", "api-key")
 ENV_KEYS = ("GITHUB_TOKEN", "DB_PASSWORD", "MY_SECRET", "AWS_SECRET_ACCESS_KEY", "API_KEY", "VAULT_TOKEN")
-SCRIPT = (
-    'printf "%s\\n" "$EICP_STDOUT"; '
-    'if [ -n "$EICP_ENV_NAME" ]; then eval "printf \'%s=%s\\n\' \\"\\$EICP_ENV_NAME\\" \\"\\${$EICP_ENV_NAME}\\""; fi; '
-    'printf "%s\\n" "$EICP_STDERR" >&2; exit 3'
-)
 
 
 @dataclass
@@ -179,6 +177,24 @@ def cases(draw: Draw) -> Case:
     return build(draw, draw(SECRET), draw(st.sampled_from(KEYS)))
 
 
+class _Echo:
+    """A finished ``subprocess.Popen`` of a tool that prints $EICP_STDOUT (and the variable
+    named by $EICP_ENV_NAME as NAME=value) on stdout, $EICP_STDERR on stderr, and exits 3."""
+
+    pid = 2**22 + 1  # not a real process group: nothing is ever signalled
+
+    def __init__(self, args: list[str], *, env: dict[str, str], **_: object) -> None:
+        out = env.get("EICP_STDOUT", "") + "\n"
+        name = env.get("EICP_ENV_NAME")
+        if name:
+            out += f"{name}={env[name]}\n"
+        self._output = (out.encode(), (env.get("EICP_STDERR", "") + "\n").encode())
+        self.returncode = 3
+
+    def communicate(self, stdin: bytes | None = None, timeout: float | None = None) -> tuple[bytes, bytes]:
+        return self._output
+
+
 @dataclass
 class Seen:
     """Everything the runner let a person see, collected through its outputs."""
@@ -233,7 +249,15 @@ def test_no_generated_secret_survives_runner_outputs_or_report_dir(
     counted: dict[str, int] = {}
     seen = Seen()
     monkeypatch.setattr(programs.runner, "allure", _Allure(seen))
+    # The command stands in for a tool that echoes what it was given, in this process: 2,000
+    # process starts would cost more than the redaction under test (tests/test_runner.py runs
+    # real processes through the same path).
+    monkeypatch.setattr(
+        programs.runner, "subprocess", SimpleNamespace(**{**vars(subprocess), "Popen": _Echo})
+    )
     handler = _Handler(seen)
+    scratch = tempfile.TemporaryDirectory(prefix="eicp-redaction-")
+    root = Path(scratch.name)
     logging.getLogger("eicp.runner").addHandler(handler)
     logging.getLogger("eicp.runner").setLevel(logging.DEBUG)
 
@@ -254,23 +278,25 @@ def test_no_generated_secret_survives_runner_outputs_or_report_dir(
         if case.kubeconfig is not None:
             register_secrets(case.kubeconfig, redactor)
         carried = f"{before}{case.text}{after}"
-        with tempfile.TemporaryDirectory(prefix="eicp-redaction-") as scratch:
-            root = Path(scratch)
-            runner = CommandRunner(redactor=redactor, transcript=root / "report" / "logs" / "commands.log")
-            runner.add_listener(lambda record: seen.add(*_record_texts(record)))
-            env = {"EICP_STDOUT": carried if where == "stdout" else "", "EICP_STDERR": carried}
-            argv = ["sh", "-c", SCRIPT, "sh", "--header", carried if where == "argv" else "x"]
-            if case.env_name is not None:
-                env.update({"EICP_ENV_NAME": case.env_name, case.env_name: case.forbidden[0]})
-            elif where == "env":
-                env["CARRIED"] = carried
-                env["EICP_STDOUT"] = f"CARRIED={carried}"
-            with pytest.raises(CommandError) as raised:
-                runner.run(argv, env=env, timeout_s=20)
-            error = raised.value
-            seen.add(error, error.stdout, error.stderr, error.stderr_tail, " ".join(error.argv))
-            _write_report_dir(root, redactor, carried, raised.value)
-            report_texts = [path.read_text() for path in (root / "report").rglob("*") if path.is_file()]
+        transcript = root / "report" / "logs" / "commands.log"
+        transcript.unlink(missing_ok=True)
+        runner = CommandRunner(redactor=redactor, transcript=transcript)
+        runner.add_listener(lambda record: seen.add(*_record_texts(record)))
+        env = {"EICP_STDOUT": carried if where == "stdout" else "", "EICP_STDERR": carried}
+        argv = ["echo-tool", "--header", carried if where == "argv" else "x"]
+        if case.env_name is not None:
+            env.update({"EICP_ENV_NAME": case.env_name, case.env_name: case.forbidden[0]})
+        elif where == "env":
+            env["CARRIED"] = carried
+            env["EICP_STDOUT"] = f"CARRIED={carried}"
+        with pytest.raises(CommandError) as raised:
+            runner.run(argv, env=env, timeout_s=20)
+        error = raised.value
+        seen.add(error, error.stdout, error.stderr, error.stderr_tail, " ".join(error.argv))
+        # Each case writes the same files again (no directory per case: the file system would
+        # cost more than the redaction under test).
+        _write_report_dir(root, redactor, carried, raised.value)
+        report_texts = [path.read_text() for path in (root / "report").rglob("*") if path.is_file()]
         problems = leaks(case, seen.texts + report_texts)
         assert problems == [], "\n".join(problems[:5])
 
@@ -278,6 +304,7 @@ def test_no_generated_secret_survives_runner_outputs_or_report_dir(
         check()
     finally:
         logging.getLogger("eicp.runner").removeHandler(handler)
+        scratch.cleanup()
     total = sum(counted.values())
     with capsys.disabled():
         print(
@@ -295,7 +322,7 @@ def _write_report_dir(root: Path, redactor: Redactor, carried: str, error: Comma
     """What diagnostics and teardown write: a raw log tree copied redacted (kind export logs,
     cloud-provider-kind logs) and a redacted manifest holding the text in a ConfigMap."""
     raw = root / "raw"
-    (raw / "node").mkdir(parents=True)
+    (raw / "node").mkdir(parents=True, exist_ok=True)
     (raw / "node" / "kubelet.log").write_text(f"I1121 kubelet: {carried}\n")
     (raw / "error.txt").write_text(str(error))
     copy_tree_redacted(raw, root / "report" / "diagnostics" / "kind-logs", redactor, max_bytes=1 << 20)
