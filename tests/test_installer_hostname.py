@@ -22,6 +22,7 @@ import yaml
 from clusters.cluster import Topology
 from install.hostname import KindNodes, hosts_line
 from install.installer import EnvironmentFault, Installer, StepFailed
+from install.ledger import Ledger
 from programs.runner import CommandRunner
 from scenarios import pki
 from scenarios.facts import Facts
@@ -168,6 +169,22 @@ def test_publish_reaches_coredns_every_node_and_the_running_api_server_and_withd
     assert node_files(root) == files_before  # byte for byte
     installer.run_step(publish_step(remove=True))  # withdrawing twice is fine
     assert node_files(root) == files_before
+
+
+def test_the_ledger_undoes_a_publish_byte_for_byte(
+    tmp_path: Path, runner: CommandRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = simulated_kind_cluster(tmp_path / "sim", monkeypatch)
+    files_before = node_files(root)
+    installer = kind_installer(tmp_path, runner)
+    installer.ledger = Ledger()  # as the scenario session runs it: uninstall from what was recorded
+    installer.run_step(publish_step())
+    assert corefile(root) != KUBEADM_COREFILE
+    [entry] = installer.ledger.entries
+    assert entry.undo is not None and entry.undo.params["remove"] is True
+    assert installer.uninstall() == []
+    assert corefile(root) == KUBEADM_COREFILE
+    assert node_files(root) == files_before  # byte for byte
 
 
 def test_coredns_without_reload_is_restarted(
