@@ -12,13 +12,14 @@ import yaml
 from clusters.kind_config import ROLE_NETWORKS
 from clusters.kwok.config import (
     KwokBinaries,
+    leftover_owner,
     loopback_port,
     node_pod_cidr,
     reachable_kubeconfig,
     render_kwokctl_config,
     scale_node_args,
 )
-from clusters.kwok.provider import inline_credentials, leftover_owner
+from clusters.kwok.kwokctl import inline_credentials
 from scenarios.steps import ROLES
 
 BINARIES = KwokBinaries(

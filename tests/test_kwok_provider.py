@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -235,8 +236,12 @@ def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
     reason = netns_usable()
     if reason:
         pytest.skip(reason)
-    for name in KWOK_TOOLS:
+    for name in (*KWOK_TOOLS, "pilot-discovery-offline"):
         real_tool(name)  # built or cached where the resolver below finds it
+    # The offline tier's way: a custom build (--istioctl) of the pinned Istio source snapshot.
+    release = replace(
+        load_pins().resolve_release("1.31"), istioctl_path=real_tool("istioctl-offline").path, custom=True
+    )
     runner = CommandRunner(redactor, transcript=tmp_path / "commands.log")
     tools = ToolResolver.from_pins(
         load_pins().tools,
@@ -245,7 +250,9 @@ def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
         allow_download=False,
     )
     context = ProviderContext(
-        config=suite_config(mode="kwok", plan=False, keep_clusters=True, cluster_prefix="eicpb"),
+        config=suite_config(
+            mode="kwok", plan=False, keep_clusters=True, cluster_prefix="eicpb", releases=(release,)
+        ),
         run_id="r6",
         worker="gw3",
         run_dir=tmp_path,
@@ -262,3 +269,5 @@ def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
     assert provider.binaries.kube_version == load_pins().tools["kube-apiserver"]["version"]
     assert provider.network is None and provider.ip.netns_names() is not None  # nothing created yet
     assert "LoadBalancer addresses (network-namespace hosts)" in provider.stand_ins()
+    # istiod's image tag runs the pilot-discovery built from the same snapshot as that istioctl.
+    assert provider.pilots == {release.tag: real_tool("pilot-discovery-offline").path}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,12 @@ def reachable_kubeconfig(text: str, *, address: str, port: int, context: str) ->
         entry["name"] = context
     data["current-context"] = context
     return yaml.safe_dump(data, sort_keys=False), server
+
+
+def leftover_owner(prefix: str, name: str) -> tuple[str, str | None] | None:
+    """(run id, worker) of a network namespace or bridge alias the suite made with ``prefix``."""
+    match = re.fullmatch(
+        rf"{re.escape(prefix)}-(?P<run>[0-9a-z]{{1,16}})(?:-(?:external|remote|second|lb[0-9]+))?(?:-(?P<worker>gw[0-9]{{1,4}}))?",
+        name,
+    )
+    return (match["run"], match["worker"]) if match else None

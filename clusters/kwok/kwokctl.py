@@ -8,9 +8,13 @@ its clusters).
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from clusters.kwok.config import scale_node_args
 from clusters.netns import NetnsHost
@@ -81,3 +85,19 @@ class Kwokctl:
         return self.run(
             host, role, "delete", "cluster", "--name", name, timeout_s=DELETE_TIMEOUT_S, check=False
         )
+
+
+def inline_credentials(text: str) -> str:
+    """The kubeconfig with its certificate and key files inlined as ``*-data`` fields."""
+    data: dict[str, Any] = yaml.safe_load(text)
+    pairs = (
+        ("clusters", "cluster", ("certificate-authority",)),
+        ("users", "user", ("client-certificate", "client-key")),
+    )
+    for section, inner, keys in pairs:
+        for entry in data.get(section) or []:
+            body = entry.get(inner) or {}
+            for key in keys:
+                if key in body:
+                    body[f"{key}-data"] = base64.b64encode(Path(body.pop(key)).read_bytes()).decode()
+    return yaml.safe_dump(data, sort_keys=False)

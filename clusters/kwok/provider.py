@@ -24,14 +24,11 @@ alias is ``<prefix>-<run id>[-<worker>]``. That is how the sweep recognises the 
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -39,17 +36,28 @@ from clusters.cluster import ClusterHandle, ProviderError, Topology
 from clusters.kind_config import ROLE_NETWORKS
 from clusters.kind_lifecycle import ClusterRecord, RunIdentity, RunRegistry, worker_for_names
 from clusters.kubeconfig import save_kubeconfig
-from clusters.kwok.config import KwokBinaries, dump_config, loopback_port, node_pod_cidr, reachable_kubeconfig
+from clusters.kwok.config import (
+    KwokBinaries,
+    dump_config,
+    leftover_owner,
+    loopback_port,
+    node_pod_cidr,
+    reachable_kubeconfig,
+)
 from clusters.kwok.config import render_kwokctl_config as render_config
 from clusters.kwok.forward import ForwardError, LoopbackForwarder
-from clusters.kwok.kwokctl import Kwokctl
+from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
+from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
 from clusters.kwok.preflight import check_memory, kwok_preflight
+from clusters.kwok.workloads import STAND_INS as ISTIOD_STAND_INS
+from clusters.kwok.workloads import IstiodStandIns
 from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost, delete_netns
 from clusters.preflight import PreflightError
 from clusters.provider import ProviderContext
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from scenarios.releases import load_pins
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok")
@@ -83,31 +91,6 @@ class KwokSettings:
     parallel_cluster_sets: int = 1
 
 
-def leftover_owner(prefix: str, name: str) -> tuple[str, str | None] | None:
-    """(run id, worker) of a network namespace or bridge alias the suite made with ``prefix``."""
-    match = re.fullmatch(
-        rf"{re.escape(prefix)}-(?P<run>[0-9a-z]{{1,16}})(?:-(?:external|remote|second|lb[0-9]+))?(?:-(?P<worker>gw[0-9]{{1,4}}))?",
-        name,
-    )
-    return (match["run"], match["worker"]) if match else None
-
-
-def inline_credentials(text: str) -> str:
-    """The kubeconfig with its certificate and key files inlined as ``*-data`` fields."""
-    data: dict[str, Any] = yaml.safe_load(text)
-    pairs = (
-        ("clusters", "cluster", ("certificate-authority",)),
-        ("users", "user", ("client-certificate", "client-key")),
-    )
-    for section, inner, keys in pairs:
-        for entry in data.get(section) or []:
-            body = entry.get(inner) or {}
-            for key in keys:
-                if key in body:
-                    body[f"{key}-data"] = base64.b64encode(Path(body.pop(key)).read_bytes()).decode()
-    return yaml.safe_dump(data, sort_keys=False)
-
-
 @dataclass
 class KwokProvider:
     identity: RunIdentity
@@ -124,10 +107,12 @@ class KwokProvider:
     cluster_hosts: dict[Role, NetnsHost] = field(default_factory=dict)
     handles: dict[Role, ClusterHandle] = field(default_factory=dict)
     extra_stand_ins: list[str] = field(default_factory=list)
+    pilots: dict[str, Path] = field(default_factory=dict)  # istiod image tag -> pilot-discovery
     kept_message: str | None = None
     _forwarders: dict[Role, LoopbackForwarder] = field(default_factory=dict)
     _created: list[Role] = field(default_factory=list)
     _lbs: NetnsLoadBalancers | None = None
+    _istiods: IstiodStandIns | None = None
     _torn_down: bool = False
 
     @property
@@ -153,6 +138,7 @@ class KwokProvider:
                 self.network = HostNetwork.on_free_subnet(self.ip, self.owner)
             for role in roles:
                 self.handles[role] = self._create(role)
+            self._start_istiods()
         except (NetnsError, CommandError, ForwardError, OSError, ValueError) as error:
             message = f"kwok clusters could not be provisioned: {error}"
             self.kept_message = self.teardown(failed=True, interrupted=False)
@@ -174,12 +160,14 @@ class KwokProvider:
         return self._lbs
 
     def stand_ins(self) -> tuple[str, ...]:
-        return (*STAND_INS, *self.extra_stand_ins)
+        return (*STAND_INS, *(ISTIOD_STAND_INS if self.pilots else ()), *self.extra_stand_ins)
 
     def teardown(self, *, failed: bool, interrupted: bool) -> str | None:
         if self._torn_down:
             return self.kept_message
         self._torn_down = True
+        if self._istiods is not None:
+            self._istiods.stop()  # before the namespaces they run in go
         if self._lbs is not None:
             self._lbs.stop()
         keep = self.settings.keep_clusters or (self.settings.keep_on_failure and failed)
@@ -257,6 +245,25 @@ class KwokProvider:
         )  # fmt: skip
         log.info("kwok cluster %s (%s) ready at %s in %.1f s", name, role, server, time.monotonic() - started)
         return handle
+
+    def _start_istiods(self) -> None:
+        """Real istiods behind the external cluster's istiod Deployments (clusters/kwok/workloads.py),
+        each in the test host of the address its proxies are told to use."""
+        if not self.pilots or "external" not in self.handles:
+            return
+        balancers = self.load_balancers()
+        balancers.ensure_started()
+        self._istiods = IstiodStandIns(
+            self.handles["external"],
+            lambda: {
+                (str(role), namespace, name): host
+                for (role, namespace, name), host in balancers.assignments().items()
+            },
+            binary_for(self.pilots),
+            self.run_dir / "kwok" / "istiod",
+            shim_dir=self.kwokctl.bin_dir,  # on the kwok controllers' PATH (kwokctl passes it on)
+        )
+        self._istiods.start()
 
     def _record(self, role: Role, name: str) -> None:
         network = ROLE_NETWORKS[role]
@@ -367,6 +374,11 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         etcd_version=tools["etcd"].version,
         kwok_version=tools["kwok"].version,
     )
+    releases = tuple(release for release in (*config.releases, config.upgrade_to) if release is not None)
+    try:
+        pilots = resolve_pilots(releases, context.tools, context.runner, load_pins().offline_istioctl)
+    except ValueError as error:
+        raise ProviderError(str(error)) from None
     workdir = context.run_dir / "kwok" / "work"
     return KwokProvider(
         identity=identity,
@@ -383,4 +395,5 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         runner=context.runner,
         redactor=context.redactor,
         ip=IpCli(context.runner),
+        pilots=pilots,
     )
