@@ -48,7 +48,8 @@ def test_remote_secrets_present(
 ) -> None:
     exp = installed_scenario.expectations
     secrets = {role: observer.remote_secret_metadata(role) for role in exp.remote_secrets}
-    verdict_of(evaluate_remote_secrets(secrets, exp, diagnostics=diagnostics))
+    uids = {role: observer.cluster_uid(role) for role in exp.remote_secrets}
+    verdict_of(evaluate_remote_secrets(secrets, exp, diagnostics=diagnostics, cluster_uids=uids))
 
 
 def test_remote_webhook_configurations(

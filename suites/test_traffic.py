@@ -19,6 +19,17 @@ from suites.evaluation.reporting import Judge
 pytestmark = pytest.mark.traffic
 
 CONVERGENCE_DEADLINE_S = 300.0
+KWOK_NO_TRAFFIC = (
+    "kwok mode runs no data plane: its pods run no Envoy and have no pod network, so real "
+    "traffic through sidecars and gateways can only be checked on kind (or existing) clusters"
+)
+
+
+@pytest.fixture(autouse=True)
+def _real_data_plane_only(installed_scenario: InstalledScenarioLike) -> None:
+    """Traffic needs real Envoys: skipped, with the reason, where kwok stands in for the nodes."""
+    if installed_scenario.topology.mode == "kwok":
+        pytest.skip(KWOK_NO_TRAFFIC)
 
 
 def _measure(observer: Observer, role: Role, url: str, vantage: str, diagnostics: str) -> Verdict:

@@ -401,9 +401,23 @@ def lb_service(
     }
 
 
+# What the remote cluster's kube-system namespace UID looks like (a real one, recorded from a
+# kwok-tier run: kube-apiserver v1.35.4).
+KUBE_SYSTEM_UID = "51553ecc-d588-48ac-97d6-1c411fe2be1b"
+
+
 def remote_secret_meta(
-    name: str = "istio-kubeconfig", cluster: str = REMOTE_CLUSTER, key: str = "config"
+    name: str = "istio-kubeconfig", cluster: str = KUBE_SYSTEM_UID, key: str = "config"
 ) -> Obj:
+    """A remote secret's metadata and key names as the suite's reader returns them.
+
+    The defaults are what real ``istioctl create-remote-secret --type=config
+    --namespace=external-istiod --service-account=istiod --create-service-account=false``
+    (1.31-alpha.b01690e6db7d) wrote on a kwok-tier run: no ``--name``, so the cluster
+    annotation holds the remote's kube-system namespace UID, and the kubeconfig's key is
+    ``config``; with ``--type=remote --name X`` both annotation and key are ``X``
+    (istioctl/pkg/multicluster/remote_secret.go).
+    """
     return {
         "metadata": {
             "name": name,

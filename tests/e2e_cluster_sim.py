@@ -50,7 +50,11 @@ INGRESS_IP = "172.18.0.201"  # the remote ingress gateway's
 # The service-account token create-remote-secret puts in the remote secret: must never be reported.
 REMOTE_SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9.e2e-remote-secret-token.c2lnbmF0dXJl"
 KUBECONFIG_TOKEN = "e2e-kind-admin-token-5f2a9c"  # the simulated kind kubeconfigs' credential
-SECRET_KEY = CLUSTERS["remote"]
+# Real istioctl create-remote-secret --type=config without --name (recorded on the kwok tier):
+# the cluster annotation, kubeconfig names and users are the remote's kube-system namespace
+# UID, the Secret's key is "config" (istioctl/pkg/multicluster/remote_secret.go).
+REMOTE_UID = fakes.KUBE_SYSTEM_UID
+SECRET_KEY = "config"
 VERSION = str(load_pins().resolve_release("1.30").version)  # the release under test, from the table
 KUBERNETES = "v1.34.0"  # the simulated API servers' version  # create-remote-secret keys the kubeconfig by cluster name
 
@@ -88,10 +92,10 @@ def _remote_secret_yaml() -> str:
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": SECRET_KEY, "cluster": {"server": f"https://{NODE_IPS['remote']}:6443"}}],
-            "contexts": [{"name": SECRET_KEY, "context": {"cluster": SECRET_KEY, "user": SECRET_KEY}}],
-            "current-context": SECRET_KEY,
-            "users": [{"name": SECRET_KEY, "user": {"token": REMOTE_SECRET_TOKEN}}],
+            "clusters": [{"name": REMOTE_UID, "cluster": {"server": f"https://{NODE_IPS['remote']}:6443"}}],
+            "contexts": [{"name": REMOTE_UID, "context": {"cluster": REMOTE_UID, "user": REMOTE_UID}}],
+            "current-context": REMOTE_UID,
+            "users": [{"name": REMOTE_UID, "user": {"token": REMOTE_SECRET_TOKEN}}],
         }
     )
     return yaml.safe_dump(
@@ -102,7 +106,7 @@ def _remote_secret_yaml() -> str:
                 "name": "istio-kubeconfig",
                 "namespace": "external-istiod",
                 "labels": {"istio/multiCluster": "true"},
-                "annotations": {"networking.istio.io/cluster": SECRET_KEY},
+                "annotations": {"networking.istio.io/cluster": REMOTE_UID},
             },
             "stringData": {SECRET_KEY: kubeconfig},
         }
@@ -197,6 +201,11 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
     mutating, validating = fakes.healthy_webhooks(exp)
 
     kubectl.on(
+        remote + r"get namespace kube-system" + read,
+        expand=False,
+        stdout=json.dumps({"kind": "Namespace", "metadata": {"name": "kube-system", "uid": REMOTE_UID}}),
+    )
+    kubectl.on(
         external + r"get deployment istiod -n external-istiod" + read,
         expand=False,
         stdout=json.dumps(fakes.istiod_deployment()),
@@ -253,7 +262,7 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
         dry_run,
         stdin_pattern=r"name: eicp-validation-probe-invalid-dr",
         exit=1,
-        stderr=_denial(webhook, "subset name is invalid"),
+        stderr=_denial(webhook, "subset name is invalid: Not_A_Subset"),
     )
     kubectl.on(dry_run, stdout="created (server dry run)\n")
     # curl from the client pod: every request answered by helloworld v1.

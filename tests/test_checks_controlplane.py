@@ -105,11 +105,30 @@ def test_gateway_hostname_discovery_accepts_any_address() -> None:
     assert evaluate_gateway(fake.lb_service(ip="172.18.0.201"), exp, diagnostics=D).ok
 
 
-def test_remote_secret_present_passes() -> None:
+UIDS: dict[Role, str | None] = {"remote": fake.KUBE_SYSTEM_UID}
+
+
+def test_remote_secret_as_istioctl_writes_it_passes() -> None:
+    """Type config without --name: annotated with the remote's kube-system UID, keyed "config"."""
+    verdict = evaluate_remote_secrets(
+        {"remote": fake.remote_secret_meta()}, fake.ip_passthrough(), diagnostics=D, cluster_uids=UIDS
+    )
+    assert verdict.ok, verdict.message
+
+
+def test_remote_secret_named_by_cluster_passes() -> None:
+    """Type config with --name (the annotation then holds the cluster name)."""
+    secret = fake.remote_secret_meta(cluster=fake.REMOTE_CLUSTER)
+    assert evaluate_remote_secrets({"remote": secret}, fake.ip_passthrough(), diagnostics=D).ok
+
+
+def test_remote_secret_uid_not_taken_for_granted() -> None:
+    """Without the remote's UID to compare, a UID-annotated secret is not proven to be the remote's."""
     verdict = evaluate_remote_secrets(
         {"remote": fake.remote_secret_meta()}, fake.ip_passthrough(), diagnostics=D
     )
-    assert verdict.ok, verdict.message
+    assert not verdict.ok
+    assert f"is for cluster {fake.KUBE_SYSTEM_UID!r}" in verdict.message
 
 
 def test_remote_secret_of_type_remote_keyed_by_cluster_passes() -> None:
@@ -120,7 +139,7 @@ def test_remote_secret_of_type_remote_keyed_by_cluster_passes() -> None:
             "istio-remote-secret-second1", fake.SECOND_CLUSTER, fake.SECOND_CLUSTER
         ),
     }
-    assert evaluate_remote_secrets(secrets, exp, diagnostics=D).ok
+    assert evaluate_remote_secrets(secrets, exp, diagnostics=D, cluster_uids=UIDS).ok
 
 
 @pytest.mark.parametrize(
@@ -129,13 +148,26 @@ def test_remote_secret_of_type_remote_keyed_by_cluster_passes() -> None:
         (None, "no Secret external-istiod/istio-kubeconfig"),
         ({**fake.remote_secret_meta(), "dataKeys": []}, "holds no kubeconfig"),
         (fake.remote_secret_meta(cluster="someone-else"), "is for cluster 'someone-else'"),
+        (fake.remote_secret_meta(key=fake.KUBE_SYSTEM_UID), "has no kubeconfig key 'config'"),
     ],
-    ids=["missing", "empty", "other-cluster"],
+    ids=["missing", "empty", "other-cluster", "config-secret-keyed-by-uid"],
 )
 def test_remote_secret_wrong_fails(secret: fake.Obj | None, expected: str) -> None:
-    verdict = evaluate_remote_secrets({"remote": secret}, fake.ip_passthrough(), diagnostics=D)
+    verdict = evaluate_remote_secrets(
+        {"remote": secret}, fake.ip_passthrough(), diagnostics=D, cluster_uids=UIDS
+    )
     assert not verdict.ok
     assert expected in verdict.message
+
+
+def test_remote_secret_of_type_remote_keyed_otherwise_fails() -> None:
+    exp = fake.second_remote()
+    secrets: dict[Role, fake.Obj | None] = {
+        "remote": fake.remote_secret_meta(),
+        "second": fake.remote_secret_meta("istio-remote-secret-second1", fake.SECOND_CLUSTER, "config"),
+    }
+    verdict = evaluate_remote_secrets(secrets, exp, diagnostics=D, cluster_uids=UIDS)
+    assert f"has no kubeconfig key {fake.SECOND_CLUSTER!r}" in verdict.message
 
 
 def test_remote_secret_without_label_fails() -> None:

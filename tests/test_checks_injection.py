@@ -85,6 +85,18 @@ def test_unexpected_injector_webhook_fails() -> None:
     assert "unexpected sidecar injector webhook configuration istio-sidecar-injector" in verdict.message
 
 
+def test_revision_tag_webhook_to_the_external_injector_passes() -> None:
+    """``values.defaultRevision=default`` makes the remote profile render the revision tag's
+    injector (seen on the kwok tier: istio-revision-tag-default-external-istiod, 4 webhooks,
+    service external-istiod/istiod at the same injection path): the external injector's too."""
+    exp = fake.ip_passthrough()
+    muts = fake.healthy_webhooks(exp)[0]
+    path = next(hook.path for hook in exp.webhooks["remote"] if hook.kind == "mutating")
+    muts["items"].append(fake.mutating("istio-revision-tag-default-external-istiod", path=path))
+    verdict = _inject(fake.sample_pods(), mutating=muts)
+    assert verdict.ok, verdict.message
+
+
 def test_missing_workloads_fail() -> None:
     verdict = _inject(fake.as_list())
     assert "no helloworld v1 pod in sample" in verdict.message

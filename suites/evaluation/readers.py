@@ -139,6 +139,13 @@ class Observer:
             meta.name, meta.namespace, meta.labels or {}, meta.annotations or {}, secret.data or {}
         )
 
+    def cluster_uid(self, role: Role) -> str | None:
+        """The UID of ``role``'s ``kube-system`` namespace: what istioctl names a cluster by
+        when ``create-remote-secret`` is given no ``--name``."""
+        namespace = self.get(role, "namespace", "kube-system")
+        uid = ((namespace or {}).get("metadata") or {}).get("uid")
+        return str(uid) if uid else None
+
     def webhook_configurations(self, role: Role) -> tuple[Obj, Obj]:
         """(mutating, validating) webhook configuration lists of a cluster."""
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from scenarios.expectations import ScenarioExpectations, WebhookExpectation
@@ -23,6 +24,10 @@ from suites.evaluation.evaluators.verdict import Verdict
 ISTIOD_CONTAINER = "discovery"
 MULTICLUSTER_LABEL = "istio/multiCluster"
 CLUSTER_ANNOTATION = "networking.istio.io/cluster"
+CONFIG_SECRET_NAME = (
+    "istio-kubeconfig"  # create-remote-secret --type=config (remote_secret.go configSecretName)
+)
+CONFIG_SECRET_KEY = "config"  # ... and its data key (configSecretKey)
 
 
 def evaluate_istiod(
@@ -148,15 +153,26 @@ def evaluate_gateway(service: Obj | None, exp: ScenarioExpectations, *, diagnost
 
 
 def evaluate_remote_secrets(
-    secrets: dict[Role, Obj | None], exp: ScenarioExpectations, *, diagnostics: str
+    secrets: dict[Role, Obj | None],
+    exp: ScenarioExpectations,
+    *,
+    diagnostics: str,
+    cluster_uids: Mapping[Role, str | None] | None = None,
 ) -> Verdict:
     """Each expected remote secret exists on the external cluster, labelled for istiod, for its cluster.
 
-    ``secrets`` hold metadata and the *names* of the data keys only (see observe.py): the
+    What ``istioctl create-remote-secret`` writes (istioctl/pkg/multicluster/remote_secret.go):
+    the ``networking.istio.io/cluster`` annotation holds ``--name`` or, without it, the UID of
+    the source cluster's ``kube-system`` namespace; the kubeconfig is keyed by that same value,
+    except in the config cluster's ``istio-kubeconfig`` (``--type=config``), keyed ``config``.
+    ``cluster_uids`` are those UIDs per role, read from each cluster.
+
+    ``secrets`` hold metadata and the *names* of the data keys only (see readers.py): the
     payload is a kubeconfig with a token and never reaches a check.
     """
     problems: list[str] = []
     observed: list[str] = []
+    uids = cluster_uids or {}
     for role, (namespace, name) in sorted(exp.remote_secrets.items()):
         secret = secrets.get(role)
         if secret is None:
@@ -175,19 +191,14 @@ def evaluate_remote_secrets(
             problems.append(f"{role}: Secret {namespace}/{name} lacks label {MULTICLUSTER_LABEL}=true")
         if not keys:
             problems.append(f"{role}: Secret {namespace}/{name} holds no kubeconfig")
-        cluster = exp.cluster_names.get(role)
-        # istioctl names the cluster in an annotation and keys the kubeconfig by cluster name
-        # (type remote) or by "config" (type config, the config cluster's istio-kubeconfig).
-        if cluster and named != cluster and cluster not in keys:
-            problems.append(
-                f"{role}: Secret {namespace}/{name} is for cluster {named!r} "
-                f"(keys {join(keys)}), not {cluster!r}"
-            )
+            continue
+        problems.extend(_secret_identity_problems(role, namespace, name, named, keys, exp, uids.get(role)))
     if not exp.remote_secrets:
         problems.append("the scenario's expectations name no remote secret (a renderer bug)")
     expected = "; ".join(
-        f"{role}: Secret {ns}/{name} labelled {MULTICLUSTER_LABEL}=true with a key for cluster "
-        f"{exp.cluster_names.get(role, '?')}"
+        f"{role}: Secret {ns}/{name} labelled {MULTICLUSTER_LABEL}=true for cluster "
+        f"{_accepted_ids(exp.cluster_names.get(role), uids.get(role))}, keyed "
+        f"{CONFIG_SECRET_KEY if name == CONFIG_SECRET_NAME else 'by that cluster'}"
         for role, (ns, name) in sorted(exp.remote_secrets.items())
     )
     return Verdict(
@@ -198,6 +209,38 @@ def evaluate_remote_secrets(
         problems=tuple(problems),
         evidence={f"remote-secret-{role}-metadata": secret for role, secret in secrets.items() if secret},
     )
+
+
+def _accepted_ids(cluster: str | None, uid: str | None) -> str:
+    ids = [value for value in (cluster, uid and f"kube-system UID {uid}") if value]
+    return " or ".join(ids) or "?"
+
+
+def _secret_identity_problems(
+    role: Role,
+    namespace: str,
+    name: str,
+    named: str | None,
+    keys: list[str],
+    exp: ScenarioExpectations,
+    uid: str | None,
+) -> list[str]:
+    """The annotation names the role's cluster (its name, or its kube-system UID without
+    ``--name``) and the kubeconfig sits under the key istioctl uses for that form."""
+    cluster = exp.cluster_names.get(role)
+    accepted = {value for value in (cluster, uid) if value}
+    problems: list[str] = []
+    if accepted and named not in accepted:
+        problems.append(
+            f"{role}: Secret {namespace}/{name} is for cluster {named!r} (keys {join(keys)}), "
+            f"not {_accepted_ids(cluster, uid)}"
+        )
+    wanted_key = CONFIG_SECRET_KEY if name == CONFIG_SECRET_NAME else named
+    if wanted_key and wanted_key not in keys:
+        problems.append(
+            f"{role}: Secret {namespace}/{name} has no kubeconfig key {wanted_key!r} (keys {join(keys)})"
+        )
+    return problems
 
 
 def evaluate_webhooks(

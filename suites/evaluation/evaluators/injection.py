@@ -87,6 +87,11 @@ def evaluate_injection(
     namespace = exp.sample_namespace
     cluster_name = exp.cluster_names.get(role)
     expected_mutating = {hook.name for hook in exp.webhooks.get(role, ()) if hook.kind == "mutating"}
+    expected_targets = {
+        hook.url if hook.url else f"service {exp.external_namespace}/{exp.istiod_deployment}{hook.path or ''}"
+        for hook in exp.webhooks.get(role, ())
+        if hook.kind == "mutating"
+    }
     # Pods being deleted (an old ReplicaSet's) are on their way out, not part of the mesh's state.
     pod_list = live_pods(pods)
     problems: list[str] = []
@@ -108,8 +113,15 @@ def evaluate_injection(
             if str(hook.get("name", "")).endswith(INJECTOR_WEBHOOK_SUFFIX)
         ]
         if injector_hooks and name not in expected_mutating:
-            target = _client_target(injector_hooks[0].get("clientConfig") or {})
-            problems.append(f"{role}: unexpected sidecar injector webhook configuration {name} -> {target}")
+            # A revision tag's webhooks (``istio-revision-tag-default-...``, rendered by the
+            # remote profile with ``defaultRevision``) calling the same external injector are
+            # the external control plane's too; anything calling elsewhere is a local injector.
+            targets = {_client_target(hook.get("clientConfig") or {}) for hook in injector_hooks}
+            foreign = sorted(targets - expected_targets)
+            if foreign:
+                problems.append(
+                    f"{role}: unexpected sidecar injector webhook configuration {name} -> {join(foreign)}"
+                )
 
     expected = (
         f"{role}: every pod in {namespace} Ready with an {SIDECAR} sidecar (container or native sidecar), "
