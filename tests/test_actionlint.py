@@ -122,7 +122,7 @@ def test_nightly_fans_out_per_release_and_scenario_and_fans_in(runner: CommandRu
     summary = jobs["summary"]
     assert summary["needs"] == ["certify", "kwok"] and summary["if"] == "always()"
     text = steps_text(summary)
-    assert "python -m reports.merge artifacts --previous previous/merged-report.json" in text
+    assert "python -m reports.merge artifacts --previous previous/merged/merged-report.json" in text
     assert "allure generate --config allurerc.mjs" in text
     # The kwok matrix: the workflow's own jq program over the real certification matrix.
     script = next(s["run"] for s in jobs["matrix"]["steps"] if s.get("id") == "matrix")
