@@ -86,6 +86,8 @@ def test_components_bind_to_loopback_and_the_api_server_names_the_host_address()
     assert patches["kube-apiserver"] == {
         "service-cluster-ip-range": "10.255.20.0/24",
         "advertise-address": "10.250.1.3",
+        # webhooks through a Service reach its endpoint (no kube-proxy for the ClusterIP)
+        "enable-aggregator-routing": "true",
     }
     assert patches["kube-controller-manager"] == {"service-cluster-ip-range": "10.255.20.0/24"}
     # kwokctl only replaces an existing flag when override is set; these are new flags.

@@ -116,6 +116,11 @@ def render_kwokctl_config(
                 "extraArgs": [
                     _arg("service-cluster-ip-range", service_range),
                     _arg("advertise-address", address),
+                    # Webhooks called through a Service (the remote profile's istiod Service and
+                    # its EndpointSlice holding remotePilotAddress) go to an endpoint address, as
+                    # kube-proxy would route the ClusterIP on a kind node: kwok has no kube-proxy,
+                    # so a ClusterIP call times out ("context deadline exceeded").
+                    _arg("enable-aggregator-routing", "true"),
                 ],
             },
             {
