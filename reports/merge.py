@@ -91,7 +91,9 @@ def load_jobs(paths: Iterable[Path], out_dir: Path, link_template: str | None) -
         if link_template:
             link = link_template.format(job=job)
         else:
-            link = os.path.relpath(path.parent, out_dir.resolve())
+            # The job's HTML summary when it wrote one, else its artifact directory.
+            target = path.parent / "summary.html"
+            link = os.path.relpath(target if target.is_file() else path.parent, out_dir.resolve())
         jobs.append(JobReport(job, path, link, report))
     return jobs
 
