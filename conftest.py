@@ -1,4 +1,5 @@
-"""Registers the suite's plugin modules; the options live in fixtures/options.py."""
+"""Registers the suite's plugin modules; the options live in fixtures/options.py, the hooks the
+plugins tell each other by in fixtures/hookspecs.py."""
 
 pytest_plugins = [
     "fixtures.options",
@@ -9,4 +10,5 @@ pytest_plugins = [
     "fixtures.scenario_plugin",
     "fixtures.upgrade_plugin",
     "fixtures.reports_plugin",
+    "fixtures.progress",
 ]

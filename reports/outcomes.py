@@ -4,11 +4,20 @@ A conformance check is a test parametrized with ``scenario_id`` (and usually ``r
 and marked with its check family. Its identity is stored in the item's ``user_properties`` at
 collection, so it travels with every report from an xdist worker to the controller (and
 shows up as JUnit ``<properties>``).
+
+``OutcomeCollector`` is the run's one record of outcomes (each pytest process has one; under
+xdist the controller's sees every worker's reports). Two things it keeps apart from the checks:
+
+- a scenario's teardown (uninstall, proof of restore): a teardown report carrying
+  ``PROP_SCENARIO_TEARDOWN`` is the scenario's ``teardown/scenario-uninstall-and-restore``
+  outcome, never the outcome of the check pytest happened to run last;
+- required checks that did not run (``-k``/``-m``, deselection): ``missing`` adds them as
+  skipped, "required check not run", so such a run is ``partial``, never ``success``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +25,17 @@ import pytest
 
 from reports.categories import classify
 
-CHECK_FAMILIES: tuple[str, ...] = ("controlplane", "injection", "validation", "traffic", "upgrade")
+CHECK_FAMILIES: tuple[str, ...] = (
+    "controlplane",
+    "injection",
+    "validation",
+    "traffic",
+    "upgrade",
+    "teardown",
+)
+TEARDOWN_CHECK = "scenario-uninstall-and-restore"
+NOT_RUN = "required check not run (not selected: -k/-m, or deselected)"
+PROP_SCENARIO_TEARDOWN = "eicp.scenario_teardown"
 PROP_SCENARIO = "eicp.scenario"
 PROP_RELEASE = "eicp.release"
 PROP_FAMILY = "eicp.family"
@@ -133,6 +152,10 @@ class OutcomeCollector:
         identity = identity_from_report(report)
         if identity is None:
             return None
+        if report.when == "teardown" and any(
+            name == PROP_SCENARIO_TEARDOWN for name, _ in report.user_properties
+        ):
+            return self._teardown(identity, report)
         entry = self._outcomes.setdefault(report.nodeid, CheckOutcome(identity, report.nodeid))
         entry.phases.append(report.when or "")
         entry.total_duration += report.duration
@@ -152,11 +175,63 @@ class OutcomeCollector:
                 entry.category = classify(entry.message, report.longreprtext)
         return entry
 
+    def _teardown(self, check: CheckIdentity, report: pytest.TestReport) -> CheckOutcome:
+        identity = CheckIdentity(check.scenario, check.release, "teardown", TEARDOWN_CHECK)
+        key = f"{identity.scenario_key}::teardown"
+        entry = CheckOutcome(identity, key, outcome="error", total_duration=report.duration)
+        entry.start, entry.stop = getattr(report, "start", None), getattr(report, "stop", None)
+        entry.message = failure_message(report)
+        entry.category = classify(entry.message, report.longreprtext)
+        entry.phases.append("teardown")
+        self._outcomes[key] = entry
+        return entry
+
     def outcomes(self) -> list[CheckOutcome]:
         return list(self._outcomes.values())
 
+    def of_scenario(self, scenario_key: str, exclude: Iterable[str] = ("upgrade",)) -> dict[str, str]:
+        """nodeid -> outcome (``passed``, ``skipped``, ``failed (call)``...) of the checks of one
+        scenario run that reported so far; its teardown and the ``exclude`` families left out."""
+        left_out = {"teardown", *exclude}
+        found = {}
+        for entry in self._outcomes.values():
+            if entry.identity.scenario_key != scenario_key or entry.identity.family in left_out:
+                continue
+            if entry.outcome in ("failed", "error"):
+                when = next((phase for phase in entry.phases if phase != "teardown"), "teardown")
+                found[entry.nodeid] = f"failed ({when})"
+            else:
+                found[entry.nodeid] = entry.outcome
+        return found
+
+    def missing(self, required: Mapping[tuple[str, str], Iterable[tuple[str, str]]]) -> list[CheckOutcome]:
+        """Outcomes of the required checks that never reported: ``(scenario, release)`` ->
+        ``(family, check)`` pairs. Returned (and kept) as skipped with ``NOT_RUN``."""
+        seen = {
+            (o.identity.scenario, o.identity.release, o.identity.family, o.identity.check)
+            for o in self.outcomes()
+        }
+        added = []
+        for (scenario, release), checks in required.items():
+            for family, check in checks:
+                if (scenario, release, family, check) in seen:
+                    continue
+                identity = CheckIdentity(scenario, release, family, check)
+                entry = CheckOutcome(
+                    identity, f"{identity.scenario_key}::{family}/{check}", "skipped", message=NOT_RUN
+                )
+                self._outcomes[entry.nodeid] = entry
+                added.append(entry)
+        return added
+
 
 _SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+_COLLECTOR = pytest.StashKey[OutcomeCollector]()
+
+
+def outcome_collector(config: pytest.Config) -> OutcomeCollector:
+    """The run's one collector (the reports plugin feeds it from ``pytest_runtest_logreport``)."""
+    return config.stash.setdefault(_COLLECTOR, OutcomeCollector())
 
 
 def _phase_outcome(report: pytest.TestReport) -> str | None:

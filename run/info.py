@@ -1,10 +1,10 @@
 """What the reports say about the run itself: suite, Istio, Kubernetes and tool versions, mode, date.
 
-Facts only known at run time are noted by the code that learns them, from any module::
+Facts only known at run time are noted on the run's ``RunFacts`` by the code that learns them
+(fixture ``run_facts``, or ``run.state.run_state(config).facts``)::
 
-    from run.info import note_kubernetes_version, note_tool
-    note_kubernetes_version("external", "v1.34.0")     # topology, after `kubectl version`
-    note_tool("kind", "v0.33.0", source="cache")        # tool resolution
+    run_facts.note_kubernetes_version("external", "v1.34.0")     # topology, after `kubectl version`
+    run_facts.note_tool("kind", "v0.33.0", source="cache")        # tool resolution
 
 Under pytest-xdist every worker notes its own; the controller merges them (``export``/``merge``).
 """
@@ -26,54 +26,92 @@ SUITE_NAME = "istio-external-control-plane-conformance"
 UNKNOWN = "unknown"
 REPORTED_TOOLS = ("kind", "cloud-provider-kind", "kubectl", "helm")
 
-_lock = threading.Lock()
-_kubernetes: dict[str, str] = {}
-_tools: dict[str, str] = {}
-_stand_ins: list[str] = []  # what the cluster provider stands in for (kwok mode)
+
+class RunFacts:
+    """Versions learnt while a run works: each cluster's Kubernetes server, each tool used.
+
+    One per pytest process, reachable as ``run.state.run_state(config).facts`` (fixture
+    ``run_facts``); thread-safe, since clusters are created in parallel.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kubernetes: dict[str, str] = {}
+        self._tools: dict[str, str] = {}
+        self._stand_ins: list[str] = []  # what the cluster provider stands in for (kwok mode)
+
+    def note_kubernetes_version(self, role: str, version: str | None) -> None:
+        """Record the server version a cluster reported (``None`` when it could not be read)."""
+        with self._lock:
+            self._kubernetes[role] = version or UNKNOWN
+
+    def note_tool(self, name: str, version: str, source: str | None = None) -> None:
+        """Record the version of a tool actually used (overrides the pinned one in reports)."""
+        with self._lock:
+            self._tools[name] = version + (f" ({source})" if source else "")
+
+    def note_stand_ins(self, stand_ins: tuple[str, ...]) -> None:
+        """Record what the cluster provider stands in for instead of running it for real."""
+        with self._lock:
+            self._stand_ins.extend(item for item in stand_ins if item not in self._stand_ins)
+
+    def export(self) -> dict[str, dict[str, str]]:
+        with self._lock:
+            return {
+                "kubernetes": dict(self._kubernetes),
+                "tools": dict(self._tools),
+                "stand_ins": {item: item for item in self._stand_ins},
+            }
+
+    def merge(self, data: dict[str, dict[str, str]]) -> None:
+        with self._lock:
+            for role, version in data.get("kubernetes", {}).items():
+                # A known version beats "unknown" from another worker's failed lookup.
+                if self._kubernetes.get(role, UNKNOWN) == UNKNOWN:
+                    self._kubernetes[role] = version
+            self._tools.update(data.get("tools", {}))
+            self._stand_ins.extend(item for item in data.get("stand_ins", {}) if item not in self._stand_ins)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._kubernetes.clear()
+            self._tools.clear()
+            self._stand_ins.clear()
+
+
+# -- transitional: callers not yet handed the run's ``RunFacts`` (fixture ``run_facts``) ----------
+# They reach the facts of the pytest run that configured last (run.state.activate). Remove once
+# fixtures/topology_plugin.py and fixtures/core.py take the fixture.
+
+
+def _active() -> RunFacts:
+    from run.state import active_state
+
+    return active_state().facts
 
 
 def note_kubernetes_version(role: str, version: str | None) -> None:
-    """Record the server version a cluster reported (``None`` when it could not be read)."""
-    with _lock:
-        _kubernetes[role] = version or UNKNOWN
+    _active().note_kubernetes_version(role, version)
 
 
 def note_tool(name: str, version: str, source: str | None = None) -> None:
-    """Record the version of a tool actually used (overrides the pinned one in reports)."""
-    with _lock:
-        _tools[name] = version + (f" ({source})" if source else "")
+    _active().note_tool(name, version, source)
 
 
 def note_stand_ins(stand_ins: tuple[str, ...]) -> None:
-    """Record what the cluster provider stands in for instead of running it for real."""
-    with _lock:
-        _stand_ins.extend(item for item in stand_ins if item not in _stand_ins)
+    _active().note_stand_ins(stand_ins)
 
 
 def export() -> dict[str, dict[str, str]]:
-    with _lock:
-        return {
-            "kubernetes": dict(_kubernetes),
-            "tools": dict(_tools),
-            "stand_ins": {item: item for item in _stand_ins},
-        }
+    return _active().export()
 
 
 def merge(data: dict[str, dict[str, str]]) -> None:
-    with _lock:
-        for role, version in data.get("kubernetes", {}).items():
-            # A known version beats "unknown" from another worker's failed lookup.
-            if _kubernetes.get(role, UNKNOWN) == UNKNOWN:
-                _kubernetes[role] = version
-        _tools.update(data.get("tools", {}))
-        _stand_ins.extend(item for item in data.get("stand_ins", {}) if item not in _stand_ins)
+    _active().merge(data)
 
 
 def reset() -> None:
-    with _lock:
-        _kubernetes.clear()
-        _tools.clear()
-        _stand_ins.clear()
+    _active().reset()
 
 
 def suite_version() -> str:
@@ -126,9 +164,11 @@ class RunInfo:
         return ", ".join(entry["build"] for entry in self.releases) or UNKNOWN
 
 
-def build_run_info(config: SuiteConfig, *, now: dt.datetime | None = None) -> RunInfo:
+def build_run_info(
+    config: SuiteConfig, *, now: dt.datetime | None = None, facts: RunFacts | None = None
+) -> RunInfo:
     pins = load_pins()
-    noted = export()
+    noted = (facts or _active()).export()
     tools = {name: str(pins.tools.get(name, {}).get("version") or UNKNOWN) for name in REPORTED_TOOLS}
     tools.update(noted["tools"])
     stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)

@@ -2,23 +2,24 @@
 
 Installers and topology helpers record what they do (cluster creation, install steps, waits,
 cleanup); the report plugin adds the checks themselves from pytest's reports. One
-``Timeline`` exists per pytest process: fixtures get it as ``timeline``, other code through
-``current_timeline()``. Under pytest-xdist each worker's records travel to the controller as
-plain dicts (``to_dicts``/``extend_from_dicts``).
+``Timeline`` exists per pytest process, part of its ``run.state.RunState``: fixtures get it as
+``timeline``, plugins through ``run_state(config).timeline``. Under pytest-xdist each worker's
+records travel to the controller as plain dicts (``to_dicts``/``extend_from_dicts``).
+Listeners (``subscribe``) hear each phase start and end: the live progress lines.
 
-    from run.timeline import current_timeline
-    with current_timeline().phase("install", step.name, role=step.role, scenario="ip-passthrough-1.30.3"):
+    with timeline.phase("install", step.name, role=step.role, scenario="ip-passthrough-1.30.3"):
         ...  # an Allure step of the same name wraps the block; failures are recorded as "failed"
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import allure
 
@@ -37,6 +38,7 @@ PHASE_KINDS: tuple[str, ...] = (
 )
 Outcome = Literal["passed", "failed", "skipped", "error"]
 OUTCOMES: tuple[str, ...] = ("passed", "failed", "skipped", "error")
+log = logging.getLogger("eicp.timeline")
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,33 @@ class PhaseRecord:
         return self.start + self.duration
 
 
+class PhaseListener(Protocol):
+    """Told when a ``phase`` block starts (``record`` is None) and when any phase is recorded."""
+
+    def __call__(
+        self, kind: str, name: str, role: str | None, scenario: str | None, record: PhaseRecord | None
+    ) -> None: ...
+
+
 class Timeline:
     """Thread-safe list of phase records."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: list[PhaseRecord] = []
+        self._listeners: list[PhaseListener] = []
+
+    def subscribe(self, listener: PhaseListener) -> None:
+        self._listeners.append(listener)
+
+    def _tell(
+        self, kind: str, name: str, role: str | None, scenario: str | None, record: PhaseRecord | None
+    ) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(kind, name, role, scenario, record)
+            except Exception:  # a broken progress line must not break the work it reports
+                log.exception("timeline listener %r failed", listener)
 
     def record(
         self,
@@ -87,6 +110,7 @@ class Timeline:
         )
         with self._lock:
             self._records.append(entry)
+        self._tell(entry.kind, name, role, scenario, entry)
         return entry
 
     @contextmanager
@@ -103,6 +127,7 @@ class Timeline:
         start = time.time()
         began = time.monotonic()
         outcome = "failed"
+        self._tell(kind if kind in PHASE_KINDS else "other", name, role, scenario, None)
         try:
             if allure_step:
                 with allure.step(f"{kind}: {name}" + (f" [{role}]" if role else "")):
@@ -137,9 +162,9 @@ class Timeline:
             self._records.clear()
 
 
-_CURRENT = Timeline()
-
-
 def current_timeline() -> Timeline:
-    """This process's timeline (the ``timeline`` fixture returns the same object)."""
-    return _CURRENT
+    """Transitional: the timeline of the pytest run that configured last (run.state.activate),
+    for callers not yet handed the ``timeline`` fixture (fixtures/topology_plugin.py)."""
+    from run.state import active_state
+
+    return active_state().timeline

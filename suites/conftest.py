@@ -1,4 +1,5 @@
-"""Fixtures shared by the conformance checks: the reader for the scenario under test, and judging."""
+"""Fixtures shared by the conformance checks (the reader for the scenario under test, judging) and
+the checks each scenario must run (suites/registry.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from programs.redaction import Redactor
 from suites.evaluation.evaluators.verdict import Verdict, diagnostics_hint
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge, judge
+from suites.registry import required_checks
 
 
 @pytest.fixture
@@ -28,3 +30,10 @@ def verdict_of(request: pytest.FixtureRequest, redactor: Redactor) -> Judge:
         judge(verdict, redactor, request.node)
 
     return apply
+
+
+def pytest_eicp_required_checks(
+    config: pytest.Config, scenarios: list[str], upgrade: bool
+) -> dict[str, list[tuple[str, str]]]:
+    """What each scenario must run for ``success``: the check registry's required set."""
+    return {scenario: required_checks(scenario, upgrade) for scenario in scenarios}

@@ -24,15 +24,18 @@ import pytest
 
 from programs.runner import CommandRunner
 from reports.conformance import validate
+from scenarios.releases import load_pins
 from tests import e2e_cluster_sim as sim
 from tests.fakeexec import FakeTools
 from tests.topology_child import RUN_ID
+
+V30 = str(load_pins().resolve_release("1.30").version)  # the release under test, from the table
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODULE_SAMPLES = Path("/root/go/pkg/mod/istio.io/istio@v0.0.0-20260423205519-b01690e6db7d/samples")
-LABEL = "ip-passthrough-1.30.3"
+LABEL = f"ip-passthrough-{V30}"
 FAKE_TOOLS = ("kind", "kubectl", "istioctl", "helm", "cloud-provider-kind")
 CHECKS = {
     "controlplane/test_external_istiod_available_with_release",
@@ -61,7 +64,7 @@ class Run:
 def _samples_cache(tools_dir: Path) -> None:
     """The samples cache entry install/samples.py reads: the Istio module's samples when cached
     here, else the files the ip-passthrough plan applies."""
-    entry = tools_dir / "istio-samples" / "1.30.3"
+    entry = tools_dir / "istio-samples" / V30
     entry.mkdir(parents=True)
     if MODULE_SAMPLES.is_dir():
         (entry / "samples").symlink_to(MODULE_SAMPLES)
@@ -157,7 +160,7 @@ def test_conformance_report_says_success(run: Run) -> None:
     assert scenario["diagnostics"] is None
     page = (run.report_dir / "summary.html").read_text()
     assert "cluster: create kind clusters: external, remote" in page
-    assert "install: remote-config-cluster [ip-passthrough-1.30.3 remote]" in page
+    assert f"install: remote-config-cluster [ip-passthrough-{V30} remote]" in page
 
 
 def _plan_steps() -> tuple[list[str], list[str]]:

@@ -113,7 +113,8 @@ def test_plan_run_touches_no_cluster_and_no_tool(
     assert f"# scenario second-remote -- Istio {load_pins().profiles['1.29'].latest_patch}" in result.stdout
     assert "eastwest-gateway-2.yaml" in result.stdout
     assert fake_tools.calls() == []
-    assert not (tmp_path / "tools").exists()
+    # Option validation may create the (empty) tools directory; nothing is resolved into it.
+    assert not any((tmp_path / "tools").rglob("*"))
 
 
 def test_plan_run_with_an_unavailable_scenario_is_a_usage_error(runner: CommandRunner) -> None:
@@ -137,3 +138,57 @@ def test_plan_run_with_an_unavailable_scenario_is_a_usage_error(runner: CommandR
     )
     assert result.returncode == 4, result.stdout + result.stderr
     assert "NOT AVAILABLE" in result.stdout
+
+
+def test_executed_plan_has_each_step_outcome_facts_and_no_secret() -> None:
+    """plan.yaml's content (install/executed_plan.py): what ran, what did not, secrets masked."""
+    from dataclasses import replace as with_fact
+
+    from install.executed_plan import NOT_RUN, PlanRecorder
+    from install.installer import StepRecord
+    from programs.redaction import Redactor
+    from scenarios.steps import Action, ScenarioPlan, Step
+
+    redactor = Redactor()
+    redactor.register("s3cr3t-token-value")
+    steps = (
+        Step("ns", "remote", Action.CREATE_NAMESPACE, "001 §1", params={"namespace": "sample"}),
+        Step(
+            "secret",
+            "remote",
+            Action.APPLY,
+            "001 §2",
+            ({"kind": "Secret", "stringData": {"t": "s3cr3t-token-value"}},),
+        ),
+        Step(
+            "wait",
+            "remote",
+            Action.WAIT,
+            "001 §3",
+            params={"resource": "deployment/x", "for": "condition=Available"},
+        ),
+    )
+    recorder = PlanRecorder("sail-1.30.5", "sail", "1.30.5", redactor)
+    recorder.planned(ScenarioPlan("sail", "1.30.5", ("remote",), steps))
+
+    def record(
+        step: str, phase: str = "install", outcome: str = "passed", scenario: str = "sail-1.30.5"
+    ) -> tuple[int, int]:
+        return recorder.record(StepRecord(scenario, step, "remote", "x", phase, 0.0, 1.5, outcome, None))  # type: ignore[arg-type]
+
+    assert record("ns") == (1, 3)
+    assert record("secret", outcome="failed") == (2, 3)
+    assert record("undo-ns", phase="uninstall") == (1, 0)
+    facts = with_fact(plan_facts(config()), external_istiod_addr="172.18.0.200")
+    executed = recorder.as_dict(facts, None)
+    assert [(row["name"], row["outcome"]) for row in executed["install"]] == [
+        ("ns", "passed"),
+        ("secret", "failed"),
+        ("wait", NOT_RUN),
+    ]
+    assert [(row["name"], row["outcome"]) for row in executed["uninstall"]] == [("undo-ns", "passed")]
+    assert "upgrade" not in executed  # no upgrade ran
+    assert executed["facts"]["external_istiod_addr"] == "172.18.0.200"
+    assert executed["teardown"] == {"result": "passed", "error": None}
+    assert "s3cr3t-token-value" not in str(executed)
+    assert executed["install"][0]["params"] == {"namespace": "sample"}

@@ -22,6 +22,7 @@ import yaml
 from fixtures.options import SUITE_CONFIG
 from programs.runner import CommandRunner
 from reports.conformance import validate
+from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
 from tests.report_support import (
     BEARER_TOKEN,
@@ -34,8 +35,10 @@ from tests.report_support import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+V30 = str(load_pins().resolve_release("1.30").version)  # the release under test, from the table
 
 CONFTEST = """
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -44,8 +47,9 @@ from types import SimpleNamespace
 import pytest
 
 from fixtures.options import SUITE_CONFIG
-from run.info import note_kubernetes_version
-from run.timeline import current_timeline
+from install.session import DiagnosticsNote
+from reports.diagnostics import collect_diagnostics
+from run.state import run_state
 from tests.report_support import PRIVATE_KEY, REGISTERED_TOKEN, make_topology
 from tests.fakeexec import FakeTools
 
@@ -69,21 +73,38 @@ def pytest_generate_tests(metafunc):
         )
 
 
+# What install/session.py's ScenarioSession keeps and answers: its clusters, its diagnostics once.
+SESSIONS = {}
+NOTES = {}
+
+
+def pytest_eicp_scenario_failed(config, label, nodeid, when):
+    if label in NOTES:
+        return dataclasses.replace(NOTES[label], collected_now=False)
+    topology, runner = SESSIONS[label]
+    report_dir = config.stash[SUITE_CONFIG].report_dir.resolve()
+    out_dir = report_dir / "diagnostics" / label
+    with run_state(config).timeline.phase("diagnostics", f"collect diagnostics of {label}", scenario=label):
+        result = collect_diagnostics(topology, {"remote": ["sample"]}, out_dir, runner, 300.0)
+    NOTES[label] = DiagnosticsNote(f"diagnostics/{label}", result.summary(), True)
+    return NOTES[label]
+
+
 @pytest.fixture(scope="session")
-def installed_scenario(scenario_id, release, runner, redactor, run_dir):
+def installed_scenario(scenario_id, release, runner, redactor, run_dir, timeline, run_facts):
     redactor.register(REGISTERED_TOKEN)  # as the installer does with a remote secret's token
     redactor.register(PRIVATE_KEY)  # as the suite's PKI does with the keys it generates
-    timeline = current_timeline()
     timeline.record("cluster", "create external", "external", None, time.time(), 0.4, "passed")
     label = f"{scenario_id}-{release.version}"
     with timeline.phase("install", f"install {scenario_id}", role="external", scenario=label):
         # A command whose output carries the token (like create-remote-secret).
         runner.run(["kubectl", "--context", "ctx-external", "get", "secret", "remote-x", "-o", "yaml"])
         time.sleep(0.05)
-    note_kubernetes_version("external", "v1.34.0")
-    note_kubernetes_version("remote", "v1.34.0")
+    run_facts.note_kubernetes_version("external", "v1.34.0")
+    run_facts.note_kubernetes_version("remote", "v1.34.0")
     tools = FakeTools(Path(os.environ["FAKE_TOOLS_ROOT"]))
     topology = make_topology(tools, runner, run_dir, ("external", "remote"))
+    SESSIONS[label] = (topology, runner)
     return SimpleNamespace(topology=topology, namespaces_by_role={"remote": ["sample"]})
 """
 
@@ -199,17 +220,17 @@ def test_junit_has_one_case_per_check_per_scenario(fake_run: FakeRun) -> None:
     by_name = {case.get("name"): case for case in cases}
     assert len(by_name) == 9
     assert set(by_name) >= {
-        "test_sidecar_injected[dns-tls-1.30.3]",
-        "test_external_istiod_available[ip-passthrough-1.30.3]",
-        "test_curl_reaches_helloworld[sail-1.30.3]",
+        f"test_sidecar_injected[dns-tls-{V30}]",
+        f"test_external_istiod_available[ip-passthrough-{V30}]",
+        f"test_curl_reaches_helloworld[sail-{V30}]",
     }
-    failed = by_name["test_sidecar_injected[dns-tls-1.30.3]"]
+    failed = by_name[f"test_sidecar_injected[dns-tls-{V30}]"]
     assert failed.find("failure") is not None
     properties = {prop.get("name"): prop.get("value") for prop in failed.iter("property")}
     assert properties["eicp.scenario"] == "dns-tls"
     assert properties["eicp.family"] == "injection"
-    assert properties["eicp.diagnostics"] == "diagnostics/dns-tls-1.30.3"
-    assert by_name["test_curl_reaches_helloworld[sail-1.30.3]"].find("skipped") is not None
+    assert properties["eicp.diagnostics"] == f"diagnostics/dns-tls-{V30}"
+    assert by_name[f"test_curl_reaches_helloworld[sail-{V30}]"].find("skipped") is not None
 
 
 def test_conformance_report_is_valid_and_right(fake_run: FakeRun) -> None:
@@ -218,36 +239,36 @@ def test_conformance_report_is_valid_and_right(fake_run: FakeRun) -> None:
     assert from_yaml == from_json
     validate(from_json)
     assert from_json["result"] == "failure"
-    assert from_json["istio"][0]["version"] == "1.30.3"
+    assert from_json["istio"][0]["version"] == V30
     assert from_json["kubernetesVersion"] == "v1.34.0"
     assert from_json["tools"]["kind"] == "v0.33.0"
     assert from_json["tools"]["cloud-provider-kind"] == "v0.10.0"
     assert from_json["mode"] == "kind"
     scenarios = {entry["name"]: entry for entry in from_json["scenarios"]}
     assert {name: entry["result"] for name, entry in scenarios.items()} == {
-        "ip-passthrough-1.30.3": "success",
-        "dns-tls-1.30.3": "failure",
-        "sail-1.30.3": "partial",
+        f"ip-passthrough-{V30}": "success",
+        f"dns-tls-{V30}": "failure",
+        f"sail-{V30}": "partial",
     }
-    dns = scenarios["dns-tls-1.30.3"]
+    dns = scenarios[f"dns-tls-{V30}"]
     assert dns["checks"]["failed"] == ["injection/test_sidecar_injected"]
     assert dns["statistics"] == {"Passed": 2, "Failed": 1, "Skipped": 0}
     assert dns["failures"][0]["category"] == "product"
-    assert dns["diagnostics"] == "diagnostics/dns-tls-1.30.3"
-    assert scenarios["sail-1.30.3"]["checks"]["skipped"] == ["traffic/test_curl_reaches_helloworld"]
-    assert scenarios["ip-passthrough-1.30.3"]["diagnostics"] is None
+    assert dns["diagnostics"] == f"diagnostics/dns-tls-{V30}"
+    assert scenarios[f"sail-{V30}"]["checks"]["skipped"] == ["traffic/test_curl_reaches_helloworld"]
+    assert scenarios[f"ip-passthrough-{V30}"]["diagnostics"] is None
     assert from_json["statistics"] == {"Passed": 7, "Failed": 1, "Skipped": 1}
 
 
 def test_diagnostics_were_collected_for_the_failing_scenario_only(fake_run: FakeRun) -> None:
     diagnostics = fake_run.report_dir / "diagnostics"
-    assert [path.name for path in diagnostics.iterdir()] == ["dns-tls-1.30.3"]
-    scenario = diagnostics / "dns-tls-1.30.3"
+    assert [path.name for path in diagnostics.iterdir()] == [f"dns-tls-{V30}"]
+    scenario = diagnostics / f"dns-tls-{V30}"
     assert (
         scenario / "external-eicp-external/external-istiod/logs/istiod-5d8f7-abcde/discovery.log"
     ).is_file()
     assert (scenario / "remote-eicp-remote/sample/pods.yaml").is_file()
-    assert f"diagnostics of dns-tls-1.30.3: {scenario}" in fake_run.output  # named in the failure output
+    assert f"diagnostics of dns-tls-{V30}: {scenario}" in fake_run.output  # named in the failure output
 
 
 def test_html_summary_has_matrix_and_timeline(fake_run: FakeRun) -> None:
@@ -268,7 +289,7 @@ def test_allure_files(fake_run: FakeRun) -> None:
         line.split("=", 1)
         for line in (fake_run.alluredir / "environment.properties").read_text().splitlines()
     )
-    assert props["istio.version"] == "1.30.3"
+    assert props["istio.version"] == V30
     assert props["kubernetes.version"] == "v1.34.0"
     assert props["tool.kind"] == "v0.33.0"
     categories = json.loads((fake_run.alluredir / "categories.json").read_text())
@@ -276,10 +297,10 @@ def test_allure_files(fake_run: FakeRun) -> None:
     results = [json.loads(path.read_text()) for path in fake_run.alluredir.glob("*-result.json")]
     failed = next(result for result in results if result["status"] == "failed")
     labels = {(label["name"], label["value"]) for label in failed["labels"]}
-    assert {("scenario", "dns-tls"), ("istio_version", "1.30.3"), ("check_family", "injection")} <= labels
+    assert {("scenario", "dns-tls"), ("istio_version", V30), ("check_family", "injection")} <= labels
     assert ("kubernetes_version", "external=v1.34.0, remote=v1.34.0") in labels
     assert "diagnostics" in {attachment["name"] for attachment in failed["attachments"]}
-    assert {"name": "release", "value": "'1.30.3'"} in failed["parameters"]
+    assert {"name": "release", "value": f"'{V30}'"} in failed["parameters"]
     # Every command is a step with its output attached.
     steps = [step["name"] for result in results for step in result.get("steps", [])]
     assert any("kubectl --context ctx-remote logs" in name for name in steps)
@@ -360,13 +381,13 @@ def test_xdist_workers_report_to_the_controller(
     assert report["kubernetesVersion"] == "v1.34.0"
     page = (run.report_dir / "summary.html").read_text()
     assert "install: install dns-tls" in page
-    assert "collect diagnostics of dns-tls-1.30.3" in page
+    assert f"collect diagnostics of dns-tls-{V30}" in page
     # Commands ran on the workers: 3 installs, 1 failing check's command, the diagnostics.
     counted = re.search(r"<p>(\d+) commands, ", page)
     assert counted is not None
     assert int(counted.group(1)) > 20
     assert "<td>diagnostics: " in page  # at least 11 of the 15 slowest are diagnostics commands
-    assert (run.report_dir / "diagnostics/dns-tls-1.30.3/SUMMARY.txt").is_file()
+    assert (run.report_dir / f"diagnostics/dns-tls-{V30}/SUMMARY.txt").is_file()
     assert len(list(ET.parse(run.report_dir / "junit.xml").getroot().iter("testcase"))) == 9  # noqa: S314
 
 

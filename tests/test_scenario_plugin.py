@@ -7,10 +7,14 @@ import textwrap
 import pytest
 
 from install.installer import Installer
+from scenarios.releases import load_pins
 from scenarios.steps import ScenarioPlan
-from tests.fakeexec import REPO_ROOT, FakeTools
+from tests.fakeexec import REPO_ROOT, FakeTool, FakeTools
 from tests.test_upgrade_check import World, run, script_cluster
 from tests.test_upgrade_check import world as upgrade_world  # noqa: F401 -- the fixture, as `upgrade_world`
+
+V30 = str(load_pins().resolve_release("1.30").version)  # the releases under test, from the table
+V29 = str(load_pins().resolve_release("1.29").version)
 
 pytest_plugins = ["pytester"]
 
@@ -92,11 +96,17 @@ CHECKS = textwrap.dedent(
 )
 
 
-def fake_cluster(fake_tools: FakeTools) -> None:
+def fake_cluster(fake_tools: FakeTools, *, leave: bool = False) -> FakeTool:
+    """One cluster whose namespaces come and go (``leave``: deletes do not take)."""
     kubectl = fake_tools.install("kubectl")
-    kubectl.on(r"create namespace (\S+)", add_state=("objects", r"namespace/\1"))
-    kubectl.on(r"delete .* namespace/(\S+)", remove_state=("objects", r"namespace/\1"))
+    # As the real kubectl prints with -o name: what the ledger records.
+    kubectl.on(r"create namespace (\S+)", add_state=("objects", r"namespace/\1"), stdout=r"namespace/\1\n")
+    if leave:
+        kubectl.on(r"delete .* namespace/(\S+)")
+    else:
+        kubectl.on(r"delete .* namespace/(\S+)", remove_state=("objects", r"namespace/\1"))
     kubectl.on(r"get namespaces,\S+ -o name", stdout="namespace/default\n", stdout_from_state="objects")
+    return kubectl
 
 
 def test_tests_are_parametrized_over_scenarios_and_releases_with_xdist_groups(
@@ -122,19 +132,19 @@ def test_tests_are_parametrized_over_scenarios_and_releases_with_xdist_groups(
     functions = [item for item in items if isinstance(item, pytest.Function)]
     both = [item for item in functions if item.originalname == "test_both"]
     assert [item.callspec.id for item in both] == [
-        "ip-passthrough-1.30.3",
-        "ip-passthrough-1.29.6",
-        "sail-1.30.3",
-        "sail-1.29.6",
+        f"ip-passthrough-{V30}",
+        f"ip-passthrough-{V29}",
+        f"sail-{V30}",
+        f"sail-{V29}",
     ]
     assert [mark.args[0] for item in both for mark in item.iter_markers("xdist_group")] == [
-        "ip-passthrough-1.30.3",
-        "ip-passthrough-1.29.6",
-        "sail-1.30.3",
-        "sail-1.29.6",
+        f"ip-passthrough-{V30}",
+        f"ip-passthrough-{V29}",
+        f"sail-{V30}",
+        f"sail-{V29}",
     ]
     only = [item.callspec.id for item in functions if item.originalname == "test_release_only"]
-    assert only == ["1.30.3", "1.29.6"]
+    assert only == [V30, V29]
 
 
 @pytest.mark.xfail(
@@ -193,11 +203,13 @@ def test_each_scenario_is_installed_once_and_uninstalled_before_the_next(
     deletes = [line for line in fake_tools.lines("kubectl") if " delete " in line]
     assert len(creates) == 2 and len(deletes) == 2  # once per scenario, not per check
     order = [
-        line.split()[-1] for line in fake_tools.lines("kubectl") if " create " in line or " delete " in line
+        line.split(" create namespace ")[1].split()[0] if " create " in line else line.split()[-1]
+        for line in fake_tools.lines("kubectl")
+        if " create " in line or " delete " in line
     ]
     assert order == ["ns-ip-passthrough", "namespace/ns-ip-passthrough", "ns-sail", "namespace/ns-sail"]
-    assert events.read_text().splitlines() == ["check ip-passthrough-1.30.3"] * 2 + ["check sail-1.30.3"] * 2
-    steps = (pytester.path / "eicp-report/diagnostics/sail-1.30.3/steps.jsonl").read_text().splitlines()
+    assert events.read_text().splitlines() == [f"check ip-passthrough-{V30}"] * 2 + [f"check sail-{V30}"] * 2
+    steps = (pytester.path / f"eicp-report/diagnostics/sail-{V30}/steps.jsonl").read_text().splitlines()
     assert [line.count('"outcome": "passed"') for line in steps] == [1, 1]
     assert (pytester.path / "cache/locks").is_dir()  # the cluster-set lock lives next to the tools cache
 
@@ -205,7 +217,7 @@ def test_each_scenario_is_installed_once_and_uninstalled_before_the_next(
 def test_a_leftover_after_uninstall_fails_the_run_loudly(
     pytester: pytest.Pytester, fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake_cluster(fake_tools)
+    fake_cluster(fake_tools, leave=True)  # the namespace outlives its delete
     monkeypatch.setenv("EVENTS", str(pytester.path / "events.txt"))
     monkeypatch.setenv("LEAVE", "1")
     monkeypatch.setattr("install.snapshot.RESTORE_TIMEOUT_S", 0.5)
@@ -218,12 +230,24 @@ def test_a_leftover_after_uninstall_fails_the_run_loudly(
     result.stdout.fnmatch_lines(["*UninstallFailed*", "*left behind: namespace/ns-sail*"])
 
 
+EXISTING_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: a, context: {cluster: c, user: u}}, {name: b, context: {cluster: c, user: u}}]
+"""
+
+
 def test_existing_clusters_refuse_several_workers(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(PLUGINS)
     pytester.makepyfile(test_checks="def test_a(scenario_id): pass")
+    kubeconfig = pytester.path / "kubeconfig"
+    kubeconfig.write_text(EXISTING_KUBECONFIG)
     result = pytester.runpytest(
         "-n",
         "2",
+        "--kubeconfig",
+        str(kubeconfig),
         "--topology-mode",
         "existing",
         "--external-context",
@@ -271,17 +295,20 @@ def test_teardown_uninstalls_with_the_replacement_first_then_the_original(
     result.assert_outcomes(passed=1)  # no leftover: ns-b (B only) and ns-sail are both gone
     deletes = [line.split()[-1] for line in fake_tools.lines("kubectl") if " delete " in line]
     assert deletes == ["namespace/ns-b", "namespace/ns-sail"]
-    steps = (pytester.path / "eicp-report/diagnostics/sail-1.30.3/steps.jsonl").read_text()
-    assert '"step": "del-b"' in steps  # B's uninstall steps are reported like A's
+    steps = (pytester.path / f"eicp-report/diagnostics/sail-{V30}/steps.jsonl").read_text()
+    assert '"step": "undo-ns-b"' in steps  # B's uninstall steps (from its ledger) are reported like A's
 
 
 FAILING_CHECK = textwrap.dedent(
     """
     import os
 
-    def test_fails(installed_scenario):
-        if os.environ.get("SUMMARY_FIRST"):  # what fixtures/reports_plugin.py leaves at the first failure
-            (installed_scenario.diagnostics_dir / "SUMMARY.txt").write_text("collected\\n")
+    def test_fails(installed_scenario, request):
+        if os.environ.get("SUMMARY_FIRST"):  # what fixtures/reports_plugin.py asks at the first failure
+            note = request.config.hook.pytest_eicp_scenario_failed(
+                config=request.config, label=installed_scenario.label, nodeid=request.node.nodeid, when="call"
+            )
+            assert note.collected_now and note.text == "recorded"
         assert False, "broken"
     """
 )
@@ -301,7 +328,7 @@ def test_teardown_collects_diagnostics_only_when_the_first_failure_did_not(
     if collected_at_failure:
         monkeypatch.setenv("SUMMARY_FIRST", "1")
     # A summary from an earlier run must not count as collected for this one.
-    stale = pytester.path / "eicp-report/diagnostics/sail-1.30.3/SUMMARY.txt"
+    stale = pytester.path / f"eicp-report/diagnostics/sail-{V30}/SUMMARY.txt"
     stale.parent.mkdir(parents=True)
     stale.write_text("earlier run\n")
     pytester.makeconftest(FAKE_WORLD)
@@ -313,10 +340,8 @@ def test_teardown_collects_diagnostics_only_when_the_first_failure_did_not(
     result.assert_outcomes(failed=1)
     lines = events.read_text().splitlines() if events.exists() else []
     collected = [line for line in lines if line.startswith("diagnostics")]
-    if collected_at_failure:
-        assert collected == []
-    else:
-        assert collected == ["diagnostics sail-1.30.3 deadline=42 kind=/opt/kind/bin/kind"]
+    # Once: at the first failure when it was asked for then (teardown does not again), else at teardown.
+    assert collected == [f"diagnostics sail-{V30} deadline=42 kind=/opt/kind/bin/kind"]
 
 
 def test_an_install_failure_is_diagnosed_at_teardown(
@@ -334,7 +359,7 @@ def test_an_install_failure_is_diagnosed_at_teardown(
     )
     result.assert_outcomes(errors=2)
     assert [line for line in events.read_text().splitlines() if line.startswith("diagnostics")] == [
-        "diagnostics sail-1.30.3 deadline=300 kind=None"
+        f"diagnostics sail-{V30} deadline=300 kind=None"
     ]
 
 
@@ -365,5 +390,5 @@ def test_the_upgrade_hands_teardown_release_b_before_its_first_change(upgrade_wo
     upgrade_world.driver.on_control_plane_change = record
     script_cluster(upgrade_world.kubectl)
     run(upgrade_world)
-    assert handed == [("ip-passthrough-1.29.6", "1.30.3", "1.30.3", 0)]
+    assert handed == [(f"ip-passthrough-{V29}", V30, V30, 0)]
     assert upgrade_world.tools.calls("istioctl")  # and then B's steps ran

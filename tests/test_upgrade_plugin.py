@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from fixtures.upgrade_plugin import istiod_rolled_out, order_upgrades_after_their_scenario
+from scenarios.releases import load_pins
 from tests.checks_fakes import istiod_deployment
 from tests.fakeexec import FakeTools
+
+V29 = str(load_pins().resolve_release("1.29").version)  # the release under test, from the table
 
 pytest_plugins = ["pytester"]
 
@@ -97,7 +100,7 @@ def test_with_upgrade_to_each_scenario_upgrades_after_its_checks(collect: Any) -
         "1.30",
     )
     labels = [re.sub(r".*\[(.*)\]$", r"\1", item) for item in items]
-    assert set(labels) == {"ip-passthrough-1.29.6", "second-remote-1.29.6"}
+    assert set(labels) == {f"ip-passthrough-{V29}", f"second-remote-{V29}"}
     for label in set(labels):
         mine = [index for index, seen in enumerate(labels) if seen == label]
         assert mine == list(range(mine[0], mine[-1] + 1)), "a scenario's checks stay together"

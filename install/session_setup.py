@@ -1,0 +1,151 @@
+"""What a ``ScenarioSession`` needs before it installs: the binaries, the facts known up front,
+the per-run PKI, the cluster set's host-wide lock, and the heartbeat of long waits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from clusters.cluster import Topology
+from install.samples import SamplesProvider
+from programs.runner import CommandRunner
+from programs.tools import ToolResolver
+from run.config import SuiteConfig
+from scenarios import pki
+from scenarios.facts import Facts
+from scenarios.pki import SuitePki
+from scenarios.releases import IstioRelease, load_pins
+
+CLUSTER_SET_LOCK_TIMEOUT_S = 4 * 3600.0
+WAIT_HEARTBEAT_S = 10.0
+
+
+@dataclass(frozen=True)
+class InstallerTools:
+    """How a session gets binaries; a fixture so self-tests can hand in fakes."""
+
+    istioctl: Callable[[IstioRelease], Path]
+    helm: Callable[[], Path]
+    samples: Callable[[IstioRelease], Path]
+    # kind mode: publishing a hostname enters node containers; diagnostics run `kind export logs`.
+    kind: Callable[[], Path] | None = None
+
+
+def suite_pki(scenario_id: str, facts: Facts, label: str, runner: CommandRunner) -> SuitePki | None:
+    """The per-run PKI when the scenario reaches istiod by a name the suite certifies; its
+    private keys are registered with the redactor before anything can log them."""
+    uses_name = scenario_id == "dns-tls" or (
+        scenario_id == "second-remote" and facts.second_remote_base == "dns-tls"
+    )
+    if not (uses_name and facts.suite_pki):
+        return None
+    from scenarios.dns_tls import gateway_hostname
+
+    generated = pki.generate(gateway_hostname(facts), run_label=label)
+    for text in generated.private_texts():
+        runner.redactor.register(text)
+    return generated
+
+
+def cluster_set_lock(topology: Topology, directory: Path, label: str) -> FileLock:
+    """A host-wide lock per cluster set (next to the tools cache, which is host-wide too):
+    pytest processes sharing clusters install one at a time. Returned acquired."""
+    identity = json.dumps(
+        sorted(
+            (role, cluster.context, str(cluster.kubeconfig)) for role, cluster in topology.clusters.items()
+        )
+        if topology.mode == "existing"
+        else [topology.prefix, sorted(cluster.name for cluster in topology.clusters.values())]
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(directory / f"cluster-set-{digest}.lock"), timeout=CLUSTER_SET_LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RuntimeError(
+            f"{label}: another pytest worker held the cluster set {topology.prefix} for "
+            f"{CLUSTER_SET_LOCK_TIMEOUT_S / 3600:.0f}h ({lock.lock_file}); is a run stuck?"
+        ) from None
+    return lock
+
+
+class WaitHeartbeat(logging.Handler):
+    """Every ``WAIT_HEARTBEAT_S`` of a wait (programs.waits logs each pause at debug level), tell
+    how long it has been waiting, its deadline and what it last saw. A context manager."""
+
+    def __init__(
+        self, tell: Callable[[str, float, float | None, str], None], deadline: Callable[[], float | None]
+    ) -> None:
+        super().__init__(logging.DEBUG)
+        self.tell = tell
+        self.deadline = deadline
+        self.logger = logging.getLogger("eicp.waits")
+        self.started: dict[str, float] = {}
+        self.told: dict[str, float] = {}
+        self._level = self.logger.level
+
+    def __enter__(self) -> WaitHeartbeat:
+        self.logger.addHandler(self)
+        if not self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self._level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not record.msg.startswith("waiting for") or len(args) < 2:
+            return
+        description, state = str(args[0]), str(args[1])
+        now = time.monotonic()
+        first = self.started.setdefault(description, now)
+        if now - self.told.get(description, first) < WAIT_HEARTBEAT_S:
+            return
+        self.told[description] = now
+        self.tell(description, now - first, self.deadline(), state)
+
+
+def initial_facts(topology: Topology, config: SuiteConfig) -> Facts:
+    """What is known before anything is installed: names, API servers and the user's choices."""
+    return Facts(
+        cluster_names={role: cluster.name for role, cluster in topology.clusters.items()},
+        api_servers={role: cluster.internal_api_server for role, cluster in topology.clusters.items()},
+        external_hostname=config.external_hostname,
+        external_tls_secret=config.external_tls_secret or Facts.external_tls_secret,
+        suite_pki=config.external_tls_secret is None,
+        ingress=config.ingress,
+        second_remote_base=config.second_remote_base,
+    )
+
+
+def installer_tools_from(tools: ToolResolver, config: SuiteConfig, runner: CommandRunner) -> InstallerTools:
+    """The binaries a run's sessions use: resolved (pinned, cached, built) by ``tools``."""
+    pins = load_pins()
+    provider = SamplesProvider(
+        cache_dir=config.tools_dir,
+        runner=runner,
+        archive=pins.tools["istio-release-archive"],
+        allow_download=config.allow_download,
+    )
+
+    def istioctl(release: IstioRelease) -> Path:
+        if release.istioctl_path is not None:
+            return release.istioctl_path
+        return tools.resolve("istioctl", str(release.version)).path
+
+    return InstallerTools(
+        istioctl=istioctl,
+        helm=lambda: tools.resolve("helm").path,
+        samples=lambda release: provider.samples_dir(str(release.version)),
+        kind=lambda: tools.resolve("kind").path,
+    )

@@ -1,0 +1,330 @@
+"""Carrying out the pre-upgrade mode's in-place upgrade of one installed scenario to release B.
+
+``UpgradeDriver`` runs ``scenarios.upgrade.plan_upgrade`` with an installer for release B (B's
+istioctl and samples), keeps a background traffic probe running per client while the control
+plane and the workloads are upgraded (gateway-injected gateways on the remotes included), and
+restarts the clients last. ``ScenarioSession.upgrade`` (install/session.py) is its caller.
+
+The probe's bounds: at least ``min_success_ratio`` (default 0.995) of its requests succeed, and
+no stretch longer than ``max_gap_s`` (default 5 s) passes without a successful response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from clusters.cloud_provider_kind import LoadBalancerProvider
+from clusters.cluster import ClusterHandle
+from install.installer import EnvironmentFault, Installer, StepFailed, StepRecord
+from install.traffic_probe import TrafficProbe
+from install.upgrade_outcome import UpgradableScenario, UpgradeOutcome, scenario_label
+from programs.runner import CommandError
+from programs.waits import WaitTimeout, wait_until
+from run.timeline import Timeline
+from scenarios.expectations import ScenarioExpectations
+from scenarios.registry import render
+from scenarios.releases import IstioRelease
+from scenarios.steps import Action, Role, ScenarioPlan, Step
+from scenarios.upgrade import Restart, UpgradePlan, plan_upgrade
+
+log = logging.getLogger("eicp.upgrade")
+
+# The share of probe requests that must succeed while the control plane and the workloads are
+# upgraded (issue 10 item 8). The probed path (client sidecar -> helloworld sidecar, in one remote
+# cluster) does not pass through istiod or the external gateway: sidecars keep serving their last
+# config while istiod restarts; what may fail is the moment a helloworld pod is replaced.
+DEFAULT_MIN_SUCCESS_RATIO = 0.995
+# The longest stretch without one successful response: a real outage shows as a gap.
+DEFAULT_MAX_GAP_S = 5.0
+# Fewer requests than this say nothing about "throughout".
+DEFAULT_MIN_PROBE_REQUESTS = 20
+PROBE_START_DEADLINE_S = 120.0
+ISTIOD_DEADLINE_S = 600.0
+GATEWAY_ROLLOUT_DEADLINE_S = 300
+POLL_TIMEOUT_S = 30.0
+GATEWAY_RESTART_SEED = "upgrade: restart the gateway-injected gateways so they run release B's proxy"
+
+
+class UpgradeError(RuntimeError):
+    """The upgrade broke an invariant the scenario depends on (not a failed step)."""
+
+
+def gateway_restarts(plan: ScenarioPlan, skip: Iterable[tuple[Role, str]] = ()) -> tuple[Restart, ...]:
+    """Restarts for the gateways istiod injects (``image: auto``) outside the external cluster:
+    the remote ingress gateway and the east-west gateways. Their pods keep A's proxy until they
+    are replaced. Each waits with B's own rollout wait when B's plan has one."""
+    known = set(skip)
+    waits = {
+        (step.role, str(step.params.get("namespace")), str(step.params.get("resource"))): step
+        for step in plan.steps
+        if step.action is Action.WAIT
+    }
+    restarts: list[Restart] = []
+    for step in plan.steps:
+        if step.role == "external" or step.action not in (
+            Action.ISTIOCTL_INSTALL,
+            Action.MANIFEST_GENERATE_APPLY,
+        ):
+            continue
+        for manifest in step.manifests:
+            for namespace, name in _operator_gateways(manifest):
+                if (step.role, name) in known:
+                    continue
+                known.add((step.role, name))
+                wait = waits.get((step.role, namespace, f"deployment/{name}")) or Step(
+                    f"{step.role}-wait-{name}-rollout",
+                    step.role,
+                    Action.WAIT,
+                    GATEWAY_RESTART_SEED,
+                    params={
+                        "resource": f"deployment/{name}",
+                        "namespace": namespace,
+                        "for": "condition=Available",
+                        "deadline_s": GATEWAY_ROLLOUT_DEADLINE_S,
+                    },
+                )
+                restarts.append(Restart(step.role, namespace, name, GATEWAY_RESTART_SEED, wait))
+    return tuple(restarts)
+
+
+def _operator_gateways(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if manifest.get("kind") != "IstioOperator":
+        return []
+    spec = manifest.get("spec") or {}
+    default_ns = str(spec.get("namespace") or "istio-system")
+    components = spec.get("components") or {}
+    found = []
+    for key in ("ingressGateways", "egressGateways"):
+        for gateway in components.get(key) or ():
+            if gateway.get("enabled") and gateway.get("name"):
+                found.append((str(gateway.get("namespace") or default_ns), str(gateway["name"])))
+    return found
+
+
+class UpgradeTools(Protocol):
+    """B's binaries (``install.session.InstallerTools``): istioctl and samples per release, helm."""
+
+    @property
+    def istioctl(self) -> Callable[[IstioRelease], Path]: ...
+    @property
+    def helm(self) -> Callable[[], Path]: ...
+    @property
+    def samples(self) -> Callable[[IstioRelease], Path]: ...
+
+
+@dataclass
+class UpgradeDriver:
+    """Upgrades one installed scenario's external control plane to ``target``."""
+
+    target: IstioRelease
+    tools: UpgradeTools
+    work_root: Path
+    load_balancers: LoadBalancerProvider | None = None
+    min_success_ratio: float = DEFAULT_MIN_SUCCESS_RATIO
+    max_gap_s: float = DEFAULT_MAX_GAP_S
+    min_probe_requests: int = DEFAULT_MIN_PROBE_REQUESTS
+    probe_batch_size: int = 10
+    probe_start_deadline_s: float = PROBE_START_DEADLINE_S
+    istiod_deadline_s: float = ISTIOD_DEADLINE_S
+    timeline: Timeline = field(default_factory=Timeline)
+    # Told (label, B's installer, B's full plan) just before the first step changes the
+    # clusters: from then on teardown must uninstall what B installed (install/session.py).
+    on_control_plane_change: Callable[[str, Installer, ScenarioPlan], None] | None = None
+    # Told the upgrade plan before anything runs (the executed plan lists its steps).
+    on_plan: Callable[[UpgradePlan], None] | None = None
+
+    def plan(self, installed: UpgradableScenario) -> UpgradePlan:
+        plan = plan_upgrade(installed.scenario, installed.release, self.target, installed.facts)
+        known = {(restart.role, restart.deployment) for restart in (*plan.workloads, *plan.clients)}
+        extra = gateway_restarts(render(installed.scenario, self.target, installed.facts).plan, known)
+        return UpgradePlan(
+            plan.scenario,
+            plan.from_version,
+            plan.to_version,
+            plan.control_plane,
+            plan.workloads + extra,
+            plan.clients,
+        )
+
+    def expectations(self, installed: UpgradableScenario) -> ScenarioExpectations:
+        """What the scenario looks like on B: rendered from B with the facts the install learnt."""
+        return render(installed.scenario, self.target, installed.facts).expectations
+
+    def installer(self, installed: UpgradableScenario) -> Installer:
+        label = f"{scenario_label(installed.scenario, installed.release)}-to-{self.target.version}"
+        installer = Installer(
+            scenario=label,
+            topology=installed.topology,
+            release=self.target,
+            work_dir=self.work_root / label,
+            istioctl=self.tools.istioctl(self.target),
+            helm=self.tools.helm,
+            samples=lambda: self.tools.samples(self.target),
+            load_balancers=self.load_balancers,
+        )
+        installer.add_listener(record_steps(installed.diagnostics_dir / "upgrade-steps.jsonl"))
+        return installer
+
+    def upgrade(
+        self,
+        installed: UpgradableScenario,
+        client_pods: Mapping[Role, str],
+        url: str,
+        client_container: str,
+        namespace: str,
+    ) -> UpgradeOutcome:
+        """Probe from each client pod, upgrade the control plane and workloads, stop, restart clients."""
+        plan = self.plan(installed)
+        if self.on_plan is not None:
+            self.on_plan(plan)
+        expectations = self.expectations(installed)
+        installer = self.installer(installed)
+        label = scenario_label(installed.scenario, installed.release)
+        completed: list[str] = []
+        probes = [
+            TrafficProbe(
+                installed.topology[role],
+                namespace,
+                pod,
+                client_container,
+                url,
+                batch_size=self.probe_batch_size,
+            )
+            for role, pod in sorted(client_pods.items())
+        ]
+        error: BaseException | None = None
+        started: float | None = None
+        try:
+            for probe in probes:
+                probe.start()
+            for probe in probes:
+                # The probe must work before anything changes, or its ratio would blame the upgrade.
+                if probe.wait_for_batches(1, self.probe_start_deadline_s) < 1:
+                    raise UpgradeError(f"the traffic probe from {probe.vantage} did not finish a first batch")
+            # Right before the first control plane step, not after it: a step that fails
+            # half-way has already applied some of B.
+            self._hand_over_teardown(installed, installer, label)
+            started = time.time()
+            for step in plan.control_plane:
+                self._run_step(installer, step, label, installed.facts.external_istiod_addr)
+                completed.append(step.name)
+            # Restarted pods must meet B's injector: Sail's Ready can still describe the old
+            # revision right after spec.version changed, so wait for istiod itself.
+            self._await_istiod(installed.topology["external"], expectations, label)
+            for restart in plan.workloads:
+                self._restart(installer, restart, label)
+                completed.append(f"restart {restart.deployment}")
+            for probe in probes:
+                # One more batch after the last restart: the probe also covers the new pods.
+                probe.wait_for_batches(probe.batches_done + 1, probe.batch_deadline_s + 5)
+        except (StepFailed, EnvironmentFault, UpgradeError, CommandError) as failure:
+            error = failure
+        finally:
+            results = tuple(probe.stop() for probe in probes)
+        window = (started, time.time()) if started is not None else None
+        if error is None:
+            error = self._restart_clients(installer, plan, label, completed)
+        for result in results:
+            log.info("traffic probe during the upgrade of %s: %s", label, result.summary())
+        return UpgradeOutcome(plan, expectations, results, tuple(completed), error, window)
+
+    def _restart_clients(
+        self, installer: Installer, plan: UpgradePlan, label: str, completed: list[str]
+    ) -> BaseException | None:
+        """The probe's own clients, last (the probe has stopped): the first failure, if any."""
+        try:
+            for restart in plan.clients:
+                self._restart(installer, restart, label)
+                completed.append(f"restart {restart.deployment}")
+        except (StepFailed, EnvironmentFault, CommandError) as failure:
+            return failure
+        return None
+
+    def _hand_over_teardown(self, installed: UpgradableScenario, installer: Installer, label: str) -> None:
+        if self.on_control_plane_change is not None:
+            target = render(installed.scenario, self.target, installed.facts).plan
+            self.on_control_plane_change(label, installer, target)
+
+    def _run_step(self, installer: Installer, step: Step, label: str, address: str | None = None) -> None:
+        """Run one step of B's plan; a step that re-learns the gateway address must find ``address``."""
+        with self.timeline.phase("upgrade", step.name, role=step.role, scenario=label):
+            value = installer.run_step(step, "install")
+        if step.params.get("provides") == "external_istiod_addr" and value != address:
+            raise UpgradeError(
+                f"after step {step.name!r} the external gateway's address is {value}, not {address}: "
+                "the remotes are configured with the old one"
+            )
+
+    def _await_istiod(self, external: ClusterHandle, exp: ScenarioExpectations, label: str) -> None:
+        resource = f"deployment/{exp.istiod_deployment}"
+
+        def observe() -> tuple[bool, str]:
+            result = external.kubectl(
+                "get", resource, "-n", exp.external_namespace, "-o", "json", timeout_s=POLL_TIMEOUT_S
+            )
+            return istiod_rolled_out(json.loads(result.stdout), exp.proxy_image_tag)
+
+        with self.timeline.phase(
+            "upgrade", f"wait for {resource} to run {exp.proxy_image_tag}", role="external", scenario=label
+        ):
+            try:
+                wait_until(
+                    f"{exp.external_namespace}/{resource} on the external cluster to run {exp.proxy_image_tag}",
+                    observe,
+                    self.istiod_deadline_s,
+                    until=lambda seen: seen[0],
+                    show=lambda seen: seen[1],
+                    initial_delay_s=1.0,
+                )
+            except WaitTimeout as timeout:
+                raise UpgradeError(str(timeout)) from None
+
+    def _restart(self, installer: Installer, restart: Restart, label: str) -> None:
+        cluster: ClusterHandle = installer.topology[restart.role]
+        name = f"restart {restart.namespace}/{restart.deployment}"
+        with self.timeline.phase("upgrade", name, role=restart.role, scenario=label):
+            cluster.kubectl(
+                "rollout",
+                "restart",
+                f"deployment/{restart.deployment}",
+                "-n",
+                restart.namespace,
+                timeout_s=60.0,
+            )
+        self._run_step(installer, restart.wait, label)
+
+
+def istiod_rolled_out(deployment: dict[str, Any], tag: str) -> tuple[bool, str]:
+    """(done, state): the Deployment's template runs ``tag`` and its rollout has finished."""
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    images = [str(container.get("image", "")) for container in containers]
+    wanted = int(spec.get("replicas", 1))
+    current = int(status.get("observedGeneration", 0)) >= int(
+        (deployment.get("metadata") or {}).get("generation", 0)
+    )
+    updated, available = int(status.get("updatedReplicas", 0)), int(status.get("availableReplicas", 0))
+    runs_tag = any(image.rsplit(":", 1)[-1] == tag for image in images if ":" in image)
+    done = runs_tag and current and updated == wanted == available and not status.get("unavailableReplicas")
+    state = (
+        f"images {', '.join(images) or 'none'}; replicas={wanted} updated={updated} available={available}"
+        f"{'' if current else ' (generation not yet observed)'}"
+    )
+    return done, state
+
+
+def record_steps(path: Path) -> Callable[[StepRecord], None]:
+    """Upgrade step records as JSON lines next to the scenario's diagnostics."""
+
+    def listener(record: StepRecord) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(record)) + "\n")
+
+    return listener

@@ -1,0 +1,131 @@
+"""Everything the reports plugin writes at the end of a run, and what xdist workers send for it.
+
+``ReportState`` is one run's: the outcome collector, the command log, the redactor, the
+diagnostics directories, the executed plans. ``write_all`` writes ``conformance-report.yaml``/
+``.json`` (schema-validated), ``summary.html``, ``plan.yaml`` and, with ``--alluredir``,
+``environment.properties`` and ``categories.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from programs.redaction import Redactor
+from programs.runner import CommandRunner
+from reports import run_facts
+from reports.allure_files import environment_properties, write_environment
+from reports.categories import write_categories
+from reports.commands import CommandLog
+from reports.conformance import REPORT_STEM, ReportInvalid, build_report, write_report
+from reports.html import render_summary
+from reports.outcomes import OutcomeCollector
+from run.config import SuiteConfig
+from run.info import RunFacts, build_run_info
+from run.timeline import Timeline
+
+PLAN_FILE = "plan.yaml"
+PLAN_API_VERSION = "conformance.eicp.istio.io/v1"
+
+
+@dataclass
+class ReportState:
+    report_dir: Path
+    outcomes: OutcomeCollector
+    commands: CommandLog = field(default_factory=CommandLog)
+    redactor: Redactor = field(default_factory=Redactor)
+    runner: CommandRunner | None = None
+    diagnostics: dict[str, str] = field(default_factory=dict)  # scenario key -> dir, relative to report dir
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # scenario key -> executed plan
+    written: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def learn(self, runner: CommandRunner) -> None:
+        """The session's runner: its commands are logged, its redactor masks failure text."""
+        if self.runner is not runner:
+            runner.add_listener(self.commands)
+        self.runner, self.redactor = runner, runner.redactor
+
+
+def worker_payload(state: ReportState, timeline: Timeline, facts: RunFacts) -> str:
+    return json.dumps(
+        {
+            "timeline": timeline.to_dicts(),
+            "commands": state.commands.to_dict(),
+            "runinfo": facts.export(),
+            "facts": run_facts.export(),
+            "plans": state.plans,
+        }
+    )
+
+
+def merge_payload(state: ReportState, payload: str, timeline: Timeline, facts: RunFacts) -> None:
+    data = json.loads(payload)
+    timeline.extend_from_dicts(data.get("timeline", []))
+    state.commands.merge(data.get("commands", {}))
+    facts.merge(data.get("runinfo", {}))
+    run_facts.merge(data.get("facts", {}))
+    state.plans.update(data.get("plans", {}))
+
+
+def write_plan(state: ReportState) -> None:
+    """The executed plans (steps, facts, outcomes; secrets redacted) as ``plan.yaml``."""
+    if not state.plans:
+        return
+    document = {
+        "apiVersion": PLAN_API_VERSION,
+        "kind": "ExecutedPlan",
+        "scenarios": [state.plans[name] for name in sorted(state.plans)],
+    }
+    state.report_dir.mkdir(parents=True, exist_ok=True)
+    path = state.report_dir / PLAN_FILE
+    path.write_text(state.redactor.redact(yaml.safe_dump(document, sort_keys=False, allow_unicode=True)))
+    state.written.append(path)
+
+
+def write_all(
+    suite: SuiteConfig,
+    state: ReportState,
+    timeline: Timeline,
+    facts: RunFacts,
+    alluredir: str | None,
+    required: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
+) -> None:
+    info = build_run_info(suite, facts=facts)
+    write_plan(state)
+    if state.outcomes.outcomes() and not suite.plan:
+        state.outcomes.missing(required)
+    outcomes = state.outcomes.outcomes()
+    if alluredir:
+        target = Path(alluredir).resolve()
+        scenarios = sorted({outcome.identity.scenario_key for outcome in outcomes})
+        state.written.append(
+            write_environment(target, environment_properties(info, scenarios), state.redactor)
+        )
+        state.written.append(write_categories(target))
+    if not outcomes or suite.plan:
+        return  # no conformance check ran (self-tests, --collect-only, --plan): nothing to certify
+    report = build_report(info, outcomes, state.diagnostics)
+    try:
+        state.written.extend(write_report(report, state.report_dir))
+    except ReportInvalid as error:
+        state.report_dir.mkdir(parents=True, exist_ok=True)
+        invalid = state.report_dir / f"{REPORT_STEM}.invalid.json"
+        invalid.write_text(json.dumps(report, indent=2) + "\n")
+        state.problems.append(f"{error}\n(the report was written to {invalid} for inspection)")
+    summary = state.report_dir / "summary.html"
+    page = render_summary(
+        info,
+        report,
+        outcomes,
+        timeline.records(),
+        state.commands.slowest(15),
+        (state.commands.count, state.commands.total_s, state.commands.failed),
+    )
+    summary.write_text(state.redactor.redact(page), encoding="utf-8")
+    state.written.append(summary)

@@ -1,0 +1,29 @@
+"""The diagnostics a ``ScenarioSession`` collects when something failed (install/session.py
+``Diagnose``): every namespace its plan touched, the cloud-provider-kind logs, ``kind export logs``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from clusters.cluster import Topology
+from programs.runner import CommandRunner
+from reports import diagnostics
+from scenarios.steps import ScenarioPlan
+
+
+def diagnose_with(
+    deadline_s: float, runner: CommandRunner, report_dir: Path
+) -> Callable[[Topology, ScenarioPlan, Path, str | None], str]:
+    def diagnose(topology: Topology, plan: ScenarioPlan, out_dir: Path, kind_bin: str | None) -> str:
+        return diagnostics.collect_diagnostics(
+            topology,
+            diagnostics.namespaces_from_plan(plan),
+            out_dir,
+            runner,
+            float(deadline_s),
+            kind_bin=kind_bin,
+            extra_logs=sorted((report_dir / "logs").glob("*cloud-provider-kind*")),
+        ).summary()
+
+    return diagnose

@@ -1,0 +1,47 @@
+"""What one pytest process knows about its run: the timeline and the versions it learnt.
+
+One ``RunState`` per pytest ``Config``, kept in ``config.stash`` (``run_state(config)``), so
+in-process child runs (pytester) never see an outer run's records and nothing lives in a
+module global. Plugins reach it through the config, fixtures through ``timeline`` and
+``run_facts``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from run.info import RunFacts
+from run.timeline import Timeline
+
+
+@dataclass
+class RunState:
+    timeline: Timeline = field(default_factory=Timeline)
+    facts: RunFacts = field(default_factory=RunFacts)
+
+
+RUN_STATE = pytest.StashKey[RunState]()
+
+
+def run_state(config: pytest.Config) -> RunState:
+    """This run's state, created on first use (and made the one the transitional module
+    functions reach: the run asking last is the one running)."""
+    return activate(config)
+
+
+class _Active:
+    """Transitional, for ``run.timeline.current_timeline`` and ``run.info.note_*`` callers only."""
+
+    state = RunState()
+
+
+def activate(config: pytest.Config) -> RunState:
+    """Make ``config``'s state the one the transitional module functions reach."""
+    _Active.state = config.stash.setdefault(RUN_STATE, RunState())
+    return _Active.state
+
+
+def active_state() -> RunState:
+    return _Active.state

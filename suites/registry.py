@@ -1,0 +1,115 @@
+"""The one registry of conformance checks: every ``test_*`` function of the check modules, by family.
+
+- ``checks()``: each check with its family (the module's marker) and its function. Every check
+  takes the same four arguments (``installed_scenario``, ``observer``, ``diagnostics``,
+  ``verdict_of``), so one check can be judged again against any view of a scenario.
+- ``required_checks(scenario, upgrade)``: what a scenario must run for a ``success`` result, in
+  the manner of the Gateway API conformance profiles. A run narrowed with ``-k``/``-m`` (or a
+  check deselected) reports the missing ones as skipped: ``partial``, never ``success``.
+- ``judge_again(view, observer, diagnostics)``: every non-upgrade check, against ``view`` (the
+  pre-upgrade mode judges release B with it, and release A when no other check ran). A check
+  that skips (no ingress gateway in the scenario) gives no verdict.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from clusters.cluster import Topology
+from scenarios.expectations import ScenarioExpectations
+from scenarios.releases import IstioRelease
+from suites.evaluation.evaluators.verdict import Verdict
+from suites.evaluation.readers import Observer
+
+# In report order; the upgrade family only runs (and is only required) with --upgrade-to.
+CHECK_MODULES: tuple[str, ...] = (
+    "suites.test_controlplane",
+    "suites.test_injection",
+    "suites.test_validation",
+    "suites.test_traffic",
+)
+UPGRADE_CHECK = ("upgrade", "test_upgrade_external_control_plane_in_place")
+# Checks a scenario need not run (none today): scenario id -> (family, check) pairs.
+NOT_REQUIRED: dict[str, frozenset[tuple[str, str]]] = {}
+
+CheckFunction = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Check:
+    family: str
+    name: str
+    function: CheckFunction
+
+    @property
+    def id(self) -> str:
+        """As the reports name it: ``controlplane/test_external_gateway_has_address``."""
+        return f"{self.family}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ScenarioView:
+    """A scenario as the checks see it (``InstalledScenarioLike``), e.g. after its upgrade."""
+
+    scenario: str
+    release: IstioRelease
+    topology: Topology
+    expectations: ScenarioExpectations
+    diagnostics_dir: Path
+
+
+def _family(module: ModuleType) -> str:
+    marks = getattr(module, "pytestmark", None)
+    marks = marks if isinstance(marks, list) else [marks]
+    names = [mark.name for mark in marks if isinstance(mark, pytest.MarkDecorator | pytest.Mark)]
+    if not names:
+        raise LookupError(f"{module.__name__} has no check-family marker (pytestmark)")
+    return names[0]
+
+
+@cache
+def checks() -> tuple[Check, ...]:
+    found = []
+    for name in CHECK_MODULES:
+        module = importlib.import_module(name)
+        family = _family(module)
+        for attribute, value in vars(module).items():
+            if attribute.startswith("test_") and callable(value):
+                found.append(Check(family, attribute, value))
+    return tuple(found)
+
+
+def required_checks(scenario: str, upgrade: bool) -> list[tuple[str, str]]:
+    """(family, check) pairs a run of ``scenario`` must have for ``success``."""
+    wanted = [(check.family, check.name) for check in checks()] + ([UPGRADE_CHECK] if upgrade else [])
+    excused = NOT_REQUIRED.get(scenario, frozenset())
+    return [pair for pair in wanted if pair not in excused]
+
+
+def judge_again(view: ScenarioView, observer: Observer, diagnostics: str) -> list[Verdict]:
+    """Every registered check's verdicts against ``view``; a check that fails outright (no
+    verdict: ``pytest.fail``) gives a failed verdict naming it, one that skips gives none."""
+    verdicts: list[Verdict] = []
+    for check in checks():
+        seen: list[Verdict] = []
+        try:
+            check.function(
+                installed_scenario=view, observer=observer, diagnostics=diagnostics, verdict_of=seen.append
+            )
+        except pytest.skip.Exception:
+            continue
+        except pytest.fail.Exception as failure:
+            seen.append(
+                Verdict(
+                    check.id, "the check runs", "it failed outright", diagnostics, problems=(str(failure),)
+                )
+            )
+        verdicts.extend(seen)
+    return verdicts
