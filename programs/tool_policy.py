@@ -3,7 +3,7 @@
 ``RunToolResolver`` is the ``ToolResolver`` of a run (programs/tools.py) with two rules around it:
 
 - tools the run's topology mode does not use are refused without trying anything (no kind,
-  and no Go build of it, in existing mode, diagnostics included);
+  and no Go build of it, in existing or kwok mode, diagnostics included);
 - when the pinned version cannot be had (cache, download, Go build all failed) and no explicit
   path was given, a binary of that name on ``PATH`` is used if the version it reports is within
   the tool's skew policy, with a warning naming that version; otherwise the error lists it
@@ -33,7 +33,7 @@ VERSION_CHECK_TIMEOUT_S = 60.0
 # installs its own version); others must be the pinned minor.
 MINOR_SKEW = {"kubectl": 1, "helm": 99, "istioctl": 0, "kind": 0}
 EXACT_PATCH = ("istioctl",)
-# Tools only the creating modes use (never resolved in existing mode).
+# Tools only kind mode uses (never resolved, nor built, in existing or kwok mode).
 KIND_MODE_TOOLS = ("kind", "cloud-provider-kind")
 
 
@@ -78,9 +78,9 @@ class RunToolResolver(ToolResolver):
     def resolve(
         self, name: str, version: str | None = None, *, go_revision: str | None = None
     ) -> ResolvedTool:
-        if self.mode == "existing" and name in KIND_MODE_TOOLS:
+        if self.mode != "kind" and name in KIND_MODE_TOOLS:
             raise ToolUnavailable(
-                name, version or "?", [("topology mode", f"--topology-mode existing does not use {name}")]
+                name, version or "?", [("topology mode", f"--topology-mode {self.mode} does not use {name}")]
             )
         try:
             return super().resolve(name, version, go_revision=go_revision)
