@@ -9,6 +9,7 @@ import os
 import shutil
 import struct
 import zlib
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,14 @@ def keep_artifact(config: pytest.Config, path: Path) -> Path:
     artifacts = config.stash[SUITE_CONFIG].report_dir.resolve() / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copy2(path, artifacts / path.name))
+
+
+class TagCollector(HTMLParser):
+    """Every start tag of a page with its attributes, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))

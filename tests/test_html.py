@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from typing import Any
 
 from reports.commands import CommandSummary
@@ -12,6 +11,7 @@ from reports.html import render_summary
 from reports.outcomes import CheckIdentity, CheckOutcome
 from run.info import RunInfo
 from run.timeline import Timeline
+from tests.report_support import TagCollector
 
 HOSTILE = '<script>alert("x")</script>'
 
@@ -50,17 +50,8 @@ def page() -> str:
     return render_summary(info(), build_report(info(), data), data, timeline.records(), slow, (3, 15.0, 1))
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
 def tags() -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
+    parser = TagCollector()
     parser.feed(page())
     return parser.tags
 
@@ -143,7 +134,7 @@ def _upgrade_page(window: tuple[float, float] | None) -> list[tuple[str, dict[st
     )
     data = outcomes()
     report = build_report(info(), data, facts=_probe_facts(window))
-    parser = _Tags()
+    parser = TagCollector()
     parser.feed(render_summary(info(), report, data, timeline.records()))
     return parser.tags
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from reports import merge
 from reports.conformance import build_report, write_report
 from reports.outcomes import CheckIdentity, CheckOutcome
 from run.info import RunInfo
-from tests.report_support import chromium_screenshot, decode_png, keep_artifact
+from tests.report_support import TagCollector, chromium_screenshot, decode_png, keep_artifact
 
 NA = "scenario sail is not applicable to Istio 1.30.5: no published Sail Operator chart installs it"
 CP = ("controlplane", "test_external_istiod_available")
@@ -220,23 +219,10 @@ def test_step_summary_lists_regressions_first(merged_run: tuple[Path, dict[str, 
     assert (out / "summary.md").read_text() == summary.removeprefix("earlier step\n")
 
 
-class _Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 def test_html_matrix_changes_first_and_links_to_jobs(merged_run: tuple[Path, dict[str, Any], str]) -> None:
     out, _merged, _summary = merged_run
     html = (out / "nightly.html").read_text()
-    page = _Page()
+    page = TagCollector()
     page.feed(html)
     ids = [attrs["id"] for _tag, attrs in page.tags if attrs.get("id")]
     assert ids == ["regressions", "fixed", "changed"]
