@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests import e2e_child
+from tests import e2e_child, topology_child
 from tests.fakeexec import FakeTools
 from tests.topology_child import first
 
@@ -87,3 +88,26 @@ def test_planted_secrets_of_a_failed_run_appear_nowhere_in_the_report_directory(
     assert leaks == []
     assert not any(secret in output for secret in FORBIDDEN)
     assert not child.run_dir.exists()  # no kubeconfig copy outlives a run that keeps nothing
+
+
+def test_a_passing_run_with_keep_on_failure_leaves_no_kubeconfig_copy(
+    fake_tools: FakeTools, tmp_path: Path
+) -> None:
+    topology_child.install_cluster_fakes(fake_tools)
+    test_file = topology_child.write_project(tmp_path / "child", "def test_x(topology):\n    pass\n")
+    argv = topology_child.command(
+        test_file,
+        "--keep-on-failure",
+        "--scenario",
+        "ip-passthrough",
+        *(
+            f"--tool-path={tool}={fake_tools.bin_dir / tool}"
+            for tool in ("kind", "kubectl", "cloud-provider-kind")
+        ),
+    )
+    env = topology_child.environment(fake_tools.path_env(), tmp_path / "state")
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert fake_tools.state("clusters") == []  # passed: nothing kept
+    copies = [path for path in tmp_path.rglob("*kubeconfig*") if path.is_file() and "fake" not in path.parts]
+    assert copies == []
