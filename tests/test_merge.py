@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,27 @@ def test_merged_html_screenshot_shows_bars_matrix_and_the_regression(
     assert min(rows_with[BAR_FAILED]) >= min(rows_with[BAR_PASSED])  # the failed part is on a bar
     # The matrix: passed cells, and the regressed cell outlined.
     assert colours[PASS_CELL] > 8 * 30 and colours[FAIL_CELL] > 10 and colours[REGRESSED_OUTLINE] > 10
+
+
+def test_the_command_line_entry_point(tmp_path: Path, runner: CommandRunner) -> None:
+    artifacts = tonight(tmp_path)
+    out = tmp_path / "merged"
+    result = runner.run(
+        [
+            sys.executable,
+            "-m",
+            "reports.merge",
+            str(artifacts),
+            "--previous",
+            str(tmp_path / "none.json"),
+            "--out",
+            str(out),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={"GITHUB_STEP_SUMMARY": ""},
+    )
+    assert result.stdout.split() == [
+        str(out / name) for name in ("merged-report.json", "merged-report.yaml", "nightly.html", "summary.md")
+    ]
+    assert f"no previous merged report at {tmp_path / 'none.json'}" in result.stderr
+    assert "No previous merged report: nothing to compare with." in (out / "summary.md").read_text()
