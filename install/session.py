@@ -29,7 +29,7 @@ from install.installer import Installer, StepFailed, StepRecord
 from install.session_setup import InstallerTools, WaitHeartbeat, initial_facts, installer_tools_from
 from install.snapshot import UninstallLeftovers, take_topology_snapshot, verify_restored
 from install.upgrade import UpgradeDriver
-from install.upgrade_outcome import scenario_label
+from install.upgrade_outcome import UpgradeOutcome, scenario_label
 from programs.runner import CommandRunner
 from programs.waits import WaitTimeout
 from run.timeline import Timeline
@@ -108,6 +108,9 @@ class SessionEvents(Protocol):
         self, label: str, description: str, elapsed_s: float, deadline_s: float | None, state: str
     ) -> None: ...
     def torn_down(self, label: str, executed_plan: dict[str, Any], error: str | None) -> None: ...
+    def upgrade_finished(
+        self, label: str, outcome: UpgradeOutcome, min_ratio: float, max_gap_s: float
+    ) -> None: ...
 
 
 # (topology, plan, out_dir, kind binary) -> a summary of what was collected
@@ -304,6 +307,9 @@ class ScenarioSession:
             installer, plan
         )
         driver.on_plan = self._planned_upgrade
+        driver.on_finished = lambda outcome: ctx.events.upgrade_finished(
+            self.label, outcome, driver.min_success_ratio, driver.max_gap_s
+        )
         return driver
 
     def _planned_upgrade(self, plan: UpgradePlan) -> None:

@@ -138,6 +138,8 @@ class UpgradeDriver:
     on_control_plane_change: Callable[[str, Installer, ScenarioPlan], None] | None = None
     # Told the upgrade plan before anything runs (the executed plan lists its steps).
     on_plan: Callable[[UpgradePlan], None] | None = None
+    # Told the outcome once the upgrade ended (the reports keep the probes' figures).
+    on_finished: Callable[[UpgradeOutcome], None] | None = None
 
     def plan(self, installed: UpgradableScenario) -> UpgradePlan:
         plan = plan_upgrade(installed.scenario, installed.release, self.target, installed.facts)
@@ -232,7 +234,10 @@ class UpgradeDriver:
             error = self._restart_clients(installer, plan, label, completed)
         for result in results:
             log.info("traffic probe during the upgrade of %s: %s", label, result.summary())
-        return UpgradeOutcome(plan, expectations, results, tuple(completed), error, window)
+        outcome = UpgradeOutcome(plan, expectations, results, tuple(completed), error, window)
+        if self.on_finished is not None:
+            self.on_finished(outcome)
+        return outcome
 
     def _restart_clients(
         self, installer: Installer, plan: UpgradePlan, label: str, completed: list[str]

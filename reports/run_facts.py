@@ -73,8 +73,11 @@ def note_upgrade_probe(
     *,
     upgrade_window: tuple[float, float] | None = None,
     min_ratio: float | None = None,
+    max_gap_s: float | None = None,
+    max_gap_bound_s: float | None = None,
 ) -> None:
-    """Record one traffic probe's figures during the upgrade of ``scenario`` (its report name)."""
+    """Record one traffic probe's figures during the upgrade of ``scenario`` (its report name);
+    ``max_gap_s`` is its longest stretch without a successful response, ``max_gap_bound_s`` the bound."""
     samples = list(result.samples)
     successes = sum(1 for sample in samples if sample.ok)
     entry = {
@@ -90,6 +93,9 @@ def note_upgrade_probe(
         ),
         "series": probe_series(samples),
     }
+    if max_gap_s is not None:
+        entry["maxGapSeconds"] = round(max_gap_s, 3)
+        entry["maxGapBoundSeconds"] = max_gap_bound_s
     with _lock:
         _probes.append(entry)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from programs.runner import CommandRunner
 from reports.conformance import validate
@@ -239,3 +240,21 @@ def test_samples_came_from_the_cache(run: Run) -> None:
     assert shutil.which("go") is None or not any(
         "go mod download" in line for line in run.output.splitlines()
     )
+
+
+def test_executed_plan_and_live_progress(run: Run) -> None:
+    """plan.yaml says exactly what ran (facts learnt filled in); the terminal showed it live."""
+    document = yaml.safe_load((run.report_dir / "plan.yaml").read_text())
+    assert document["kind"] == "ExecutedPlan"
+    [scenario] = document["scenarios"]
+    install, _uninstall = _plan_steps()
+    assert scenario["name"] == LABEL
+    assert [(step["name"], step["outcome"]) for step in scenario["install"]] == [
+        (name, "passed") for name in install
+    ]
+    assert scenario["facts"]["external_istiod_addr"] == sim.GATEWAY_IP
+    assert scenario["uninstall"] and {step["outcome"] for step in scenario["uninstall"]} == {"passed"}
+    assert scenario["teardown"] == {"result": "passed", "error": None}
+    assert f"eicp: installing {LABEL} (" in run.output
+    first = next(line for line in run.output.splitlines() if line.startswith("[external] 01/"))
+    assert f" {install[0]} (" in first and first.endswith(" ok")
