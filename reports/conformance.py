@@ -126,6 +126,12 @@ def _scenario_entry(
     }
 
 
+def stand_in_entry(text: str) -> dict[str, Any]:
+    """A provider's stand-in (``"nodes (kwok: no kubelet, ...)"``) as a report entry."""
+    component, _, rest = text.partition(" (")
+    return {"component": component, "standIn": rest.removesuffix(")") or "stood in for", "role": None}
+
+
 def profile_of(family: str) -> str:
     return next((name for name, families in PROFILES.items() if family in families), "CONTROL-PLANE")
 
@@ -180,9 +186,12 @@ def build_report(
     outcomes = list(outcomes)
     families = {check_label(outcome): outcome.identity.family for outcome in outcomes}
     facts = run_facts.export() if facts is None else facts
-    stand_ins = [dict(entry) for entry in facts.get("standIns", [])]
-    if info.mode == "kwok" and KWOK_STAND_IN not in stand_ins:
-        stand_ins.insert(0, dict(KWOK_STAND_IN))
+    # The cluster provider's own list (run.info), else what is true of any kwok run; then what
+    # other code noted (reports.run_facts).
+    stand_ins = [stand_in_entry(text) for text in getattr(info, "stand_ins", [])]
+    if info.mode == "kwok" and not stand_ins:
+        stand_ins.append(dict(KWOK_STAND_IN))
+    stand_ins += [dict(entry) for entry in facts.get("standIns", []) if entry not in stand_ins]
     scenarios = [
         _scenario_entry(
             scenario, release, items, diagnostics.get(f"{scenario}-{release}" if release else scenario)

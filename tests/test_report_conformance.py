@@ -307,3 +307,26 @@ def test_xdist_workers_send_stand_ins_and_probe_figures_to_the_report(
     assert {probe["scenario"] for probe in probes} == {entry["name"] for entry in report["scenarios"]}
     assert {(probe["requests"], probe["successes"], probe["ratio"]) for probe in probes} == {(10, 9, 0.9)}
     assert "Traffic during the upgrade" in (run.report_dir / "summary.html").read_text()
+
+
+def test_the_cluster_providers_stand_ins_are_reported() -> None:
+    kwok = RunInfo(
+        **{
+            **info().__dict__,
+            "mode": "kwok",
+            "stand_ins": [
+                "LoadBalancer addresses (network-namespace hosts)",
+                "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
+            ],
+        }
+    )
+    report = build_report(kwok, [outcome("ip-passthrough", "test_istiod", "passed")], facts={})
+    validate(report)
+    assert report["standIns"] == [
+        {"component": "LoadBalancer addresses", "standIn": "network-namespace hosts", "role": None},
+        {
+            "component": "nodes",
+            "standIn": "kwok: no kubelet, no container runtime; pods get a status, never containers",
+            "role": None,
+        },
+    ]
