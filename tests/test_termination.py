@@ -125,9 +125,17 @@ def test_signals_handled_and_leftovers_listed(tmp_path: Path, monkeypatch: pytes
     # Only handed to the patched suite_config, and asked for pytest's capture manager.
     config = cast(pytest.Config, SimpleNamespace(pluginmanager=SimpleNamespace(getplugin=lambda name: None)))
     monkeypatch.setattr("fixtures.termination.suite_config", lambda _config: _Suite(tmp_path))
+    stopped: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> list[str]:
+        stopped.append(sig)
+        return []
+
+    monkeypatch.setattr("fixtures.termination.signal_running_commands", stop)
     termination = Termination(config)
     with pytest.raises(KeyboardInterrupt, match="SIGHUP received"):
         termination.handle(signal.SIGHUP, None)
+    assert stopped == [signal.SIGTERM]  # the running commands' groups were told first
     termination.handle(signal.SIGTERM, None)  # within a second: the same cancel, ignored
     termination.first_at -= 5
     termination.handle(signal.SIGTERM, None)
