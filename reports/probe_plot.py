@@ -98,9 +98,15 @@ def render(probes: Sequence[Mapping[str, Any]], phases: Sequence[PhaseRecord]) -
                     f"<title>{point['requests'] - point['successes']} of {point['requests']} requests failed "
                     f"at {_fmt(point['at'] - origin)}</title></circle>"
                 )
+        gap = ""
+        if probe.get("maxGapSeconds") is not None:
+            bound = probe.get("maxGapBoundSeconds")
+            gap = f"; longest gap {probe['maxGapSeconds']:.1f}s" + (
+                f" (at most {bound:g}s)" if bound is not None else ""
+            )
         legend.append(
             f'<span><i style="background:{colour}"></i>{escape(probe["scenario"])} {escape(probe["vantage"])}: '
-            f"{probe['successes']}/{probe['requests']} ({probe['ratio']:.1%})</span>"
+            f"{probe['successes']}/{probe['requests']} ({probe['ratio']:.1%}){escape(gap)}</span>"
         )
     parts.append("</svg>")
     legend.append(f'<span><i style="background:{WINDOW_FILL}"></i>upgrade window</span>')

@@ -121,7 +121,14 @@ def _probe_facts(window: tuple[float, float] | None) -> dict[str, list[dict[str,
 
     run_facts.reset()
     try:
-        run_facts.note_upgrade_probe("ip-passthrough-1.30.3", Probe(), upgrade_window=window, min_ratio=0.95)
+        run_facts.note_upgrade_probe(
+            "ip-passthrough-1.30.3",
+            Probe(),
+            upgrade_window=window,
+            min_ratio=0.95,
+            max_gap_s=10.0,
+            max_gap_bound_s=30,
+        )
         return run_facts.export()
     finally:
         run_facts.reset()
@@ -177,3 +184,12 @@ def test_kwok_stand_ins_are_named_in_the_facts() -> None:
     html = render_summary(kwok, build_report(kwok, outcomes(), facts=facts), outcomes(), [])
     assert "<tr><th>Stand-in</th><td>nodes, pods and their status: simulated by KWOK" in html
     assert "<tr><th>Stand-in (external)</th><td>LoadBalancer address: netns &lt;script&gt;" in html
+
+
+def test_pre_upgrade_legend_names_ratio_and_longest_gap() -> None:
+    timeline = Timeline()
+    report = build_report(info(), outcomes(), facts=_probe_facts(None))
+    html = render_summary(info(), report, outcomes(), timeline.records())
+    assert (
+        "ip-passthrough-1.30.3 remote/curl: 100/120 (83.3%); longest gap 10.0s (at most 30s)</span>" in html
+    )
