@@ -191,3 +191,23 @@ def test_namespaces_from_plan() -> None:
         "external": {"external-istiod"},
         "remote": {"sample", "istio-ingress"},
     }
+
+
+def test_a_failed_kind_export_is_tried_again_by_the_next_collection(
+    fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path
+) -> None:
+    script_kubectl(fake_tools.install("kubectl"))
+    kind = fake_tools.install("kind")
+    kind.on(r"^export logs", exit=1, stderr="ERROR: unknown cluster", times=1)
+    kind.on(r"^export logs (\S+) --name (\S+)", write_file=(r"\1/\2-control-plane/journal.log", "ok\n"))
+    topology = make_topology(fake_tools, runner, tmp_path, ("external",), mode="kind")
+    kind_bin = str(fake_tools.bin_dir / "kind")
+
+    first = collect_diagnostics(topology, {}, tmp_path / "first", runner, 60, kind_bin=kind_bin)
+    collect_diagnostics(topology, {}, tmp_path / "second", runner, 60, kind_bin=kind_bin)
+
+    assert any("kind export logs" in error for error in first.errors)
+    assert len([line for line in fake_tools.lines("kind") if line.startswith("export logs")]) == 2
+    assert (
+        tmp_path / "second/external-eicp-external/kind-logs/eicp-external-control-plane/journal.log"
+    ).is_file()
