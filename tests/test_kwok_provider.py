@@ -31,7 +31,7 @@ from scenarios.releases import load_pins
 from tests.test_kwok_netns import netns_usable
 from tests.test_plan import config as suite_config
 
-pytestmark = [pytest.mark.kwok, pytest.mark.slow]
+pytestmark = [pytest.mark.kwok, pytest.mark.realtools, pytest.mark.slow]
 
 ProviderFactory = Callable[[str], KwokProvider]
 
