@@ -42,7 +42,7 @@ def test_missing_iproute2_names_the_package(
 def test_problems_are_raised_together(
     monkeypatch: pytest.MonkeyPatch, runner: CommandRunner, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(preflight.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(PreflightError) as raised:
         preflight.kwok_preflight(runner, clusters=3, istiods=1, proc=meminfo(tmp_path, 512 * 1024))

@@ -370,7 +370,8 @@ def test_kwok_tier_pins_are_one_kubernetes_release() -> None:
     assert tools["kwok"]["go_version_ldflags"]["sigs.k8s.io/kwok/pkg/consts.KubeVersion"] == version
     assert tools["kwokctl"]["go_version_ldflags"] == tools["kwok"]["go_version_ldflags"]
     # The Kubernetes minor lies inside every supported Istio release's range.
-    minor = tuple(int(part) for part in version.removeprefix("v").split(".")[:2])
+    major, minor_number = (int(part) for part in version.removeprefix("v").split(".")[:2])
+    minor = (major, minor_number)
     pins = load_pins()
     for release in pins.supported:
         assert pins.profiles[release].kubernetes.allows(minor), release
