@@ -39,7 +39,6 @@ from clusters.kubeconfig import save_kubeconfig
 from clusters.kwok.config import (
     KwokBinaries,
     dump_config,
-    leftover_owner,
     loopback_port,
     node_pod_cidr,
     reachable_kubeconfig,
@@ -50,9 +49,10 @@ from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
 from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
 from clusters.kwok.preflight import check_memory, kwok_preflight
+from clusters.kwok.sweep import mark_kept, sweep_leftovers
 from clusters.kwok.workloads import STAND_INS as ISTIOD_STAND_INS
 from clusters.kwok.workloads import IstiodStandIns
-from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost, delete_netns
+from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost
 from clusters.preflight import PreflightError
 from clusters.provider import ProviderContext
 from programs.redaction import Redactor
@@ -72,7 +72,6 @@ KWOK_TOOLS = (
     "kwokctl",
 )
 NODES_READY_TIMEOUT_S = 120.0
-SWEEP_GRACE_S = 3.0  # leftover test clusters: no data worth a graceful shutdown
 STAND_INS = (
     "LoadBalancer addresses (network-namespace hosts)",
     "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
@@ -304,12 +303,9 @@ class KwokProvider:
 
     def _keep(self) -> str:
         lines = [f"kwok clusters of run {self.identity.run_id} kept (--keep-clusters / --keep-on-failure):"]
+        mark_kept(self.registry, [self.identity.cluster_name(role) for role in self._created])
         for role in self._created:
             name = self.identity.cluster_name(role)
-            record = self.registry.get(name)
-            if record is not None:
-                record.kept = True
-                self.registry.save(record)
             raw = self.kwokctl.cluster_dir(name) / "kubeconfig.yaml"
             lines.append(
                 f"  {role}: ip netns exec {name} {self.binaries.kubectl} --kubeconfig {raw} get nodes"
@@ -325,29 +321,8 @@ class KwokProvider:
         return "\n".join(lines)
 
     def sweep_leftovers(self) -> list[str]:
-        """Delete namespaces and bridges of finished earlier runs with this prefix (not kept ones).
-
-        Call with ``registry.locked()``."""
-        prefix = self.identity.prefix
-        live = self.registry.live_runs() | {self.identity.run_id}
-        kept = {record.run_id for record in self.registry.records() if record.kept}
-
-        def leftover(name: str) -> bool:
-            owner = leftover_owner(prefix, name)
-            return owner is not None and owner[0] not in live and owner[0] not in kept
-
-        swept = [name for name in self.ip.netns_names() if leftover(name)]
-        if swept:
-            log.info("deleting leftover network namespaces of earlier runs: %s", ", ".join(swept))
-            delete_netns(self.ip, swept, SWEEP_GRACE_S)
-        for name in swept:
-            self.registry.forget(name)
-        for bridge, alias in self.ip.bridges().items():
-            if alias and leftover(alias):
-                log.info("deleting leftover bridge %s (%s) of an earlier run", bridge, alias)
-                self.ip.run("link", "delete", bridge, check=False)
-                swept.append(bridge)
-        return swept
+        """Delete what finished earlier runs left (clusters/kwok/sweep.py); call with ``registry.locked()``."""
+        return sweep_leftovers(self.ip, self.registry, self.identity)
 
 
 def build_kwok_provider(context: ProviderContext) -> KwokProvider:
