@@ -9,6 +9,8 @@ The topology plugin's dispatch calls ``clusters.kwok.provider.build_kwok_provide
 - forward.py: the API server, bound to its namespace's loopback, reached at the namespace's address;
 - loadbalancer.py: LoadBalancer addresses (network-namespace hosts), ``host_for(role, ns, name)``;
 - preflight.py: root, iproute2, memory, loopback;
+- sweep.py: the leftovers of finished earlier runs, and kept cluster sets;
+- pilot_binaries.py: which pilot-discovery runs for an istiod image (same Istio source as its istioctl);
 - istiod*.py, workloads*.py, pod_sandbox.py: host processes built from what the suite applied.
 The network-namespace test hosts themselves are clusters/netns.py.
 """
