@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from programs.redaction import Redactor
@@ -27,8 +28,12 @@ from reports.html import render_summary
 from reports.outcomes import OutcomeCollector
 from run.config import SuiteConfig
 from run.info import RunFacts, build_run_info
+from run.state import RunState
 from run.timeline import Timeline
 
+PROP_DIAGNOSTICS = "eicp.diagnostics"
+WORKER_KEY = "eicp_reports"
+SLOW_FIXTURE_S = 1.0
 PLAN_FILE = "plan.yaml"
 PLAN_API_VERSION = "conformance.eicp.istio.io/v1"
 
@@ -129,3 +134,41 @@ def write_all(
     )
     summary.write_text(state.redactor.redact(page), encoding="utf-8")
     state.written.append(summary)
+
+
+class RunRecorder:
+    """The reports plugin's hooks without a ``config`` argument, bound to one run's state: every
+    report into the outcome collector; on the controller, the checks into the timeline and the
+    workers' payloads merged."""
+
+    def __init__(self, state: ReportState, run: RunState, controller: bool) -> None:
+        self.state, self.run, self.controller = state, run, controller
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        outcome = self.state.outcomes.add(report)
+        start = getattr(report, "start", None)
+        if outcome is None or not self.controller:
+            return  # a worker's timeline travels whole; the controller records the checks
+        key = outcome.identity.scenario_key
+        for name, value in report.user_properties:
+            if name == PROP_DIAGNOSTICS:
+                self.state.diagnostics.setdefault(key, str(value))
+        if start is None:
+            return
+        status = "passed" if report.passed else ("skipped" if report.skipped else "failed")
+        if report.when == "call":
+            self.run.timeline.record(
+                "check", outcome.identity.check, None, key, start, report.duration, status
+            )
+        elif report.duration >= SLOW_FIXTURE_S:
+            # Slow setup is cluster creation and installation; slow teardown is cleanup.
+            kind = "setup" if report.when == "setup" else "cleanup"
+            name = f"fixture {report.when} around {outcome.identity.check}"
+            self.run.timeline.record(kind, name, None, key, start, report.duration, status)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist: merge what a worker sent from its ``pytest_sessionfinish``."""
+        payload = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+        if payload:
+            merge_payload(self.state, payload, self.run.timeline, self.run.facts)

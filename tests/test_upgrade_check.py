@@ -135,6 +135,11 @@ def script_cluster(
             f"denied the request: configuration is invalid: {reason}\n",
         )
     kubectl.on(r"create --dry-run=server -o name -f -", stdout="created (server dry run)\n")
+    # A new pod, dry-run: B's injector injects it (the injection family's probe).
+    probe_pod = fake.pod(
+        "eicp-injection-probe", app="eicp-injection-probe", ready=False, tag=proxy_tag, hub=proxy_hub
+    )
+    kubectl.on(r"create --dry-run=server -o json -f -", stdout=out(probe_pod))
     kubectl.on(r"get (service |service/)istio-ingressgateway -n istio-system", stdout=out(fake.lb_service()))
     kubectl.on(
         r"get service istio-ingressgateway -n external-istiod",
