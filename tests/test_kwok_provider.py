@@ -20,14 +20,21 @@ import pytest
 from clusters.kind_lifecycle import RunIdentity, RunRegistry
 from clusters.kwok.config import KwokBinaries
 from clusters.kwok.kwokctl import Kwokctl
-from clusters.kwok.provider import KWOK_TOOLS, KwokProvider, KwokSettings, build_kwok_provider
-from clusters.netns import IpCli
+from clusters.kwok.provider import (
+    KWOK_TOOLS,
+    KwokProvider,
+    KwokProvisioningError,
+    KwokSettings,
+    build_kwok_provider,
+)
+from clusters.netns import IpCli, NetnsHost
 from clusters.provider import ProviderContext
 from programs.redaction import Redactor
-from programs.runner import CommandRunner
+from programs.runner import CommandError, CommandRunner
 from programs.tools import ResolvedTool, ToolResolver
 from run.config import DEFAULT_TOOLS_DIR
 from scenarios.releases import load_pins
+from scenarios.steps import Role
 from tests.test_kwok_netns import netns_usable
 from tests.test_plan import config as suite_config
 
@@ -271,3 +278,25 @@ def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
     assert "LoadBalancer addresses (network-namespace hosts)" in provider.stand_ins()
     # istiod's image tag runs the pilot-discovery built from the same snapshot as that istioctl.
     assert provider.pilots == {release.tag: real_tool("pilot-discovery-offline").path}
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, CommandError])
+def test_a_failure_or_ctrl_c_half_way_leaves_nothing(
+    make_provider: ProviderFactory, monkeypatch: pytest.MonkeyPatch, failure: type[BaseException]
+) -> None:
+    provider = make_provider("r7" if failure is KeyboardInterrupt else "r8")
+    real_scale = provider.kwokctl.scale_node
+
+    def scale_then_fail(host: NetnsHost, role: Role, name: str) -> None:
+        real_scale(host, role, name)
+        if role == "remote":  # the second cluster is up, its node made: then it breaks
+            raise KeyboardInterrupt if failure is KeyboardInterrupt else CommandError(["kwokctl"], 1, "boom")
+
+    monkeypatch.setattr(provider.kwokctl, "scale_node", scale_then_fail)
+    with pytest.raises(
+        KeyboardInterrupt if failure is KeyboardInterrupt else KwokProvisioningError
+    ) as raised:
+        provider.provision(("external", "remote"))
+    if failure is not KeyboardInterrupt:
+        assert "kwok clusters could not be provisioned" in str(raised.value) and "boom" in str(raised.value)
+    leaves_nothing(provider)
