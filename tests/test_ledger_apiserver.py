@@ -1,0 +1,278 @@
+"""The ledger against a real API server: the pinned etcd and kube-apiserver on loopback, the
+pinned kubectl. What kubectl prints (``-o name``, the custom columns), what it creates and
+deletes, and that the ledger-driven uninstall gives the cluster back as the snapshot found it:
+the formats the fakes (tests/fakeexec.py, tests/cluster_model.py) imitate are checked here."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from clusters.cluster import ClusterHandle, Topology
+from install.installer import Installer
+from install.ledger import ObjectRef
+from install.snapshot import take_snapshot, take_topology_snapshot, verify_restored
+from programs.redaction import Redactor
+from programs.runner import BackgroundProcess, CommandError, CommandRunner
+from programs.tools import ResolvedTool
+from programs.waits import Backoff, wait_until
+from scenarios.releases import load_pins
+from scenarios.steps import Action, ScenarioPlan, Step
+
+pytestmark = [pytest.mark.realtools, pytest.mark.slow]
+
+ResolveTool = Callable[[str], ResolvedTool]
+CRD = "customresourcedefinition.apiextensions.k8s.io"
+FAST = Backoff(min_s=0.05, max_s=0.5)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _crd(plural: str) -> dict[str, object]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"kind": plural.capitalize()[:-1], "plural": plural, "singular": plural[:-1]},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                }
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster(real_tool: ResolveTool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHandle]:
+    """One real control plane (etcd + kube-apiserver, loopback only) and a handle on it."""
+    root = tmp_path_factory.mktemp("apiserver")
+    runner = CommandRunner(Redactor(), default_timeout_s=60)
+    kubectl = str(real_tool("kubectl").path)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (root / "sa.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    (root / "sa.pub").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    token = secrets.token_hex(16)
+    runner.redactor.register(token)
+    (root / "tokens.csv").write_text(f"{token},admin,admin,system:masters\n")
+    etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
+    started: list[BackgroundProcess] = []
+    try:
+        started.append(
+            runner.start(
+                [
+                    str(real_tool("etcd").path), "--data-dir", str(root / "etcd"),
+                    "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
+                    "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
+                    "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
+                    "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
+                    "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
+                ],
+                log_file=root / "etcd.log",
+            )
+        )  # fmt: skip
+        started.append(
+            runner.start(
+                [
+                    str(real_tool("kube-apiserver").path),
+                    "--etcd-servers", f"http://127.0.0.1:{etcd_port}",
+                    "--bind-address", "127.0.0.1", "--secure-port", str(api_port),
+                    "--cert-dir", str(root / "certs"),
+                    "--service-account-key-file", str(root / "sa.pub"),
+                    "--service-account-signing-key-file", str(root / "sa.key"),
+                    "--service-account-issuer", "https://kubernetes.default.svc",
+                    "--token-auth-file", str(root / "tokens.csv"),
+                    "--authorization-mode", "AlwaysAllow",
+                    "--service-cluster-ip-range", "10.96.0.0/16",
+                ],
+                log_file=root / "apiserver.log",
+            )
+        )  # fmt: skip
+        server = f"https://127.0.0.1:{api_port}"
+        kubeconfig = root / "kubeconfig"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {"name": "real", "cluster": {"server": server, "insecure-skip-tls-verify": True}}
+                    ],
+                    "users": [{"name": "real", "user": {"token": token}}],
+                    "contexts": [{"name": "real", "context": {"cluster": "real", "user": "real"}}],
+                    "current-context": "real",
+                }
+            )
+        )
+        kubeconfig.chmod(0o600)
+        handle = ClusterHandle(
+            "remote", "real", "real", kubeconfig, server, None, runner, kubectl_bin=kubectl
+        )
+
+        def ready() -> bool:
+            try:
+                return handle.kubectl("get", "--raw", "/readyz", timeout_s=10).stdout.strip() == "ok"
+            except CommandError:
+                return False
+
+        wait_until("the API server to be ready", ready, 90, backoff=Backoff(0.5, 2.0))
+        # Namespaces are deleted by the namespace controller, and what a CRD served by the
+        # garbage collector: without them a deleted namespace stays Terminating.
+        started.append(
+            runner.start(
+                [
+                    str(real_tool("kube-controller-manager").path), "--kubeconfig", str(kubeconfig),
+                    "--controllers", "namespace-controller,garbage-collector-controller",
+                    "--leader-elect=false", "--secure-port", "0",
+                ],
+                log_file=root / "controller-manager.log",
+            )
+        )  # fmt: skip
+        yield handle
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def test_kubectl_prints_what_the_ledger_and_the_fakes_read(cluster: ClusterHandle) -> None:
+    created = cluster.kubectl("create", "namespace", "formats", "-o", "name").stdout
+    assert created == "namespace/formats\n"
+    with pytest.raises(CommandError) as again:
+        cluster.kubectl("create", "namespace", "formats", "-o", "name")
+    assert 'Error from server (AlreadyExists): namespaces "formats" already exists' in again.value.stderr
+    documents = yaml.safe_dump_all(
+        [
+            _crd("widgets"),
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "formats"}},
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": "eicp-formats"},
+            },
+        ]
+    )
+    applied = cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=eicp",
+        "--force-conflicts",
+        "-o",
+        "name",
+        "-f",
+        "-",
+        stdin=documents,
+    ).stdout
+    assert applied.splitlines() == [
+        f"{CRD}/widgets.example.com",
+        "configmap/c",
+        "clusterrole.rbac.authorization.k8s.io/eicp-formats",
+    ]
+    columns = cluster.kubectl(
+        "get", "configmaps,clusterroles", "--all-namespaces", "-l", "!nothing",
+        "-o", "custom-columns=KIND:.kind,APIVERSION:.apiVersion,NAMESPACE:.metadata.namespace,NAME:.metadata.name",
+        "--no-headers",
+    ).stdout  # fmt: skip
+    rows = [line.split() for line in columns.splitlines()]
+    assert ["ConfigMap", "v1", "formats", "c"] in rows
+    assert ["ClusterRole", "rbac.authorization.k8s.io/v1", "<none>", "eicp-formats"] in rows
+    cluster.kubectl("delete", f"{CRD}/widgets.example.com", "--wait=true")
+    with pytest.raises(CommandError) as gone:
+        cluster.kubectl("delete", "--ignore-not-found", "widgets.example.com/x", "-n", "formats")
+    assert 'the server doesn\'t have a resource type "widgets"' in gone.value.stderr
+    cluster.kubectl("delete", "namespace/formats", "clusterrole/eicp-formats", "--wait=true", "--timeout=60s")
+
+
+def test_the_ledger_uninstall_gives_a_real_cluster_back(cluster: ClusterHandle, tmp_path: Path) -> None:
+    topology = Topology(mode="existing", clusters={"remote": cluster}, prefix="eicp")
+    # A CRD that was there before the run, and that the run's apply names too: never deleted.
+    cluster.kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(_crd("gadgets")))
+    before = take_topology_snapshot(topology, ("remote",))
+    plan = ScenarioPlan(
+        "ledger",
+        "1.30",
+        ("remote",),
+        (
+            Step("ns", "remote", Action.CREATE_NAMESPACE, "t", params={"namespace": "sample"}),
+            Step(
+                "sa",
+                "remote",
+                Action.CREATE_SERVICE_ACCOUNT,
+                "t",
+                params={"namespace": "sample", "name": "sa"},
+            ),
+            Step(
+                "objects",
+                "remote",
+                Action.APPLY,
+                "t",
+                (
+                    _crd("gadgets"),
+                    _crd("sprockets"),
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": "in-sample", "namespace": "sample"},
+                    },
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": "in-default", "namespace": "default"},
+                    },
+                    {
+                        "apiVersion": "admissionregistration.k8s.io/v1",
+                        "kind": "MutatingWebhookConfiguration",
+                        "metadata": {"name": "eicp-ledger-webhook"},
+                    },
+                ),
+            ),
+        ),
+    )
+    installer = Installer(
+        scenario="ledger-real",
+        topology=topology,
+        release=load_pins().resolve_release("1.30"),
+        work_dir=tmp_path,
+        istioctl=Path("istioctl"),
+        poll=FAST,
+    )
+    installer.install(plan, installer.facts, lambda facts: plan)
+    assert installer.ledger is not None
+    recorded = installer.ledger.recorded("remote")
+    assert ObjectRef(CRD, "sprockets.example.com") in recorded
+    assert ObjectRef(CRD, "gadgets.example.com") not in recorded
+    assert ObjectRef("configmap", "in-default", "default") in recorded
+    # What istiod does while it runs: its CA ConfigMap in a namespace that was there before.
+    cluster.kubectl("create", "configmap", "istio-ca-root-cert", "-n", "default")
+    assert "configmap/istio-ca-root-cert -n default" in take_snapshot(cluster).objects
+    assert installer.uninstall() == []
+    verify_restored("ledger-real", topology, before, timeout_s=60, poll=FAST)
+    assert (
+        cluster.kubectl("get", "configmap", "in-default", "-n", "default", "--ignore-not-found").stdout == ""
+    )
+    assert cluster.kubectl("get", f"{CRD}/gadgets.example.com", "-o", "name").stdout.strip()
+    cluster.kubectl("delete", f"{CRD}/gadgets.example.com")
