@@ -28,6 +28,7 @@ from programs.runner import CommandError
 from programs.waits import WaitTimeout, wait_until
 from run.timeline import Timeline
 from scenarios.expectations import ScenarioExpectations
+from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import IstioRelease
 from scenarios.steps import Action, Role, ScenarioPlan, Step
@@ -53,6 +54,24 @@ GATEWAY_RESTART_SEED = "upgrade: restart the gateway-injected gateways so they r
 
 class UpgradeError(RuntimeError):
     """The upgrade broke an invariant the scenario depends on (not a failed step)."""
+
+
+def upgrade_plan(
+    scenario_id: str, from_release: IstioRelease, to_release: IstioRelease, facts: Facts
+) -> UpgradePlan:
+    """``scenarios.upgrade.plan_upgrade`` plus the restarts of the gateway-injected gateways
+    (``ScenarioUnavailable`` when the pair cannot be upgraded). What ``--plan --upgrade-to`` prints."""
+    plan = plan_upgrade(scenario_id, from_release, to_release, facts)
+    known = {(restart.role, restart.deployment) for restart in (*plan.workloads, *plan.clients)}
+    extra = gateway_restarts(render(scenario_id, to_release, facts).plan, known)
+    return UpgradePlan(
+        plan.scenario,
+        plan.from_version,
+        plan.to_version,
+        plan.control_plane,
+        plan.workloads + extra,
+        plan.clients,
+    )
 
 
 def gateway_restarts(plan: ScenarioPlan, skip: Iterable[tuple[Role, str]] = ()) -> tuple[Restart, ...]:
@@ -142,17 +161,7 @@ class UpgradeDriver:
     on_finished: Callable[[UpgradeOutcome], None] | None = None
 
     def plan(self, installed: UpgradableScenario) -> UpgradePlan:
-        plan = plan_upgrade(installed.scenario, installed.release, self.target, installed.facts)
-        known = {(restart.role, restart.deployment) for restart in (*plan.workloads, *plan.clients)}
-        extra = gateway_restarts(render(installed.scenario, self.target, installed.facts).plan, known)
-        return UpgradePlan(
-            plan.scenario,
-            plan.from_version,
-            plan.to_version,
-            plan.control_plane,
-            plan.workloads + extra,
-            plan.clients,
-        )
+        return upgrade_plan(installed.scenario, installed.release, self.target, installed.facts)
 
     def expectations(self, installed: UpgradableScenario) -> ScenarioExpectations:
         """What the scenario looks like on B: rendered from B with the facts the install learnt."""

@@ -192,3 +192,18 @@ def test_executed_plan_has_each_step_outcome_facts_and_no_secret() -> None:
     assert executed["teardown"] == {"result": "passed", "error": None}
     assert "s3cr3t-token-value" not in str(executed)
     assert executed["install"][0]["params"] == {"namespace": "sample"}
+
+
+def test_plan_with_upgrade_to_prints_the_upgrade_not_a_fresh_install_of_b() -> None:
+    """Issue 10 item 8: the steps of B run again, the restarts (gateways too) and the probe's bounds."""
+    pins = load_pins()
+    a, b = pins.resolve_release("1.29"), pins.resolve_release("1.30")
+    text, unavailable = plan_text(config(releases=(a,), upgrade_to=b, scenarios=("ip-passthrough",)))
+    assert unavailable == 0
+    fresh, upgrade = text.split(f"# upgrade target: Istio {b.label}\n")
+    assert f"# Istio {a.label}\n# scenario ip-passthrough" in fresh
+    assert upgrade.startswith(f"# upgrade ip-passthrough: Istio {a.version} -> {b.version}\n")
+    assert "restart deployment/helloworld-v1 -n sample (rollout-restart)" in upgrade
+    assert "restart deployment/istio-ingressgateway -n external-istiod (rollout-restart)" in upgrade
+    assert "remote-namespace-sample" not in upgrade  # nothing is installed afresh
+    assert "# traffic probe: " in upgrade and "95.0% of its requests succeed, never more than 5s" in upgrade

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from run.state import run_state
 from run.timeline import Timeline, current_timeline
 
 
@@ -45,5 +46,25 @@ def test_round_trip_through_dicts() -> None:
     assert [record.start for record in target.records()] == [50.0, 100.0]
 
 
-def test_module_accessor_and_fixture_share_one_timeline(timeline: Timeline) -> None:
+def test_module_accessor_and_fixture_share_one_timeline(
+    timeline: Timeline, pytestconfig: pytest.Config
+) -> None:
+    # One timeline per run, in its config's stash (run.state); the module accessor is transitional.
+    assert timeline is run_state(pytestconfig).timeline
     assert timeline is current_timeline()
+
+
+def test_listeners_hear_each_phase_start_and_end() -> None:
+    timeline = Timeline()
+    heard: list[tuple[str, str, str | None]] = []
+    timeline.subscribe(
+        lambda kind, name, role, scenario, record: heard.append((kind, name, record and record.outcome))
+    )
+    with timeline.phase("cluster", "create kind clusters: external", allure_step=False):
+        pass
+    timeline.record("check", "test_a", None, "sail-1.30.5", 1.0, 2.0, "failed")
+    assert heard == [
+        ("cluster", "create kind clusters: external", None),
+        ("cluster", "create kind clusters: external", "passed"),
+        ("check", "test_a", "failed"),
+    ]
