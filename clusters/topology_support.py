@@ -10,7 +10,7 @@ from pathlib import Path
 
 from clusters.cluster import Topology
 from programs.runner import CommandError
-from run.info import note_kubernetes_version
+from run.info import RunFacts
 from scenarios.steps import Role
 
 STATE_DIR_ENV = "EICP_STATE_DIR"
@@ -31,7 +31,7 @@ def state_dir() -> Path:
     return Path(base) / "eicp"
 
 
-def note_server_versions(topology: Topology) -> None:
+def note_server_versions(topology: Topology, facts: RunFacts) -> None:
     """Tell the reports each cluster's Kubernetes version (``unknown`` when it cannot be read)."""
     for role, cluster in topology.clusters.items():
         try:
@@ -39,4 +39,4 @@ def note_server_versions(topology: Topology) -> None:
             server = json.loads(result.stdout or "{}").get("serverVersion") or {}
         except (CommandError, json.JSONDecodeError, AttributeError):
             server = {}  # a slow or odd API server is for the checks to report, not this note
-        note_kubernetes_version(role, server.get("gitVersion"))
+        facts.note_kubernetes_version(role, server.get("gitVersion"))

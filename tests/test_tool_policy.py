@@ -111,7 +111,7 @@ def test_reports_note_the_version_an_explicit_binary_reports(tmp_path: Path, run
     from types import SimpleNamespace
 
     from fixtures.core import make_tools
-    from run import info
+    from run.info import RunFacts
 
     kubectl = tmp_path / "kubectl"
     kubectl.write_text("#!/bin/sh\necho 'Client Version: v1.32.4'\necho 'Kustomize Version: v5.5.0'\n")
@@ -119,9 +119,6 @@ def test_reports_note_the_version_an_explicit_binary_reports(tmp_path: Path, run
     config = SimpleNamespace(
         tools_dir=tmp_path / "tools", tool_paths={"kubectl": kubectl}, allow_download=False, mode="kind"
     )
-    info.reset()
-    try:
-        make_tools(config, runner).resolve("kubectl")  # type: ignore[arg-type]
-        assert info.export()["tools"]["kubectl"] == "v1.32.4 (explicit)"
-    finally:
-        info.reset()
+    facts = RunFacts()
+    make_tools(config, runner, facts).resolve("kubectl")  # type: ignore[arg-type]
+    assert facts.export()["tools"]["kubectl"] == "v1.32.4 (explicit)"
