@@ -143,9 +143,24 @@ def installer_tools_from(tools: ToolResolver, config: SuiteConfig, runner: Comma
             return release.istioctl_path
         return tools.resolve("istioctl", str(release.version)).path
 
+    def samples(release: IstioRelease) -> Path:
+        # A custom istioctl built from the offline source snapshot has no release archive:
+        # its samples/ come from that same snapshot's Go module (found on the kwok tier).
+        if release.istioctl_path is not None:
+            offline = pins.offline_istioctl
+            printed = runner.run(
+                [str(release.istioctl_path), "version", "--remote=false", "--short"],
+                timeout_s=60.0,
+                title="which Istio source is the custom istioctl built from?",
+            ).stdout  # "client version: 1.31-dev.b01690e6db7d"
+            reported = printed.strip().rsplit(" ", 1)[-1]
+            if offline and reported == offline.get("reports_as"):
+                return provider.samples_dir(reported, go_revision=offline["go_module_version"])
+        return provider.samples_dir(str(release.version))
+
     return InstallerTools(
         istioctl=istioctl,
         helm=lambda: tools.resolve("helm").path,
-        samples=lambda release: provider.samples_dir(str(release.version)),
+        samples=samples,
         kind=lambda: tools.resolve("kind").path,
     )

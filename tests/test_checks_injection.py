@@ -6,13 +6,24 @@ from typing import Any
 
 import pytest
 
-from suites.evaluation.evaluators.injection import evaluate_injection, evaluate_proxies_synced, find_sidecar
+from suites.evaluation.evaluators.injection import (
+    InjectionProbe,
+    evaluate_injection,
+    evaluate_proxies_synced,
+    find_sidecar,
+)
 from tests import checks_fakes as fake
 
 D = fake.DIAGNOSTICS
 
 
-def _inject(pods: fake.Obj, *, injectors: fake.Obj | None = None, mutating: fake.Obj | None = None) -> Any:
+def _inject(
+    pods: fake.Obj,
+    *,
+    injectors: fake.Obj | None = None,
+    mutating: fake.Obj | None = None,
+    probe: InjectionProbe | None = None,
+) -> Any:
     exp = fake.ip_passthrough()
     muts = mutating if mutating is not None else fake.healthy_webhooks(exp)[0]
     return evaluate_injection(
@@ -23,6 +34,7 @@ def _inject(pods: fake.Obj, *, injectors: fake.Obj | None = None, mutating: fake
         exp,
         diagnostics=D,
         expected_hub="registry.istio.io/release",
+        probe=probe,
     )
 
 
@@ -202,3 +214,33 @@ def test_terminating_pods_are_ignored() -> None:
     assert _inject(pods).ok
     syncz = fake.syncz_for(fake.sample_pods())
     assert evaluate_proxies_synced("remote", pods, syncz, fake.ip_passthrough(), diagnostics=D).ok
+
+
+# What the real API server answered a dry-run pod create on the kwok tier when the external
+# istiod was down, and when the webhook's caBundle was not istiod's CA (kwok-tier.md).
+REFUSED = (
+    'Error from server (InternalError): error when creating "STDIN": Internal error occurred: failed '
+    'calling webhook "namespace.sidecar-injector.istio.io": failed to call webhook: Post '
+    '"https://istiod.external-istiod.svc:443/inject/cluster/remote1/net/network1?timeout=10s": '
+    "dial tcp 172.18.0.200:15017: connect: connection refused"
+)
+
+
+def test_a_new_pod_injected_now_passes() -> None:
+    probe_pod = fake.pod("eicp-injection-probe", app="eicp-injection-probe", ready=False)
+    verdict = _inject(fake.sample_pods(), probe=InjectionProbe("remote", 0, probe_pod, ""))
+    assert verdict.ok, verdict.message
+    assert "a new pod is injected (dry run)" in verdict.observed
+
+
+def test_a_new_pod_refused_by_the_webhook_fails_with_the_api_servers_error() -> None:
+    verdict = _inject(fake.sample_pods(), probe=InjectionProbe("remote", 1, None, REFUSED))
+    assert not verdict.ok
+    assert "a new pod in sample (dry run) was not admitted" in verdict.message
+    assert "connect: connection refused" in verdict.message
+
+
+def test_a_new_pod_admitted_without_sidecar_fails() -> None:
+    probe_pod = fake.pod("eicp-injection-probe", app="eicp-injection-probe", sidecar="none")
+    verdict = _inject(fake.sample_pods(), probe=InjectionProbe("remote", 0, probe_pod, ""))
+    assert "a new pod in sample (dry run): no istio-proxy container" in verdict.message

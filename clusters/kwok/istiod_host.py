@@ -86,8 +86,9 @@ class IstiodHost:
     _key: tuple[str, str] | None = None  # (template hash, pod name) the process was built from
     _root: Path | None = None
     _log: Path | None = None
-    _died_at: float = 0.0
+    _started_at: float = 0.0
     _cri: CriLog | None = None
+    _any_pod_running: bool = False
     _exec_objects: list[tuple[str, str]] = field(default_factory=list)
 
     # --- reading ----------------------------------------------------------------------------
@@ -137,12 +138,15 @@ class IstiodHost:
                 self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT_S
             )
         )
-        candidates = [
+        running = [
             pod
             for pod in pods.get("items") or []
             if not pod["metadata"].get("deletionTimestamp")
             and (pod.get("status") or {}).get("phase") == "Running"
-            and (pod["metadata"].get("labels") or {}).get("pod-template-hash") in hashes
+        ]
+        self._any_pod_running = bool(running)
+        candidates = [
+            pod for pod in running if (pod["metadata"].get("labels") or {}).get("pod-template-hash") in hashes
         ]
         if not candidates:
             return None
@@ -161,16 +165,15 @@ class IstiodHost:
             return "waiting: no Deployment yet"
         pod = self.current_pod(deployment)
         if pod is None:
-            return "waiting: no Running pod of the current ReplicaSet yet"
+            return self._without_pod()
         template = (deployment.get("spec") or {}).get("template") or {}
         digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
         key = (digest, str(pod["metadata"]["name"]))
         if self._process is not None and key == self._key:
             if self._process.running():
                 return "unchanged"
-            if time.monotonic() - self._died_at < RESTART_BACKOFF_S and self._died_at:
+            if time.monotonic() - self._started_at < RESTART_BACKOFF_S:
                 return "waiting: back-off after the process exited"
-            self._died_at = time.monotonic()
             self.restarts += 1
             self.last_error = f"exited with {self._process.returncode()}: {self.log_tail(8)}"
             log.warning("istiod %s/%s %s; restarting", self.namespace, self.name, self.last_error)
@@ -178,6 +181,15 @@ class IstiodHost:
         self.stop(keep_exec=True)
         self._start(template, pod, key)
         return f"{reason} for pod {key[1]} (template {digest}) at {self.host.address}"
+
+    def _without_pod(self) -> str:
+        if self._process is not None and not self._any_pod_running:
+            # No pod of the Deployment runs (scaled to zero, pods deleted): nor does istiod.
+            self.stop(keep_exec=True)
+            self._key = None
+            return "stopped: the Deployment has no Running pod"
+        # A rollout keeps the old pod until the new one runs (maxUnavailable rounds to 0).
+        return "waiting: no Running pod of the current ReplicaSet yet"
 
     def _start(self, template: Obj, pod: Obj, key: tuple[str, str]) -> None:
         meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
@@ -215,7 +227,7 @@ class IstiodHost:
             cwd=root,
             title=f"[external] istiod {self.namespace}/{identity.name} (host process in netns {self.host.netns})",
         )
-        self._key, self._root, self._log, self._died_at = key, root, log_file, 0.0
+        self._key, self._root, self._log, self._started_at = key, root, log_file, time.monotonic()
         self._cri = CriLog(log_file, cri_log)
         self._cri.start()
         self._wait_ready(container)

@@ -61,6 +61,7 @@ def sidecar_verdicts(
                 # A release is published to several registries (docker.io, registry.istio.io,
                 # mirrors): its tag identifies it. A custom build is identified by hub and tag.
                 expected_hub=release.hub if release.custom else None,
+                probe=observer.injection_probe(role),
             )
         )
     return verdicts

@@ -21,6 +21,7 @@ from scenarios.expectations import IngressExpectation, ScenarioExpectations
 from scenarios.releases import IstioRelease
 from scenarios.steps import Role
 from suites.evaluation.evaluators.controlplane import ISTIOD_CONTAINER
+from suites.evaluation.evaluators.injection import INJECTION_PROBE, InjectionProbe
 from suites.evaluation.evaluators.k8s import Obj, condition_true, items, lb_addresses
 from suites.evaluation.evaluators.traffic import STATUS_MARKER, Batch, parse_responses
 from suites.evaluation.evaluators.validation import Probe, ProbeOutcome
@@ -157,6 +158,35 @@ class Observer:
 
     def sample_pods(self, role: Role) -> Obj:
         return self.get_list(role, "pods", "-n", self.exp.sample_namespace)
+
+    def injection_probe(self, role: Role) -> InjectionProbe:
+        """A new pod in the sample namespace, created with ``--dry-run=server``: the API server
+        calls the injection webhook now (nothing is stored), so the answer shows whether the
+        external injector injects today, or the API server's error calling it."""
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": INJECTION_PROBE,
+                "namespace": self.exp.sample_namespace,
+                "labels": {"app": INJECTION_PROBE},
+            },
+            "spec": {"containers": [{"name": "probe", "image": "registry.k8s.io/pause:3.10"}]},
+        }
+        result = self.cluster(role).kubectl(
+            "create",
+            "--dry-run=server",
+            "-o",
+            "json",
+            "-f",
+            "-",
+            stdin=json.dumps(manifest),
+            check=False,
+            timeout_s=READ_TIMEOUT_S,
+            title=f"[{role}] dry-run a new pod in {self.exp.sample_namespace} (is it injected now?)",
+        )
+        pod = _json_or_none(result.stdout) if result.returncode == 0 else None
+        return InjectionProbe(role, result.returncode, pod, result.stderr.strip())
 
     def local_injector_pods(self, role: Role) -> Obj:
         found: list[Obj] = []

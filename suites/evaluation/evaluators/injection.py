@@ -45,6 +45,28 @@ class Sidecar:
     native: bool  # an init container with restartPolicy: Always (Kubernetes native sidecar)
 
 
+INJECTION_PROBE = "eicp-injection-probe"
+
+
+@dataclass(frozen=True)
+class InjectionProbe:
+    """A pod created with ``--dry-run=server`` in the sample namespace: admission ran now."""
+
+    role: Role
+    returncode: int
+    pod: Obj | None  # the admitted (mutated) pod
+    stderr: str  # the API server's error, e.g. from calling the injection webhook
+
+
+def probe_problems(probe: InjectionProbe, exp: ScenarioExpectations, expected_hub: str | None) -> list[str]:
+    """Is a new pod injected by the external injector right now?"""
+    where = f"{probe.role}: a new pod in {exp.sample_namespace} (dry run)"
+    if probe.returncode != 0 or probe.pod is None:
+        return [f"{where} was not admitted: {probe.stderr or f'kubectl exited with {probe.returncode}'}"]
+    problems, _ = _pod_problems(probe.pod, exp, exp.cluster_names.get(probe.role), expected_hub, ready=False)
+    return [f"{where}: {problem}" for problem in problems]
+
+
 def live_pods(pods: Obj | None) -> list[Obj]:
     return [pod for pod in items(pods) if not (pod.get("metadata") or {}).get("deletionTimestamp")]
 
@@ -75,8 +97,10 @@ def evaluate_injection(
     *,
     diagnostics: str,
     expected_hub: str | None = None,
+    probe: InjectionProbe | None = None,
 ) -> Verdict:
-    """Every pod in the sample namespace of ``role`` is Ready with a sidecar from the external injector.
+    """Every pod in the sample namespace of ``role`` is Ready with a sidecar from the external injector,
+    and a new pod (``probe``, a server-side dry run) is injected by it now.
 
     Evidence that the *external* injector did it: the sidecar's ``PROXY_CONFIG`` names the
     external control plane as discovery address, its ``ISTIO_META_CLUSTER_ID`` is the cluster
@@ -103,6 +127,9 @@ def evaluate_injection(
         observed.append(summary)
         problems.extend(f"{role}: pod {name_of(pod)}: {problem}" for problem in pod_problems)
 
+    if probe is not None:
+        problems.extend(probe_problems(probe, exp, expected_hub))
+        observed.append(f"a new pod {'is injected' if probe.returncode == 0 else 'is refused'} (dry run)")
     for injector in items(local_injector_pods):
         problems.append(f"{role}: a local injector runs on the remote cluster: pod {name_of(injector)}")
     for config in items(mutating):
@@ -161,10 +188,15 @@ def _missing_workloads(role: Role, pods: list[Obj], exp: ScenarioExpectations) -
 
 
 def _pod_problems(
-    pod: Obj, exp: ScenarioExpectations, cluster_name: str | None, expected_hub: str | None
+    pod: Obj,
+    exp: ScenarioExpectations,
+    cluster_name: str | None,
+    expected_hub: str | None,
+    *,
+    ready: bool = True,
 ) -> tuple[list[str], str]:
     problems: list[str] = []
-    if not condition_true(pod, "Ready"):
+    if ready and not condition_true(pod, "Ready"):
         problems.append(
             f"not Ready ({describe_condition(pod, 'Ready')}, phase {(pod.get('status') or {}).get('phase')})"
         )
