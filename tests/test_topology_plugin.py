@@ -214,3 +214,43 @@ def test_unfit_host_under_xdist_stops_every_worker_cleanly(fakes: FakeTools, tmp
     assert "the Docker daemon does not answer" in output
     assert "2 errors" in output  # one per worker; the other tests never ran
     assert fakes.calls("kind") == [call for call in fakes.calls("kind") if call.args == ("version",)]
+
+
+def test_each_mode_dispatches_to_its_provider_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    from types import ModuleType
+
+    from fixtures import topology_plugin
+
+    built: list[str] = []
+    kwok = ModuleType("clusters.kwok.provider")
+
+    def build_kwok_provider(context: object) -> str:
+        built.append("kwok")
+        return "kwok-provider"
+
+    kwok.build_kwok_provider = build_kwok_provider  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "clusters.kwok.provider", kwok)
+    monkeypatch.setattr(topology_plugin, "build_kind_provider", lambda context: "kind-provider")
+    monkeypatch.setattr(topology_plugin, "build_existing_provider", lambda context: "existing-provider")
+    for mode in ("kind", "existing", "kwok"):
+        context = SimpleNamespace(config=SimpleNamespace(mode=mode))
+        provider: object = topology_plugin.build_provider(context)  # type: ignore[arg-type]
+        assert provider == f"{mode}-provider"
+    assert built == ["kwok"]
+
+
+def test_installer_tools_are_resolved_before_any_cluster() -> None:
+    from fixtures.topology_plugin import run_tools
+    from scenarios.releases import load_pins
+
+    pins = load_pins()
+    release, target = pins.resolve_release("1.30"), pins.resolve_release("1.31")
+    config = SimpleNamespace(scenarios=("sail", "dns-tls"), releases=(release,), upgrade_to=target)
+    assert run_tools(config) == [  # type: ignore[arg-type]
+        ("helm", None),
+        ("istioctl", str(release.version)),
+        ("istioctl", str(target.version)),
+    ]
+    no_sail = SimpleNamespace(scenarios=("dns-tls",), releases=(release,), upgrade_to=None)
+    assert run_tools(no_sail) == [("istioctl", str(release.version))]  # type: ignore[arg-type]
