@@ -202,7 +202,9 @@ def test_failed_run_exports_logs_before_deleting(
         f"logs eicp-{RUN}-remote",
     ]
     assert not any(str(tmp_path / "report") in line for line in lines[:2])
-    journal = tmp_path / f"report/diagnostics/kind/eicp-{RUN}-remote/eicp-{RUN}-remote-control-plane/journal.log"
+    journal = (
+        tmp_path / f"report/diagnostics/kind/eicp-{RUN}-remote/eicp-{RUN}-remote-control-plane/journal.log"
+    )
     assert journal.read_text() == "kubelet: Authorization: Bearer <redacted>\n"
     assert [line.split(" --kubeconfig")[0] for line in lines[2:4]] == [
         f"kind delete cluster --name eicp-{RUN}-external",
