@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clusters.cluster import ClusterHandle, Topology
-from install.installer import Installer
+from install.installer import Installer, StepFailed
 from install.ledger import ObjectRef
 from install.snapshot import take_snapshot, take_topology_snapshot, verify_restored
 from programs.redaction import Redactor
@@ -276,3 +276,45 @@ def test_the_ledger_uninstall_gives_a_real_cluster_back(cluster: ClusterHandle, 
     )
     assert cluster.kubectl("get", f"{CRD}/gadgets.example.com", "-o", "name").stdout.strip()
     cluster.kubectl("delete", f"{CRD}/gadgets.example.com")
+
+
+def test_what_a_real_istioctl_install_makes_is_recorded_and_removed(
+    cluster: ClusterHandle, real_tool: ResolveTool, tmp_path: Path
+) -> None:
+    """The offline tier's istioctl installs the minimal profile into an istio-system that existed
+    before (an existing cluster's): its CRDs, cluster roles, webhooks and, in that namespace, the
+    objects it labels as its own are read back; this control plane has no nodes, so istiod never
+    becomes ready and the step ends at its deadline, as a failed install would."""
+    topology = Topology(mode="existing", clusters={"remote": cluster}, prefix="eicp")
+    cluster.kubectl("create", "namespace", "istio-system")
+    before = take_topology_snapshot(topology, ("remote",))
+    iop = {"apiVersion": "install.istio.io/v1alpha1", "kind": "IstioOperator", "spec": {"profile": "minimal"}}
+    install = Step(
+        "istiod", "remote", Action.ISTIOCTL_INSTALL, "t", (iop,), {"file": "istiod.yaml", "deadline_s": 25}
+    )
+    installer = Installer(
+        scenario="ledger-istioctl",
+        topology=topology,
+        release=load_pins().resolve_release("1.31"),
+        work_dir=tmp_path,
+        istioctl=real_tool("istioctl-offline").path,
+        poll=FAST,
+    )
+    with pytest.raises(StepFailed):
+        installer.run_step(install)
+    assert installer.ledger is not None
+    recorded = {str(ref) for ref in installer.ledger.recorded("remote")}
+    assert "deployment.apps/istiod -n istio-system" in recorded
+    assert "configmap/istio -n istio-system" in recorded
+    assert f"{CRD}/virtualservices.networking.istio.io" in recorded
+    assert (
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/istio-validator-istio-system" in recorded
+    )
+    assert not any(name.startswith("namespace/") for name in recorded)  # istio-system was there
+    assert installer.uninstall() == []
+    verify_restored("ledger-istioctl", topology, before, timeout_s=90, poll=FAST)
+    leftovers = cluster.kubectl(
+        "get", "deployments,configmaps,serviceaccounts", "-n", "istio-system", "-o", "name"
+    )
+    assert [line for line in leftovers.stdout.splitlines() if "kube-root-ca.crt" not in line] == []
+    cluster.kubectl("delete", "namespace/istio-system", "--wait=true", "--timeout=60s")
