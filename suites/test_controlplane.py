@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
 from suites.evaluation.evaluators.controlplane import (
     evaluate_gateway,
     evaluate_istiod,

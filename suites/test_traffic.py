@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from scenarios.steps import Role
+from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
 from suites.evaluation.evaluators.verdict import Verdict, combine
 from suites.evaluation.judging import measure_traffic
 from suites.evaluation.readers import InstalledScenarioLike, Observer
