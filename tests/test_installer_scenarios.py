@@ -97,6 +97,23 @@ def samples_for(tmp_path: Path, plans: Sequence[ScenarioPlan]) -> Path:
     return root
 
 
+def scenario_installer(
+    tmp_path: Path, label: str, topology: Topology, release: IstioRelease, plan: ScenarioPlan
+) -> Installer:
+    """An installer with the test's samples, PKI and fast polling (and a ledger, the default)."""
+    return Installer(
+        scenario=label,
+        topology=topology,
+        release=release,
+        work_dir=tmp_path / "work",
+        istioctl=Path("istioctl"),
+        helm=lambda: Path("helm"),
+        samples=lambda: samples_for(tmp_path, [plan]),
+        poll=FAST,
+        pki=lambda: PKI,
+    )
+
+
 # -- an in-process model of the clusters ------------------------------------------------------
 
 
@@ -334,17 +351,7 @@ def test_each_scenario_runs_its_steps_in_order_through_the_fake_tools(
     )
     finish_fakes(tools)
     topology = make_topology(tmp_path, runner, roles=("external", "remote", "second"))
-    installer = Installer(
-        scenario=scenario,
-        topology=topology,
-        release=release,
-        work_dir=tmp_path / "work",
-        istioctl=Path("istioctl"),
-        helm=lambda: Path("helm"),
-        samples=lambda: samples_for(tmp_path, [plan]),
-        poll=FAST,
-        pki=lambda: PKI,
-    )
+    installer = scenario_installer(tmp_path, scenario, topology, release, plan)
     count = runnable(plan)
 
     def rerender(learnt: Facts) -> ScenarioPlan:

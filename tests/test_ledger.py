@@ -24,6 +24,13 @@ TAG = "mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-revision-
 BASE = ["namespace/default", "namespace/kube-system", f"{CRD}/gateways.gateway.networking.k8s.io"]
 
 
+def sail_chart(version: str) -> Step:
+    return step(
+        "sail", Action.HELM_INSTALL, release="sail", repo="https://c", chart="sail", version=version,
+        namespace="sail-operator",
+    )  # fmt: skip
+
+
 def step(name: str, action: Action, manifests: tuple[dict[str, Any], ...] = (), **params: object) -> Step:
     return Step(name, "remote", action, "test", manifests, dict(params))
 
@@ -133,34 +140,30 @@ def fakes(fake_tools: FakeTools) -> FakeTools:
     return fake_tools
 
 
-def test_the_install_records_what_tools_made_and_the_uninstall_undoes_it(
-    tmp_path: Path, fakes: FakeTools, runner: CommandRunner
-) -> None:
-    topology = make_topology(tmp_path, runner, roles=("remote",))
-    installer = Installer(
+def remote_installer(tmp_path: Path, runner: CommandRunner) -> Installer:
+    """An installer on one fake cluster (role remote), with its ledger (the default)."""
+    return Installer(
         scenario="ledger-1.30",
-        topology=topology,
+        topology=make_topology(tmp_path, runner, roles=("remote",)),
         release=load_pins().resolve_release("1.30"),
         work_dir=tmp_path / "work",
         istioctl=Path("istioctl"),
         helm=lambda: Path("helm"),
         poll=FAST,
     )
+
+
+def test_the_install_records_what_tools_made_and_the_uninstall_undoes_it(
+    tmp_path: Path, fakes: FakeTools, runner: CommandRunner
+) -> None:
+    installer = remote_installer(tmp_path, runner)
     gateway_crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition"}
     plan = ScenarioPlan(
         "ledger",
         "1.30",
         ("remote",),
         (
-            step(
-                "sail",
-                Action.HELM_INSTALL,
-                release="sail",
-                repo="https://c",
-                chart="sail",
-                version="1",
-                namespace="sail-operator",
-            ),
+            sail_chart("1"),
             step("ns", Action.CREATE_NAMESPACE, namespace="sample"),
             step("gw", Action.ISTIOCTL_INSTALL, (IOP,), file="gw.yaml"),
             step(
@@ -240,24 +243,8 @@ def test_an_upgraded_release_is_left_to_whoever_made_it_and_an_undone_ledger_is_
         },
     )
     fakes.tools["helm"].save()
-    installer = Installer(
-        scenario="ledger-1.30-to-1.31",
-        topology=make_topology(tmp_path, runner, roles=("remote",)),
-        release=load_pins().resolve_release("1.30"),
-        work_dir=tmp_path / "work",
-        istioctl=Path("istioctl"),
-        helm=lambda: Path("helm"),
-        poll=FAST,
-    )
-    upgrade = step(
-        "sail",
-        Action.HELM_INSTALL,
-        release="sail",
-        repo="https://c",
-        chart="sail",
-        version="2",
-        namespace="sail-operator",
-    )
+    installer = remote_installer(tmp_path, runner)
+    upgrade = sail_chart("2")
     installer.run_step(upgrade)
     installer.run_step(step("ns", Action.CREATE_NAMESPACE, namespace="sample"))
     assert installer.ledger is not None

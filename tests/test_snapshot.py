@@ -25,7 +25,7 @@ from scenarios.steps import SCENARIO_IDS
 from tests.cluster_model import CRD, GATEWAY_API_CRDS, SAIL_CRDS, ModelRunner
 from tests.fakeexec import FakeTools
 from tests.test_installer import CONTEXTS, make_topology
-from tests.test_installer_scenarios import PKI, samples_for
+from tests.test_installer_scenarios import PKI, scenario_installer
 
 BASE = [
     "namespace/default",
@@ -129,17 +129,7 @@ def model_install(
     topology = make_topology(tmp_path, runner, roles=("external", "remote", "second"))
     facts = model_facts(ingress)
     plan = registry.render(scenario, release, facts).plan
-    installer = Installer(
-        scenario=f"{scenario}-{release.version}",
-        topology=topology,
-        release=release,
-        work_dir=tmp_path / "work",
-        istioctl=Path("istioctl"),
-        helm=lambda: Path("helm"),
-        samples=lambda: samples_for(tmp_path, [plan]),
-        poll=FAST,
-        pki=lambda: PKI,
-    )
+    installer = scenario_installer(tmp_path, f"{scenario}-{release.version}", topology, release, plan)
     installer.install(plan, facts, lambda learnt: registry.render(scenario, release, learnt).plan)
     return installer, topology
 
