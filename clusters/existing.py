@@ -4,7 +4,12 @@ Nothing is created or deleted at cluster level in this mode. For each role the c
 looked up, flattened into a kubeconfig of its own (mode 0600, in the run directory) and asked
 for its version, so a missing or unreachable cluster stops the run before any install. Each
 remote's API server URL *as the external cluster reaches it* is the ``--remote-api-server`` /
-``--second-api-server`` option, or else the kubeconfig's server.
+``--second-api-server`` option, or else the kubeconfig's server. Each role's Istio cluster ID
+(``ClusterHandle.name``) is its ``--<role>-cluster-name``, by default the role itself: never the
+context name (GKE's ``gke_<project>_<zone>_<name>``, EKS ARNs are not DNS-1123 labels).
+
+``ExistingProvider`` is this mode's ``ClusterProvider`` (clusters/provider.py); the contexts
+were already checked against the kubeconfig file(s) at configure time (run/config_checks.py).
 """
 
 from __future__ import annotations
