@@ -263,15 +263,34 @@ def _istioctl(cluster: Cluster, args: list[str]) -> tuple[int, str, str]:
             },
         ]
         return 0, yaml.safe_dump_all(documents), ""
-    # istioctl install: the namespace, the components, and (installing istiod) the default tag.
+    # istioctl install, as a real one does on a real API server (tests/test_ledger_apiserver.py):
+    # the namespace, the base CRDs, istiod's cluster roles and webhooks, and in the namespace the
+    # objects it labels operator.istio.io/component; installing istiod, the default tag too.
     cluster.add(ObjectRef("namespace", namespace))
-    labelled = {"istioctl": True, "apiVersion": "apps/v1", "kind": "Deployment"}
     components = (iop.get("spec") or {}).get("components") or {}
     pilot = (components.get("pilot") or {}).get("enabled")
+    names: list[str] = []
     if pilot or (pilot is None and iop["spec"].get("profile") not in ("empty", "remote")):
-        cluster.add(ObjectRef("deployment.apps", "istiod", namespace), labelled)
+        for name in ISTIO_CRDS:
+            cluster.add(ObjectRef(CRD, name))
+        for prefix in ("clusterrole", "clusterrolebinding"):
+            for role in ("istiod-clusterrole", "istio-reader-clusterrole"):
+                cluster.add(ObjectRef(f"{prefix}.rbac.authorization.k8s.io", f"{role}-{namespace}"))
+        cluster.add(
+            ObjectRef("mutatingwebhookconfiguration.admissionregistration.k8s.io", "istio-sidecar-injector")
+        )
+        cluster.add(
+            ObjectRef(
+                "validatingwebhookconfiguration.admissionregistration.k8s.io", f"istio-validator-{namespace}"
+            )
+        )
         cluster.add(ObjectRef.parse(TAG_WEBHOOK))
-    cluster.add(ObjectRef("deployment.apps", "istio-ingressgateway", namespace), labelled)
+        names.append("istiod")
+    names.append("istio-ingressgateway")
+    for name in names:
+        for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1"), ("ServiceAccount", "v1")):
+            document: dict[str, Any] = {"istioctl": True, "apiVersion": api_version, "kind": kind}
+            cluster.add(ObjectRef(group_kind(document), name, namespace), document)
     return 0, "✔ Installation complete\n", ""
 
 
