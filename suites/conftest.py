@@ -9,7 +9,7 @@ from programs.redaction import Redactor
 from suites.evaluation.evaluators.verdict import Verdict, diagnostics_hint
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge, judge
-from suites.registry import required_checks
+from suites.registry import other_mode_only, required_checks
 
 
 @pytest.fixture
@@ -36,4 +36,20 @@ def pytest_eicp_required_checks(
     config: pytest.Config, scenarios: list[str], upgrade: bool
 ) -> dict[str, list[tuple[str, str]]]:
     """What each scenario must run for ``success``: the check registry's required set."""
-    return {scenario: required_checks(scenario, upgrade) for scenario in scenarios}
+    mode = config.getoption("topology_mode", None)
+    return {scenario: required_checks(scenario, upgrade, mode) for scenario in scenarios}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Checks of another topology mode (suites/registry.py ``MODE_ONLY``) are deselected."""
+    mode = config.getoption("topology_mode", None)
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        families = [mark.name for mark in item.iter_markers()]
+        other = any(other_mode_only((family, name), mode) for family in families)
+        (drop if other else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

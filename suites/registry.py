@@ -34,10 +34,16 @@ CHECK_MODULES: tuple[str, ...] = (
     "suites.test_injection",
     "suites.test_validation",
     "suites.test_traffic",
+    "suites.test_traffic_xds",
 )
 UPGRADE_CHECK = ("upgrade", "test_upgrade_external_control_plane_in_place")
 # Checks a scenario need not run (none today): scenario id -> (family, check) pairs.
 NOT_REQUIRED: dict[str, frozenset[tuple[str, str]]] = {}
+# Checks only one --topology-mode runs: in other modes they are deselected and not required
+# (kwok's xDS-level traffic check stands in for the real traffic kind measures).
+MODE_ONLY: dict[tuple[str, str], str] = {
+    ("traffic", "test_helloworld_endpoints_sent_to_client_proxy"): "kwok"
+}
 
 CheckFunction = Callable[..., None]
 
@@ -86,11 +92,17 @@ def checks() -> tuple[Check, ...]:
     return tuple(found)
 
 
-def required_checks(scenario: str, upgrade: bool) -> list[tuple[str, str]]:
-    """(family, check) pairs a run of ``scenario`` must have for ``success``."""
+def required_checks(scenario: str, upgrade: bool, mode: str | None = None) -> list[tuple[str, str]]:
+    """(family, check) pairs a run of ``scenario`` (in topology ``mode``) must have for ``success``."""
     wanted = [(check.family, check.name) for check in checks()] + ([UPGRADE_CHECK] if upgrade else [])
     excused = NOT_REQUIRED.get(scenario, frozenset())
-    return [pair for pair in wanted if pair not in excused]
+    return [pair for pair in wanted if pair not in excused and not other_mode_only(pair, mode)]
+
+
+def other_mode_only(pair: tuple[str, str], mode: str | None) -> bool:
+    """Whether the (family, check) pair runs only in a topology mode other than ``mode``."""
+    only = MODE_ONLY.get(pair)
+    return only is not None and mode is not None and only != mode
 
 
 def judge_again(view: ScenarioView, observer: Observer, diagnostics: str) -> list[Verdict]:

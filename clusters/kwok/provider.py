@@ -52,6 +52,8 @@ from clusters.kwok.preflight import check_memory, kwok_preflight
 from clusters.kwok.sweep import mark_kept, sweep_leftovers
 from clusters.kwok.workloads import STAND_INS as ISTIOD_STAND_INS
 from clusters.kwok.workloads import IstiodStandIns
+from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
+from clusters.kwok.xds_proxies import StepRecordLike, SyntheticProxies, build_synthetic_proxies
 from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost
 from clusters.preflight import PreflightError
 from clusters.provider import ProviderContext
@@ -112,6 +114,7 @@ class KwokProvider:
     _created: list[Role] = field(default_factory=list)
     _lbs: NetnsLoadBalancers | None = None
     _istiods: IstiodStandIns | None = None
+    proxies: SyntheticProxies | None = None  # one xDS client per injected pod (xds_proxies.py)
     _torn_down: bool = False
 
     @property
@@ -159,12 +162,15 @@ class KwokProvider:
         return self._lbs
 
     def stand_ins(self) -> tuple[str, ...]:
-        return (*STAND_INS, *(ISTIOD_STAND_INS if self.pilots else ()), *self.extra_stand_ins)
+        proxies = (PROXY_STAND_IN,) if self.proxies else ()
+        return (*STAND_INS, *(ISTIOD_STAND_INS if self.pilots else ()), *proxies, *self.extra_stand_ins)
 
     def teardown(self, *, failed: bool, interrupted: bool) -> str | None:
         if self._torn_down:
             return self.kept_message
         self._torn_down = True
+        if self.proxies is not None:
+            self.proxies.stop_all()  # before the istiods they talk to
         if self._istiods is not None:
             self._istiods.stop()  # before the namespaces they run in go
         if self._lbs is not None:
@@ -244,6 +250,11 @@ class KwokProvider:
         )  # fmt: skip
         log.info("kwok cluster %s (%s) ready at %s in %.1f s", name, role, server, time.monotonic() - started)
         return handle
+
+    def step_recorded(self, record: StepRecordLike) -> None:
+        """A scenario step finished (the topology plugin's hook): synthetic proxies follow the pods."""
+        if self.proxies is not None:
+            self.proxies.step_recorded(record, self.handles)
 
     def _start_istiods(self) -> None:
         """Real istiods behind the external cluster's istiod Deployments (clusters/kwok/workloads.py),
@@ -371,4 +382,5 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         redactor=context.redactor,
         ip=IpCli(context.runner),
         pilots=pilots,
+        proxies=build_synthetic_proxies(context, releases[0]) if releases and pilots else None,
     )

@@ -17,16 +17,24 @@ the reports: no Envoy runs and no request is sent.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from clusters.cluster import ClusterHandle
+from clusters.cluster import ClusterHandle, ProviderError
+from clusters.kwok.pilot_binaries import pilot_source
+from clusters.provider import ProviderContext
 from programs.redaction import Redactor
 from programs.runner import BackgroundProcess, CommandError, CommandRunner
 from programs.waits import wait_until
+from programs.xds_client import XdsClientBuild, XdsClientUnavailable
+from scenarios.releases import IstioRelease, load_pins
+from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok.xds")
 
@@ -34,6 +42,36 @@ PROXY_CONTAINER = "istio-proxy"
 SYNC_DEADLINE_S = 90.0
 TOKEN_DURATION = "2h"
 STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; no Envoy, no traffic)"
+TOKEN_VOLUME = "istio-token"  # the projected token the injector mounts for istio-agent
+_ACTIVE: list[SyntheticProxies] = []  # this process's running sets (the xDS reader asks them)
+
+
+class StepRecordLike(Protocol):
+    """What ``install.installer.StepRecord`` tells about a finished step."""
+
+    @property
+    def role(self) -> Role: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+
+
+def received(role: str, namespace: str, pod: str) -> dict[str, Any] | None:
+    """What the synthetic proxy of ``namespace/pod`` in ``role``'s cluster last received, if
+    one runs in this process (``None``: no such proxy, or nothing received yet)."""
+    for proxies in _ACTIVE:
+        proxy = proxies.of(role, namespace, pod)
+        if proxy is not None:
+            return proxy.received()
+    return None
+
+
+def problems_of(role: str) -> list[str]:
+    """Why synthetic proxies of ``role`` could not be started (for a check's failure message)."""
+    return [problem for proxies in _ACTIVE for problem in proxies.problems if problem.startswith(f"{role}: ")]
 
 
 @dataclass
@@ -62,14 +100,48 @@ class SyntheticProxies:
     redactor: Redactor
     work_dir: Path  # private (0700): tokens, workload keys and certificates live here
     proxies: dict[tuple[str, str, str], SyntheticProxy] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def step_recorded(self, record: StepRecordLike, clusters: Mapping[Role, ClusterHandle]) -> None:
+        """After a passed wait of an install or upgrade step on a remote cluster (its workloads
+        are Running: injected pods to speak for), attach; at the first uninstall step, stop all.
+        Errors are logged and kept in ``problems``: the checks report them, the install goes on."""
+        if record.phase == "uninstall":
+            self.stop_all()
+            return
+        if record.action != "wait" or record.outcome != "passed" or record.role == "external":
+            return
+        cluster = clusters.get(record.role)
+        if cluster is None:
+            return
+        try:
+            self.attach(cluster)
+        except (CommandError, OSError, ValueError, KeyError) as error:
+            problem = f"{record.role}: synthetic proxies could not be started: {cluster.runner.redactor.redact(str(error))}"
+            log.warning("%s", problem)
+            self.problems.append(problem)
 
     def attach(self, cluster: ClusterHandle) -> list[SyntheticProxy]:
-        """Start a client for every injected, running pod of ``cluster`` that has none yet."""
+        """Start a client for every injected, running pod of ``cluster`` that has none yet, and
+        stop those whose pod is gone (an old ReplicaSet's after a rollout)."""
+        if self not in _ACTIVE:
+            _ACTIVE.append(self)
+        pods = injected_pods(cluster)
+        current = {(cluster.role, pod["metadata"]["namespace"], pod["metadata"]["name"]) for pod in pods}
+        for key in [key for key in self.proxies if key[0] == cluster.role and key not in current]:
+            self.proxies.pop(key).process.stop()
         started = []
-        for pod in injected_pods(cluster):
+        for pod in pods:
             meta = pod["metadata"]
             key = (cluster.role, meta["namespace"], meta["name"])
             if key in self.proxies and self.proxies[key].process.running():
+                continue
+            address = container_env(pod, PROXY_CONTAINER)["CA_ADDR"]
+            if not _is_ip_address(address):
+                log.info(
+                    "no synthetic proxy for %s/%s (%s): its CA address %s is a cluster-internal name",
+                    meta["namespace"], meta["name"], cluster.role, address,
+                )  # fmt: skip
                 continue
             proxy = self._start(cluster, pod)
             self.proxies[key] = proxy
@@ -85,6 +157,8 @@ class SyntheticProxies:
         for proxy in self.proxies.values():
             proxy.process.stop()
         self.proxies.clear()
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
 
     def _start(self, cluster: ClusterHandle, pod: dict[str, Any]) -> SyntheticProxy:
         meta, spec = pod["metadata"], pod["spec"]
@@ -94,6 +168,7 @@ class SyntheticProxies:
         home = self.work_dir / cluster.role / namespace / name
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The token is a secret: not attached, and registered with the redactor at once.
+        audience = token_audience(pod)
         token = cluster.runner.run(
             [
                 cluster.kubectl_bin,
@@ -109,6 +184,7 @@ class SyntheticProxies:
                 "Pod",
                 "--bound-object-name",
                 name,
+                *(["--audience", audience] if audience else []),
             ],
             title=f"[{cluster.role}] kubectl create token {account} (for {namespace}/{name}'s synthetic proxy)",
             attach=False,
@@ -146,6 +222,8 @@ class SyntheticProxies:
                 name,
                 "-pod-ip",
                 pod.get("status", {}).get("podIP", ""),
+                "-node-type",
+                node_type(pod),
                 "-metadata",
                 home / "metadata.json",
                 "-cert-dir",
@@ -208,12 +286,34 @@ def container_env(pod: dict[str, Any], container: str) -> dict[str, str]:
     return env
 
 
+def node_type(pod: dict[str, Any]) -> str:
+    """``router`` for a gateway (its proxy runs ``proxy router``), else ``sidecar``."""
+    return "router" if "router" in (_container(pod, PROXY_CONTAINER) or {}).get("args", []) else "sidecar"
+
+
+def token_audience(pod: dict[str, Any]) -> str | None:
+    """The audience of the pod's ``istio-token`` projected token (what istio-agent presents)."""
+    for volume in pod.get("spec", {}).get("volumes", []):
+        if volume.get("name") != TOKEN_VOLUME:
+            continue
+        for source in volume.get("projected", {}).get("sources", []):
+            audience = source.get("serviceAccountToken", {}).get("audience")
+            if audience:
+                return str(audience)
+    return None
+
+
 def node_metadata(pod: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """What istio-agent sends as node metadata: ``ISTIO_META_*`` with the prefix cut, plus
-    the pod's identity fields istiod keys proxies by."""
+    the pod's identity fields istiod keys proxies by. ``ISTIO_VERSION`` (istio-agent sends its
+    own build's) is the injected proxy image's tag: the version that sidecar would report."""
     meta: dict[str, Any] = {
         key.removeprefix("ISTIO_META_"): value for key, value in env.items() if key.startswith("ISTIO_META_")
     }
+    image = str((_container(pod, PROXY_CONTAINER) or {}).get("image", ""))
+    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+    if tag and "ISTIO_VERSION" not in meta:
+        meta["ISTIO_VERSION"] = tag
     meta.update(
         {
             "NAMESPACE": pod["metadata"]["namespace"],
@@ -255,6 +355,15 @@ def _field(pod: dict[str, Any], path: str) -> str | None:
     return None
 
 
+def _is_ip_address(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _write_private(path: Path, text: str) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.write_text(text)
@@ -265,3 +374,33 @@ def _tail(path: Path, lines: int = 5) -> str:
         return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
         return "(no log)"
+
+
+def go_revision_of(version: str, offline: Mapping[str, str]) -> str:
+    """The Go module revision of an Istio version: the offline snapshot's when the version is a
+    build of that snapshot's commit (``1.31-alpha.<commit>``), else the version (a release tag)."""
+    snapshot = offline.get("go_module_version", "")
+    commit = re.search(r"[.+-]([0-9a-f]{12})$", version)
+    if commit is not None and snapshot.endswith(f"-{commit.group(1)}"):
+        return snapshot
+    return version
+
+
+def build_synthetic_proxies(context: ProviderContext, release: IstioRelease) -> SyntheticProxies:
+    """The client built from the Istio source of ``release``'s pilot-discovery (the one the
+    run installs first), before any cluster exists; a ``ProviderError`` says why not."""
+    try:
+        offline = load_pins().offline_istioctl
+        source = pilot_source(release, context.runner, offline)
+    except (CommandError, ValueError) as error:
+        raise ProviderError(
+            f"Istio {release.label}: which Istio source for the synthetic proxy? {error}"
+        ) from None
+    revision = source.go_revision or go_revision_of(source.version, offline)
+    try:
+        binary = XdsClientBuild(revision, context.config.tools_dir, context.runner).resolve()
+    except XdsClientUnavailable as error:
+        raise ProviderError(str(error)) from None
+    work_dir = context.run_dir / "kwok" / "xds"
+    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return SyntheticProxies(binary, context.runner, context.redactor, work_dir)

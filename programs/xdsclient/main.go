@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	pstruct "google.golang.org/protobuf/types/known/structpb"
 
+	"istio.io/istio/pilot/pkg/model"
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pkg/adsc"
 	"istio.io/istio/pkg/security"
@@ -40,7 +41,7 @@ import (
 
 type options struct {
 	address, san, rootCert, tokenFile, clusterID, namespace, serviceAccount string
-	podName, podIP, metaFile, outFile, certDir                              string
+	podName, podIP, metaFile, outFile, certDir, nodeType                    string
 	timeout                                                                 time.Duration
 	hold                                                                    bool
 }
@@ -66,6 +67,7 @@ func main() {
 	flag.StringVar(&o.serviceAccount, "service-account", "", "the pod's service account")
 	flag.StringVar(&o.podName, "pod-name", "", "the pod's name")
 	flag.StringVar(&o.podIP, "pod-ip", "", "the pod's IP (the proxy's node IP)")
+	flag.StringVar(&o.nodeType, "node-type", "sidecar", "the proxy type: sidecar, or router for a gateway")
 	flag.StringVar(&o.metaFile, "metadata", "", "JSON file: the node metadata from the injected sidecar's environment")
 	flag.StringVar(&o.outFile, "out", "", "JSON file the received xDS is written to (rewritten on every update)")
 	flag.StringVar(&o.certDir, "cert-dir", "", "private directory for the workload key and certificate")
@@ -99,6 +101,7 @@ func run(o options) error {
 		Config: adsc.Config{
 			ClientName: o.podName, XDSSAN: o.san, Namespace: o.namespace, Workload: o.podName,
 			IP: o.podIP, Meta: meta, CertDir: o.certDir, XDSRootCAFile: o.rootCert,
+			NodeType: model.NodeType(o.nodeType),
 		},
 		InitialDiscoveryRequests: []*discovery.DiscoveryRequest{{TypeUrl: v3.ClusterType}, {TypeUrl: v3.ListenerType}},
 	})
@@ -194,19 +197,30 @@ type lbEndpoint struct {
 }
 
 type output struct {
-	Identity  string                  `json:"identity"`
-	Clusters  []string                `json:"clusters"`
+	Identity string   `json:"identity"`
+	Clusters []string `json:"clusters"`
+	// Cluster name -> its discovery type (EDS, STATIC, ORIGINAL_DST, STRICT_DNS, ...).
+	ClusterTypes map[string]string `json:"cluster_types"`
+	// Cluster name -> endpoints: from EDS, or inline in CDS (load_assignment) for other types.
 	Endpoints map[string][]lbEndpoint `json:"endpoints"`
 	Time      string                  `json:"time"`
 }
 
 func snapshot(client *adsc.ADSC, spiffe string) output {
-	out := output{Identity: spiffe, Endpoints: map[string][]lbEndpoint{}, Time: time.Now().UTC().Format(time.RFC3339)}
+	out := output{
+		Identity: spiffe, ClusterTypes: map[string]string{}, Endpoints: map[string][]lbEndpoint{},
+		Time: time.Now().UTC().Format(time.RFC3339),
+	}
 	for name := range client.GetEdsClusters() {
 		out.Clusters = append(out.Clusters, name)
+		out.ClusterTypes[name] = "EDS"
 	}
-	for name := range client.GetClusters() {
+	for name, c := range client.GetClusters() {
 		out.Clusters = append(out.Clusters, name)
+		out.ClusterTypes[name] = c.GetType().String()
+		if c.GetLoadAssignment() != nil {
+			out.Endpoints[name] = endpoints(c.GetLoadAssignment())
+		}
 	}
 	sort.Strings(out.Clusters)
 	for name, assignment := range client.GetEndpoints() {
