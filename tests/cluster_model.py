@@ -289,8 +289,8 @@ def _istioctl(cluster: Cluster, args: list[str]) -> tuple[int, str, str]:
     names.append("istio-ingressgateway")
     for name in names:
         for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1"), ("ServiceAccount", "v1")):
-            document: dict[str, Any] = {"istioctl": True, "apiVersion": api_version, "kind": kind}
-            cluster.add(ObjectRef(group_kind(document), name, namespace), document)
+            labelled: dict[str, Any] = {"istioctl": True, "apiVersion": api_version, "kind": kind}
+            cluster.add(ObjectRef(group_kind(labelled), name, namespace), labelled)
     return 0, "✔ Installation complete\n", ""
 
 
