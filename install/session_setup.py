@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,9 +55,12 @@ def suite_pki(scenario_id: str, facts: Facts, label: str, runner: CommandRunner)
     return generated
 
 
-def cluster_set_lock(topology: Topology, directory: Path, label: str) -> FileLock:
+def cluster_set_lock(
+    topology: Topology, directory: Path, label: str, timeout_s: float = CLUSTER_SET_LOCK_TIMEOUT_S
+) -> FileLock:
     """A host-wide lock per cluster set (next to the tools cache, which is host-wide too):
-    pytest processes sharing clusters install one at a time. Returned acquired."""
+    pytest processes sharing clusters install one at a time. Returned acquired. A wait longer
+    than ``timeout_s`` fails naming who holds the lock (its ``.holder`` file)."""
     identity = json.dumps(
         sorted(
             (role, cluster.context, str(cluster.kubeconfig)) for role, cluster in topology.clusters.items()
@@ -66,14 +70,22 @@ def cluster_set_lock(topology: Topology, directory: Path, label: str) -> FileLoc
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     directory.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(directory / f"cluster-set-{digest}.lock"), timeout=CLUSTER_SET_LOCK_TIMEOUT_S)
+    lock = FileLock(str(directory / f"cluster-set-{digest}.lock"), timeout=timeout_s)
+    holder = directory / f"cluster-set-{digest}.holder"
     try:
         lock.acquire()
     except Timeout:
+        try:
+            who = holder.read_text().strip() or "unknown"
+        except OSError:
+            who = "unknown (no holder record)"
         raise RuntimeError(
-            f"{label}: another pytest worker held the cluster set {topology.prefix} for "
-            f"{CLUSTER_SET_LOCK_TIMEOUT_S / 3600:.0f}h ({lock.lock_file}); is a run stuck?"
+            f"{label}: the cluster set {topology.prefix or 'of these contexts'} was not free within "
+            f"{timeout_s:.0f} s ({lock.lock_file}); it is held by {who}. Is a run stuck?"
         ) from None
+    holder.write_text(
+        f"pid {os.getpid()} ({label}) since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
+    )
     return lock
 
 

@@ -116,3 +116,21 @@ def test_a_failing_listener_is_logged_once_loudly(
     errors = [r for r in caplog.records if r.levelno == logging.ERROR and "listener" in r.getMessage()]
     assert len(errors) == 1
     assert "the timeline is broken" in caplog.text  # with its traceback
+
+
+def test_the_scenario_cluster_set_lock_wait_is_bounded_and_names_its_holder(tmp_path: Path) -> None:
+    from clusters.cluster import Topology
+    from install.session_setup import cluster_set_lock
+
+    topology = Topology(mode="kind", clusters={}, prefix="eicp")
+    held = cluster_set_lock(topology, tmp_path, "ip-passthrough 1.30 (gw0)")
+    started = time.monotonic()
+    try:
+        with pytest.raises(RuntimeError) as caught:
+            cluster_set_lock(topology, tmp_path, "sail 1.31 (gw1)", timeout_s=0.5)
+    finally:
+        held.release()
+    assert time.monotonic() - started < 30
+    text = str(caught.value)
+    assert text.startswith("sail 1.31 (gw1): the cluster set eicp was not free within 0 s")
+    assert "it is held by pid" in text and "(ip-passthrough 1.30 (gw0)) since" in text
