@@ -35,6 +35,16 @@ MINOR_SKEW = {"kubectl": 1, "helm": 99, "istioctl": 0, "kind": 0}
 EXACT_PATCH = ("istioctl",)
 # Tools only kind mode uses (never resolved, nor built, in existing or kwok mode).
 KIND_MODE_TOOLS = ("kind", "cloud-provider-kind")
+# The control plane of a kwok cluster (kwok mode only); pilot-discovery comes per Istio release.
+KWOK_MODE_TOOLS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kwok",
+    "kwokctl",
+)
 
 
 def reported_version(spec: ToolSpec, version_output: str) -> str | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
-from programs.tool_policy import RunToolResolver
+from programs.tool_policy import KWOK_MODE_TOOLS, RunToolResolver
 from programs.tools import ResolvedTool, ToolResolver, ToolUnavailable
 from run.config import DEFAULT_TOOLS_DIR
 from scenarios.releases import Pins, load_pins
@@ -30,16 +30,7 @@ OFFLINE_SUFFIX = "-offline"
 # Tools versioned by Istio release (built from the same Istio source as that release).
 ISTIO_TOOLS = ("istioctl", "pilot-discovery")
 # `kwok-tier`: everything --topology-mode kwok runs, on the offline tier's Istio snapshot.
-KWOK_TIER = (
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubectl",
-    "kwok",
-    "kwokctl",
-    "pilot-discovery-offline",
-)
+KWOK_TIER = (*KWOK_MODE_TOOLS, "pilot-discovery-offline")
 
 
 def expand_names(names: list[str]) -> list[str]:

@@ -21,7 +21,6 @@ from clusters.kind_lifecycle import RunIdentity, RunRegistry
 from clusters.kwok.config import KwokBinaries
 from clusters.kwok.kwokctl import Kwokctl
 from clusters.kwok.provider import (
-    KWOK_TOOLS,
     KwokProvider,
     KwokProvisioningError,
     KwokSettings,
@@ -31,6 +30,7 @@ from clusters.netns import IpCli, NetnsHost
 from clusters.provider import ProviderContext
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from programs.tool_policy import KWOK_MODE_TOOLS
 from programs.tools import ResolvedTool, ToolResolver
 from run.config import DEFAULT_TOOLS_DIR
 from scenarios.releases import load_pins
@@ -50,7 +50,7 @@ def make_provider(
     reason = netns_usable()
     if reason:
         pytest.skip(reason)
-    tools = {name: real_tool(name) for name in KWOK_TOOLS}
+    tools = {name: real_tool(name) for name in KWOK_MODE_TOOLS}
     binaries = KwokBinaries(
         tools["kube-apiserver"].path,
         tools["kube-controller-manager"].path,
@@ -243,7 +243,7 @@ def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
     reason = netns_usable()
     if reason:
         pytest.skip(reason)
-    for name in (*KWOK_TOOLS, "pilot-discovery-offline"):
+    for name in (*KWOK_MODE_TOOLS, "pilot-discovery-offline"):
         real_tool(name)  # built or cached where the resolver below finds it
     # The offline tier's way: a custom build (--istioctl) of the pinned Istio source snapshot.
     release = replace(

@@ -59,20 +59,12 @@ from clusters.preflight import PreflightError
 from clusters.provider import ProviderContext
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from programs.tool_policy import KWOK_MODE_TOOLS
 from scenarios.releases import load_pins
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok")
 
-KWOK_TOOLS = (
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubectl",
-    "kwok",
-    "kwokctl",
-)
 NODES_READY_TIMEOUT_S = 120.0
 STAND_INS = (
     "LoadBalancer addresses (network-namespace hosts)",
@@ -348,7 +340,7 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         log.warning(
             "--reuse-clusters is for kind clusters; kwok clusters are created afresh (about 5 s each)"
         )
-    tools = {name: context.tools.resolve(name) for name in KWOK_TOOLS}
+    tools = {name: context.tools.resolve(name) for name in KWOK_MODE_TOOLS}
     binaries = KwokBinaries(
         kube_apiserver=tools["kube-apiserver"].path,
         kube_controller_manager=tools["kube-controller-manager"].path,
