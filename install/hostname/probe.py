@@ -23,7 +23,7 @@ HANDSHAKE_DONE = frozenset({0, 8, 16, 18, 52, 56, 92})
 # ports. Every port must complete a verified handshake in the same attempt; the last attempt's
 # failing curl exit code is the pod's exit code. -w prints the address curl connected to.
 PROBE_SCRIPT = r"""host=$1; deadline=$2; pause=$3; cacert=$4; shift 4
-err=/tmp/eicp-probe.err
+err=/tmp/eicp-probe.$$.err; trap 'rm -f "$err"' EXIT
 end=$(( $(date +%s) + deadline ))
 while :; do
   rc=0
