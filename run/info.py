@@ -80,8 +80,8 @@ class RunFacts:
 
 
 # -- transitional: callers not yet handed the run's ``RunFacts`` (fixture ``run_facts``) ----------
-# They reach the facts of the pytest run that configured last (run.state.activate). Remove once
-# fixtures/topology_plugin.py and fixtures/core.py take the fixture.
+# They reach the facts of the pytest run that asked last (run.state.activate). The plugins no
+# longer use them; tests/test_report_conformance.py still does. Remove with that last caller.
 
 
 def _active() -> RunFacts:

@@ -32,7 +32,7 @@ def run_state(config: pytest.Config) -> RunState:
 
 
 class _Active:
-    """Transitional, for ``run.timeline.current_timeline`` and ``run.info.note_*`` callers only."""
+    """Transitional, for callers of the module-level ``run.info.note_*``/``export``/``reset`` only."""
 
     state = RunState()
 

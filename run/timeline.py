@@ -160,11 +160,3 @@ class Timeline:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
-
-
-def current_timeline() -> Timeline:
-    """Transitional: the timeline of the pytest run that configured last (run.state.activate),
-    for callers not yet handed the ``timeline`` fixture (fixtures/topology_plugin.py)."""
-    from run.state import active_state
-
-    return active_state().timeline

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from run.state import run_state
-from run.timeline import Timeline, current_timeline
+from run.timeline import Timeline
 
 
 def test_phase_records_outcome_and_duration() -> None:
@@ -46,12 +46,9 @@ def test_round_trip_through_dicts() -> None:
     assert [record.start for record in target.records()] == [50.0, 100.0]
 
 
-def test_module_accessor_and_fixture_share_one_timeline(
-    timeline: Timeline, pytestconfig: pytest.Config
-) -> None:
-    # One timeline per run, in its config's stash (run.state); the module accessor is transitional.
+def test_the_fixture_is_the_runs_one_timeline(timeline: Timeline, pytestconfig: pytest.Config) -> None:
+    # One timeline per run, in its config's stash (run.state): no module-level one.
     assert timeline is run_state(pytestconfig).timeline
-    assert timeline is current_timeline()
 
 
 def test_listeners_hear_each_phase_start_and_end() -> None:
