@@ -99,7 +99,11 @@ def test_deadline_must_be_positive() -> None:
 
 
 def test_an_observation_is_done_when_it_says_and_its_state_is_what_a_timeout_reports() -> None:
-    seen = iter([Observation(False, "replicas=1 updated=0", None), Observation(True, "rolled out", "v2")])
+    observations: list[Observation[str | None]] = [
+        Observation(False, "replicas=1 updated=0", None),
+        Observation(True, "rolled out", "v2"),
+    ]
+    seen = iter(observations)
     assert wait_until("rollout", lambda: next(seen), 5, sleep=lambda _: None).value == "v2"
     with pytest.raises(WaitTimeout, match=r"last observed: Available=False \(MinimumReplicasUnavailable\)$"):
         wait_until(
