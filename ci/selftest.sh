@@ -53,7 +53,7 @@ step "Lint and type-check"
 mkdir -p "$REPORT_DIR"
 step "Benchmark: three clusters created in parallel (fake kind, 2 s per creation)"
 # Alone and without xdist: pytest-benchmark measures nothing under xdist.
-"$VENV/bin/python" -m pytest tests/test_lifecycle.py -p no:xdist -q \
+"$VENV/bin/python" -m pytest tests/test_lifecycle_limits.py -p no:xdist -q \
   -k test_three_clusters_are_created_in_parallel --benchmark-columns=min,max,rounds
 
 step "Self-tests with the real upstream binaries (kind, cloud-provider-kind, istioctl, Chromium)"
