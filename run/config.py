@@ -225,7 +225,7 @@ def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_
                     f"{flag} applies to kind mode only (and kwok); --topology-mode {mode} never "
                     "creates or deletes clusters, so there is nothing to keep or reuse"
                 )
-    if config.existing is not None:
+    if config.existing is not None and not config.plan:  # --plan reads no kubeconfig
         check_contexts(config.existing.contexts, config.existing.kubeconfig)
     return config
 
