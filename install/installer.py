@@ -44,15 +44,13 @@ from scenarios.pki import SuitePki
 from scenarios.releases import IstioRelease
 from scenarios.steps import Action, Role, ScenarioPlan, Step
 
-# Compatibility names: the plugins and tests import these from here.
-PollSettings = Backoff
+# The plugins and the upgrade driver import these from here.
 __all__ = [
     "EnvironmentFault",
     "InstallResult",
     "Installer",
     "Ledger",
     "PlanError",
-    "PollSettings",
     "StepFailed",
     "StepRecord",
     "is_transient",

@@ -1,4 +1,4 @@
-"""install/hostname.py in pieces: the Corefile edit and its exact undo, the hosts-file script run by
+"""install/hostname/ in pieces: the Corefile edit and its exact undo, the hosts-file script run by
 a real ``sh`` on real files, the probe script against a fake curl, and what each curl exit means."""
 
 from __future__ import annotations

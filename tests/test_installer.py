@@ -17,12 +17,12 @@ from install.installer import (
     EnvironmentFault,
     Installer,
     PlanError,
-    PollSettings,
     StepFailed,
     StepRecord,
 )
 from programs.redaction import REDACTED
 from programs.runner import CommandRecord, CommandRunner
+from programs.waits import Backoff
 from scenarios.facts import Facts, placeholder
 from scenarios.releases import load_pins
 from scenarios.steps import Action, Role, ScenarioPlan, Step
@@ -35,7 +35,7 @@ API_SERVERS: dict[Role, str] = {
     "second": "https://172.18.0.4:6443",
 }
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXBheWxvYWQtb2YtdGhlLXNlcnZpY2UtYWNjb3VudA.c2lnbmF0dXJl"
-FAST = PollSettings(min_s=0.01, max_s=0.05)
+FAST = Backoff(min_s=0.01, max_s=0.05)
 LB_IP = "172.18.0.200"
 
 
