@@ -152,6 +152,8 @@ def test_report_and_tools_dirs_that_are_files_or_cannot_be_made(
     assert_refused(code, output, f"--tools-dir {a_file / 'below'}: {a_file} is a file")
     code, output = run_pytest(runner, "--report-dir", "/sys/eicp-cannot-be-made")
     assert_refused(code, output, "--report-dir /sys/eicp-cannot-be-made: cannot be created")
+    code, output = run_pytest(runner, "--tools-dir", "/sys/eicp-cannot-be-made")
+    assert_refused(code, output, "--tools-dir /sys/eicp-cannot-be-made: cannot be created")
 
 
 @pytest.mark.parametrize(
