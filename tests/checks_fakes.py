@@ -442,7 +442,11 @@ _TYPES = {
 def syncz_entry(
     proxy: str, cluster_id: str = REMOTE_CLUSTER, *, stale: str | None = None, version: str = "1.30.3"
 ) -> Obj:
-    """One ``SyncStatus`` as istiod's ``/debug/syncz`` serialises it; ``stale`` names a type left unacked."""
+    """One ``SyncStatus`` as istiod's ``/debug/syncz`` serialises it; ``stale`` names a type left unacked.
+
+    Shaped as recorded from a real istiod on the kwok tier (tests/goldens/xds/syncz.json): nonces
+    are ``<push time>/<version><uuid>``, and empty fields are left out (``omitempty``), so an
+    unacked type has no ``*_acked`` key at all."""
     entry: Obj = {
         "cluster_id": cluster_id,
         "proxy": proxy,
@@ -450,15 +454,13 @@ def syncz_entry(
         "istio_version": version,
         "resources": {},
     }
-    for short, type_url in _TYPES.items():
-        nonce = f"{short[:2]}-nonce-0f3a"
+    for index, (short, type_url) in enumerate(_TYPES.items()):
+        nonce = f"2026-12-01T09:46:25Z/10{index}978ace6-660c-4a6a-811f-ebfd8e9a58e4"
         entry[f"{short}_sent"] = nonce
-        entry[f"{short}_acked"] = "" if stale == short else nonce
-        entry["resources"][type_url] = {
-            "sent": nonce,
-            "acked": entry[f"{short}_acked"],
-            "sentTime": "2026-04-23T10:11:12.345678901Z",
-        }
+        status = {"sent": nonce, "sentTime": "2026-12-01T09:46:25.30637755Z"}
+        if stale != short:
+            entry[f"{short}_acked"] = status["acked"] = nonce
+        entry["resources"][type_url] = status
     return entry
 
 

@@ -151,7 +151,7 @@ def test_proxy_unknown_to_external_istiod_fails() -> None:
     [
         (
             fake.syncz_entry("helloworld-v1-776f57d5f6-s7zfc.sample", stale="listener"),
-            "LDS stale (sent li-nonce-0f3a",
+            "LDS stale (sent 2026-12-01T09:46:25Z/101978ace6-660c-4a6a-811f-ebfd8e9a58e4, acked nothing)",
         ),
         (
             fake.syncz_entry("helloworld-v1-776f57d5f6-s7zfc.sample", "Kubernetes"),

@@ -115,7 +115,19 @@ func run(o options) error {
 	if _, err := client.Wait(o.timeout, v3.ClusterType, v3.EndpointType); err != nil {
 		return fmt.Errorf("no CDS and EDS from %s within %s: %v", o.address, o.timeout, err)
 	}
-	if err := write(o.outFile, snapshot(client, spiffe)); err != nil {
+	// adsc keeps only the last EDS response, but istiod pushes EDS per changed cluster (an
+	// update names only those): the client keeps every cluster's latest assignment itself,
+	// taken from each response in order.
+	eds := map[string]*endpoint.ClusterLoadAssignment{}
+	for drained := false; !drained; {
+		select {
+		case msg := <-client.XDSUpdates:
+			merge(eds, msg)
+		default:
+			drained = true
+		}
+	}
+	if err := write(o.outFile, snapshot(client, spiffe, eds)); err != nil {
 		return err
 	}
 	fmt.Println("synced")
@@ -128,14 +140,38 @@ func run(o options) error {
 		select {
 		case <-stop:
 			return nil
-		case update := <-client.Updates:
-			if update == v3.EndpointType || update == v3.ClusterType {
-				if err := write(o.outFile, snapshot(client, spiffe)); err != nil {
+		case msg := <-client.XDSUpdates:
+			if msg == nil {
+				return fmt.Errorf("the ADS stream to %s closed", o.address)
+			}
+			if merge(eds, msg) {
+				if err := write(o.outFile, snapshot(client, spiffe, eds)); err != nil {
 					return err
 				}
 			}
 		}
 	}
+}
+
+// merge takes the cluster load assignments of an EDS response into eds; it says whether the
+// response was CDS or EDS (what the output file shows).
+func merge(eds map[string]*endpoint.ClusterLoadAssignment, msg *discovery.DiscoveryResponse) bool {
+	if msg == nil {
+		return false
+	}
+	switch msg.GetTypeUrl() {
+	case v3.EndpointType:
+		for _, resource := range msg.GetResources() {
+			cla := &endpoint.ClusterLoadAssignment{}
+			if err := resource.UnmarshalTo(cla); err == nil {
+				eds[cla.GetClusterName()] = cla
+			}
+		}
+		return true
+	case v3.ClusterType:
+		return true
+	}
+	return false
 }
 
 // fetchCertificate sends the CSR istio-agent sends and keeps the key and chain for mTLS.
@@ -206,7 +242,7 @@ type output struct {
 	Time      string                  `json:"time"`
 }
 
-func snapshot(client *adsc.ADSC, spiffe string) output {
+func snapshot(client *adsc.ADSC, spiffe string, eds map[string]*endpoint.ClusterLoadAssignment) output {
 	out := output{
 		Identity: spiffe, ClusterTypes: map[string]string{}, Endpoints: map[string][]lbEndpoint{},
 		Time: time.Now().UTC().Format(time.RFC3339),
@@ -214,6 +250,9 @@ func snapshot(client *adsc.ADSC, spiffe string) output {
 	for name := range client.GetEdsClusters() {
 		out.Clusters = append(out.Clusters, name)
 		out.ClusterTypes[name] = "EDS"
+		if assignment, ok := eds[name]; ok {
+			out.Endpoints[name] = endpoints(assignment)
+		}
 	}
 	for name, c := range client.GetClusters() {
 		out.Clusters = append(out.Clusters, name)
@@ -223,9 +262,6 @@ func snapshot(client *adsc.ADSC, spiffe string) output {
 		}
 	}
 	sort.Strings(out.Clusters)
-	for name, assignment := range client.GetEndpoints() {
-		out.Endpoints[name] = endpoints(assignment)
-	}
 	return out
 }
 

@@ -1,0 +1,156 @@
+"""The synthetic proxies of kwok mode, pure: what each client is given, when it starts and stops,
+and the real istiod output it produced (recorded on the kwok tier, tests/goldens/xds/)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clusters.kwok import xds_proxies
+from clusters.kwok.xds_proxies import (
+    SyntheticProxies,
+    container_env,
+    go_revision_of,
+    node_metadata,
+    node_type,
+    token_audience,
+)
+from scenarios.steps import Role
+from suites.evaluation.evaluators.injection import evaluate_proxies_synced
+from suites.evaluation.evaluators.xds import helloworld_cluster
+from tests import checks_fakes as fake
+
+GOLDENS = Path(__file__).parent / "goldens" / "xds"
+SNAPSHOT = "v0.0.0-20260423205519-b01690e6db7d"
+OFFLINE = {"go_module_version": SNAPSHOT, "reports_as": "1.31-dev.b01690e6db7d"}
+
+
+def golden(name: str) -> Any:
+    return json.loads((GOLDENS / name).read_text())
+
+
+def test_the_sidecars_environment_is_resolved_as_the_kubelet_would() -> None:
+    pod = golden("curl-pod.json")
+    env = container_env(pod, "istio-proxy")
+    assert env["CA_ADDR"] == "10.250.1.5:15012"
+    assert env["POD_NAME"] == "curl-7ff8c849cb-mv688"
+    assert env["INSTANCE_IP"] == "10.20.0.2"
+    assert env["ISTIO_META_NODE_NAME"] == "node-000000"
+    assert "GOMEMLIMIT" not in env  # a resource reference, which a kwok pod has no value for
+
+
+def test_node_metadata_is_the_injected_sidecars() -> None:
+    pod = golden("curl-pod.json")
+    meta = node_metadata(pod, container_env(pod, "istio-proxy"))
+    assert meta["CLUSTER_ID"] == "eicp-1201094448-remote"
+    assert meta["NETWORK"] == "network1"
+    assert meta["MESH_ID"] == "mesh1"
+    assert meta["ISTIO_VERSION"] == "1.31-dev.b01690e6db7d"  # the proxy image's tag
+    assert (meta["NAME"], meta["NAMESPACE"], meta["SERVICE_ACCOUNT"]) == (
+        "curl-7ff8c849cb-mv688",
+        "sample",
+        "curl",
+    )
+    assert meta["LABELS"]["app"] == "curl"
+    assert meta["INSTANCE_IPS"] == "10.20.0.2"
+
+
+def test_token_audience_and_node_type() -> None:
+    pod = golden("curl-pod.json")
+    assert token_audience(pod) == "istio-ca"
+    assert node_type(pod) == "sidecar"
+    gateway = json.loads(json.dumps(pod))
+    gateway["spec"]["containers"][1]["args"] = ["proxy", "router", "--domain", "x"]
+    gateway["spec"]["volumes"] = []
+    assert node_type(gateway) == "router"
+    assert token_audience(gateway) is None
+
+
+@pytest.mark.parametrize(
+    ("version", "revision"),
+    [
+        ("1.31-dev.b01690e6db7d", SNAPSHOT),
+        ("1.31-alpha.b01690e6db7d", SNAPSHOT),
+        ("1.31-dev+b01690e6db7d", SNAPSHOT),
+        ("1.30.3", "1.30.3"),
+        ("1.31-dev.0123456789ab", "1.31-dev.0123456789ab"),
+    ],
+)
+def test_the_go_revision_of_an_istio_version(version: str, revision: str) -> None:
+    assert go_revision_of(version, OFFLINE) == revision
+
+
+@dataclass(frozen=True)
+class Record:
+    role: Role
+    action: str
+    phase: str
+    outcome: str = "passed"
+
+
+class Recorder(SyntheticProxies):
+    """Records attach and stop_all instead of starting processes."""
+
+    def __init__(self, tmp: Path) -> None:
+        super().__init__(tmp / "xdsclient", None, None, tmp)  # type: ignore[arg-type]
+        self.calls: list[str] = []
+
+    def attach(self, cluster: Any) -> list[Any]:
+        self.calls.append(f"attach {cluster}")
+        return []
+
+    def stop_all(self) -> None:
+        self.calls.append("stop")
+
+
+def test_proxies_attach_after_a_passed_wait_on_a_remote_and_stop_at_uninstall(tmp_path: Path) -> None:
+    proxies = Recorder(tmp_path)
+    clusters: dict[Role, Any] = {"external": "E", "remote": "R", "second": "S"}
+    for record in (
+        Record("external", "wait", "install"),  # istiod and its gateway: no proxies there
+        Record("remote", "apply-sample", "install"),
+        Record("remote", "wait", "install", outcome="failed"),
+        Record("remote", "wait", "install"),
+        Record("second", "wait", "upgrade"),
+        Record("remote", "delete", "uninstall"),
+    ):
+        proxies.step_recorded(record, clusters)
+    assert proxies.calls == ["attach R", "attach S", "stop"]
+
+
+def test_received_is_none_without_a_running_proxy() -> None:
+    assert xds_proxies.received("remote", "sample", "curl-1") is None
+    assert xds_proxies.problems_of("remote") == []
+
+
+def test_the_fake_syncz_is_shaped_as_the_real_one() -> None:
+    """The recorded syncz of a real istiod (three synthetic proxies: a gateway, curl, helloworld)
+    passes the evaluator, and the fake builder prints entries with the same keys."""
+    real = golden("syncz.json")
+    pod = golden("curl-pod.json")
+    pod["metadata"]["name"] = "curl-7ff8c849cb-mv688"
+    exp = fake.ip_passthrough()
+    exp = type(exp)(**{**exp.__dict__, "cluster_names": {"remote": "eicp-1201094448-remote"}})
+    verdict = evaluate_proxies_synced(
+        "remote", {"items": [pod]}, real, exp, diagnostics="d", check_proxy_version=False
+    )
+    assert verdict.ok, verdict.message
+    sidecar = next(entry for entry in real if entry["proxy_type"] == "sidecar")
+    made = fake.syncz_entry("curl-7ff8c849cb-mv688.sample")
+    assert set(made) <= set(sidecar) | {"extensionconfig_sent"}
+    nonce = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/[0-9a-f-]+$")
+    assert nonce.match(sidecar["cluster_sent"]) and nonce.match(made["cluster_sent"])
+    unacked = fake.syncz_entry("x.sample", stale="listener")
+    assert "listener_acked" not in unacked  # omitempty, as istiod serialises it
+
+
+def test_the_recorded_first_push_names_the_helloworld_cluster() -> None:
+    received = golden("curl-xds.json")
+    assert received["identity"] == "spiffe://cluster.local/ns/sample/sa/curl"
+    assert helloworld_cluster("sample") in received["clusters"]
+    assert received["cluster_types"][helloworld_cluster("sample")] == "EDS"
