@@ -38,8 +38,9 @@ def test_every_contract_is_kept_in_the_tree() -> None:
     result = lint_imports(ROOT)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
+    flowing = " ".join(output.split())  # lint-imports wraps long contract names
     for contract in contracts():
-        assert f"{contract['name']} KEPT" in output, output
+        assert f"{contract['name']} KEPT" in flowing, output
     assert f"Contracts: {len(contracts())} kept, 0 broken." in output
 
 
@@ -57,7 +58,9 @@ def test_a_pure_renderer_importing_the_installer_breaks_a_contract(tmp_path: Pat
     result = lint_imports(tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    assert "Scenarios are pure renderers: they import nothing outside themselves BROKEN" in output
+    assert "Scenarios are pure renderers: they import nothing outside themselves BROKEN" in " ".join(
+        output.split()
+    )
     assert "scenarios.steps -> install.installer" in output
 
 
