@@ -60,6 +60,10 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
     @pytest.fixture(scope="session")
     def scenario_renderer():
         def render(scenario, release, facts):
+            if os.environ.get("UNAVAILABLE"):
+                from scenarios.common import ScenarioUnavailable
+
+                raise ScenarioUnavailable(f"scenario {scenario} is not applicable to Istio {release.version}: test")
             ns = f"ns-{scenario}"
             steps = (Step("ns", "remote", Action.CREATE_NAMESPACE, "t", params={"namespace": ns}),)
             if scenario == "dns-tls":  # the suite's own test name: published in the cluster
@@ -392,3 +396,19 @@ def test_the_upgrade_hands_teardown_release_b_before_its_first_change(upgrade_wo
     run(upgrade_world)
     assert handed == [(f"ip-passthrough-{V29}", V30, V30, 0)]
     assert upgrade_world.tools.calls("istioctl")  # and then B's steps ran
+
+
+def test_a_scenario_not_applicable_to_the_release_is_skipped_with_the_reason_before_any_work(
+    pytester: pytest.Pytester, fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_cluster(fake_tools)
+    monkeypatch.setenv("EVENTS", str(pytester.path / "events.txt"))
+    monkeypatch.setenv("UNAVAILABLE", "1")
+    pytester.makeconftest(FAKE_WORLD)
+    pytester.makepyfile(test_checks=CHECKS)
+    result = pytester.runpytest(
+        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools"), "-rs"
+    )  # fmt: skip
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines([f"*scenario sail is not applicable to Istio {V30}: test*"])
+    assert fake_tools.calls("kubectl") == []
