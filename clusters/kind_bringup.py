@@ -11,7 +11,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -78,8 +78,9 @@ class TeardownError(ProviderError):
     """Some clusters of this run could not be deleted; the next run's sweep will retry."""
 
 
+@dataclass
 class KindState:
-    """The state ``KindProvisioner`` shares with its mixins (declared for the type checker)."""
+    """The state ``KindProvisioner`` shares with its mixins: its fields, declared once."""
 
     kind: KindCli
     docker: DockerCli
@@ -91,15 +92,15 @@ class KindState:
     runner: CommandRunner
     redactor: Redactor
     kubectl_bin: str
-    cpk: CloudProviderKind | None
-    proc_root: Path
-    handles: dict[Role, ClusterHandle]
-    created: dict[Role, str]
-    adopted: dict[Role, str]
-    kept_message: str | None
-    _lock: threading.Lock
-    _cancelled: threading.Event
-    _torn_down: bool
+    cpk: CloudProviderKind | None = None
+    proc_root: Path = Path("/proc")  # where the host limits are read (a fake one in self-tests)
+    handles: dict[Role, ClusterHandle] = field(default_factory=dict)
+    created: dict[Role, str] = field(default_factory=dict)
+    adopted: dict[Role, str] = field(default_factory=dict)
+    kept_message: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+    _torn_down: bool = False
 
 
 class KindBringUp(KindState):

@@ -34,21 +34,18 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.cloud_provider_kind import CloudProviderKind, ExternalLoadBalancers, LoadBalancerProvider
-from clusters.cluster import ClusterHandle, Topology
-from clusters.kind import DockerCli, KindCli
+from clusters.cloud_provider_kind import ExternalLoadBalancers, LoadBalancerProvider
+from clusters.cluster import Topology
 from clusters.kind_bringup import KindBringUp, KindSettings, ProvisioningError, TeardownError
 from clusters.kind_names import NameParts, RunIdentity, worker_for_names
 from clusters.kind_nodes import prepare_nodes
 from clusters.kind_registry import ClusterRecord, RegistryBusy, RunRegistry
 from clusters.kind_teardown import KindTeardown
 from clusters.preflight import PreflightError, check_docker, check_inotify, check_memory
-from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from scenarios.steps import Role
 
@@ -83,29 +80,12 @@ def host_preflight(runner: CommandRunner, docker_bin: str, proc_root: Path = Pat
 
 @dataclass
 class KindProvisioner(KindBringUp, KindTeardown):
-    """The kind ``ClusterProvider`` (clusters/provider.py): one cluster set per session."""
+    """The kind ``ClusterProvider`` (clusters/provider.py): one cluster set per session.
 
-    kind: KindCli
-    docker: DockerCli
-    registry: RunRegistry
-    identity: RunIdentity
-    settings: KindSettings
-    run_dir: Path
-    report_dir: Path
-    runner: CommandRunner
-    redactor: Redactor
-    kubectl_bin: str
-    cpk: CloudProviderKind | None = None
-    proc_root: Path = Path("/proc")  # where the host limits are read (a fake one in self-tests)
-    handles: dict[Role, ClusterHandle] = field(default_factory=dict)
-    created: dict[Role, str] = field(default_factory=dict)
-    adopted: dict[Role, str] = field(default_factory=dict)
-    kept_message: str | None = None
+    Its state is ``KindState``'s fields (clusters/kind_bringup.py), shared with the mixins."""
+
     mode: str = "kind"
     preflight_passed: bool = False  # set when the builder ran ``host_preflight`` already
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _cancelled: threading.Event = field(default_factory=threading.Event)
-    _torn_down: bool = False
 
     # -- the ClusterProvider contract ---------------------------------------------------
 
