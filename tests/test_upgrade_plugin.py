@@ -129,3 +129,36 @@ def test_istiod_rollout_predicate() -> None:
     unobserved["metadata"]["generation"] = 3
     done, state = istiod_rolled_out(unobserved, "1.30.3")
     assert not done and "generation not yet observed" in state
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        ("ip-passthrough", {("remote", "external-istiod", "istio-ingressgateway")}),  # IstioOperator
+        ("sail", {("remote", "external-istiod", "istio-ingressgateway")}),  # a Deployment, template gateway
+        (
+            "second-remote",
+            {
+                ("remote", "external-istiod", "istio-ingressgateway"),
+                ("remote", "external-istiod", "istio-eastwestgateway"),
+                ("second", "external-istiod", "istio-eastwestgateway"),
+            },
+        ),
+    ],
+)
+def test_the_upgrade_restarts_every_gateway_injected_gateway_outside_the_external_cluster(
+    scenario: str, expected: set[tuple[str, str, str]]
+) -> None:
+    """Issue 10 item 8: their pods keep release A's proxy until they are replaced."""
+    from install.upgrade import gateway_restarts
+    from scenarios.facts import Facts
+    from scenarios.registry import render
+    from scenarios.releases import load_pins
+
+    # sail: a release its published chart installs (the newest 1.30 patch may be newer).
+    plan = render(scenario, load_pins().resolve_release("1.30.3" if scenario == "sail" else "1.30"), Facts()).plan
+    restarts = gateway_restarts(plan)
+    assert {(r.role, r.namespace, r.deployment) for r in restarts} == expected
+    for restart in restarts:  # each waits for its rollout, B's own wait where B's plan has one
+        assert restart.wait.params["resource"] == f"deployment/{restart.deployment}"
+        assert restart.wait.params["for"] == "condition=Available"
