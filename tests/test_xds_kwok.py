@@ -1,0 +1,95 @@
+"""Synthetic proxies against the real external istiod (layer 3, kwok mode).
+
+Runs the suite as its users do (``pytest suites --topology-mode kwok --scenario
+ip-passthrough``, the offline tier's istioctl and the pilot-discovery of the same source),
+narrowed to the two checks the synthetic proxies serve: istiod's real ``/debug/syncz`` lists
+every injected pod's proxy as connected and synced, and the EDS it sent the client's proxy for
+helloworld holds the v1 pod. Afterwards no synthetic proxy process is left, and the
+conformance report names the stand-in. Root, iproute2 and the kwok tier's binaries are needed;
+without them the test skips and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from clusters.kwok.xds_proxies import STAND_IN
+from programs.tools import ResolvedTool
+from scenarios.releases import load_pins
+from tests.test_kwok_netns import netns_usable
+
+pytestmark = [pytest.mark.kwok, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+KWOK_TOOLS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "kwok",
+    "kwokctl",
+)
+CHECKS = (
+    "test_proxies_connected_and_synced_to_external_istiod",
+    "test_helloworld_endpoints_sent_to_client_proxy",
+)
+CHILD_TIMEOUT_S = 900.0
+
+
+def _xdsclient_processes() -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            exe = os.readlink(proc / "exe")
+        except OSError:
+            continue
+        if exe.endswith("/xdsclient"):
+            found.append(f"{proc.name}: {exe}")
+    return found
+
+
+def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
+    real_tool: Callable[[str], ResolvedTool], tmp_path: Path
+) -> None:
+    reason = netns_usable()
+    if reason:
+        pytest.skip(reason)
+    before = set(_xdsclient_processes())
+    tool_paths = [arg for name in KWOK_TOOLS for arg in ("--tool-path", f"{name}={real_tool(name).path}")]
+    report = tmp_path / "report"
+    argv = [
+        sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-n", "0",
+        "--topology-mode", "kwok", "--scenario", "ip-passthrough",
+        "--istioctl", str(real_tool("istioctl-offline").path), "--istio-version", "1.31",
+        "--istio-tag", load_pins().offline_istioctl["reports_as"], *tool_paths,
+        "--tool-path", f"pilot-discovery={real_tool('pilot-discovery-offline').path}",
+        "--report-dir", str(report), "-k", " or ".join(CHECKS), "-q",
+    ]  # fmt: skip
+    child = subprocess.run(
+        argv, cwd=ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False
+    )
+    tail = (child.stdout + child.stderr)[-4000:]
+    assert child.returncode == 0, f"the child run failed:\n{tail}"
+    outcomes = {
+        case.get("name", "").split("[")[0]: [child.tag for child in case]
+        for case in ET.parse(report / "junit.xml").getroot().iter("testcase")  # noqa: S314 -- our own run's output
+    }
+    for check in CHECKS:
+        assert check in outcomes, (check, tail)
+        assert not {"failure", "error", "skipped"} & set(outcomes[check]), (check, outcomes[check], tail)
+    conformance = json.loads((report / "conformance-report.json").read_text())
+    component, _, stood_in = STAND_IN.partition(" (")
+    listed = json.dumps(conformance)
+    assert json.dumps(component) in listed and json.dumps(stood_in.removesuffix(")")) in listed, (
+        "the synthetic proxies are not listed as a stand-in"
+    )
+    assert set(_xdsclient_processes()) <= before, "synthetic proxy processes were left running"
