@@ -27,20 +27,23 @@ EXTERNAL_IP = "172.18.0.200"
 REMOTE_CLUSTER = "remote1"
 SECOND_CLUSTER = "second1"
 CA_BUNDLE = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUMvVENDQWVXZ0F3SUJBZ0lRZmFrZQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg=="
-DIAGNOSTICS = "/tmp/eicp-report/diagnostics/ip-passthrough-1.30.3"
+# The 1.30 release the fakes imitate: the pinned patch (versions.yaml), so fakes and the suite's
+# own expectations move together when the pins follow upstream.
+V = str(load_pins().resolve_release("1.30").version)
+DIAGNOSTICS = f"/tmp/eicp-report/diagnostics/ip-passthrough-{V}"
 
 
-def release(version: str = "1.30.3") -> IstioRelease:
+def release(version: str = V) -> IstioRelease:
     return load_pins().resolve_release(version)
 
 
-def ip_passthrough(version: str = "1.30.3") -> ScenarioExpectations:
+def ip_passthrough(version: str = V) -> ScenarioExpectations:
     """The ip-passthrough expectations, as the real renderer makes them."""
     facts = Facts(cluster_names={"remote": REMOTE_CLUSTER}, external_istiod_addr=EXTERNAL_IP)
     return ip_passthrough_expectations(RenderContext(release(version), facts))
 
 
-def second_remote(version: str = "1.30.3") -> ScenarioExpectations:
+def second_remote(version: str = V) -> ScenarioExpectations:
     """ip-passthrough plus a second remote on network2 with v2 (seed 001 "Adding clusters")."""
     base = ip_passthrough(version)
     ctx = RenderContext(
@@ -112,7 +115,7 @@ def pod(
     app: str,
     version: str | None = None,
     namespace: str = "sample",
-    tag: str = "1.30.3",
+    tag: str = V,
     hub: str = "registry.istio.io/release",
     sidecar: SidecarForm = "native",
     discovery: str | None = f"{EXTERNAL_IP}:15012",
@@ -210,7 +213,7 @@ def local_istiod_pod() -> Obj:
             "namespace": "istio-system",
             "labels": {"app": "istiod", "istio": "pilot"},
         },
-        "spec": {"containers": [{"name": "discovery", "image": "registry.istio.io/release/pilot:1.30.3"}]},
+        "spec": {"containers": [{"name": "discovery", "image": f"registry.istio.io/release/pilot:{V}"}]},
         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
     }
 
@@ -324,7 +327,7 @@ def healthy_webhooks(exp: ScenarioExpectations, role: str = "remote") -> tuple[O
 # --- control plane ---------------------------------------------------------------------------
 
 
-def istiod_deployment(tag: str = "1.30.3", *, available: bool = True, replicas: int = 1) -> Obj:
+def istiod_deployment(tag: str = V, *, available: bool = True, replicas: int = 1) -> Obj:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -360,7 +363,7 @@ def istiod_deployment(tag: str = "1.30.3", *, available: bool = True, replicas: 
     }
 
 
-def istiod_pods(tag: str = "1.30.3") -> Obj:
+def istiod_pods(tag: str = V) -> Obj:
     image = f"registry.istio.io/release/pilot:{tag}"
     return as_list(
         {
@@ -440,7 +443,7 @@ _TYPES = {
 
 
 def syncz_entry(
-    proxy: str, cluster_id: str = REMOTE_CLUSTER, *, stale: str | None = None, version: str = "1.30.3"
+    proxy: str, cluster_id: str = REMOTE_CLUSTER, *, stale: str | None = None, version: str = V
 ) -> Obj:
     """One ``SyncStatus`` as istiod's ``/debug/syncz`` serialises it; ``stale`` names a type left unacked.
 

@@ -265,6 +265,20 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
         stderr=_denial(webhook, "subset name is invalid: Not_A_Subset"),
     )
     kubectl.on(dry_run, stdout="created (server dry run)\n")
+    # The injection check's new pod, created with --dry-run=server: returned injected.
+    kubectl.on(
+        remote + r"create --dry-run=server -o json -f -$",
+        expand=False,
+        stdout=json.dumps(
+            fakes.pod(
+                "eicp-injection-probe",
+                app="eicp-injection-probe",
+                cluster_id=remote_id,
+                discovery=discovery,
+                ready=False,
+            )
+        ),
+    )
     # curl from the client pod: every request answered by helloworld v1.
     for count in (CONVERGENCE_BATCH, BATCH_SIZE):
         kubectl.on(

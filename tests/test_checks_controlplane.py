@@ -20,7 +20,7 @@ D = fake.DIAGNOSTICS
 
 def test_istiod_healthy_passes() -> None:
     verdict = evaluate_istiod(
-        fake.istiod_deployment(), fake.istiod_pods(), "1.30.3", fake.ip_passthrough(), diagnostics=D
+        fake.istiod_deployment(), fake.istiod_pods(), fake.V, fake.ip_passthrough(), diagnostics=D
     )
     assert verdict.ok, verdict.message
     assert "Available=True" in verdict.observed
@@ -29,16 +29,16 @@ def test_istiod_healthy_passes() -> None:
 @pytest.mark.parametrize(
     ("deployment", "pods", "version", "expected"),
     [
-        (None, fake.istiod_pods(), "1.30.3", "no Deployment external-istiod/istiod"),
-        (fake.istiod_deployment(available=False), fake.istiod_pods(), "1.30.3", "not Available"),
-        (fake.istiod_deployment("1.29.6"), fake.istiod_pods(), "1.30.3", "not tagged 1.30.3"),
+        (None, fake.istiod_pods(), fake.V, "no Deployment external-istiod/istiod"),
+        (fake.istiod_deployment(available=False), fake.istiod_pods(), fake.V, "not Available"),
+        (fake.istiod_deployment("1.29.6"), fake.istiod_pods(), fake.V, f"not tagged {fake.V}"),
         (
             fake.istiod_deployment(),
             fake.istiod_pods("1.29.6"),
-            "1.30.3",
+            fake.V,
             "runs registry.istio.io/release/pilot:1.29.6",
         ),
-        (fake.istiod_deployment(), fake.as_list(), "1.30.3", "no running istiod pod"),
+        (fake.istiod_deployment(), fake.as_list(), fake.V, "no running istiod pod"),
         (fake.istiod_deployment(), fake.istiod_pods(), "1.29.6", "pilot-discovery reports version 1.29.6"),
     ],
     ids=["missing", "unavailable", "old-template", "old-pod", "no-pods", "old-version-reported"],
@@ -77,7 +77,7 @@ def test_istiod_custom_build_skips_reported_version_only() -> None:
 def test_istiod_rollout_in_progress_fails() -> None:
     deployment = fake.istiod_deployment(replicas=2)
     deployment["status"]["updatedReplicas"] = 1
-    verdict = evaluate_istiod(deployment, fake.istiod_pods(), "1.30.3", fake.ip_passthrough(), diagnostics=D)
+    verdict = evaluate_istiod(deployment, fake.istiod_pods(), fake.V, fake.ip_passthrough(), diagnostics=D)
     assert "rollout incomplete: 1 updated / 2 available of 2 replicas" in verdict.message
 
 

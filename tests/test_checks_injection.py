@@ -50,7 +50,7 @@ def test_healthy_pods_pass_in_both_sidecar_forms(form: fake.SidecarForm) -> None
     [
         ({"sidecar": "none"}, "no istio-proxy container (the pod was not injected)"),
         ({"sidecar": "plain-init"}, "init container without restartPolicy: Always"),
-        ({"tag": "1.29.6"}, "is not proxyv2:1.30.3 (the release under test)"),
+        ({"tag": "1.29.6"}, f"is not proxyv2:{fake.V} (the release under test)"),
         ({"hub": "docker.io/istio"}, "is not from hub registry.istio.io/release"),
         ({"ready": False}, "not Ready (Ready=False (ContainersNotReady"),
         # A local injector: default discovery address (omitted from PROXY_CONFIG), default cluster id.

@@ -87,8 +87,10 @@ def test_syncz_merges_every_ready_istiod(fake_tools: FakeTools, observer: Observ
 
 def test_istiod_version_from_pilot_discovery(fake_tools: FakeTools, observer: Observer) -> None:
     kubectl = fake_tools.install("kubectl")
-    kubectl.on(r"exec .* pilot-discovery version -o json", stdout='{"clientVersion": {"version": "1.30.3"}}')
-    assert observer.istiod_reported_version(fake.istiod_pods()) == "1.30.3"
+    kubectl.on(
+        r"exec .* pilot-discovery version -o json", stdout=json.dumps({"clientVersion": {"version": fake.V}})
+    )
+    assert observer.istiod_reported_version(fake.istiod_pods()) == fake.V
     assert observer.istiod_reported_version(fake.as_list()) is None
 
 
