@@ -15,13 +15,13 @@ import pytest
 
 from clusters.kwok.istiod_host import _container_argv
 from clusters.kwok.pod_sandbox import (
-    CriLog,
     Materializer,
     PodIdentity,
     SandboxError,
     container_of,
     sandbox_argv,
 )
+from clusters.kwok.pod_sandbox_logs import CriLog
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.c2FuZGJveA.c2lnbmF0dXJl"
 

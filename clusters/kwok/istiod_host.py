@@ -41,14 +41,15 @@ import yaml
 from clusters.cluster import ClusterHandle
 from clusters.kwok.istiod_source import KubeObjectSource
 from clusters.kwok.pod_sandbox import (
-    CriLog,
     Materializer,
     Obj,
     PodIdentity,
     SandboxError,
     container_of,
+    expand_env,
     sandbox_argv,
 )
+from clusters.kwok.pod_sandbox_logs import CriLog
 from programs.runner import BackgroundProcess, CommandError
 
 log = logging.getLogger("eicp.kwok.istiod")
@@ -340,10 +341,8 @@ class IstiodHost:
 
 def _container_argv(container: Obj, env: dict[str, str], binary: Path) -> list[str]:
     """command + args as the container runtime would run them, the pilot entrypoint mapped to ``binary``."""
-    from clusters.kwok.pod_sandbox import _expand
-
     command = [str(part) for part in container.get("command") or []]
-    args = [_expand(str(part), env) for part in container.get("args") or []]
+    args = [expand_env(str(part), env) for part in container.get("args") or []]
     if not command:
         return [str(binary), *args]
     if Path(command[0]).name == ENTRYPOINT:
