@@ -102,7 +102,13 @@ def rollout_status(deployment: Obj) -> tuple[bool, str]:
     current = status.get("observedGeneration", 0) >= generation
     updated, available = status.get("updatedReplicas", 0), status.get("availableReplicas", 0)
     done = current and updated == wanted == available
-    return done, f"replicas={wanted} updated={updated} available={available}"
+    state = f"replicas={wanted} updated={updated} available={available}"
+    # Why no pod could be made (e.g. the API server's error calling an admission webhook): the
+    # Deployment carries its ReplicaSet's failure; without it a wait only says "updated=0".
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+            state += f"; ReplicaFailure: {cond.get('message') or cond.get('reason')}"
+    return done, state
 
 
 def is_deployment(resource: str) -> bool:

@@ -45,6 +45,22 @@ def test_a_rollout_is_done_when_the_latest_spec_is_updated_and_available_everywh
     assert is_deployment("deployment.apps/istiod") and not is_deployment("service/istiod")
 
 
+def test_a_replica_failure_is_part_of_the_rollout_state() -> None:
+    """As the first kwok-tier run showed: the wait said "updated=0" while every pod creation was
+    refused by the injection webhook; the Deployment's ReplicaFailure condition says why."""
+    failing = deployment(1, 1, 0, 0)
+    message = (
+        'Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": '
+        "failed to call webhook: context deadline exceeded"
+    )
+    failing["status"]["conditions"] = [  # type: ignore[index]
+        {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": message}
+    ]
+    done, state = rollout_status(failing)
+    assert not done
+    assert state == f"replicas=2 updated=0 available=0; ReplicaFailure: {message}"
+
+
 def test_a_status_from_an_older_generation_is_stale() -> None:
     obj = deployment(3, 2, 2, 2)
     assert stale_status(obj) == "status.observedGeneration 2 < metadata.generation 3"
