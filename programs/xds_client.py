@@ -19,6 +19,7 @@ import json
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,3 +112,13 @@ def write_wrapper_module(work: Path, istio_dir: Path, revision: str) -> None:
     shutil.copyfile(istio_dir / "go.sum", work / "go.sum")
     for source in SOURCE_DIR.glob("*.go"):
         shutil.copyfile(source, work / source.name)
+
+
+def go_revision_of(version: str, offline: Mapping[str, str]) -> str:
+    """The Go module revision of an Istio version: the offline snapshot's when the version is a
+    build of that snapshot's commit (``1.31-alpha.<commit>``), else the version (a release tag)."""
+    snapshot = offline.get("go_module_version", "")
+    commit = re.search(r"[.+-]([0-9a-f]{12})$", version)
+    if commit is not None and snapshot.endswith(f"-{commit.group(1)}"):
+        return snapshot
+    return version

@@ -15,11 +15,11 @@ from clusters.kwok import xds_proxies
 from clusters.kwok.xds_proxies import (
     SyntheticProxies,
     container_env,
-    go_revision_of,
     node_metadata,
     node_type,
     token_audience,
 )
+from programs.xds_client import go_revision_of
 from scenarios.steps import Role
 from suites.evaluation.evaluators.injection import evaluate_proxies_synced
 from suites.evaluation.evaluators.xds import helloworld_cluster

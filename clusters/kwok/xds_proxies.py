@@ -20,7 +20,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from clusters.provider import ProviderContext
 from programs.redaction import Redactor
 from programs.runner import BackgroundProcess, CommandError, CommandRunner
 from programs.waits import wait_until
-from programs.xds_client import XdsClientBuild, XdsClientUnavailable
+from programs.xds_client import XdsClientBuild, XdsClientUnavailable, go_revision_of
 from scenarios.releases import IstioRelease, load_pins
 from scenarios.steps import Role
 
@@ -374,16 +373,6 @@ def _tail(path: Path, lines: int = 5) -> str:
         return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:
         return "(no log)"
-
-
-def go_revision_of(version: str, offline: Mapping[str, str]) -> str:
-    """The Go module revision of an Istio version: the offline snapshot's when the version is a
-    build of that snapshot's commit (``1.31-alpha.<commit>``), else the version (a release tag)."""
-    snapshot = offline.get("go_module_version", "")
-    commit = re.search(r"[.+-]([0-9a-f]{12})$", version)
-    if commit is not None and snapshot.endswith(f"-{commit.group(1)}"):
-        return snapshot
-    return version
 
 
 def build_synthetic_proxies(context: ProviderContext, release: IstioRelease) -> SyntheticProxies:
