@@ -8,6 +8,7 @@ trimmed to the parts the sandbox acts on).
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,29 @@ def test_cri_log_is_what_kwok_serves_to_kubectl_logs(tmp_path: Path) -> None:
     assert (stream, tag, message) == ("stdout", "F", "2026-12-01T09:11:02Z info first")
     log.pump(final=True)
     assert cri.read_text().splitlines()[-1].endswith("stdout F partial")
+
+
+def test_background_process_is_supervised_and_stopped_within_its_grace(tmp_path: Path) -> None:
+    """``CommandRunner.start``: what the istiod host runs on; output to its log, a pod's env only."""
+    from programs.runner import CommandRecord, CommandRunner
+
+    records: list[CommandRecord] = []
+    runner = CommandRunner()
+    runner.add_listener(records.append)
+    log = tmp_path / "out.log"
+    script = 'echo "env: ${EICP_SUITE_ONLY:-none} ${POD_NAME}"; exec sleep 60'
+    process = runner.start(
+        ["/bin/sh", "-c", script],
+        log_file=log,
+        env={"POD_NAME": "p", "PATH": "/usr/bin:/bin"},
+        inherit_env=False,
+    )
+    deadline = time.monotonic() + 10
+    while "env:" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.running()
+    assert log.read_text().strip() == "env: none p"
+    started = time.monotonic()
+    assert process.stop(grace_s=5.0) is not None
+    assert not process.running() and time.monotonic() - started < 5.0
+    assert records and records[-1].returncode is not None
