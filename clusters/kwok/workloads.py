@@ -44,10 +44,10 @@ ISTIOD_SELECTOR = "app=istiod"
 GATEWAY = ("istio-system", "istio-ingressgateway")
 POLL_S = 1.0
 STOP_DEADLINE_S = 60.0
-STAND_INS = (
-    "external istiod: the real pilot-discovery as a host process in the gateway address's network "
-    "namespace, built from its Deployment",
-    "istio-system istiod of the external cluster (serves only the stand-in gateway): not run",
+STAND_INS = (  # "component (how it is stood in)", as the reports list them
+    "external istiod Deployment (the real pilot-discovery as a host process, built from the Deployment, "
+    "in the network namespace of its gateway's LoadBalancer address)",
+    "istio-system istiod of the external cluster (not run: it serves only the gateway, which is stood in for)",
 )
 
 _SHIM = """#!/bin/sh
