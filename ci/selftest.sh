@@ -16,14 +16,14 @@ step "Python environment ($VENV)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
-step "Chromium (HTML and Allure screenshots) and shellcheck (workflow run: scripts), from Debian"
-if command -v chromium >/dev/null 2>&1 && command -v shellcheck >/dev/null 2>&1; then
-  echo "present: $(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
+step "From Debian: Chromium (screenshots), shellcheck (workflow scripts), iproute2 (kwok tier's test hosts)"
+if command -v chromium >/dev/null 2>&1 && command -v shellcheck >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; then
+  echo "present: $(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p'); $(ip -V)"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck >/dev/null
-  echo "installed: $(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck iproute2 >/dev/null
+  echo "installed: $(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p'); $(ip -V)"
 else
-  echo "chromium or shellcheck missing and not installable here (not root or no apt-get): their checks will skip and say so"
+  echo "chromium, shellcheck or iproute2 missing and not installable here (not root or no apt-get): their checks will skip and say so"
 fi
 
 step "Allure Report 3 (npm, pinned by reports/allure3/package-lock.json, into .tools/node)"
@@ -42,13 +42,14 @@ fi
 step "Real upstream tools (cache, download, else Go build; first build takes minutes)"
 # A tool that cannot be had is not fatal here: the tests that need it skip only when neither
 # a download nor Go is available, and fail otherwise, with every way tried listed.
-"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind istioctl-offline actionlint \
+"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind istioctl-offline actionlint kwok-tier \
   || echo "warning: some tools could not be had (see above); their tests will say why"
 
 step "Lint and type-check"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy" .
+"$VENV/bin/lint-imports" --no-cache
 
 mkdir -p "$REPORT_DIR"
 step "Benchmark: three clusters created in parallel (fake kind, 2 s per creation)"
@@ -65,3 +66,10 @@ step "Self-tests"
 "$VENV/bin/python" -m pytest tests -n 2 --dist loadgroup -rs -m "not realtools" \
   -k "not test_three_clusters_are_created_in_parallel" \
   --junitxml="$REPORT_DIR/junit.xml" -o junit_family=xunit2 "$@"
+
+step "Control-plane tier: pytest suites --topology-mode kwok on real API servers and a real istiod"
+# ip-passthrough and second-remote against real etcd/kube-apiserver/controller-manager per
+# cluster and the real external istiod, on the offline Istio source snapshot (no release can be
+# fetched here); the README's "kwok mode" section says what is real and what is stood in.
+EICP_REPORT_DIR="$REPORT_DIR/kwok" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
+  --scenario ip-passthrough --scenario second-remote -rs
