@@ -41,7 +41,7 @@ def scenario(name: str) -> dict[str, Any]:
     }
 
 
-GOOD = {
+GOOD: dict[str, Any] = {
     "mode": "kwok",
     "standIns": [{"component": "nodes"}],
     "scenarios": [scenario("ip-passthrough"), scenario("second-remote")],
