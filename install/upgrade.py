@@ -26,6 +26,7 @@ from install.traffic_probe import TrafficProbe
 from install.upgrade_outcome import UpgradableScenario, UpgradeOutcome, scenario_label
 from programs.runner import CommandError
 from programs.waits import WaitTimeout, wait_until
+from run.config import DEFAULTS
 from run.timeline import Timeline
 from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts
@@ -40,7 +41,7 @@ log = logging.getLogger("eicp.upgrade")
 # upgraded (issue 10 item 8). The probed path (client sidecar -> helloworld sidecar, in one remote
 # cluster) does not pass through istiod or the external gateway: sidecars keep serving their last
 # config while istiod restarts; what may fail is the moment a helloworld pod is replaced.
-DEFAULT_MIN_SUCCESS_RATIO = 0.995
+DEFAULT_MIN_SUCCESS_RATIO = DEFAULTS.upgrade_min_success_ratio  # 0.995, the option default
 # The longest stretch without one successful response: a real outage shows as a gap.
 DEFAULT_MAX_GAP_S = 5.0
 # Fewer requests than this say nothing about "throughout".

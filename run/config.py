@@ -70,7 +70,8 @@ class Defaults:
     ingress: str = "istio"
     topology_mode: str = "kind"
     cluster_prefix: str = "eicp"
-    upgrade_min_success_ratio: float = 0.95
+    # Pre-upgrade probe: the share of requests that must succeed while the control plane is upgraded.
+    upgrade_min_success_ratio: float = 0.995
     diagnostics_timeout_s: float = 300.0
     report_dir: Path = DEFAULT_REPORT_DIR
     tools_dir: Path = DEFAULT_TOOLS_DIR
@@ -284,7 +285,7 @@ def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], Ist
 
 def _ratio(value: float) -> float:
     if not (math.isfinite(value) and 0 < value <= 1):
-        fail(f"--upgrade-min-success-ratio {value}: must be in (0, 1], e.g. 0.95")
+        fail(f"--upgrade-min-success-ratio {value}: must be in (0, 1], e.g. 0.995")
     return value
 
 
