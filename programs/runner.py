@@ -20,6 +20,7 @@ from pathlib import Path
 
 import allure
 
+from programs.background import KILL_GRACE_S, BackgroundProcess
 from programs.redaction import Redactor
 from programs.running import RUNNING
 
@@ -27,7 +28,7 @@ log = logging.getLogger("eicp.runner")
 
 DEFAULT_TIMEOUT_S = 300.0
 _STDERR_TAIL_LINES = 20
-_KILL_GRACE_S = 5.0
+_KILL_GRACE_S = KILL_GRACE_S
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class CommandRecord:
     timed_out: bool
     stdout: str = ""
     stderr: str = ""
+    background: bool = False  # a long-running child (``start``): its duration is its lifetime
 
 
 class CommandError(RuntimeError):
@@ -267,6 +269,7 @@ class CommandRunner:
         timed_out: bool,
         stdout: str,
         stderr: str,
+        background: bool = False,
     ) -> None:
         record = CommandRecord(
             title=self.redactor.redact(title),
@@ -277,6 +280,7 @@ class CommandRunner:
             timed_out=timed_out,
             stdout=stdout,
             stderr=stderr,
+            background=background,
         )
         if self.transcript is not None:
             self._append_transcript(record)
@@ -319,47 +323,6 @@ class CommandRunner:
             self.transcript.parent.mkdir(parents=True, exist_ok=True)
             with self.transcript.open("a", encoding="utf-8") as handle:
                 handle.write("\n".join(lines) + "\n")
-
-
-@dataclass
-class BackgroundProcess:
-    """A long-running child started by ``CommandRunner.start``: its output goes to a log file,
-    ``stop()`` ends its process group with a deadline and tells the runner's listeners."""
-
-    process: subprocess.Popen[bytes]
-    shown: tuple[str, ...]
-    title: str
-    log_file: Path
-    started_wall: float
-    owner: CommandRunner
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def returncode(self) -> int | None:
-        return self.process.poll()
-
-    def stop(self, grace_s: float = _KILL_GRACE_S) -> int | None:
-        """SIGTERM the group, SIGKILL after ``grace_s``; return the exit code (None if unkillable)."""
-        was_running = self.running()
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=grace_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        code = self.process.poll()
-        duration = time.time() - self.started_wall
-        log.info("  stopped %s (exit %s, ran %.1fs)", self.title, code, duration)
-        if was_running or code is not None:
-            self.owner._notify(self.title, self.shown, self.started_wall, duration, code, False, "", "")
-        return code
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:

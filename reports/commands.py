@@ -30,6 +30,9 @@ class CommandLog:
         self.failed = 0
         self.total_s = 0.0
         self._slowest: list[CommandSummary] = []
+        # (start, duration) of every command the suite waited for (not background children):
+        # what the benchmark (ci/benchmark.py) counts as time spent in tools.
+        self.spans: list[tuple[float, float]] = []
 
     def __call__(self, record: CommandRecord) -> None:
         """The runner listener."""
@@ -41,6 +44,8 @@ class CommandLog:
             status = "ok" if record.returncode == 0 else f"exit {record.returncode}"
         summary = CommandSummary(record.title, record.started_at, record.duration_s, status)
         with self._lock:
+            if not record.background:
+                self.spans.append((record.started_at, record.duration_s))
             self.count += 1
             self.failed += summary.status != "ok"
             self.total_s += summary.duration_s
@@ -62,6 +67,7 @@ class CommandLog:
                 "failed": self.failed,
                 "total_s": self.total_s,
                 "slowest": [asdict(item) for item in self._slowest],
+                "spans": list(self.spans),
             }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -70,3 +76,4 @@ class CommandLog:
             self.failed += int(data.get("failed", 0))
             self.total_s += float(data.get("total_s", 0.0))
             self._keep([CommandSummary(**item) for item in data.get("slowest", [])])
+            self.spans.extend((float(start), float(duration)) for start, duration in data.get("spans", []))

@@ -134,6 +134,16 @@ def write_all(
     )
     summary.write_text(state.redactor.redact(page), encoding="utf-8")
     state.written.append(summary)
+    state.written.append(write_timeline(state, timeline))
+
+
+def write_timeline(state: ReportState, timeline: Timeline) -> Path:
+    """``timeline.json``: every phase, and the span of every command the run waited for (the
+    input of ci/benchmark.py's per-phase figures and overhead ratio)."""
+    path = state.report_dir / "timeline.json"
+    document = {"phases": timeline.to_dicts(), "commandSpans": state.commands.to_dict()["spans"]}
+    path.write_text(state.redactor.redact(json.dumps(document, indent=1)) + "\n", encoding="utf-8")
+    return path
 
 
 class RunRecorder:

@@ -19,8 +19,9 @@ from clusters.cluster import ClusterHandle, Topology
 from install.installer import Installer, StepFailed
 from install.ledger import ObjectRef
 from install.snapshot import take_snapshot, take_topology_snapshot, verify_restored
+from programs.background import BackgroundProcess
 from programs.redaction import Redactor
-from programs.runner import BackgroundProcess, CommandError, CommandRunner
+from programs.runner import CommandError, CommandRunner
 from programs.tools import ResolvedTool
 from programs.waits import Backoff, wait_until
 from scenarios.releases import load_pins

@@ -50,7 +50,8 @@ from clusters.kwok.pod_sandbox import (
     sandbox_argv,
 )
 from clusters.kwok.pod_sandbox_logs import CriLog
-from programs.runner import BackgroundProcess, CommandError
+from programs.background import BackgroundProcess
+from programs.runner import CommandError
 
 log = logging.getLogger("eicp.kwok.istiod")
 CONTAINER = "discovery"

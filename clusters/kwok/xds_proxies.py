@@ -28,8 +28,9 @@ from typing import Any, Protocol
 from clusters.cluster import ClusterHandle, ProviderError
 from clusters.kwok.pilot_binaries import pilot_source
 from clusters.provider import ProviderContext
+from programs.background import BackgroundProcess
 from programs.redaction import Redactor
-from programs.runner import BackgroundProcess, CommandError, CommandRunner
+from programs.runner import CommandError, CommandRunner
 from programs.waits import wait_until
 from programs.xds_client import XdsClientBuild, XdsClientUnavailable, go_revision_of
 from scenarios.releases import IstioRelease, load_pins
