@@ -30,7 +30,8 @@ from scenarios.releases import load_pins
 from tests.test_kwok_netns import netns_usable
 from tests.test_kwok_tier_faults import CHECK, FAULT_ENV
 
-pytestmark = [pytest.mark.kwok, pytest.mark.slow]
+# One xdist group: the tier's child runs take a topology each, one after another.
+pytestmark = [pytest.mark.kwok, pytest.mark.slow, pytest.mark.xdist_group("kwok-tier")]
 
 ROOT = Path(__file__).resolve().parent.parent
 KWOK_TOOLS = (
@@ -43,6 +44,16 @@ KWOK_TOOLS = (
     "kwokctl",
 )
 CHILD_TIMEOUT_S = 900.0
+
+
+def child_env() -> dict[str, str]:
+    """This environment without the parent session's run identity: a child suite run is a run
+    of its own (its own run id, not an xdist worker of the self-tests)."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key != "EICP_RUN_ID" and not key.startswith("PYTEST_XDIST")
+    }
 
 
 def _suite_argv(real_tool: Callable[[str], ResolvedTool], report_dir: Path) -> list[str]:
@@ -109,7 +120,7 @@ def test_injection_check_reports_what_the_api_server_says(
     child = subprocess.run(
         argv,
         cwd=ROOT,
-        env={**os.environ, FAULT_ENV: fault},
+        env={**child_env(), FAULT_ENV: fault},
         capture_output=True,
         text=True,
         timeout=CHILD_TIMEOUT_S,

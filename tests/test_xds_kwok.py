@@ -25,8 +25,9 @@ from clusters.kwok.xds_proxies import STAND_IN
 from programs.tools import ResolvedTool
 from scenarios.releases import load_pins
 from tests.test_kwok_netns import netns_usable
+from tests.test_kwok_tier import child_env
 
-pytestmark = [pytest.mark.kwok, pytest.mark.slow]
+pytestmark = [pytest.mark.kwok, pytest.mark.slow, pytest.mark.xdist_group("kwok-tier")]
 
 ROOT = Path(__file__).resolve().parent.parent
 KWOK_TOOLS = (
@@ -75,7 +76,7 @@ def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
         "--report-dir", str(report), "-k", " or ".join(CHECKS), "-q",
     ]  # fmt: skip
     child = subprocess.run(
-        argv, cwd=ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False
+        argv, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False
     )
     tail = (child.stdout + child.stderr)[-4000:]
     assert child.returncode == 0, f"the child run failed:\n{tail}"
