@@ -27,14 +27,13 @@ from typing import Any
 
 from filelock import FileLock
 
-from programs.runner import CommandError, CommandRunner
-from programs.tools import (  # download_file: self-tests replace it here
-    download_file,  # noqa: F401
-    expand_template,
+from programs.downloads import (  # download_file: self-tests replace it there
     published_sha256,
     recorded_download,
     sha256_of,
 )
+from programs.runner import CommandError, CommandRunner
+from programs.tools import expand_template
 
 log = logging.getLogger("eicp.samples")
 

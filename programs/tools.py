@@ -11,7 +11,6 @@ build a tool once. When nothing works, the error lists every way tried and why i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import platform
@@ -19,7 +18,6 @@ import re
 import shutil
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -29,13 +27,19 @@ from typing import Any
 
 from filelock import FileLock
 
+from programs.downloads import (
+    extract_member,
+    install_binary,
+    one_line,
+    published_sha256,
+    recorded_download,
+    sha256_of,
+)
 from programs.gobuild import GO_BUILD_TIMEOUT_S, GoBuilder, GoBuildError, GoRecipe
 from programs.runner import CommandError, CommandRunner
 
 log = logging.getLogger("eicp.tools")
 
-DOWNLOAD_TIMEOUT_S = 120.0  # per socket operation
-DOWNLOAD_DEADLINE_S = 900.0  # per download, in all
 LOCK_TIMEOUT_S = GO_BUILD_TIMEOUT_S + 300.0
 VERSION_CHECK_TIMEOUT_S = 60.0
 
@@ -233,12 +237,12 @@ class ToolResolver:
                 if actual != expected:
                     attempts.append((how, f"SHA-256 mismatch: got {actual}, published {expected}"))
                     return None
-                binary = _extract(
+                binary = extract_member(
                     artifact, expand_template(spec.archive_member, version) if spec.archive_member else None
                 )
-                _install(binary, target)
+                install_binary(binary, target)
         except (urllib.error.URLError, OSError, TimeoutError, ValueError, tarfile.TarError) as error:
-            attempts.append((how, _one_line(error)))
+            attempts.append((how, one_line(error)))
             return None
         return self._checked(spec, version, target, "download", attempts)
 
@@ -276,7 +280,7 @@ class ToolResolver:
             partial.chmod(0o755)
             partial.replace(target)
         except (GoBuildError, OSError) as error:
-            attempts.append((how, _one_line(error)))
+            attempts.append((how, one_line(error)))
             return None
         return self._checked(spec, version, target, "go build", attempts)
 
@@ -306,13 +310,13 @@ class ToolResolver:
                 attach=False,
             )
         except CommandError as error:
-            attempts.append((f"{source} {path}", _one_line(error)))
+            attempts.append((f"{source} {path}", one_line(error)))
             return None
         output = result.stdout + result.stderr
         match = re.search(spec.version_pattern, output)
         if result.returncode != 0 or match is None:
             attempts.append(
-                (f"{source} {path}", f"version check failed (exit {result.returncode}): {_one_line(output)}")
+                (f"{source} {path}", f"version check failed (exit {result.returncode}): {one_line(output)}")
             )
             return None
         reported = match.group(1)
@@ -334,82 +338,3 @@ def _reports_version(spec: ToolSpec, reported: str, wanted: str) -> bool:
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(env_var_for(name))
     return Path(value) if value else None
-
-
-def _one_line(error: object) -> str:
-    text = " ".join(str(error).split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def download_file(url: str, destination: Path, deadline_s: float = DOWNLOAD_DEADLINE_S) -> None:
-    """Fetch ``url`` within ``deadline_s`` in all (the socket timeout alone would let a slow
-    trickle run for ever)."""
-    if not url.startswith("https://"):
-        raise ValueError(f"refusing a non-HTTPS download URL: {url}")
-    started = time.monotonic()
-    with (
-        urllib.request.urlopen(url, timeout=min(DOWNLOAD_TIMEOUT_S, deadline_s)) as response,  # noqa: S310
-        destination.open("wb") as out,
-    ):
-        while chunk := response.read(1 << 16):
-            if time.monotonic() - started > deadline_s:
-                raise TimeoutError(f"the download of {url} passed its deadline of {deadline_s:.0f} s")
-            out.write(chunk)
-
-
-def recorded_download(runner: CommandRunner | None, url: str, destination: Path) -> None:
-    """``download_file``, shown in the runner's command transcript like a command."""
-    started_wall, started = time.time(), time.monotonic()
-    problem = ""
-    try:
-        download_file(url, destination)
-    except BaseException as error:
-        problem = _one_line(error) or type(error).__name__
-        raise
-    finally:
-        if runner is not None:
-            runner.record(
-                f"download {url}",
-                ("download", url),
-                started_at=started_wall,
-                duration_s=time.monotonic() - started,
-                returncode=1 if problem else 0,
-                stderr=problem,
-                timed_out="passed its deadline" in problem,
-            )
-
-
-def published_sha256(url: str, artifact_name: str, scratch: str, runner: CommandRunner | None = None) -> str:
-    checksum_file = Path(scratch) / "checksums"
-    recorded_download(runner, url, checksum_file)
-    lines = [line.split() for line in checksum_file.read_text().splitlines() if line.strip()]
-    for fields in lines:
-        if len(fields) >= 2 and fields[-1].lstrip("*").endswith(artifact_name):
-            return fields[0].lower()
-    if len(lines) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", lines[0][0]):
-        return lines[0][0].lower()
-    raise ValueError(f"no SHA-256 for {artifact_name} in {url}")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _extract(artifact: Path, member: str | None) -> Path:
-    if member is None:
-        return artifact
-    with tarfile.open(artifact) as archive:
-        archive.extract(member, artifact.parent, filter="data")
-    return artifact.parent / member
-
-
-def _install(binary: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    shutil.copyfile(binary, partial)
-    partial.chmod(0o755)
-    partial.replace(target)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fixtures.core import make_private_dir
-from programs import tools as tools_module
+from programs import downloads as downloads_module
 from programs.runner import CommandRunner
 from suites.evaluation import readers
 
@@ -79,7 +79,7 @@ def test_a_download_has_a_total_deadline(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _TricklingResponse())
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="passed its deadline of 0 s"):
-        tools_module.download_file("https://example.invalid/kind", tmp_path / "kind", deadline_s=0.3)
+        downloads_module.download_file("https://example.invalid/kind", tmp_path / "kind", deadline_s=0.3)
     assert time.monotonic() - started < 5
 
 
@@ -89,11 +89,13 @@ def test_downloads_appear_in_the_command_transcript(
     def fails(url: str, destination: Path) -> None:
         raise TimeoutError(f"the download of {url} passed its deadline of 900 s")
 
-    monkeypatch.setattr(tools_module, "download_file", fails)
+    monkeypatch.setattr(downloads_module, "download_file", fails)
     with pytest.raises(TimeoutError):
-        tools_module.recorded_download(runner, "https://example.invalid/helm.tgz", tmp_path / "helm.tgz")
-    monkeypatch.setattr(tools_module, "download_file", lambda url, destination: destination.write_text("ok"))
-    tools_module.recorded_download(runner, "https://example.invalid/kubectl", tmp_path / "kubectl")
+        downloads_module.recorded_download(runner, "https://example.invalid/helm.tgz", tmp_path / "helm.tgz")
+    monkeypatch.setattr(
+        downloads_module, "download_file", lambda url, destination: destination.write_text("ok")
+    )
+    downloads_module.recorded_download(runner, "https://example.invalid/kubectl", tmp_path / "kubectl")
     transcript = (tmp_path / "commands.log").read_text().splitlines()
     assert "timeout" in transcript[0] and "$ download https://example.invalid/helm.tgz" in transcript[0]
     assert "passed its deadline of 900 s" in transcript[1]

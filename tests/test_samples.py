@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from install import samples as samples_module
 from install.samples import SamplesProvider, SamplesUnavailable
 from programs.runner import CommandRunner
 from programs.tools import expand_template
@@ -51,8 +50,7 @@ def fake_downloads(monkeypatch: pytest.MonkeyPatch, payloads: dict[str, bytes]) 
         fetched.append(url)
         destination.write_bytes(payloads[url])
 
-    monkeypatch.setattr(samples_module, "download_file", download)
-    monkeypatch.setattr("programs.tools.download_file", download)
+    monkeypatch.setattr("programs.downloads.download_file", download)
     return fetched
 
 

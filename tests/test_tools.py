@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from programs import downloads as downloads_module
 from programs import gobuild
 from programs import tools as tools_module
 from programs.runner import CommandRunner
@@ -53,7 +54,7 @@ def serve(monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes]) -> list[str]
             raise OSError(f"[Errno -2] Name or service not known: {url}")
         destination.write_bytes(files[url])
 
-    monkeypatch.setattr(tools_module, "download_file", download)
+    monkeypatch.setattr(downloads_module, "download_file", download)
     return fetched
 
 

@@ -260,28 +260,7 @@ class IstiodHost:
 
     def _route_exec_and_logs(self, pod: PodIdentity, root: Path, binary: Path, log_file: Path) -> None:
         """kwok Exec/Logs objects for the pod, so ``kubectl exec``/``logs`` reach the process."""
-        base = {
-            "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "metadata": {"name": pod.name, "namespace": pod.namespace},
-        }
-        envs = [
-            {"name": "EICP_POD_NETNS", "value": self.host.netns},
-            {"name": "EICP_POD_BINARY", "value": str(binary)},
-        ]
-        objects = [
-            {
-                **base,
-                "kind": "Exec",
-                "spec": {
-                    "execs": [{"containers": [CONTAINER], "local": {"workDir": str(root), "envs": envs}}]
-                },
-            },
-            {
-                **base,
-                "kind": "Logs",
-                "spec": {"logs": [{"containers": [CONTAINER], "logsFile": str(log_file), "follow": True}]},
-            },
-        ]
+        objects = exec_and_logs_objects(pod, self.host.netns, root, binary, log_file)
         try:
             self.cluster.kubectl(
                 "apply",
@@ -338,6 +317,24 @@ class IstiodHost:
             return "(no log)"
         text = self._log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
         return self.cluster.runner.redactor.redact("\n".join(text))
+
+
+def exec_and_logs_objects(
+    pod: PodIdentity, netns: str, root: Path, binary: Path, log_file: Path
+) -> list[Obj]:
+    """kwok's ``Exec`` (run in the pod's network namespace and directory, through the shim) and
+    ``Logs`` (the process's log, in the CRI format kwok reads) for the stood-in pod."""
+    base = {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "metadata": {"name": pod.name, "namespace": pod.namespace},
+    }
+    envs = [{"name": "EICP_POD_NETNS", "value": netns}, {"name": "EICP_POD_BINARY", "value": str(binary)}]
+    execs = [{"containers": [CONTAINER], "local": {"workDir": str(root), "envs": envs}}]
+    logs = [{"containers": [CONTAINER], "logsFile": str(log_file), "follow": True}]
+    return [
+        {**base, "kind": "Exec", "spec": {"execs": execs}},
+        {**base, "kind": "Logs", "spec": {"logs": logs}},
+    ]
 
 
 def _container_argv(container: Obj, env: dict[str, str], binary: Path) -> list[str]:
