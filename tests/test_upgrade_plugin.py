@@ -156,7 +156,9 @@ def test_the_upgrade_restarts_every_gateway_injected_gateway_outside_the_externa
     from scenarios.releases import load_pins
 
     # sail: a release its published chart installs (the newest 1.30 patch may be newer).
-    plan = render(scenario, load_pins().resolve_release("1.30.3" if scenario == "sail" else "1.30"), Facts()).plan
+    plan = render(
+        scenario, load_pins().resolve_release("1.30.3" if scenario == "sail" else "1.30"), Facts()
+    ).plan
     restarts = gateway_restarts(plan)
     assert {(r.role, r.namespace, r.deployment) for r in restarts} == expected
     for restart in restarts:  # each waits for its rollout, B's own wait where B's plan has one
