@@ -141,6 +141,19 @@ def install_steps(ctx: RenderContext) -> list[Step]:
     steps += namespace_steps("remote", EXTERNAL_NS, f"{SECTION}, step 4")
     steps.append(Step("remote-istio", "remote", Action.APPLY, f"{SECTION}, step 4", (cr.remote_istio(ctx),)))
     steps += namespace_steps("external", EXTERNAL_NS, f"{SECTION}, step 5")
+    # create-remote-secret reads the token of the service account the operator creates for the
+    # remote Istio resource (step 6 names it): wait for it, or istioctl fails on a fresh cluster.
+    steps.append(
+        _wait(
+            "remote-wait-istiod-service-account",
+            "remote",
+            f"serviceaccount/{cr.ISTIOD}",
+            "exists",
+            DEADLINE_ISTIO_READY_S,
+            f"{SECTION}, step 6 (the service account create-remote-secret reads)",
+            namespace=EXTERNAL_NS,
+        )
+    )
     steps += config_secret_steps(ctx, f"{SECTION}, step 6", cr.ISTIOD)
     steps.append(
         Step("external-istio", "external", Action.APPLY, f"{SECTION}, step 7", (cr.external_istio(ctx),))

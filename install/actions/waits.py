@@ -16,7 +16,7 @@ from scenarios.steps import Step
 
 
 def wait(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
-    """Poll ``resource`` until ``for`` holds (``condition=X`` or ``load-balancer-address``)."""
+    """Poll ``resource`` until ``for`` holds (``condition=X``, ``exists`` or ``load-balancer-address``)."""
     resource, wanted = param(step, "resource", str), param(step, "for", str)
     if "/" not in resource:
         raise PlanError(f"step {step.name!r}: resource {resource!r} is not TYPE/NAME")
@@ -36,10 +36,14 @@ def wait(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
             ) from None
         ctx.read_back(cluster)
         return address
+    if wanted == "exists":
+        wait_until(what, lambda: _exists(cluster, resource, extra), ctx.timeout(step), backoff=ctx.poll)
+        ctx.read_back(cluster)
+        return None
     kind, _, name = wanted.partition("=")
     if kind != "condition" or not name:
         raise PlanError(
-            f"step {step.name!r}: wait for {wanted!r} is unknown; use condition=<Type> or load-balancer-address"
+            f"step {step.name!r}: wait for {wanted!r} is unknown; use condition=<Type>, exists or load-balancer-address"
         )
     wait_until(what, lambda: _condition(cluster, resource, extra, name), ctx.timeout(step), backoff=ctx.poll)
     ctx.read_back(cluster)
@@ -54,6 +58,11 @@ def _address(cluster: ClusterHandle, resource: str, extra: list[str]) -> Observa
     ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     state = f"{resource} type={(obj.get('spec') or {}).get('type')} ingress={ingress}"
     return Observation(address is not None, state, address)
+
+
+def _exists(cluster: ClusterHandle, resource: str, extra: list[str]) -> Observation[None]:
+    obj, why = get_json(cluster, resource, *extra)
+    return Observation(obj is not None, f"{resource} exists" if obj is not None else why, None)
 
 
 def _condition(cluster: ClusterHandle, resource: str, extra: list[str], wanted: str) -> Observation[None]:
