@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,31 @@ FINDINGS = {
 }
 
 
-def problems_of(report: dict[str, Any], suite_exit: int) -> tuple[list[str], list[str]]:
-    """(problems, tolerated findings) of one tier run's conformance report."""
+def junit_texts(junit: Path) -> dict[tuple[str, str], str]:
+    """(scenario, family/check) -> everything JUnit holds about a failed check: its whole
+    message and the evidence properties (the conformance report keeps a shortened message)."""
+    texts: dict[tuple[str, str], str] = {}
+    if not junit.exists():
+        return texts
+    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 -- the run's own output
+        props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+        key = (
+            props.get("eicp.scenario", ""),
+            f"{props.get('eicp.family', '')}/{props.get('eicp.check', '')}",
+        )
+        parts = [
+            " ".join(filter(None, (e.get("message"), e.text))) for e in case if e.tag in ("failure", "error")
+        ]
+        parts += [p.get("value", "") for p in case.iter("property")]
+        texts[key] = texts.get(key, "") + "\n".join(parts)
+    return texts
+
+
+def problems_of(
+    report: dict[str, Any], suite_exit: int, details: dict[tuple[str, str], str] | None = None
+) -> tuple[list[str], list[str]]:
+    """(problems, tolerated findings) of one tier run's conformance report; ``details`` adds
+    the full failure texts from JUnit (``junit_texts``)."""
     problems: list[str] = []
     findings: list[str] = []
     if report.get("mode") != "kwok":
@@ -48,13 +72,15 @@ def problems_of(report: dict[str, Any], suite_exit: int) -> tuple[list[str], lis
         if entry is None:
             problems.append(f"{scenario}: not in the report")
         else:
-            problems += scenario_problems(scenario, entry, findings)
+            problems += scenario_problems(scenario, entry, findings, details or {})
     if suite_exit not in (0, 1) or (suite_exit == 1 and not findings):
         problems.append(f"the suite exited {suite_exit}")
     return problems, findings
 
 
-def scenario_problems(scenario: str, entry: dict[str, Any], findings: list[str]) -> list[str]:
+def scenario_problems(
+    scenario: str, entry: dict[str, Any], findings: list[str], details: dict[tuple[str, str], str]
+) -> list[str]:
     checks = entry.get("checks", {})
     passed, failed, skipped = (set(checks.get(k, [])) for k in ("passed", "failed", "skipped"))
     problems = []
@@ -68,6 +94,7 @@ def scenario_problems(scenario: str, entry: dict[str, Any], findings: list[str])
         if check not in skipped or "kwok" not in reason:
             problems.append(f"{scenario}: {check} not skipped with the kwok reason ({reason!r})")
     messages = {f["check"]: f.get("message", "") for f in entry.get("failures", [])}
+    messages = {check: text + "\n" + details.get((scenario, check), "") for check, text in messages.items()}
     for check in sorted(c for c in failed if not c.startswith(MUST_PASS_FAMILIES)):
         finding = FINDINGS.get((scenario, check))
         if finding is not None and finding[0] in messages.get(check, ""):
@@ -87,7 +114,8 @@ def main(argv: list[str]) -> int:
     if not report_file.exists():
         print(f"kwok tier: no conformance report at {report_file} (the run stopped early)", file=sys.stderr)
         return 1
-    problems, findings = problems_of(json.loads(report_file.read_text()), int(argv[2]))
+    details = junit_texts(Path(argv[1]) / "junit.xml")
+    problems, findings = problems_of(json.loads(report_file.read_text()), int(argv[2]), details)
     for finding in findings:
         print(f"kwok tier: known finding (reported as a failure in the conformance report): {finding}")
     for problem in problems:

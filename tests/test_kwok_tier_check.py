@@ -82,3 +82,20 @@ def test_a_skipped_control_plane_check_or_a_crash_fails_the_tier() -> None:
     assert problems == ["ip-passthrough: validation/test_invalid_config_rejected_by_istiod did not pass"]
     assert CHECK.problems_of(GOOD, 2)[0] == ["the suite exited 2"]
     assert CHECK.problems_of(GOOD, 1)[0] == ["the suite exited 1"]
+
+
+def test_the_finding_is_read_from_junit_when_the_report_shortened_the_message(tmp_path: Path) -> None:
+    report = with_xds_failure("Failed: [traffic/xds-endpoints] helloworld pods are not weighted equally")
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite><testcase name="t[second-remote-1.31]">'
+        '<properties><property name="eicp.scenario" value="second-remote" />'
+        '<property name="eicp.family" value="traffic" />'
+        '<property name="eicp.check" value="test_helloworld_endpoints_sent_to_client_proxy" />'
+        '<property name="traffic/xds-endpoints" value="remote: endpoint 10.20.0.2:5000 is listed 2 times, '
+        'as a workload of Istio clusters config, eicp-1-remote" /></properties>'
+        '<failure message="not weighted equally">...</failure></testcase></testsuite></testsuites>'
+    )
+    assert CHECK.problems_of(report, 1)[1] == []  # the shortened message alone is not enough
+    problems, findings = CHECK.problems_of(report, 1, CHECK.junit_texts(junit))
+    assert problems == [] and len(findings) == 1
