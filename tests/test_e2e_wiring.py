@@ -29,13 +29,13 @@ from scenarios.releases import load_pins
 from tests import e2e_cluster_sim as sim
 from tests.fakeexec import FakeTools
 from tests.topology_child import RUN_ID
+from tests.upstream import ISTIO_MODULE, module_dir_or_reason
 
 V30 = str(load_pins().resolve_release("1.30").version)  # the release under test, from the table
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODULE_SAMPLES = Path("/root/go/pkg/mod/istio.io/istio@v0.0.0-20260423205519-b01690e6db7d/samples")
 LABEL = f"ip-passthrough-{V30}"
 FAKE_TOOLS = ("kind", "kubectl", "istioctl", "helm", "cloud-provider-kind")
 CHECKS = {
@@ -67,8 +67,9 @@ def _samples_cache(tools_dir: Path) -> None:
     here, else the files the ip-passthrough plan applies."""
     entry = tools_dir / "istio-samples" / V30
     entry.mkdir(parents=True)
-    if MODULE_SAMPLES.is_dir():
-        (entry / "samples").symlink_to(MODULE_SAMPLES)
+    module = module_dir_or_reason(ISTIO_MODULE, load_pins().offline_istioctl["go_module_version"])
+    if isinstance(module, Path) and (module / "samples").is_dir():
+        (entry / "samples").symlink_to(module / "samples")
     else:
         for relative, app in (
             ("helloworld/helloworld.yaml", "helloworld"),

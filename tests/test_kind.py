@@ -16,7 +16,9 @@ from clusters.kind import (
     validate_cluster_name,
 )
 from programs.runner import CommandError, CommandRunner
+from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
+from tests.upstream import module_dir_or_reason
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -115,9 +117,10 @@ def test_cluster_names_follow_kind_validation() -> None:
 
 
 def test_kind_name_limit_matches_kind_source() -> None:
-    source = Path("/root/go/pkg/mod/sigs.k8s.io/kind@v0.33.0/pkg/cluster/internal/create/create.go")
-    if not source.exists():
-        pytest.skip("kind v0.33.0 source not in the Go module cache")
+    module = module_dir_or_reason("sigs.k8s.io/kind", load_pins().tools["kind"]["version"])
+    if isinstance(module, str):
+        pytest.skip(f"kind's source cannot be had: {module}")
+    source = module / "pkg/cluster/internal/create/create.go"
     assert f"clusterNameMax = {KIND_NAME_MAX}" in source.read_text()
 
 

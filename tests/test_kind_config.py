@@ -22,13 +22,20 @@ from clusters.kind_config import (
 )
 from scenarios.releases import VersionError, load_pins
 from scenarios.steps import ROLES, Role
+from tests.upstream import module_dir_or_reason
 
-KIND_TYPES = Path(
-    os.environ.get(
-        "EICP_KIND_TYPES_GO",
-        "/root/go/pkg/mod/sigs.k8s.io/kind@v0.33.0/pkg/apis/config/v1alpha4/types.go",
-    )
-)
+KIND_TYPES_RELATIVE = "pkg/apis/config/v1alpha4/types.go"
+
+
+def kind_types_go() -> Path | str:
+    """kind's config types at the pinned version (``EICP_KIND_TYPES_GO`` overrides), or why not."""
+    explicit = os.environ.get("EICP_KIND_TYPES_GO")
+    if explicit:
+        return Path(explicit)
+    module = module_dir_or_reason("sigs.k8s.io/kind", load_pins().tools["kind"]["version"])
+    return module / KIND_TYPES_RELATIVE if isinstance(module, Path) else module
+
+
 IMAGE = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
 
 _STRUCT_RE = re.compile(r"^type (\w+) struct \{\n(.*?)^\}", re.MULTILINE | re.DOTALL)
@@ -79,9 +86,10 @@ def unknown_fields(value: Any, go_type: str, structs: dict[str, dict[str, str]],
 
 @pytest.fixture(scope="module")
 def kind_structs() -> dict[str, dict[str, str]]:
-    if not KIND_TYPES.exists():
-        pytest.skip(f"kind's v1alpha4 types.go not found at {KIND_TYPES} (set EICP_KIND_TYPES_GO)")
-    structs = go_struct_fields(KIND_TYPES.read_text())
+    types_go = kind_types_go()
+    if isinstance(types_go, str) or not types_go.exists():
+        pytest.skip(f"kind's v1alpha4 types.go cannot be had ({types_go}; set EICP_KIND_TYPES_GO)")
+    structs = go_struct_fields(types_go.read_text())
     # The parser must have understood the file, or the check below would prove nothing.
     assert {"name", "nodes", "networking", "kind", "apiVersion"} <= set(structs["Cluster"])
     assert {"podSubnet", "serviceSubnet", "ipFamily"} <= set(structs["Networking"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from programs.runner import CommandRunner
 from programs.tools import expand_template
 from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
+from tests.upstream import ISTIO_MODULE, module_dir_or_reason
 
 ARCHIVE_SPEC = load_pins().tools["istio-release-archive"]
 OFFLINE_REVISION = load_pins().offline_istioctl["go_module_version"]
-MODULE_DIR = Path(f"/root/go/pkg/mod/istio.io/istio@{OFFLINE_REVISION}")
 
 
 def samples_tree(root: Path) -> Path:
@@ -119,18 +118,18 @@ def test_a_tree_without_the_samples_the_scenarios_read_is_refused(
 
 
 @pytest.mark.realtools
-@pytest.mark.skipif(
-    not MODULE_DIR.is_dir() or shutil.which("go") is None, reason="needs go and the cached module"
-)
 def test_offline_from_the_cached_istio_module(
     tmp_path: Path, runner: CommandRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    module = module_dir_or_reason(ISTIO_MODULE, OFFLINE_REVISION)  # fetched first, with the proxy
+    if isinstance(module, str):
+        pytest.skip(f"the offline Istio module cannot be had: {module}")
     monkeypatch.setenv("GOPROXY", "off")  # prove it works with the module cache alone
     found = provider(tmp_path, runner, allow_download=False).samples_dir(
         "1.31-dev", go_revision=OFFLINE_REVISION
     )
     assert (found / "helloworld/helloworld.yaml").read_text() == (
-        MODULE_DIR / "samples/helloworld/helloworld.yaml"
+        module / "samples/helloworld/helloworld.yaml"
     ).read_text()
     assert (
         found / "helloworld/helloworld.yaml"

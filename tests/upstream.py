@@ -70,6 +70,11 @@ def _go_module(module: str, version: str) -> Path | str:
     return directory
 
 
+def module_dir_or_reason(module: str, version: str) -> Path | str:
+    """The module's directory in the Go module cache, or why it cannot be had (never raises)."""
+    return _go_module(module, version)
+
+
 def go_module_dir(module: str, version: str) -> Path:
     """The source of ``module`` at ``version`` (a semver, pseudo-version or tag) in the module cache."""
     found = _go_module(module, version)
