@@ -26,8 +26,9 @@ def scenario_label(scenario: str, release: IstioRelease) -> str:
     return f"{scenario}-{release.version}" + ("-custom" if release.custom else "")
 
 
-class UpgradableScenario(Protocol):
-    """What the upgrade needs from ``install.session.InstalledScenario``."""
+class InstalledScenarioView(Protocol):
+    """What the checks (suites/evaluation/readers.py) need from an installed scenario
+    (``install.session.InstalledScenario``): declared once, here, below the checks."""
 
     @property
     def scenario(self) -> str: ...
@@ -36,11 +37,16 @@ class UpgradableScenario(Protocol):
     @property
     def topology(self) -> Topology: ...
     @property
-    def facts(self) -> Facts: ...
-    @property
     def expectations(self) -> ScenarioExpectations: ...
     @property
     def diagnostics_dir(self) -> Path: ...
+
+
+class UpgradableScenario(InstalledScenarioView, Protocol):
+    """What the upgrade needs besides: the facts the scenario was rendered from."""
+
+    @property
+    def facts(self) -> Facts: ...
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from programs.tool_policy import KWOK_MODE_TOOLS
 from programs.tools import ResolvedTool
 from scenarios.releases import load_pins
 from tests.test_kwok_netns import netns_usable
@@ -34,15 +35,6 @@ from tests.test_kwok_tier_faults import CHECK, FAULT_ENV
 pytestmark = [pytest.mark.kwok, pytest.mark.slow, pytest.mark.xdist_group("kwok-tier")]
 
 ROOT = Path(__file__).resolve().parent.parent
-KWOK_TOOLS = (
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubectl",
-    "kwok",
-    "kwokctl",
-)
 CHILD_TIMEOUT_S = 900.0
 
 
@@ -60,7 +52,9 @@ def _suite_argv(real_tool: Callable[[str], ResolvedTool], report_dir: Path) -> l
     reason = netns_usable()
     if reason:
         pytest.skip(reason)
-    tool_paths = [arg for name in KWOK_TOOLS for arg in ("--tool-path", f"{name}={real_tool(name).path}")]
+    tool_paths = [
+        arg for name in KWOK_MODE_TOOLS for arg in ("--tool-path", f"{name}={real_tool(name).path}")
+    ]
     istioctl = real_tool("istioctl-offline")
     pilot = real_tool("pilot-discovery-offline")
     tag = load_pins().offline_istioctl["reports_as"]

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from clusters.kwok.xds_proxies import STAND_IN
+from programs.tool_policy import KWOK_MODE_TOOLS
 from programs.tools import ResolvedTool
 from scenarios.releases import load_pins
 from tests.test_kwok_netns import netns_usable
@@ -30,15 +31,6 @@ from tests.test_kwok_tier import child_env
 pytestmark = [pytest.mark.kwok, pytest.mark.slow, pytest.mark.xdist_group("kwok-tier")]
 
 ROOT = Path(__file__).resolve().parent.parent
-KWOK_TOOLS = (
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubectl",
-    "kwok",
-    "kwokctl",
-)
 CHECKS = (
     "test_proxies_connected_and_synced_to_external_istiod",
     "test_helloworld_endpoints_sent_to_client_proxy",
@@ -65,7 +57,9 @@ def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
     if reason:
         pytest.skip(reason)
     before = set(_xdsclient_processes())
-    tool_paths = [arg for name in KWOK_TOOLS for arg in ("--tool-path", f"{name}={real_tool(name).path}")]
+    tool_paths = [
+        arg for name in KWOK_MODE_TOOLS for arg in ("--tool-path", f"{name}={real_tool(name).path}")
+    ]
     report = tmp_path / "report"
     argv = [
         sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-n", "0",

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
 from clusters.cluster import ClusterHandle, Topology
+from install.upgrade_outcome import InstalledScenarioView
 from scenarios.expectations import IngressExpectation, ScenarioExpectations
-from scenarios.releases import IstioRelease
 from scenarios.steps import Role
 from suites.evaluation.evaluators.controlplane import ISTIOD_CONTAINER
 from suites.evaluation.evaluators.injection import INJECTION_PROBE, InjectionProbe
@@ -35,19 +34,8 @@ CURL_MAX_TIME_S = 10
 READ_TIMEOUT_S = 60.0
 
 
-class InstalledScenarioLike(Protocol):
-    """What the checks need from ``fixtures.scenario_plugin.InstalledScenario``."""
-
-    @property
-    def scenario(self) -> str: ...
-    @property
-    def release(self) -> IstioRelease: ...
-    @property
-    def topology(self) -> Topology: ...
-    @property
-    def expectations(self) -> ScenarioExpectations: ...
-    @property
-    def diagnostics_dir(self) -> Path: ...
+# What the checks need from an installed scenario (declared once, in install/upgrade_outcome.py).
+InstalledScenarioLike = InstalledScenarioView
 
 
 def _json_or_none(stdout: str) -> Obj | None:
