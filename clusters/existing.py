@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clusters.cloud_provider_kind import ExternalLoadBalancers, LoadBalancerProvider
 from clusters.cluster import ClusterHandle, ProviderError, Topology
-from clusters.kind_config import ROLE_NETWORKS
 from clusters.kubeconfig import KubeconfigError, save_kubeconfig, server_of
+from clusters.networks import ROLE_NETWORKS
+from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from run.config import ExistingClusters

@@ -14,11 +14,11 @@ the session before anything is created. Builders and ``provision`` raise ``Provi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from clusters.cloud_provider_kind import LoadBalancerProvider
 from clusters.cluster import ProviderError, Topology
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
@@ -26,7 +26,28 @@ from programs.tools import ToolResolver
 from run.config import SuiteConfig
 from scenarios.steps import Role
 
-__all__ = ["ClusterProvider", "ProviderContext", "ProviderError"]
+log = logging.getLogger("eicp.clusters")
+
+__all__ = [
+    "ClusterProvider",
+    "ExternalLoadBalancers",
+    "LoadBalancerProvider",
+    "ProviderContext",
+    "ProviderError",
+]
+
+
+class LoadBalancerProvider(Protocol):
+    """What installers call before they create the first LoadBalancer Service."""
+
+    def ensure_started(self) -> None: ...
+
+
+class ExternalLoadBalancers:
+    """Clusters that bring their own LoadBalancer implementation: nothing to start."""
+
+    def ensure_started(self) -> None:
+        log.debug("LoadBalancer addresses come from the clusters' own provider")
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from typing import Literal
 
 import allure
 
-from clusters.cloud_provider_kind import LoadBalancerProvider
 from clusters.cluster import Topology
+from clusters.provider import LoadBalancerProvider
 from install import teardown
 from install.actions import HANDLERS, ActionContext
 from install.faults import EnvironmentFault, PlanError, StepFailed

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 from filelock import FileLock
 
-from clusters.cloud_provider_kind import LoadBalancerProvider
 from clusters.cluster import Topology
+from clusters.provider import LoadBalancerProvider
 from install import session_setup as setup
 from install.executed_plan import PlanRecorder
 from install.hostname import KindNodes

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from clusters.cloud_provider_kind import LoadBalancerProvider
 from clusters.cluster import ClusterHandle
+from clusters.provider import LoadBalancerProvider
 from install.installer import EnvironmentFault, Installer, StepFailed, StepRecord
 from install.traffic_probe import TrafficProbe
 from install.upgrade_outcome import UpgradableScenario, UpgradeOutcome, scenario_label

@@ -341,9 +341,9 @@ class SecretApi:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    import clusters.kind_lifecycle
+    import clusters.kind.lifecycle
 
     # This host's inotify limits and free memory are not what the wiring test is about.
     patch = pytest.MonkeyPatch()
-    patch.setattr(clusters.kind_lifecycle, "check_inotify", lambda proc=None: [])
-    patch.setattr(clusters.kind_lifecycle, "check_memory", lambda clusters, proc=None: [])
+    patch.setattr(clusters.kind.lifecycle, "check_inotify", lambda proc=None: [])
+    patch.setattr(clusters.kind.lifecycle, "check_memory", lambda clusters, proc=None: [])

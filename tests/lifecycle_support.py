@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from clusters.kind import DockerCli, KindCli
-from clusters.kind_lifecycle import KindProvisioner, KindSettings, RunIdentity, RunRegistry
+from clusters.kind.cli import DockerCli, KindCli
+from clusters.kind.lifecycle import KindProvisioner, KindSettings, RunIdentity, RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from tests.fakeexec import FakeTools

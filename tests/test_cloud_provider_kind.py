@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from clusters.cloud_provider_kind import (
+from clusters.kind.cli import DockerCli
+from clusters.kind.cloud_provider_kind import (
     CloudProviderKind,
     CloudProviderKindError,
-    ExternalLoadBalancers,
     ProcessId,
 )
-from clusters.kind import DockerCli
+from clusters.provider import ExternalLoadBalancers
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from tests import topology_child

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from clusters.cloud_provider_kind import CloudProviderKind
-from clusters.cpk_logs import RedactedLogs
+from clusters.kind.cloud_provider_kind import CloudProviderKind
+from clusters.kind.cpk_logs import RedactedLogs
 from programs.redaction import Redactor
 from tests.report_support import BEARER_TOKEN, PRIVATE_KEY, leaks
 

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from clusters.kind import (
-    KIND_NAME_MAX,
+from clusters.kind.cli import (
     DockerCli,
     KindCli,
     KindError,
     transient_create_failure,
-    validate_cluster_name,
 )
+from clusters.names import KIND_NAME_MAX, ClusterNameError, validate_cluster_name
 from programs.runner import CommandError, CommandRunner
 from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
@@ -110,9 +109,9 @@ def test_transient_failures_are_recognised_by_name(stderr: str, expected: str | 
 
 def test_cluster_names_follow_kind_validation() -> None:
     assert validate_cluster_name("eicp-1121003745-external-gw12") == "eicp-1121003745-external-gw12"
-    with pytest.raises(KindError, match="must match"):
+    with pytest.raises(ClusterNameError, match="must match"):
         validate_cluster_name("Eicp_1")
-    with pytest.raises(KindError, match=f"at most {KIND_NAME_MAX}"):
+    with pytest.raises(ClusterNameError, match=f"at most {KIND_NAME_MAX}"):
         validate_cluster_name("a" * (KIND_NAME_MAX + 1))
 
 

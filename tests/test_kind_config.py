@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
-from clusters.kind_config import (
+from clusters.kind.config import (
     KIND_API_VERSION,
-    ROLE_NETWORKS,
     KindConfigError,
     dump_kind_config,
     node_image_for,
     overlapping_subnets,
     render_kind_config,
 )
+from clusters.networks import ROLE_NETWORKS
 from scenarios.releases import VersionError, load_pins
 from scenarios.steps import ROLES, Role
 from tests.upstream import module_dir_or_reason
@@ -145,10 +145,10 @@ def test_no_subnet_overlaps_between_or_within_roles() -> None:
 
 
 def test_overlap_check_detects_an_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
-    from clusters import kind_config
+    from clusters import networks
 
-    clash = kind_config.RoleNetwork("10.20.128.0/17", "10.255.30.0/24", "network2")
-    monkeypatch.setitem(kind_config.ROLE_NETWORKS, "second", clash)
+    clash = networks.RoleNetwork("10.20.128.0/17", "10.255.30.0/24", "network2")
+    monkeypatch.setitem(networks.ROLE_NETWORKS, "second", clash)
     assert overlapping_subnets() == [
         ("remote/pod 10.20.0.0/16", "second/pod 10.20.128.0/17"),
     ]

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clusters.kind_config import ROLE_NETWORKS
 from clusters.kwok.config import (
     KwokBinaries,
     leftover_owner,
@@ -20,6 +19,7 @@ from clusters.kwok.config import (
     scale_node_args,
 )
 from clusters.kwok.kwokctl import inline_credentials
+from clusters.networks import ROLE_NETWORKS
 from scenarios.steps import ROLES
 
 BINARIES = KwokBinaries(

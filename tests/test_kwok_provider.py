@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from clusters.kind_lifecycle import RunIdentity, RunRegistry
 from clusters.kwok.config import KwokBinaries
 from clusters.kwok.kwokctl import Kwokctl
 from clusters.kwok.provider import (
@@ -26,8 +25,10 @@ from clusters.kwok.provider import (
     KwokSettings,
     build_kwok_provider,
 )
+from clusters.names import RunIdentity
 from clusters.netns import IpCli, NetnsHost
 from clusters.provider import ProviderContext
+from clusters.run_registry import RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tool_policy import KWOK_MODE_TOOLS

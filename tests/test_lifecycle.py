@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from clusters.kind_lifecycle import (
+from clusters.kind.lifecycle import (
     ClusterRecord,
     ProvisioningError,
     RunIdentity,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from clusters.cloud_provider_kind import CloudProviderKind, ProcessId
-from clusters.kind_lifecycle import (
+from clusters.kind.cloud_provider_kind import CloudProviderKind, ProcessId
+from clusters.kind.lifecycle import (
     ProvisioningError,
     RegistryBusy,
     RunRegistry,

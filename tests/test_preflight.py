@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from clusters.preflight import (
+from clusters.kind.preflight import (
     MEMORY_PER_CLUSTER_MIB,
-    PreflightError,
     check_docker,
     check_inotify,
     check_memory,
     find_docker,
     preflight,
 )
+from clusters.preflight import PreflightError
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from programs.tools import ResolvedTool

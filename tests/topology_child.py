@@ -23,10 +23,10 @@ PLUGINS = ("fixtures.options", "fixtures.core", "fixtures.topology_plugin")
 # For children that are not about host limits: this machine's inotify limits and free memory
 # must not stop them (the preflight itself is tested with a fake /proc and with real tools).
 HOST_LIMITS_OFF = """
-import clusters.kind_lifecycle
+import clusters.kind.lifecycle
 
-clusters.kind_lifecycle.check_inotify = lambda proc=None: []
-clusters.kind_lifecycle.check_memory = lambda clusters, proc=None: []
+clusters.kind.lifecycle.check_inotify = lambda proc=None: []
+clusters.kind.lifecycle.check_memory = lambda clusters, proc=None: []
 """
 
 

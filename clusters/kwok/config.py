@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from clusters.kind_config import ROLE_NETWORKS
+from clusters.networks import ROLE_NETWORKS
 from scenarios.steps import Role
 
 KWOKCTL_API_VERSION = "config.kwok.x-k8s.io/v1alpha1"

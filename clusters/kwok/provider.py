@@ -33,8 +33,6 @@ from pathlib import Path
 import yaml
 
 from clusters.cluster import ClusterHandle, ProviderError, Topology
-from clusters.kind_config import ROLE_NETWORKS
-from clusters.kind_lifecycle import ClusterRecord, RunIdentity, RunRegistry, worker_for_names
 from clusters.kubeconfig import save_kubeconfig
 from clusters.kwok.config import (
     KwokBinaries,
@@ -54,9 +52,12 @@ from clusters.kwok.workloads import STAND_INS as ISTIOD_STAND_INS
 from clusters.kwok.workloads import IstiodStandIns
 from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
 from clusters.kwok.xds_proxies import StepRecordLike, SyntheticProxies, build_synthetic_proxies
+from clusters.names import RunIdentity, worker_for_names
 from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost
+from clusters.networks import ROLE_NETWORKS
 from clusters.preflight import PreflightError
 from clusters.provider import ProviderContext
+from clusters.run_registry import ClusterRecord, RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tool_policy import KWOK_MODE_TOOLS

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from clusters.kind_lifecycle import RunIdentity, RunRegistry
 from clusters.kwok.config import leftover_owner
+from clusters.names import RunIdentity
 from clusters.netns import IpCli, delete_netns
+from clusters.run_registry import RunRegistry
 
 log = logging.getLogger("eicp.kwok")
 

@@ -26,8 +26,8 @@ Ctrl-C: it releases cloud-provider-kind, then deletes this run's clusters unless
 removes this run's leftover ``kindccm-*`` containers if no cloud-provider-kind is left to do it.
 
 The pieces: names (kind_names.py), the host registry (kind_registry.py), bring-up
-(kind_bringup.py), node preparation (kind_nodes.py), teardown and keeping (kind_teardown.py).
-The builder the topology plugin calls is ``build_kind_provider`` (clusters/kind_provider.py).
+(bringup.py), node preparation (nodes.py), teardown and keeping (teardown.py).
+The builder the topology plugin calls is ``build_kind_provider`` (clusters/kind/provider.py).
 """
 
 from __future__ import annotations
@@ -38,14 +38,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.cloud_provider_kind import ExternalLoadBalancers, LoadBalancerProvider
 from clusters.cluster import Topology
-from clusters.kind_bringup import KindBringUp, KindSettings, ProvisioningError, TeardownError
-from clusters.kind_names import NameParts, RunIdentity, worker_for_names
-from clusters.kind_nodes import prepare_nodes
-from clusters.kind_registry import ClusterRecord, RegistryBusy, RunRegistry
-from clusters.kind_teardown import KindTeardown
-from clusters.preflight import PreflightError, check_docker, check_inotify, check_memory
+from clusters.kind.bringup import KindBringUp, KindSettings, ProvisioningError, TeardownError
+from clusters.kind.nodes import prepare_nodes
+from clusters.kind.preflight import check_docker, check_inotify, check_memory
+from clusters.kind.teardown import KindTeardown
+from clusters.names import NameParts, RunIdentity, worker_for_names
+from clusters.preflight import PreflightError
+from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider
+from clusters.run_registry import ClusterRecord, RegistryBusy, RunRegistry
 from programs.runner import CommandRunner
 from scenarios.steps import Role
 
@@ -82,7 +83,7 @@ def host_preflight(runner: CommandRunner, docker_bin: str, proc_root: Path = Pat
 class KindProvisioner(KindBringUp, KindTeardown):
     """The kind ``ClusterProvider`` (clusters/provider.py): one cluster set per session.
 
-    Its state is ``KindState``'s fields (clusters/kind_bringup.py), shared with the mixins."""
+    Its state is ``KindState``'s fields (clusters/kind/bringup.py), shared with the mixins."""
 
     mode: str = "kind"
     preflight_passed: bool = False  # set when the builder ran ``host_preflight`` already

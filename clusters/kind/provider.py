@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
-from clusters.cloud_provider_kind import CloudProviderKind
 from clusters.cluster import ProviderError
-from clusters.kind import DockerCli, KindCli
-from clusters.kind_config import node_image_for
-from clusters.kind_lifecycle import KindProvisioner, KindSettings, RunIdentity, RunRegistry, worker_for_names
-from clusters.kind_lifecycle import host_preflight as _host_preflight
+from clusters.kind.cli import DockerCli, KindCli
+from clusters.kind.cloud_provider_kind import CloudProviderKind
+from clusters.kind.config import node_image_for
+from clusters.kind.lifecycle import KindProvisioner, KindSettings, RunIdentity, RunRegistry, worker_for_names
+from clusters.kind.lifecycle import host_preflight as _host_preflight
 from clusters.provider import ProviderContext
 from scenarios.releases import VersionError, load_pins
 

@@ -16,15 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from clusters.names import validate_cluster_name
 from programs.runner import CommandError, CommandRunner
 
 KIND_NETWORK_ENV = "KIND_EXPERIMENTAL_DOCKER_NETWORK"
 DEFAULT_KIND_NETWORK = "kind"
 API_SERVER_PORT = 6443
-# kind warns above 50 characters (pkg/cluster/internal/create/create.go, clusterNameMax): node
-# container hostnames are "<name>-control-plane" and must stay within 63 characters.
-KIND_NAME_MAX = 50
-KIND_NAME_RE = re.compile(r"^[a-z0-9.-]+$")  # kind's validNameRE (pkg/internal/apis/config/validate.go)
 
 CPK_CLUSTER_LABEL = "io.x-k8s.cloud-provider-kind.cluster"
 CPK_CONTAINER_PREFIX = "kindccm-"
@@ -62,17 +59,6 @@ def transient_create_failure(error: CommandError) -> str | None:
         if pattern.search(text):
             return name
     return None
-
-
-def validate_cluster_name(name: str) -> str:
-    if not KIND_NAME_RE.match(name):
-        raise KindError(f"kind cluster name {name!r} must match {KIND_NAME_RE.pattern}")
-    if len(name) > KIND_NAME_MAX:
-        raise KindError(
-            f"kind cluster name {name!r} has {len(name)} characters; kind supports at most {KIND_NAME_MAX} "
-            "(use a shorter --cluster-prefix)"
-        )
-    return name
 
 
 def control_plane_container(cluster: str) -> str:

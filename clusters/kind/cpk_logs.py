@@ -4,7 +4,7 @@ The daemon writes its own log and its load-balancer logs (``--logs-dir``) into a
 directory (the suite's state directory, mode 0700), never into the report directory. Every
 process that uses the daemon copies them through the redactor into its report directory
 every ``PUBLISH_INTERVAL_S`` while it uses it, when it stops using it and when the daemon
-stops; the raw files are deleted with the daemon (clusters/cloud_provider_kind.py).
+stops; the raw files are deleted with the daemon (clusters/kind/cloud_provider_kind.py).
 """
 
 from __future__ import annotations

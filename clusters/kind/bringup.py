@@ -1,7 +1,7 @@
 """Bringing a kind cluster set up: settings, adoption of kept clusters, parallel creation with
 bounded retries of kind's known transient failures, an overall deadline, and node preparation.
 
-``KindBringUp`` is a mixin of ``KindProvisioner`` (clusters/kind_lifecycle.py); ``KindState``
+``KindBringUp`` is a mixin of ``KindProvisioner`` (clusters/kind/lifecycle.py); ``KindState``
 names the state they share.
 """
 
@@ -16,14 +16,15 @@ from pathlib import Path
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from clusters.cloud_provider_kind import CloudProviderKind
 from clusters.cluster import ClusterHandle, ProviderError
-from clusters.kind import DockerCli, KindCli, KindError, transient_create_failure
-from clusters.kind_config import ROLE_NETWORKS, dump_kind_config, render_kind_config
-from clusters.kind_names import RunIdentity
-from clusters.kind_nodes import prepare_nodes
-from clusters.kind_registry import ClusterRecord, RunRegistry
+from clusters.kind.cli import DockerCli, KindCli, KindError, transient_create_failure
+from clusters.kind.cloud_provider_kind import CloudProviderKind
+from clusters.kind.config import dump_kind_config, render_kind_config
+from clusters.kind.nodes import prepare_nodes
 from clusters.kubeconfig import save_kubeconfig
+from clusters.names import RunIdentity
+from clusters.networks import ROLE_NETWORKS
+from clusters.run_registry import ClusterRecord, RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from scenarios.steps import Role

@@ -20,7 +20,7 @@ for bounded commands, this daemon lives for the session. Its argv is logged reda
 stop are Allure steps, and its output goes straight to a file (not through a pipe, so it
 survives the exit of the worker that started it). That log and the load-balancer logs are
 written in private, in the state directory, and reach the report directory only redacted
-(clusters/cpk_logs.py). Flags (v0.10.0, ``cmd/app.go``): Gateway API support and the default
+(clusters/kind/cpk_logs.py). Flags (v0.10.0, ``cmd/app.go``): Gateway API support and the default
 IngressClass are turned off (the suite installs its own CRDs and classes), and load-balancer
 logs are dumped.
 """
@@ -37,13 +37,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import allure
 from filelock import FileLock
 
-from clusters.cpk_logs import RedactedLogs
-from clusters.kind import DockerCli
+from clusters.kind.cli import DockerCli
+from clusters.kind.cpk_logs import RedactedLogs
 from clusters.process_id import ProcessId
 from programs.redaction import Redactor
 from programs.waits import WaitTimeout, wait_until
@@ -51,8 +51,6 @@ from programs.waits import WaitTimeout, wait_until
 __all__ = [
     "CloudProviderKind",
     "CloudProviderKindError",
-    "ExternalLoadBalancers",
-    "LoadBalancerProvider",
     "ProcessId",
 ]
 
@@ -68,19 +66,6 @@ _LOG_TAIL_LINES = 30
 
 class CloudProviderKindError(RuntimeError):
     """The daemon could not be started or stopped."""
-
-
-class LoadBalancerProvider(Protocol):
-    """What installers call before they create the first LoadBalancer Service."""
-
-    def ensure_started(self) -> None: ...
-
-
-class ExternalLoadBalancers:
-    """Existing clusters bring their own LoadBalancer implementation: nothing to start."""
-
-    def ensure_started(self) -> None:
-        log.debug("existing clusters: LoadBalancer addresses come from the clusters' own provider")
 
 
 class CloudProviderKind:

@@ -1,4 +1,4 @@
-"""Names of the suite's kind clusters: ``<prefix>-<run id>-<role>[-<xdist worker>]``.
+"""Names of the clusters the suite makes (kind and kwok alike): ``<prefix>-<run id>-<role>[-<xdist worker>]``.
 
 That pattern is how the suite recognises its own clusters; nothing else is ever deleted.
 """
@@ -8,11 +8,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from clusters.kind import validate_cluster_name
 from scenarios.steps import ROLES, Role
+
+# kind warns above 50 characters (pkg/cluster/internal/create/create.go, clusterNameMax): node
+# container hostnames are "<name>-control-plane" and must stay within 63 characters.
+KIND_NAME_MAX = 50
+KIND_NAME_RE = re.compile(r"^[a-z0-9.-]+$")  # kind's validNameRE (pkg/internal/apis/config/validate.go)
 
 _RUN_ID_RE = re.compile(r"^[0-9a-z]{1,16}$")
 _WORKER_RE = re.compile(r"^gw[0-9]{1,4}$")
+
+
+class ClusterNameError(ValueError):
+    """A cluster name the suite would make breaks kind's naming rules (kwok follows the same)."""
+
+
+def validate_cluster_name(name: str) -> str:
+    """Cluster names follow kind's rules, the stricter of the providers that make clusters."""
+    if not KIND_NAME_RE.match(name):
+        raise ClusterNameError(f"kind cluster name {name!r} must match {KIND_NAME_RE.pattern}")
+    if len(name) > KIND_NAME_MAX:
+        raise ClusterNameError(
+            f"kind cluster name {name!r} has {len(name)} characters; kind supports at most {KIND_NAME_MAX} "
+            "(use a shorter --cluster-prefix)"
+        )
+    return name
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Ending a kind cluster set: abort after a failed or interrupted bring-up, delete or keep the
 run's clusters, export their logs on failure, and say how to reach what was kept.
 
-``KindTeardown`` is a mixin of ``KindProvisioner`` (clusters/kind_lifecycle.py).
+``KindTeardown`` is a mixin of ``KindProvisioner`` (clusters/kind/lifecycle.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import threading
 import time
 from functools import partial
 
-from clusters.kind_bringup import KindState, ProvisioningError
-from clusters.kind_nodes import own_children_running
+from clusters.kind.bringup import KindState, ProvisioningError
+from clusters.kind.nodes import own_children_running
 from programs.exports import export_redacted, kind_logs_key
 from programs.runner import CommandError
 from scenarios.steps import ROLES, Role

@@ -22,7 +22,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from clusters.cluster import ProviderError
-from clusters.kind_names import RunIdentity
+from clusters.names import RunIdentity
 
 log = logging.getLogger("eicp.lifecycle")
 
