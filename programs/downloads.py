@@ -63,7 +63,13 @@ def recorded_download(runner: CommandRunner | None, url: str, destination: Path)
 def published_sha256(url: str, artifact_name: str, scratch: str, runner: CommandRunner | None = None) -> str:
     checksum_file = Path(scratch) / "checksums"
     recorded_download(runner, url, checksum_file)
-    lines = [line.split() for line in checksum_file.read_text().splitlines() if line.strip()]
+    return sha256_in_checksums(checksum_file.read_text(), artifact_name, url)
+
+
+def sha256_in_checksums(text: str, artifact_name: str, url: str) -> str:
+    """The SHA-256 a published checksum file gives for ``artifact_name``: a ``sha256sum`` line
+    naming it, or the file's one bare hash (``.sha256`` files of single artifacts)."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
     for fields in lines:
         if len(fields) >= 2 and fields[-1].lstrip("*").endswith(artifact_name):
             return fields[0].lower()

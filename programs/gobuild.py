@@ -11,9 +11,10 @@ Two ways, chosen per tool in versions.yaml (``go_build``):
   cannot be built in its own directory is built: etcd's server (its go.mod points at sibling
   directories absent from the module zip) and Kubernetes (its go.mod replaces every staging
   module with ``./staging/...``). With ``go_wrapper_pin_local_replaces`` every module that
-  the tool's go.mod replaces with a local path is required, and replaced, at that version
-  (``v0.{minor}.{patch}`` for Kubernetes' staging modules), which is what the Kubernetes
-  release itself ships.
+  the tool's go.mod requires and replaces with a local path is required, and replaced, at
+  that version (``v0.{minor}.{patch}`` for Kubernetes' staging modules), which is what the
+  Kubernetes release itself ships; a module it only replaces (Kubernetes' sample-cli-plugin,
+  sample-controller) is in no build graph, so it is left out.
 
 Every build uses ``CGO_ENABLED=0 -trimpath -ldflags "-s -w -X ..."``: static, reproducible
 binaries whose version variables say what they were built from. The Go module and build
@@ -56,6 +57,7 @@ class GoRecipe:
     method: str  # "module" or "wrapper"
     ldflags: Mapping[str, str]  # -X symbol -> value (already expanded)
     pin_local_replaces: str | None = None  # version for locally replaced modules (wrapper only)
+    expected_sum: str | None = None  # the module's hash versions.yaml pins (go_sum), if any
 
 
 def local_replaces(go_mod: str) -> list[str]:
@@ -77,6 +79,34 @@ def local_replaces(go_mod: str) -> list[str]:
         if match and match[1] not in found:
             found.append(match[1])
     return found
+
+
+_REQUIRE = re.compile(r"^\s*(?:require\s+)?([^\s()]+)\s+(v\S+)\s*$")
+
+
+def required_modules(go_mod: str) -> set[str]:
+    """Modules a go.mod requires (``require X v1.2.3``, single or in a block)."""
+    found: set[str] = set()
+    in_block = False
+    for raw in go_mod.splitlines():
+        stripped = raw.split("//", 1)[0].strip()
+        if stripped.startswith("require ("):
+            in_block = True
+            continue
+        if in_block and stripped == ")":
+            in_block = False
+            continue
+        if in_block or stripped.startswith("require "):
+            match = _REQUIRE.match(stripped)
+            if match:
+                found.add(match[1])
+    return found
+
+
+def pinned_local_replaces(go_mod: str, version: str) -> dict[str, str]:
+    """The modules a wrapper pins at ``version``: those the go.mod requires and replaces locally."""
+    required = required_modules(go_mod)
+    return {name: version for name in local_replaces(go_mod) if name in required}
 
 
 def wrapper_go_mod(module: str, revision: str, pinned: Mapping[str, str]) -> str:
@@ -125,6 +155,11 @@ class GoBuilder:
     def build(self, recipe: GoRecipe, output: Path, title: str) -> None:
         """Build ``recipe`` into ``output`` (raise ``GoBuildError`` with the reason)."""
         info = self.download(recipe.module, recipe.revision)
+        if recipe.expected_sum and info.get("Sum") != recipe.expected_sum:
+            raise GoBuildError(
+                f"{recipe.module}@{recipe.revision} has module hash {info.get('Sum') or 'none'}, "
+                f"not the {recipe.expected_sum} versions.yaml pins (go_sum)"
+            )
         log.info(
             "%s (%s build of %s@%s; minutes when the Go caches are cold)",
             title,
@@ -152,7 +187,7 @@ class GoBuilder:
             pinned: dict[str, str] = {}
             if recipe.pin_local_replaces:
                 go_mod = Path(info["GoMod"]).read_text(encoding="utf-8")
-                pinned = {name: recipe.pin_local_replaces for name in local_replaces(go_mod)}
+                pinned = pinned_local_replaces(go_mod, recipe.pin_local_replaces)
             self.scratch_root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="gowrap-", dir=self.scratch_root) as scratch:
                 root = Path(scratch)

@@ -85,6 +85,10 @@ class ToolSpec:
     archive_member: str | None
     version_args: tuple[str, ...]
     version_pattern: str
+    # Checksums of the pinned version (python -m programs.pins writes them): the release
+    # artifact's SHA-256 per platform ("linux-amd64") and the Go module's hash ("h1:...").
+    sha256: dict[str, str] = field(default_factory=dict)
+    go_sum: str | None = None
 
     @classmethod
     def from_pins(cls, name: str, raw: dict[str, Any]) -> ToolSpec:
@@ -101,6 +105,8 @@ class ToolSpec:
             archive_member=raw.get("archive_member"),
             version_args=tuple(raw.get("version_args", ["version"])),
             version_pattern=raw.get("version_pattern", r"(\S+)"),
+            sha256=dict(raw.get("sha256") or {}),
+            go_sum=raw.get("go_sum"),
         )
 
 
@@ -113,9 +119,10 @@ def host_arch() -> str:
     return {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
 
 
-def expand_template(template: str, version: str) -> str:
+def expand_template(template: str, version: str, arch: str | None = None) -> str:
     """Fill ``{version}``, ``{bare_version}``, ``{major}``/``{minor}``/``{patch}`` (empty for
-    non-semver versions), ``{arch}``; ``{module_time}`` is left for the Go build to fill."""
+    non-semver versions), ``{arch}`` (this host's unless given); ``{module_time}`` is left for
+    the Go build to fill."""
     parts = re.match(r"v?([0-9]+)\.([0-9]+)\.([0-9]+)", version)
     major, minor, patch = parts.groups() if parts else ("", "", "")
     return template.format(
@@ -124,7 +131,7 @@ def expand_template(template: str, version: str) -> str:
         major=major,
         minor=minor,
         patch=patch,
-        arch=host_arch(),
+        arch=arch or host_arch(),
         module_time="{module_time}",
     )
 
@@ -237,6 +244,10 @@ class ToolResolver:
                 if actual != expected:
                     attempts.append((how, f"SHA-256 mismatch: got {actual}, published {expected}"))
                     return None
+                pinned = spec.sha256.get(f"linux-{host_arch()}") if version == spec.version else None
+                if pinned and actual != pinned:
+                    attempts.append((how, f"SHA-256 {actual} is not the one versions.yaml pins ({pinned})"))
+                    return None
                 binary = extract_member(
                     artifact, expand_template(spec.archive_member, version) if spec.archive_member else None
                 )
@@ -270,6 +281,7 @@ class ToolResolver:
                 if spec.go_wrapper_pin_local_replaces
                 else None
             ),
+            expected_sum=spec.go_sum if version == spec.version and revision == version else None,
         )
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")

@@ -131,7 +131,7 @@ def install(tools: FakeTools, api_server: str) -> None:
     exp = expectations()
     first(tools.tools["kind"], r"^get kubeconfig --name (\S+)$", stdout=_kubeconfig(api_server))
     _istioctl(tools)
-    tools.install("helm").on(r"^version", stdout="v3.19.0+g1234567\n")
+    tools.install("helm").on(r"^version", stdout=load_pins().tools["helm"]["version"] + "+g1234567\n")
     _kubectl_install(tools)
     _kubectl_checks(tools, exp)
 

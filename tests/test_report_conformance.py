@@ -245,7 +245,7 @@ def test_run_info_from_suite_config(pytestconfig: pytest.Config) -> None:
         runinfo.reset()
     assert built.date == "2026-05-06T07:08:09Z"
     assert built.tools["kind"] == "v0.33.0 (cache)"
-    assert built.tools["cloud-provider-kind"] == "v0.10.0"
+    assert built.tools["cloud-provider-kind"] == load_pins().tools["cloud-provider-kind"]["version"]
     assert built.kubernetes == {"external": "v1.35.1", "remote": "unknown"}
     assert built.suite_version == "0.1.0"
 

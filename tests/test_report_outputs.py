@@ -244,7 +244,7 @@ def test_conformance_report_is_valid_and_right(fake_run: FakeRun) -> None:
     assert from_json["istio"][0]["version"] == V30
     assert from_json["kubernetesVersion"] == "v1.34.0"
     assert from_json["tools"]["kind"] == "v0.33.0"
-    assert from_json["tools"]["cloud-provider-kind"] == "v0.10.0"
+    assert from_json["tools"]["cloud-provider-kind"] == load_pins().tools["cloud-provider-kind"]["version"]
     assert from_json["mode"] == "kind"
     scenarios = {entry["name"]: entry for entry in from_json["scenarios"]}
     assert {name: entry["result"] for name, entry in scenarios.items()} == {

@@ -163,6 +163,50 @@ def test_archive_member_is_extracted(
     assert tool.source == "download" and tool.path.read_text() == FAKE_KIND
 
 
+def test_a_download_must_match_the_pinned_sha256_too(
+    tmp_path: Path, runner: CommandRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The published checksum file agrees with the artifact, but versions.yaml pins another
+    SHA-256 (python -m programs.pins wrote it): the binary is refused."""
+    body = FAKE_KIND.encode()
+    digest = hashlib.sha256(body).hexdigest()
+    serve(
+        monkeypatch,
+        {
+            "https://example.invalid/kind/v0.33.0/kind-linux-amd64": body,
+            "https://example.invalid/kind/v0.33.0/kind-linux-amd64.sha256sum": f"{digest}  kind-linux-amd64\n".encode(),
+        },
+    )
+    monkeypatch.setattr(tools_module, "host_arch", lambda: "amd64")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolUnavailable) as raised:
+        resolver(tmp_path, runner, spec={"sha256": {"linux-amd64": "f" * 64}}).resolve("kind")
+    assert f"SHA-256 {digest} is not the one versions.yaml pins" in str(raised.value)
+    assert (
+        resolver(tmp_path, runner, spec={"sha256": {"linux-amd64": digest}}).resolve("kind").source
+        == "download"
+    )
+
+
+def test_a_go_build_needs_the_pinned_module_hash(
+    tmp_path: Path, runner: CommandRunner, fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve(monkeypatch, {})
+    module_dir = tmp_path / "modcache" / "kind@v0.33.0"
+    module_dir.mkdir(parents=True)
+    go = fake_tools.install("go")
+    listing = {"Dir": str(module_dir), "Sum": "h1:the-module-hash="}
+    go.on(r"^mod download -json sigs.k8s.io/kind@v0.33.0$", stdout=json.dumps(listing))
+    go.on(r"^build .* -o (\S+) \.$", write_file=(r"\1", FAKE_KIND))
+    monkeypatch.setenv("PATH", f"{fake_tools.bin_dir}")
+    with pytest.raises(ToolUnavailable) as raised:
+        resolver(tmp_path, runner, spec={"go_sum": "h1:another-hash="}).resolve("kind")
+    assert "module hash h1:the-module-hash=, not the h1:another-hash= versions.yaml pins" in str(raised.value)
+    assert [call.args[0] for call in fake_tools.calls("go")] == ["mod"]  # nothing was built
+    tool = resolver(tmp_path, runner, spec={"go_sum": "h1:the-module-hash="}).resolve("kind")
+    assert tool.source == "go build"
+
+
 def test_go_build_fallback_stamps_the_version(
     tmp_path: Path, runner: CommandRunner, fake_tools: FakeTools, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -272,10 +316,17 @@ def test_listener_hears_every_resolved_tool_once(tmp_path: Path, runner: Command
 
 # The replace block of k8s.io/kubernetes v1.35.4's go.mod (first lines, as published), and
 # etcd server v3.6.16's (sibling directories, absent from its module zip).
-KUBERNETES_GO_MOD_REPLACES = """replace (
+KUBERNETES_GO_MOD_REPLACES = """require (
+\tk8s.io/api v0.0.0
+\tk8s.io/apiextensions-apiserver v0.0.0
+\tk8s.io/apimachinery v0.0.0 // indirect
+)
+
+replace (
 \tk8s.io/api => ./staging/src/k8s.io/api
 \tk8s.io/apiextensions-apiserver => ./staging/src/k8s.io/apiextensions-apiserver
 \tk8s.io/apimachinery => ./staging/src/k8s.io/apimachinery
+\tk8s.io/sample-cli-plugin => ./staging/src/k8s.io/sample-cli-plugin
 )
 """
 ETCD_GO_MOD_REPLACES = """replace (
@@ -292,7 +343,15 @@ def test_local_replaces_are_the_modules_replaced_by_directories() -> None:
         "k8s.io/api",
         "k8s.io/apiextensions-apiserver",
         "k8s.io/apimachinery",
+        "k8s.io/sample-cli-plugin",
     ]
+    # k8s.io/kubernetes v1.35.8 replaces sample-cli-plugin without requiring it, and the module
+    # proxy serves no v0.35.8 of it: pinning it would fail a build that never needs it.
+    assert gobuild.pinned_local_replaces(KUBERNETES_GO_MOD_REPLACES, "v0.35.8") == {
+        "k8s.io/api": "v0.35.8",
+        "k8s.io/apiextensions-apiserver": "v0.35.8",
+        "k8s.io/apimachinery": "v0.35.8",
+    }
     assert gobuild.local_replaces(ETCD_GO_MOD_REPLACES) == ["go.etcd.io/etcd/api/v3", "go.etcd.io/etcd"]
 
 

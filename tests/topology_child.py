@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scenarios.releases import load_pins
 from tests.fakeexec import FakeTool, FakeTools
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +135,9 @@ def install_cluster_fakes(fakes: FakeTools, *, create_sleep: float = 0.0) -> Non
         r"^--help$",
         stdout="Flags:\n      --gateway-channel string   define the gateway API release channel\n",
     )
+    # As the real v0.11 binary answers (goreleaser stamps the version without its "v").
+    pinned = str(load_pins().tools["cloud-provider-kind"]["version"])
+    cpk.on(r"^version$", stdout=f"cloud-provider-kind {pinned.removeprefix('v')}\n")
     # The daemon: records its start, then runs until it is stopped.
     cpk.on(r"^(--gateway-channel .*)$", sleep=300.0, add_state=("cpk-starts", r"\1"))
 

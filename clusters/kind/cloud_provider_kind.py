@@ -20,7 +20,7 @@ for bounded commands, this daemon lives for the session. Its argv is logged reda
 stop are Allure steps, and its output goes straight to a file (not through a pipe, so it
 survives the exit of the worker that started it). That log and the load-balancer logs are
 written in private, in the state directory, and reach the report directory only redacted
-(clusters/kind/cpk_logs.py). Flags (v0.10.0, ``cmd/app.go``): Gateway API support and the default
+(clusters/kind/cpk_logs.py). Flags (v0.10.0 and v0.11.0, ``cmd/app.go``): Gateway API support and the default
 IngressClass are turned off (the suite installs its own CRDs and classes), and load-balancer
 logs are dumped.
 """
