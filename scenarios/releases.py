@@ -83,6 +83,8 @@ class ReleaseProfile:
     procedure: Procedure
     supported: bool
     candidate: bool
+    # Past its end of life (versions.yaml istio.past_end_of_life): certifiable on request only.
+    past_end_of_life: bool = False
 
     def injection_path(self, cluster: str, network: str) -> str:
         """The sidecar injector path that carries the cluster and network of a remote cluster.
@@ -157,13 +159,16 @@ class Pins:
     profiles: dict[str, ReleaseProfile] = field(default_factory=dict)
     supported: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()
+    past_end_of_life: tuple[str, ...] = ()
 
     def profile(self, version: IstioVersion) -> ReleaseProfile:
         profile = self.profiles.get(version.minor_key)
-        if profile is None or not (profile.supported or profile.candidate):
-            accepted = ", ".join(self.supported) + (
-                f" (candidates: {', '.join(self.candidates)})" if self.candidates else ""
-            )
+        if profile is None or not (profile.supported or profile.candidate or profile.past_end_of_life):
+            accepted = ", ".join(self.supported)
+            if self.candidates:
+                accepted += f" (candidates: {', '.join(self.candidates)})"
+            if self.past_end_of_life:
+                accepted += f" (past their end of life, on request: {', '.join(self.past_end_of_life)})"
             raise VersionError(f"unsupported Istio version {version}: supported releases are {accepted}")
         return profile
 
@@ -177,8 +182,30 @@ class Pins:
         raise VersionError("versions.yaml pins no GA patch of any supported Istio release")
 
     def nightly(self, today: date) -> tuple[str, ...]:
-        """The supported minors the nightly matrix certifies: those not past their end of life."""
+        """The supported minors the nightly matrix certifies: those not past their end of life
+        (a minor is moved to ``past_end_of_life`` once its date passes; a self-test checks it)."""
         return tuple(m for m in self.supported if not self.profiles[m].is_end_of_life(today))
+
+    def support_problems(self, today: date) -> list[str]:
+        """What is out of date in the support lists on ``today``: a supported minor (the nightly
+        matrix and the default) past its end of life, or a past-end-of-life one that is not yet."""
+        problems = []
+        for minor in self.supported:
+            eol = self.profiles[minor].end_of_life
+            if eol is not None and today >= eol:
+                problems.append(
+                    f"Istio {minor} reached its end of life on {eol.isoformat()} but is in istio.supported "
+                    "(the nightly matrix and the default): move it to istio.past_end_of_life in "
+                    "versions.yaml (python -m programs.pins update does)"
+                )
+        for minor in self.past_end_of_life:
+            eol = self.profiles[minor].end_of_life
+            if eol is not None and today < eol:
+                problems.append(
+                    f"Istio {minor} is listed past its end of life, which is {eol.isoformat()}: "
+                    "keep it in istio.supported until then"
+                )
+        return problems
 
     def end_of_life_warning(self, release: IstioRelease, today: date) -> str | None:
         """A warning for a release whose minor is past its end of life (it stays selectable)."""
@@ -237,7 +264,9 @@ class Pins:
         return tuple(releases)
 
 
-def _parse_profile(minor: str, raw: dict[str, Any], supported: bool, candidate: bool) -> ReleaseProfile:
+def _parse_profile(
+    minor: str, raw: dict[str, Any], supported: bool, candidate: bool, retired: bool
+) -> ReleaseProfile:
     try:
         k8s = raw["kubernetes"]
         native = raw["native_sidecars_since_kubernetes"]
@@ -260,6 +289,7 @@ def _parse_profile(minor: str, raw: dict[str, Any], supported: bool, candidate: 
             procedure=parse_procedure(raw["procedure"]),
             supported=supported,
             candidate=candidate,
+            past_end_of_life=retired,
         )
     except KeyError as missing:
         raise ValueError(f"versions.yaml: Istio release {minor} lacks {missing}") from None
@@ -269,13 +299,25 @@ def parse_pins(data: dict[str, Any]) -> Pins:
     istio = data["istio"]
     supported = tuple(istio["supported"])
     candidates = tuple(istio.get("candidates", ()))
+    retired = tuple(istio.get("past_end_of_life", ()))
     profiles = {
-        minor: _parse_profile(minor, raw, minor in supported, minor in candidates)
+        minor: _parse_profile(minor, raw, minor in supported, minor in candidates, minor in retired)
         for minor, raw in istio["releases"].items()
     }
-    unknown = [m for m in (*supported, *candidates) if m not in profiles]
+    listed = (*supported, *candidates, *retired)
+    unknown = [m for m in listed if m not in profiles]
     if unknown:
-        raise ValueError(f"versions.yaml: supported/candidate releases without a profile: {unknown}")
+        raise ValueError(
+            f"versions.yaml: supported/candidate/past-end-of-life releases without a profile: {unknown}"
+        )
+    twice = sorted({m for m in listed if listed.count(m) > 1})
+    if twice:
+        raise ValueError(
+            f"versions.yaml: releases in more than one of supported/candidates/past_end_of_life: {twice}"
+        )
+    undated = [m for m in retired if profiles[m].end_of_life is None]
+    if undated:
+        raise ValueError(f"versions.yaml: past_end_of_life releases without an end_of_life date: {undated}")
     return Pins(
         tools=data["tools"],
         kind_node_images=dict(data["kind_node_images"]),
@@ -283,6 +325,7 @@ def parse_pins(data: dict[str, Any]) -> Pins:
         profiles=profiles,
         supported=supported,
         candidates=candidates,
+        past_end_of_life=retired,
     )
 
 

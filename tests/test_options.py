@@ -30,7 +30,7 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
     [
         (
             ["--istio-version", "9.9.9"],
-            "--istio-version: unsupported Istio version 9.9.9: supported releases are 1.29, 1.30, 1.31",
+            "--istio-version: unsupported Istio version 9.9.9: supported releases are 1.30, 1.31 (candidates: 1.32) (past their end of life, on request: 1.29)",
         ),
         (["--istio-version", "1.3x"], "malformed Istio version '1.3x'"),
         (

@@ -40,7 +40,9 @@ def test_rejects_malformed_versions_with_the_accepted_forms(text: str) -> None:
 
 def test_unsupported_release_names_the_supported_ones() -> None:
     with pytest.raises(
-        VersionError, match=r"unsupported Istio version 9\.9\.9: supported releases are 1\.29, 1\.30"
+        VersionError,
+        match=r"unsupported Istio version 9\.9\.9: supported releases are 1\.30, 1\.31 \(candidates: 1\.32\) "
+        r"\(past their end of life, on request: 1\.29\)",
     ):
         load_pins().resolve_release("9.9.9")
 
@@ -54,7 +56,7 @@ def test_older_forms_exist_as_profiles_but_are_not_certifiable() -> None:
 
 def test_minor_only_resolves_to_the_pinned_patch() -> None:
     release = load_pins().resolve_release("1.30")
-    assert str(release.version) == "1.30.5" and release.tag == "1.30.5" and not release.custom
+    assert str(release.version) == "1.30.7" and release.tag == "1.30.7" and not release.custom
 
 
 def test_candidate_without_pinned_patch_needs_a_full_version() -> None:
@@ -169,8 +171,16 @@ def test_pre_releases_are_marked_in_the_label() -> None:
 
 
 def test_pins_are_the_newest_patches_the_release_notes_show() -> None:
-    """istio.io content/en/news/releases: 1.29.8, 1.30.5 and 1.31.1, published 2026-09-21."""
-    assert [PINS.profiles[m].latest_patch for m in ("1.29", "1.30", "1.31")] == ["1.29.8", "1.30.5", "1.31.1"]
+    """The Sail Operator 1.31.2 release notes (2026-11-02) add Istio 1.31.3, 1.30.7 and 1.29.10;
+    its chart installs each (the chart the sail scenario pins for all three minors)."""
+    assert [PINS.profiles[m].latest_patch for m in ("1.29", "1.30", "1.31")] == [
+        "1.29.10",
+        "1.30.7",
+        "1.31.3",
+    ]
+    for minor in ("1.29", "1.30", "1.31"):
+        profile = PINS.profiles[minor]
+        assert (profile.sail_chart_version, profile.sail_istio_up_to) == ("1.31.2", profile.latest_patch)
 
 
 def test_no_default_hub_is_a_registry_going_away() -> None:
@@ -187,8 +197,10 @@ def test_end_of_life_minor_stays_selectable_with_a_warning_and_leaves_the_nightl
     assert PINS.end_of_life_warning(release, before) is None
     warning = PINS.end_of_life_warning(release, after)
     assert warning is not None and "2026-10-12" in warning and "nightly" in warning
-    assert "1.29" in PINS.nightly(before) and "1.29" not in PINS.nightly(after)
-    assert PINS.nightly(after) == tuple(m for m in PINS.supported if m != "1.29")
+    # Past its end of life, 1.29 is certifiable on request only: never nightly, never the default.
+    assert PINS.past_end_of_life == ("1.29",) and "1.29" not in PINS.supported
+    assert PINS.nightly(before) == PINS.nightly(after) == PINS.supported
+    assert release.profile.past_end_of_life and not release.profile.supported
 
 
 def test_native_sidecars_are_on_by_default_on_every_pinned_kind_node() -> None:
@@ -219,19 +231,25 @@ def _matrix_module() -> Any:
 def test_nightly_matrix_leaves_out_eol_minors_and_sail_without_a_chart() -> None:
     matrix = _matrix_module()
     rows = matrix.certification_matrix(PINS, date(2026, 12, 1))["include"]
-    assert {
-        row["istio"].rsplit(".", 1)[0] if row["scenario"] == "sail" else row["istio"] for row in rows
-    } == {
-        "1.30",
-        "1.31",
-    }
-    sail = [row["istio"] for row in rows if row["scenario"] == "sail"]
-    # 1.30.5 is newer than what Sail chart 1.30.3 installs; 1.31 has no published chart.
-    assert sail == ["1.30.3"]
-    before_eol = matrix.certification_matrix(PINS, date(2026, 10, 1))["include"]
-    assert {"istio": "1.29", "scenario": "ip-passthrough"} in before_eol
-    assert {"istio": "1.29.6", "scenario": "sail"} in before_eol
+    assert {row["istio"] for row in rows} == {"1.30", "1.31"}
+    # Sail chart 1.31.2 installs the pinned patches of both; 1.29 is past its end of life.
+    assert [row["istio"] for row in rows if row["scenario"] == "sail"] == ["1.30", "1.31"]
     assert matrix.upgrade_matrix(PINS, date(2026, 12, 1)) == {"include": [{"from": "1.30", "to": "1.31"}]}
+    # A sail chart behind the pinned patch: sail runs at the newest patch the chart installs.
+    behind = replace(PINS.profiles["1.31"], sail_istio_up_to="1.31.1")
+    rows = matrix.certification_matrix(
+        replace(PINS, profiles={**PINS.profiles, "1.31": behind}), date(2026, 12, 1)
+    )
+    assert {"istio": "1.31.1", "scenario": "sail"} in rows["include"]
+    # A supported minor whose end of life passes leaves the matrix that day.
+    ending = replace(PINS.profiles["1.30"], end_of_life=date(2026, 12, 1))
+    rows = matrix.certification_matrix(
+        replace(PINS, profiles={**PINS.profiles, "1.30": ending}), date(2026, 12, 1)
+    )
+    assert {
+        row["istio"].rsplit(".", 1)[0] if row["istio"].count(".") == 2 else row["istio"]
+        for row in rows["include"]
+    } == {"1.31"}
 
 
 # --- the options read the table (pytest suites --plan, the real plugin chain) ----------------

@@ -210,26 +210,26 @@ def test_a_renderer_that_lost_a_control_plane_step_is_named(monkeypatch: pytest.
 
 
 def test_sail_upgrade_support_follows_the_published_charts() -> None:
-    """1.29.6 -> 1.30.3 share Sail chart 1.30.3; past what a chart installs, or to a minor
+    """1.30.7 -> 1.31.3 share Sail chart 1.31.2; past what a chart installs, or to a minor
     without a chart, the upgrade is refused with the reason (fixtures refuse it at option time)."""
-    assert sail_support.upgrade_refusal(release("1.29.6"), release("1.30.3")) is None
-    refusal = sail_support.upgrade_refusal(release("1.30.3"), release("1.30"))
-    assert refusal is not None and "installs Istio up to 1.30.3" in refusal
-    refusal = sail_support.upgrade_refusal(release("1.30.3"), release("1.31"))
-    assert refusal is not None and "no Sail Operator chart for 1.31 is published" in refusal
-    profile = PINS.profiles["1.30"]
-    other_chart = replace(release("1.30.3"), profile=replace(profile, sail_chart_version="1.31.0"))
-    refusal = sail_support.upgrade_refusal(release("1.29.6"), other_chart)
-    assert refusal is not None and "chart changes from 1.30.3 to 1.31.0" in refusal
+    assert sail_support.upgrade_refusal(release("1.30.7"), release("1.31.3")) is None
+    refusal = sail_support.upgrade_refusal(release("1.30.7"), release("1.30.8"))
+    assert refusal is not None and "installs Istio up to 1.30.7" in refusal
+    refusal = sail_support.upgrade_refusal(release("1.31.3"), release("1.32.0"))
+    assert refusal is not None and "no Sail Operator chart for 1.32 is published" in refusal
+    profile = PINS.profiles["1.31"]
+    other_chart = replace(release("1.31.3"), profile=replace(profile, sail_chart_version="1.32.0"))
+    refusal = sail_support.upgrade_refusal(release("1.30.7"), other_chart)
+    assert refusal is not None and "chart changes from 1.31.2 to 1.32.0" in refusal
 
 
 def test_an_unsupported_sail_upgrade_is_refused_when_the_options_are_read() -> None:
     """--upgrade-to refuses at option time what would install sail on A and then fail to upgrade."""
-    a = release("1.29.6")
-    refusal = sail_support.refuse_upgrade_option(("sail",), (a,), release("1.30"))
-    assert refusal is not None and refusal.startswith("--upgrade-to 1.30.5:")
-    assert "installs Istio up to 1.30.3" in refusal
-    assert sail_support.refuse_upgrade_option(("sail",), (a,), release("1.30.3")) is None
-    assert sail_support.refuse_upgrade_option(("ip-passthrough",), (a,), release("1.30")) is None
+    a = release("1.30.7")
+    refusal = sail_support.refuse_upgrade_option(("sail",), (a,), release("1.30.8"))
+    assert refusal is not None and refusal.startswith("--upgrade-to 1.30.8:")
+    assert "installs Istio up to 1.30.7" in refusal
+    assert sail_support.refuse_upgrade_option(("sail",), (a,), release("1.31")) is None
+    assert sail_support.refuse_upgrade_option(("ip-passthrough",), (a,), release("1.30.8")) is None
     # Sail not applicable to A at all: reported as not applicable, not refused.
-    assert sail_support.refuse_upgrade_option(("sail",), (release("1.30"),), release("1.31")) is None
+    assert sail_support.refuse_upgrade_option(("sail",), (release("1.30.8"),), release("1.31")) is None
