@@ -81,9 +81,12 @@ class RenderContext:
         return self.facts.addr
 
     def with_build(self, iop: Manifest) -> Manifest:
-        """Pin a custom build's hub/tag in an IstioOperator; releases use istioctl's defaults."""
+        """Pin the image hub in an IstioOperator: the release's own (docker.io/istio, where Istio
+        keeps publishing; the 1.31 upgrade notes retire registry.istio.io and gcr.io/istio-release),
+        never istioctl's built-in default, which source builds set to registry.istio.io/testing.
+        A custom build's tag is pinned too; a release's tag stays istioctl's own version."""
+        iop["spec"]["hub"] = self.release.hub
         if self.release.custom:
-            iop["spec"]["hub"] = self.release.hub
             iop["spec"]["tag"] = self.release.tag
         return iop
 

@@ -160,6 +160,12 @@ class Pins:
     supported: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()
     past_end_of_life: tuple[str, ...] = ()
+    # Image registries Istio no longer serves (versions.yaml istio.retired_registries).
+    retired_registries: tuple[str, ...] = ()
+
+    def retired_registry_in(self, text: str) -> str | None:
+        """The retired registry ``text`` (an image reference or hub) names, if any."""
+        return next((r for r in self.retired_registries if text == r or text.startswith(r + "/")), None)
 
     def profile(self, version: IstioVersion) -> ReleaseProfile:
         profile = self.profiles.get(version.minor_key)
@@ -315,6 +321,12 @@ def parse_pins(data: dict[str, Any]) -> Pins:
         raise ValueError(
             f"versions.yaml: releases in more than one of supported/candidates/past_end_of_life: {twice}"
         )
+    registries = tuple(istio.get("retired_registries", ()))
+    on_retired = [
+        m for m, p in profiles.items() if any(p.hub == r or p.hub.startswith(r + "/") for r in registries)
+    ]
+    if on_retired:
+        raise ValueError(f"versions.yaml: releases whose hub is a retired registry: {on_retired}")
     undated = [m for m in retired if profiles[m].end_of_life is None]
     if undated:
         raise ValueError(f"versions.yaml: past_end_of_life releases without an end_of_life date: {undated}")
@@ -326,6 +338,7 @@ def parse_pins(data: dict[str, Any]) -> Pins:
         supported=supported,
         candidates=candidates,
         past_end_of_life=retired,
+        retired_registries=registries,
     )
 
 

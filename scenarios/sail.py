@@ -82,6 +82,7 @@ def operator_steps(ctx: RenderContext) -> list[Step]:
                     "version": sail_support.chart_version(ctx.release),
                     "namespace": SAIL_NS,
                     "create_namespace": True,
+                    "values": cr.operator_values(ctx),
                 },
             )
         )

@@ -6,7 +6,11 @@ Deviations from seed 004, each for a stated reason:
   ``spec.global``, which is not a field of the ``Istio`` CRD and is rejected by strict
   validation;
 - the external ``external-istiod`` Istio sets ``spec.version``: without it the operator picks
-  its own default version, not the release under test.
+  its own default version, not the release under test;
+- every ``Istio`` resource sets ``values.global.hub`` to the release's hub: the operator's chart
+  names per-version images on ``registry.istio.io`` (retired, 1.31 upgrade notes) and applies
+  them wherever a resource sets no global hub or tag; the chart values the suite installs the
+  operator with name the release's hub for the version under test too (``operator_values``).
 """
 
 from __future__ import annotations
@@ -31,10 +35,28 @@ def sail_version(ctx: RenderContext) -> str:
     return f"v{ctx.release.version}"
 
 
+# The operator's chart keys its image configuration by version and component: deployment
+# annotations ``images.v1_31_3.istiod`` and so on (dots of the version as underscores).
+OPERATOR_IMAGES = {"istiod": "pilot", "proxy": "proxyv2", "cni": "install-cni", "ztunnel": "ztunnel"}
+
+
 def _with_build(ctx: RenderContext, values: dict[str, Any]) -> dict[str, Any]:
+    build = {"hub": ctx.release.hub}
     if ctx.release.custom:
-        values.setdefault("global", {}).update({"hub": ctx.release.hub, "tag": ctx.release.tag})
+        build["tag"] = ctx.release.tag
+    values.setdefault("global", {}).update(build)
     return values
+
+
+def operator_values(ctx: RenderContext) -> dict[str, Any]:
+    """Helm values of the operator's chart: the images of the version under test from its hub."""
+    key = "v" + str(ctx.release.version).replace(".", "_")
+    tag = ctx.release.tag
+    annotations = {
+        f"images.{key}.{component}": f"{ctx.release.hub}/{image}:{tag}"
+        for component, image in OPERATOR_IMAGES.items()
+    }
+    return {"deployment": {"annotations": annotations}}
 
 
 def istio_cr(name: str, spec: dict[str, Any]) -> Manifest:

@@ -145,9 +145,11 @@ def test_upgrade_uses_release_b_profile_values(scenario: str, a: str, b: str) ->
 
 @pytest.mark.parametrize(("a", "b"), PAIRS)
 def test_release_upgrades_leave_hub_and_tag_to_release_b_istioctl(a: str, b: str) -> None:
-    """A released B pins no images: B's istioctl (which the driver runs) brings B's hub and tag."""
+    """A released B pins its own hub (a live registry) and no tag: B's istioctl (which the
+    driver runs) brings B's tag."""
     plan = plan_upgrade("ip-passthrough", release(a), release(b), FACTS)
-    assert all("hub" not in m["spec"] and "tag" not in m["spec"] for m in iops(plan.control_plane))
+    hub = release(b).profile.hub
+    assert all(m["spec"]["hub"] == hub and "tag" not in m["spec"] for m in iops(plan.control_plane))
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
