@@ -4,8 +4,10 @@ python ci/matrix.py                 # {"include": [{"istio": "1.30", "scenario":
 python ci/matrix.py --upgrades      # consecutive certified releases: {"include": [{"from": "1.30", "to": "1.31"}, ...]}
 
 The nightly certifies the supported releases that are not past their end of life (an EOL minor
-stays selectable by hand, with a warning). Sail runs at the newest version of the minor its
-published chart installs, and is left out where no published chart installs that minor.
+stays selectable by hand, with a warning). Each job is given a minor, so the run certifies that
+minor's newest GA patch (programs/release_index.py; the pin where the index cannot be read).
+Sail runs at the newest patch the pinned Sail chart installs, given in full (a newer patch the
+chart does not know would make it not applicable), and is left out where no chart installs it.
 """
 
 from __future__ import annotations
@@ -40,12 +42,9 @@ def certification_matrix(
 
 
 def _sail_version(pins: Pins, minor: str) -> str | None:
-    """The --istio-version sail certifies for ``minor``: the minor itself when its pinned patch is
-    installable, else the newest patch the published chart installs (None: no chart does)."""
-    profile = pins.profiles[minor]
-    if sail_support.unavailable_reason(pins.resolve_release(minor)) is None:
-        return minor
-    return sail_support.newest_installable(profile)
+    """The --istio-version sail certifies for ``minor``: the newest patch the pinned chart
+    installs, in full (None: no chart installs the minor)."""
+    return sail_support.newest_installable(pins.profiles[minor])
 
 
 def upgrade_matrix(pins: Pins | None = None, today: date | None = None) -> dict[str, list[dict[str, str]]]:

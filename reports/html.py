@@ -70,6 +70,11 @@ def _facts(info: RunInfo, report: Mapping[str, Any]) -> str:
         ("Date", escape(info.date)),
         ("Suite version", escape(info.suite_version)),
         ("Istio version / build", escape(f"{info.istio_version} / {info.istio_build}")),
+        *(
+            (f"Istio {escape(entry['version'])} chosen as", escape(entry["resolution"]))
+            for entry in info.releases
+            if entry.get("resolution")
+        ),
         ("Upgrade to", escape(info.upgrade_to["build"]) if info.upgrade_to else "–"),
         ("Kubernetes", escape(info.kubernetes_version)),
         ("Mode", escape(info.mode)),

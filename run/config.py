@@ -32,7 +32,7 @@ from run.config_checks import (
     existing_clusters,
     fail,
 )
-from scenarios.releases import IstioRelease, Pins, VersionError, load_pins
+from scenarios.releases import IstioRelease, IstioVersion, Pins, VersionError, load_pins
 from scenarios.steps import SCENARIO_IDS
 
 __all__ = ["ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
@@ -260,8 +260,10 @@ def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], Ist
         check_tag(tag)
     if istioctl is not None:
         check_tool_path("--istioctl", istioctl)
-    # Default: the newest GA patch, never a pre-release; values naming one release run once.
-    versions: list[str] = option("--istio-version") or [pins.default_version()]
+    # Default: the newest supported minor whose pinned patch is GA, as if given as a minor (so
+    # its newest patch is looked up at run time); values naming one release run once.
+    default = IstioVersion.parse(pins.default_version()).minor_key
+    versions: list[str] = option("--istio-version") or [default]
     try:
         releases = pins.resolve_releases(versions, hub=hub, tag=tag, istioctl_path=istioctl)
     except VersionError as error:

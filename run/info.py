@@ -129,6 +129,8 @@ def release_entry(release: IstioRelease) -> dict[str, Any]:
         "hub": release.hub,
         "tag": release.tag,
         "custom": release.custom,
+        "requested": release.requested or str(release.version),
+        "resolution": release.resolution,
     }
 
 

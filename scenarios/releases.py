@@ -7,7 +7,7 @@ module turns it into typed, validated profiles. Code elsewhere asks a profile
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -21,6 +21,8 @@ from scenarios.versions import IstioVersion, VersionError
 VERSIONS_FILE = Path(__file__).resolve().parent.parent / "versions.yaml"
 
 __all__ = [
+    "GIVEN_IN_FULL",
+    "PINNED_PATCH",
     "IstioRelease",
     "IstioVersion",
     "KubernetesRange",
@@ -123,9 +125,19 @@ class ReleaseProfile:
         return images[allowed[-1]]
 
 
+# How a release's patch was chosen (IstioRelease.resolution; the conformance report says it).
+GIVEN_IN_FULL = "given in full"
+PINNED_PATCH = "the pinned patch (versions.yaml latest_patch)"
+
+
 @dataclass(frozen=True)
 class IstioRelease:
-    """The Istio build under test: a version, its profile and, for custom builds, hub/tag/istioctl."""
+    """The Istio build under test: a version, its profile and, for custom builds, hub/tag/istioctl.
+
+    ``requested`` is the ``--istio-version`` text it came from (``1.31`` or ``1.31.3``) and
+    ``resolution`` how its patch was chosen; neither takes part in equality, so ``1.31`` and
+    the patch it resolves to name one release.
+    """
 
     version: IstioVersion
     profile: ReleaseProfile
@@ -133,6 +145,21 @@ class IstioRelease:
     tag: str
     istioctl_path: Path | None = None
     custom: bool = False
+    requested: str = field(default="", compare=False)
+    resolution: str = field(default=GIVEN_IN_FULL, compare=False)
+
+    @property
+    def minor_only(self) -> bool:
+        """Whether the user named only the minor, so the patch is the suite's choice."""
+        return self.requested != "" and not IstioVersion.parse(self.requested).is_full
+
+    def at_patch(self, version: IstioVersion, resolution: str) -> IstioRelease:
+        """The same release request at another patch of its minor (a release's tag is its version)."""
+        if version.minor_key != self.profile.minor:
+            raise VersionError(f"Istio {version} is not a patch of {self.profile.minor}")
+        return replace(
+            self, version=version, tag=self.tag if self.custom else str(version), resolution=resolution
+        )
 
     @property
     def is_prerelease(self) -> bool:
@@ -235,6 +262,7 @@ class Pins:
         """Parse a user's ``--istio-version`` (plus custom-build overrides) into a release."""
         version = IstioVersion.parse(text)
         profile = self.profile(version)
+        resolution = GIVEN_IN_FULL
         if not version.is_full:
             if profile.latest_patch is None:
                 raise VersionError(
@@ -242,6 +270,7 @@ class Pins:
                     f"such as {version}.0-rc.0"
                 )
             version = IstioVersion.parse(profile.latest_patch)
+            resolution = PINNED_PATCH
         custom = bool(hub or tag or istioctl_path)
         return IstioRelease(
             version=version,
@@ -250,6 +279,8 @@ class Pins:
             tag=tag or str(version),
             istioctl_path=istioctl_path,
             custom=custom,
+            requested=text.strip(),
+            resolution=resolution,
         )
 
     def resolve_releases(

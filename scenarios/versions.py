@@ -11,6 +11,7 @@ version before anything compares it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import total_ordering
 
@@ -87,3 +88,18 @@ class IstioVersion:
         if self.prerelease:
             text += f"-{self.prerelease}"
         return text
+
+
+def newest_ga_patch(minor: str, tags: Iterable[str], floor: IstioVersion) -> IstioVersion:
+    """The newest GA patch of ``minor`` among release ``tags`` (``1.31.3``, ``v1.31.3``), never
+    older than ``floor`` (the pinned patch) and never a pre-release; tags that are no Istio
+    version are ignored."""
+    best = floor
+    for tag in tags:
+        try:
+            version = IstioVersion.parse(tag)
+        except VersionError:
+            continue
+        if version.minor_key == minor and version.is_full and not version.is_prerelease and version > best:
+            best = version
+    return best

@@ -11,11 +11,16 @@ import pytest
 
 from fixtures.options import DEFAULT_TOOLS_DIR
 from programs.redaction import Redactor
+from programs.release_index import INDEX_ENV
 from programs.runner import CommandRunner
 from programs.tools import ResolvedTool, ToolResolver, ToolUnavailable
 from programs.tools_cli import resolve_named
 from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
+
+# The self-tests contact no address on their own: suite runs they start keep the pinned patch
+# (programs/release_index.py) unless a test points the lookup at a recorded response.
+os.environ.setdefault(INDEX_ENV, "off")
 
 
 @pytest.fixture

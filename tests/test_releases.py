@@ -57,6 +57,11 @@ def test_older_forms_exist_as_profiles_but_are_not_certifiable() -> None:
 def test_minor_only_resolves_to_the_pinned_patch() -> None:
     release = load_pins().resolve_release("1.30")
     assert str(release.version) == "1.30.7" and release.tag == "1.30.7" and not release.custom
+    assert (
+        release.requested == "1.30" and release.resolution == "the pinned patch (versions.yaml latest_patch)"
+    )
+    assert load_pins().resolve_release("1.30.5").resolution == "given in full"
+    assert release == load_pins().resolve_release("1.30.7")  # requested/resolution are not identity
 
 
 def test_candidate_without_pinned_patch_needs_a_full_version() -> None:
@@ -231,9 +236,10 @@ def _matrix_module() -> Any:
 def test_nightly_matrix_leaves_out_eol_minors_and_sail_without_a_chart() -> None:
     matrix = _matrix_module()
     rows = matrix.certification_matrix(PINS, date(2026, 12, 1))["include"]
-    assert {row["istio"] for row in rows} == {"1.30", "1.31"}
-    # Sail chart 1.31.2 installs the pinned patches of both; 1.29 is past its end of life.
-    assert [row["istio"] for row in rows if row["scenario"] == "sail"] == ["1.30", "1.31"]
+    assert {row["istio"] for row in rows if row["scenario"] != "sail"} == {"1.30", "1.31"}
+    # Sail runs at the newest patch chart 1.31.2 installs, in full (never a newer patch the
+    # release index might name); 1.29 is past its end of life.
+    assert [row["istio"] for row in rows if row["scenario"] == "sail"] == ["1.30.7", "1.31.3"]
     assert matrix.upgrade_matrix(PINS, date(2026, 12, 1)) == {"include": [{"from": "1.30", "to": "1.31"}]}
     # A sail chart behind the pinned patch: sail runs at the newest patch the chart installs.
     behind = replace(PINS.profiles["1.31"], sail_istio_up_to="1.31.1")
