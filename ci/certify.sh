@@ -41,6 +41,11 @@ case "$mode" in
   *) tools=(kind cloud-provider-kind kubectl helm) ;;
 esac
 
+# Before any tool is resolved or built: a host that cannot run the mode hears why in seconds
+# (without Docker, the message names the kwok-mode command that works here; exit 2).
+step "Host preflight for --topology-mode $mode"
+"$VENV/bin/python" -m clusters.preflight_cli --topology-mode "$mode"
+
 step "Tools for --topology-mode $mode (explicit paths, cache, download, Go build, else PATH)"
 "$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" "${tools[@]}"
 

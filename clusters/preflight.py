@@ -11,6 +11,16 @@ from pathlib import Path
 
 from clusters.cluster import ProviderError
 
+# What a host without Docker can still certify, named here once: the Docker preflight's message
+# (clusters/kind/preflight.py) and ci/certify.sh's preflight step show it; the README's quick
+# start shows the same command.
+WITHOUT_DOCKER = (
+    "without Docker, certify the control plane on this host in kwok mode (real API servers and "
+    "the real istiod, no data plane; as root, with iproute2): 'bash ci/certify.sh --topology-mode "
+    "kwok --scenario ip-passthrough --scenario second-remote', adding --offline-snapshot where no "
+    "Istio release can be fetched (it builds the pinned Istio source snapshot instead)"
+)
+
 
 @dataclass(frozen=True)
 class Problem:

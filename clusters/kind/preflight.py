@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from clusters.kind.cli import DockerCli
-from clusters.preflight import PreflightError, Problem, available_memory_mib
+from clusters.preflight import WITHOUT_DOCKER, PreflightError, Problem, available_memory_mib
 from programs.runner import CommandError, CommandRunner
 
 MIN_INOTIFY_WATCHES = 524288
@@ -31,7 +31,8 @@ def check_docker(runner: CommandRunner, docker_bin: str | None) -> list[Problem]
         return [
             Problem(
                 "no 'docker' executable on PATH (kind and cloud-provider-kind drive Docker through it)",
-                "install Docker Engine (https://docs.docker.com/engine/install/) and put docker on PATH",
+                "install Docker Engine (https://docs.docker.com/engine/install/) and put docker on PATH; "
+                f"or, {WITHOUT_DOCKER}",
             )
         ]
     try:
@@ -42,7 +43,7 @@ def check_docker(runner: CommandRunner, docker_bin: str | None) -> list[Problem]
             Problem(
                 f"the Docker daemon does not answer ({docker_bin} info: {detail})",
                 "start Docker (e.g. 'sudo systemctl start docker'), check DOCKER_HOST, and make sure "
-                "this user may use the Docker socket (member of the 'docker' group)",
+                f"this user may use the Docker socket (member of the 'docker' group); or, {WITHOUT_DOCKER}",
             )
         ]
     return []
