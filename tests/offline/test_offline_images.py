@@ -3,26 +3,30 @@ IstioOperators pulls only from the release's hub, and from no retired registry.
 
 The istioctl here is the offline tier's (a build of the pinned Istio source snapshot), whose
 built-in default hub is a development registry (registry.istio.io/testing): an IstioOperator that
-did not pin the release's hub would show it.
+did not pin the release's hub would show it. The second test does the same for the versions.yaml
+``python -m programs.pins update`` writes from the recorded upstream data.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from programs.pins.__main__ import main as pins_main
 from programs.runner import CommandRunner
 from scenarios.registry import render
-from scenarios.releases import Pins, load_pins
+from scenarios.releases import Pins, load_pins, parse_pins
 from scenarios.steps import Action
 from tests.test_render_golden import facts
 
 pytestmark = [pytest.mark.offline, pytest.mark.realtools]
 
+RECORDED = Path(__file__).resolve().parent.parent / "data" / "upstream" / "2026-12-06"
 SCENARIOS = ("ip-passthrough", "dns-tls", "second-remote")
 
 
@@ -81,3 +85,16 @@ def test_generated_manifests_pull_from_the_release_hub(
     runner: CommandRunner, istioctl: Path, tmp_path: Path
 ) -> None:
     check(load_pins(), runner, istioctl, tmp_path)
+
+
+def test_the_table_the_pins_command_writes_generates_alike(
+    runner: CommandRunner, istioctl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOPROXY", raising=False)
+    target = tmp_path / "versions.yaml"
+    shutil.copyfile(RECORDED / "versions-before.yaml", target)
+    assert (
+        pins_main(["update", "--versions", str(target), "--recorded", str(RECORDED), "--today", "2026-12-06"])
+        == 0
+    )
+    check(parse_pins(yaml.safe_load(target.read_text())), runner, istioctl, tmp_path, ("ip-passthrough",))
