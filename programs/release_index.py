@@ -92,7 +92,16 @@ def resolve_newest_patches(config: SuiteConfig, now: dt.datetime | None = None) 
             resolution=f"{PINNED_PATCH}: the istio/istio release index ({source}, read {stamp}) has no newer GA patch",
         )
 
-    return _with(config, choose)
+    chosen = _with(config, choose)
+    target, first = chosen.upgrade_to, chosen.releases[0]
+    if target is not None and len(chosen.releases) == 1 and target.version <= first.version:
+        # The release to upgrade from never moves past the upgrade's target.
+        kept = replace(
+            config.releases[0],
+            resolution=f"{PINNED_PATCH}: the release index's newest patch would not be older than --upgrade-to {target.version}",
+        )
+        chosen = replace(chosen, releases=(kept,))
+    return chosen
 
 
 def resolved(config: SuiteConfig) -> Resolved:

@@ -148,6 +148,19 @@ def test_a_minor_and_the_patch_it_resolves_to_run_once(
     assert [str(r.version) for r in suite.releases] == [newer]
 
 
+def test_the_release_upgraded_from_stays_older_than_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--istio-version 1.30 --upgrade-to <the pin + 1>, with the pin + 2 released: A keeps its pin."""
+    newer = bumped(PIN_30, 2)
+    monkeypatch.setenv(INDEX_ENV, str(index_file(tmp_path, (newer, False))))
+    suite = resolve_newest_patches(config("1.30", upgrade_to=PINS.resolve_release(bumped(PIN_30, 1))))
+    assert suite.releases[0].version == PIN_30 and "--upgrade-to" in suite.releases[0].resolution
+    # A target that is newer anyway leaves the choice alone.
+    suite = resolve_newest_patches(config("1.30", upgrade_to=PINS.resolve_release("1.31")))
+    assert str(suite.releases[0].version) == newer
+
+
 def test_workers_run_the_patch_their_controller_chose(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
