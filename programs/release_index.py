@@ -59,6 +59,7 @@ def _needs_choice(release: IstioRelease | None) -> bool:
 
 def resolve_newest_patches(config: SuiteConfig, now: dt.datetime | None = None) -> SuiteConfig:
     """``config`` with its minor-only releases at their newest GA patch (see the module doc)."""
+    config = _note_custom_builds(config)
     wanted = [r for r in (*config.releases, config.upgrade_to) if _needs_choice(r)]
     if not wanted:
         return config
@@ -102,6 +103,17 @@ def resolve_newest_patches(config: SuiteConfig, now: dt.datetime | None = None) 
         )
         chosen = replace(chosen, releases=(kept,))
     return chosen
+
+
+def _note_custom_builds(config: SuiteConfig) -> SuiteConfig:
+    """A custom build given as a minor keeps the pinned patch, which only names its profile."""
+    how = f"{PINNED_PATCH}: a custom build (--istio-hub/--istio-tag/--istioctl), whose profile the pin names"
+
+    def note(release: IstioRelease) -> IstioRelease:
+        return replace(release, resolution=how) if release.minor_only and release.custom else release
+
+    upgrade_to = note(config.upgrade_to) if config.upgrade_to is not None else None
+    return replace(config, releases=tuple(map(note, config.releases)), upgrade_to=upgrade_to)
 
 
 def resolved(config: SuiteConfig) -> Resolved:
