@@ -2,9 +2,9 @@
 
     python ci/kwok_tier_check.py REPORT_DIR SUITE_EXIT_CODE
 
-The tier (ci/selftest.sh: ``pytest suites --topology-mode kwok`` for ip-passthrough and
-second-remote on real API servers and a real istiod) proves the suite against real components.
-Its report must show, for both scenarios: every control-plane, injection and validation check
+The tier (ci/selftest.sh: ``pytest suites --topology-mode kwok`` for ip-passthrough, dns-tls and
+second-remote on real API servers, a real istiod and HAProxy for its gateway) proves the suite against real components.
+Its report must show, for every scenario: every control-plane, injection and validation check
 passed (not skipped), the real-traffic checks skipped with the kwok reason, the stand-ins
 listed, and the xDS-level check passed. One product finding is known and tolerated, and only
 in its exact form (see FINDINGS): anything else failing fails the self-tests.
@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("ip-passthrough", "second-remote")
+SCENARIOS = ("ip-passthrough", "dns-tls", "second-remote")
 MUST_PASS_FAMILIES = ("controlplane", "injection", "validation")
 REAL_TRAFFIC = ("traffic/test_mesh_traffic_from_each_client", "traffic/test_ingress_gateway_traffic")
 XDS_CHECK = "traffic/test_helloworld_endpoints_sent_to_client_proxy"

@@ -16,14 +16,19 @@ step "Python environment ($VENV)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
-step "From Debian: Chromium (screenshots), shellcheck (workflow scripts), iproute2 (kwok tier's test hosts)"
-if command -v chromium >/dev/null 2>&1 && command -v shellcheck >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; then
-  echo "present: $(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p'); $(ip -V)"
+step "From Debian: Chromium (screenshots), shellcheck (workflow scripts), iproute2 (kwok tier's test hosts), HAProxy and curl (kwok tier's gateway and hostname probe stand-ins)"
+debian_tools() {
+  echo "$(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p'); $(ip -V); $(haproxy -v | head -n 1); $(curl --version | head -n 1)"
+}
+if command -v chromium >/dev/null 2>&1 && command -v shellcheck >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 \
+  && command -v haproxy >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
+  echo "present: $(debian_tools)"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck iproute2 >/dev/null
-  echo "installed: $(chromium --version 2>/dev/null || true); shellcheck $(shellcheck --version | sed -n 's/^version: //p'); $(ip -V)"
+  # Debian's policy-rc.d in CI images keeps the haproxy package from starting a service.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium shellcheck iproute2 haproxy curl >/dev/null
+  echo "installed: $(debian_tools)"
 else
-  echo "chromium, shellcheck or iproute2 missing and not installable here (not root or no apt-get): their checks will skip and say so"
+  echo "chromium, shellcheck, iproute2, haproxy or curl missing and not installable here (not root or no apt-get): their checks will skip and say so"
 fi
 
 step "Allure Report 3 (npm, pinned by reports/allure3/package-lock.json, into .tools/node)"
@@ -68,12 +73,13 @@ step "Self-tests"
   --junitxml="$REPORT_DIR/junit.xml" -o junit_family=xunit2 "$@"
 
 step "Control-plane tier: pytest suites --topology-mode kwok on real API servers and a real istiod"
-# ip-passthrough and second-remote against real etcd/kube-apiserver/controller-manager per
-# cluster and the real external istiod, on the offline Istio source snapshot (no release can be
-# fetched here); the README's "kwok mode" section says what is real and what is stood in.
+# ip-passthrough, dns-tls and second-remote against real etcd/kube-apiserver/controller-manager
+# per cluster, the real external istiod and HAProxy standing in for its gateway, on the offline
+# Istio source snapshot (no release can be fetched here); the README's "kwok mode" section says
+# what is real and what is stood in.
 # ci/kwok_tier_check.py then reads its conformance report: what the tier must prove, and the
 # one known product finding it reports (as a failure) for the documented procedure.
 status=0
 EICP_REPORT_DIR="$REPORT_DIR/kwok" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
-  --scenario ip-passthrough --scenario second-remote -rs || status=$?
+  --scenario ip-passthrough --scenario dns-tls --scenario second-remote -rs || status=$?
 "$VENV/bin/python" ci/kwok_tier_check.py "$REPORT_DIR/kwok" "$status"

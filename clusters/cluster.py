@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from programs.runner import CommandResult, CommandRunner
 from scenarios.steps import Role
@@ -83,6 +83,30 @@ class ClusterHandle:
             return self._api
 
 
+class HostnamePublishing(Protocol):
+    """How a provider makes a test hostname resolve where a cluster's API server and pods look
+    names up, declared by providers that can (kwok: clusters/kwok/hostnames.py). kind's
+    counterpart (CoreDNS and the node containers' hosts files) is install/hostname/'s."""
+
+    @property
+    def how(self) -> str:
+        """One line for messages: where the name is written."""
+        ...
+
+    def publish(self, role: Role, hostname: str, address: str) -> None: ...
+
+    def withdraw(self, role: Role, hostname: str) -> None: ...
+
+    def resolve(self, role: Role, hostname: str) -> tuple[str | None, str]:
+        """(first address, raw answer) of a lookup made where ``role``'s API server makes it."""
+        ...
+
+    def pod_argv(self, role: Role, argv: list[str]) -> list[str]:
+        """``argv`` run where ``role``'s pods would run it (its network and resolver), for the
+        hostname probe in clusters whose pods run nothing."""
+        ...
+
+
 @dataclass
 class Topology:
     """The clusters of one cluster set (one per xdist worker when workers own cluster sets)."""
@@ -90,6 +114,16 @@ class Topology:
     mode: str
     clusters: dict[Role, ClusterHandle]
     prefix: str
+    # A provider's own way to publish the suite's test hostname (None: kind's, or none).
+    hostnames: HostnamePublishing | None = None
+    # False: the clusters resolve only the names the provider publishes (kwok has no DNS).
+    cluster_dns: bool = True
+
+    @property
+    def can_publish_hostnames(self) -> bool:
+        """Whether the suite can make its test hostname resolve in these clusters: kind (CoreDNS
+        and node hosts files, install/hostname/) or a provider that declares how."""
+        return self.hostnames is not None or self.mode == "kind"
 
     def __getitem__(self, role: Role) -> ClusterHandle:
         try:

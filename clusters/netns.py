@@ -32,6 +32,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from clusters.netns_etc import NetnsEtcFiles
 from programs.runner import CommandError, CommandRunner
 
 log = logging.getLogger("eicp.netns")
@@ -153,12 +154,17 @@ def stop_processes_in(ip: IpCli, netns: Iterable[str], grace_s: float = KILL_GRA
     return pids
 
 
-def delete_netns(ip: IpCli, netns: Iterable[str], grace_s: float = KILL_GRACE_S) -> None:
-    """End the processes in ``netns``, then delete the namespaces (their veth pairs go with them)."""
+def delete_netns(
+    ip: IpCli, netns: Iterable[str], grace_s: float = KILL_GRACE_S, etc: NetnsEtcFiles | None = None
+) -> None:
+    """End the processes in ``netns``, then delete the namespaces (their veth pairs go with them)
+    and their ``/etc/netns/<name>/`` files (clusters/netns_etc.py), which ``ip netns delete``
+    leaves behind."""
     names = list(netns)
     stop_processes_in(ip, names, grace_s)
     for name in names:
         ip.run("netns", "delete", name, check=False)
+        (etc or NetnsEtcFiles()).remove(name)
 
 
 @dataclass
@@ -168,6 +174,7 @@ class HostNetwork:
     ip: IpCli
     owner: str  # "<prefix>-<run id>[-<worker>]": the bridge's alias
     subnet: ipaddress.IPv4Network
+    etc: NetnsEtcFiles = field(default_factory=NetnsEtcFiles)
     hosts: dict[str, NetnsHost] = field(default_factory=dict)
     _next: int = 2
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -228,13 +235,13 @@ class HostNetwork:
         with self._lock:
             host = self.hosts.pop(name, None)
         if host is not None:
-            delete_netns(self.ip, [host.netns])
+            delete_netns(self.ip, [host.netns], etc=self.etc)
 
     def destroy(self) -> None:
         with self._lock:
             names = [host.netns for host in self.hosts.values()]
             self.hosts.clear()
-        delete_netns(self.ip, names)
+        delete_netns(self.ip, names, etc=self.etc)
         if self.created:
             self.ip.run("link", "delete", self.bridge, check=False)
             self.created = False

@@ -225,11 +225,14 @@ class ScenarioSession:
                 f"scenario {self.scenario_id} needs the {', '.join(missing)} cluster(s); this topology has "
                 f"{', '.join(topology.clusters)}"
             )
-        if topology.mode != "kind" and any(step.action is Action.PUBLISH_HOSTNAME for step in plan.steps):
+        if not topology.can_publish_hostnames and any(
+            step.action is Action.PUBLISH_HOSTNAME for step in plan.steps
+        ):
             raise ScenarioRefused(
-                f"scenario {self.scenario_id} on existing clusters needs --external-hostname: a name real "
-                "DNS resolves to the external gateway's address. The suite makes its own test name "
-                "resolvable only inside kind clusters (CoreDNS and the nodes' hosts files)"
+                f"scenario {self.scenario_id} on {topology.mode} clusters needs --external-hostname: a name "
+                "real DNS resolves to the external gateway's address. The suite makes its own test name "
+                "resolvable only in clusters it creates (kind: CoreDNS and the nodes' hosts files; "
+                "kwok: the clusters' own hosts files)"
             )
 
     def _tell_wait(self, description: str, elapsed_s: float, deadline_s: float | None, state: str) -> None:

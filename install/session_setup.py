@@ -135,6 +135,7 @@ def initial_facts(topology: Topology, config: SuiteConfig) -> Facts:
         external_hostname=config.external_hostname,
         external_tls_secret=config.external_tls_secret or Facts.external_tls_secret,
         suite_pki=config.external_tls_secret is None,
+        clusters_have_dns=topology.cluster_dns,
         ingress=config.ingress,
         second_remote_base=config.second_remote_base,
     )

@@ -40,8 +40,9 @@ def gateway_hostname(facts: Facts) -> str:
 
 
 def publishes_hostname(facts: Facts) -> bool:
-    """The suite makes its test name resolvable; a real name is resolved by real DNS."""
-    return facts.external_hostname is None
+    """The suite makes its test name resolvable; a real name is resolved by real DNS, except in
+    clusters that have none (kwok), where the suite publishes it as well."""
+    return facts.external_hostname is None or not facts.clusters_have_dns
 
 
 def ca_bundle(facts: Facts) -> str | None:

@@ -43,6 +43,9 @@ class Facts:
     # dns-tls: base64 of the per-run PKI root (PEM), the caBundle of the remote webhooks. It
     # is public; the installer sets it once the PKI exists (None renders a placeholder).
     mesh_root_ca_bundle: str | None = None
+    # False when the clusters resolve no name but those the suite publishes (kwok: no cluster
+    # DNS, no route to any DNS server): a real --external-hostname is published there too.
+    clusters_have_dns: bool = True
     # The sample's ingress variant(s).
     ingress: IngressChoice = "istio"
     # second-remote: the scenario it builds on.

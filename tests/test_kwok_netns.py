@@ -77,6 +77,19 @@ def netns_usable() -> str | None:
     return None
 
 
+def kwok_host_usable() -> str | None:
+    """Why the kwok tier cannot run here (network namespaces, or the Debian programs its
+    stand-ins run: HAProxy, curl), or None when it can. Under CI (``CI`` set, as ci/selftest.sh
+    installs them) a missing program is the test's failure, never a skip."""
+    reason = netns_usable()
+    for program, package in (("haproxy", "haproxy"), ("curl", "curl")):
+        if reason is None and shutil.which(program) is None:
+            reason = f"no {program!r} on PATH (apt-get install {package}; ci/selftest.sh installs it)"
+    if reason is not None and os.environ.get("CI") and netns_usable() is None:
+        pytest.fail(f"CI: the kwok tier's host programs must be installed: {reason}")
+    return reason
+
+
 @pytest.fixture
 def network(runner: CommandRunner) -> Iterator[HostNetwork]:
     reason = netns_usable()

@@ -19,6 +19,7 @@ import pytest
 
 from clusters.kwok.config import KwokBinaries
 from clusters.kwok.kwokctl import Kwokctl
+from clusters.kwok.preflight import kwok_preflight
 from clusters.kwok.provider import (
     KwokProvider,
     KwokProvisioningError,
@@ -27,6 +28,7 @@ from clusters.kwok.provider import (
 )
 from clusters.names import RunIdentity
 from clusters.netns import IpCli, NetnsHost
+from clusters.netns_etc import NetnsEtcFiles
 from clusters.provider import ProviderContext
 from clusters.run_registry import RunRegistry
 from programs.redaction import Redactor
@@ -36,7 +38,7 @@ from programs.tools import ResolvedTool, ToolResolver
 from run.config import DEFAULT_TOOLS_DIR
 from scenarios.releases import load_pins
 from scenarios.steps import Role
-from tests.test_kwok_netns import netns_usable
+from tests.test_kwok_netns import kwok_host_usable
 from tests.test_plan import config as suite_config
 
 pytestmark = [pytest.mark.kwok, pytest.mark.realtools, pytest.mark.slow]
@@ -48,7 +50,7 @@ ProviderFactory = Callable[[str], KwokProvider]
 def make_provider(
     real_tool: Callable[[str], ResolvedTool], tmp_path: Path, redactor: Redactor
 ) -> Iterator[ProviderFactory]:
-    reason = netns_usable()
+    reason = kwok_host_usable()
     if reason:
         pytest.skip(reason)
     tools = {name: real_tool(name) for name in KWOK_MODE_TOOLS}
@@ -64,6 +66,7 @@ def make_provider(
         tools["kwok"].version,
     )
     runner = CommandRunner(redactor, transcript=tmp_path / "commands.log", default_timeout_s=120)
+    programs = kwok_preflight(runner, clusters=0, istiods=0)
     made: list[KwokProvider] = []
     prefix = "eicpt" + uuid.uuid4().hex[:6]
 
@@ -80,6 +83,7 @@ def make_provider(
             runner=runner,
             redactor=redactor,
             ip=IpCli(runner),
+            programs=programs,
         )
         made.append(provider)
         return provider
@@ -106,6 +110,7 @@ def processes_mentioning(text: str) -> list[str]:
 def leaves_nothing(provider: KwokProvider) -> None:
     ip = provider.ip
     assert not [name for name in ip.netns_names() if name.startswith(provider.identity.prefix)]
+    assert not [name for name in NetnsEtcFiles().names() if name.startswith(provider.identity.prefix)]
     assert provider.owner not in ip.bridges().values()
     assert processes_mentioning(str(provider.run_dir)) == []
     listeners = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True, check=True).stdout
@@ -138,6 +143,22 @@ def test_clusters_are_real_ready_separate_and_gone_after_teardown(make_provider:
         addresses = {line.split()[3].rsplit(":", 1)[0] for line in listeners.splitlines()}
         assert addresses <= {"127.0.0.1", host.address}, listeners
     assert len(servers) == 2
+    # Names resolve through the clusters' own hosts files, which their API servers see as /etc/hosts.
+    assert topology.hostnames is not None and not topology.cluster_dns
+    remote_host = provider.cluster_host("remote")
+    topology.hostnames.publish("remote", "istiod.eicp-selftest.test", "10.250.255.7")
+    assert topology.hostnames.resolve("remote", "istiod.eicp-selftest.test")[0] == "10.250.255.7"
+    assert topology.hostnames.resolve("external", "istiod.eicp-selftest.test")[0] is None
+    apiserver = [
+        pid for pid in provider.ip.netns_pids(remote_host.netns)
+        if b"kube-apiserver" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    ]  # fmt: skip
+    assert apiserver, "no kube-apiserver in the remote cluster's namespace"
+    seen = Path(f"/proc/{apiserver[0]}/root/etc/hosts").read_text()
+    assert "10.250.255.7 istiod.eicp-selftest.test" in seen
+    assert "istiod.eicp-selftest.test" not in Path("/etc/hosts").read_text()  # the host's: untouched
+    topology.hostnames.withdraw("remote", "istiod.eicp-selftest.test")
+    assert "istiod.eicp-selftest.test" not in Path(f"/proc/{apiserver[0]}/root/etc/hosts").read_text()
     # The remote's API server is reachable from another test host's namespace (where istiod runs).
     remote = provider.cluster_host("remote")
     external = provider.cluster_host("external")
@@ -213,12 +234,17 @@ def test_leftovers_of_a_finished_run_are_swept_and_kept_ones_are_not(make_provid
     crashed.registry.release_run()  # the run's process is gone: no teardown ran
     assert crashed.network is not None
     crashed_names = {crashed.identity.cluster_name("external"), crashed.network.bridge}
+    assert NetnsEtcFiles().hosts(crashed.identity.cluster_name("external")).exists()
+    orphan = RunIdentity(crashed.identity.prefix, "r9").cluster_name("remote")
+    NetnsEtcFiles().create(orphan)  # hosts files whose namespace is already gone (a crash between)
     kept = make_provider("r4")
     kept.settings = KwokSettings(keep_clusters=True)
     kept.provision(("remote",))  # its sweep removes what the crashed run left
     names = kept.ip.netns_names()
     assert crashed.identity.cluster_name("external") not in names
     assert crashed.network.bridge not in kept.ip.bridges()
+    assert not NetnsEtcFiles().directory(crashed.identity.cluster_name("external")).exists()
+    assert not NetnsEtcFiles().directory(orphan).exists()
     assert processes_mentioning(str(crashed.run_dir)) == []
     message = kept.teardown(failed=False, interrupted=False)
     assert message is not None and "kept" in message and "ip netns exec" in message
@@ -241,7 +267,7 @@ def test_leftovers_of_a_finished_run_are_swept_and_kept_ones_are_not(make_provid
 def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
     real_tool: Callable[[str], ResolvedTool], tmp_path: Path, redactor: Redactor
 ) -> None:
-    reason = netns_usable()
+    reason = kwok_host_usable()
     if reason:
         pytest.skip(reason)
     for name in (*KWOK_MODE_TOOLS, "pilot-discovery-offline"):

@@ -1,24 +1,34 @@
-"""The kwok tier is real (layer 3): break the external istiod and the injection check says how.
+"""The kwok tier is real (layer 3): break the control plane or the gateway's name and TLS, and
+the injection check says how, in the API server's own words.
 
-Each test runs the suite as its users do (``pytest suites --topology-mode kwok --scenario
-ip-passthrough``, the offline tier's istioctl and the pilot-discovery of the same source) with
-tests/test_kwok_tier_faults.py breaking the control plane right before the injection check:
+Each test runs the suite as its users do (``pytest suites --topology-mode kwok``, the offline
+tier's istioctl and the pilot-discovery of the same source) with tests/test_kwok_tier_faults.py
+breaking something right before the injection check:
 
-- istiod stopped: the remote API server's call to the injection webhook is refused, and the
-  check's message carries the API server's own ``connect: connection refused``;
-- a caBundle that did not sign istiod's certificate: the API server's TLS verification fails,
-  and the message carries its ``x509`` error.
+- ip-passthrough, istiod stopped: the remote API server's call through the gateway stand-in
+  (HAProxy, TLS passthrough) finds no istiod behind it;
+- ip-passthrough, a caBundle that did not sign istiod's certificate: the API server's ``x509``
+  error;
+- dns-tls, a gateway certificate for another name: the API server's x509 name error (the
+  webhook is called at ``https://<hostname>:15017``, verified with the caBundle);
+- dns-tls, the hostname's line taken out of the remote cluster's hosts file: the API server's
+  name-resolution error.
 
 Neither message can come from a fake: they are what kube-apiserver says when it calls the
-webhook URL the remote profile configured and reaches (or cannot reach) the real process.
-Root, iproute2 and the kwok tier's binaries are needed; without them the tests skip and say why.
+webhook URL the remote profile configured and reaches (or cannot reach) the real gateway and
+istiod. Every child run, failed, passed or interrupted, must leave nothing behind (network
+namespaces, /etc/netns files, bridges, processes, HAProxy included). Root, iproute2, HAProxy,
+curl and the kwok tier's binaries are needed; without them the tests skip and say why.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +38,8 @@ import pytest
 from programs.tool_policy import KWOK_MODE_TOOLS
 from programs.tools import ResolvedTool
 from scenarios.releases import load_pins
-from tests.test_kwok_netns import netns_usable
+from tests.kwok_leftovers import haproxy_running_under, leftovers
+from tests.test_kwok_netns import kwok_host_usable
 from tests.test_kwok_tier_faults import CHECK, FAULT_ENV
 
 # One xdist group: the tier's child runs take a topology each, one after another.
@@ -36,6 +47,7 @@ pytestmark = [pytest.mark.kwok, pytest.mark.slow, pytest.mark.xdist_group("kwok-
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT_S = 900.0
+INTERRUPT_DEADLINE_S = 600.0
 
 
 def child_env() -> dict[str, str]:
@@ -48,81 +60,110 @@ def child_env() -> dict[str, str]:
     }
 
 
-def _suite_argv(real_tool: Callable[[str], ResolvedTool], report_dir: Path) -> list[str]:
-    reason = netns_usable()
-    if reason:
-        pytest.skip(reason)
-    tool_paths = [
-        arg for name in KWOK_MODE_TOOLS for arg in ("--tool-path", f"{name}={real_tool(name).path}")
-    ]
-    istioctl = real_tool("istioctl-offline")
-    pilot = real_tool("pilot-discovery-offline")
-    tag = load_pins().offline_istioctl["reports_as"]
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "suites",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "tests.test_kwok_tier_faults",
-        "-n",
-        "0",
-        "--topology-mode",
-        "kwok",
-        "--scenario",
-        "ip-passthrough",
-        "--istioctl",
-        str(istioctl.path),
-        "--istio-version",
-        "1.31",
-        "--istio-tag",
-        tag,
-        *tool_paths,
-        "--tool-path",
-        f"pilot-discovery={pilot.path}",
-        "--report-dir",
-        str(report_dir),
-        "-k",
-        CHECK,
-        "-q",
-    ]
+class Child:
+    """One child suite run with a cluster prefix and runs directory of its own."""
 
+    def __init__(self, real_tool: Callable[[str], ResolvedTool], tmp_path: Path, scenario: str) -> None:
+        reason = kwok_host_usable()
+        if reason:
+            pytest.skip(reason)
+        self.prefix = "eicpt" + uuid.uuid4().hex[:6]
+        self.runs_dir = tmp_path / "runs"
+        self.report = tmp_path / "report"
+        tool_paths = [
+            arg for name in KWOK_MODE_TOOLS for arg in ("--tool-path", f"{name}={real_tool(name).path}")
+        ]
+        self.argv = [
+            sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-p", "tests.test_kwok_tier_faults",
+            "-n", "0", "--topology-mode", "kwok", "--scenario", scenario, "--cluster-prefix", self.prefix,
+            "--istioctl", str(real_tool("istioctl-offline").path), "--istio-version", "1.31",
+            "--istio-tag", load_pins().offline_istioctl["reports_as"], *tool_paths,
+            "--tool-path", f"pilot-discovery={real_tool('pilot-discovery-offline').path}",
+            "--report-dir", str(self.report), "-k", CHECK, "-q",
+        ]  # fmt: skip
 
-def _failure_of_injection_check(junit: Path) -> str:
-    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 -- our own run's output
-        if case.get("name", "").startswith(CHECK):
-            problem = case.find("failure")
-            if problem is None:
-                problem = case.find("error")
-            assert problem is not None, f"{CHECK} did not fail in the child run"
-            return f"{problem.get('message', '')}\n{problem.text or ''}"
-    raise AssertionError(f"no {CHECK} in {junit}")
+    def env(self, fault: str | None) -> dict[str, str]:
+        return {**child_env(), "EICP_RUNS_DIR": str(self.runs_dir), **({FAULT_ENV: fault} if fault else {})}
+
+    def run(self, fault: str | None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv, cwd=ROOT, env=self.env(fault), capture_output=True, text=True,
+            timeout=CHILD_TIMEOUT_S, check=False,
+        )  # fmt: skip
+
+    def assert_nothing_left(self) -> None:
+        left = leftovers(self.prefix, self.runs_dir)
+        assert left == [], f"the child run left behind: {left}"
+
+    def injection_failure(self) -> str:
+        for case in ET.parse(self.report / "junit.xml").getroot().iter("testcase"):  # noqa: S314 -- our own run's output
+            if case.get("name", "").startswith(CHECK):
+                problem = case.find("failure")
+                if problem is None:
+                    problem = case.find("error")
+                assert problem is not None, f"{CHECK} did not fail in the child run"
+                return f"{problem.get('message', '')}\n{problem.text or ''}"
+        raise AssertionError(f"no {CHECK} in {self.report / 'junit.xml'}")
 
 
 @pytest.mark.parametrize(
-    ("fault", "api_server_says"),
-    [("stop-istiod", "connect: connection refused"), ("wrong-ca-bundle", "x509")],
-    ids=["istiod-stopped", "wrong-ca-bundle"],
+    ("scenario", "fault", "api_server_says"),
+    [
+        ("ip-passthrough", "stop-istiod", "failed to call webhook"),
+        ("ip-passthrough", "wrong-ca-bundle", "x509: certificate signed by unknown authority"),
+        (
+            "dns-tls",
+            "wrong-gateway-name",
+            "x509: certificate is valid for another-name.eicp-selftest.test, not ",
+        ),
+        ("dns-tls", "no-hosts-entry", "no such host"),
+    ],
+    ids=["istiod-stopped", "wrong-ca-bundle", "gateway-certificate-for-another-name", "no-hosts-entry"],
 )
 def test_injection_check_reports_what_the_api_server_says(
-    fault: str, api_server_says: str, real_tool: Callable[[str], ResolvedTool], tmp_path: Path
+    scenario: str, fault: str, api_server_says: str, real_tool: Callable[[str], ResolvedTool], tmp_path: Path
 ) -> None:
-    report = tmp_path / "report"
-    argv = _suite_argv(real_tool, report)
-    child = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env={**child_env(), FAULT_ENV: fault},
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT_S,
-        check=False,
-    )
-    tail = (child.stdout + child.stderr)[-4000:]
-    assert child.returncode == 1, f"the child run should fail only its injection check:\n{tail}"
-    message = _failure_of_injection_check(report / "junit.xml")
+    child = Child(real_tool, tmp_path, scenario)
+    result = child.run(fault)
+    tail = (result.stdout + result.stderr)[-4000:]
+    assert result.returncode == 1, f"the child run should fail only its injection check:\n{tail}"
+    message = child.injection_failure()
     assert "a new pod in sample (dry run) was not admitted" in message, message
     assert api_server_says in message, message
     assert "failed calling webhook" in message, message
+    child.assert_nothing_left()
+
+
+def test_dns_tls_injection_passes_through_the_gateway_stand_in_and_leaves_nothing(
+    real_tool: Callable[[str], ResolvedTool], tmp_path: Path
+) -> None:
+    child = Child(real_tool, tmp_path, "dns-tls")
+    result = child.run(None)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    child.assert_nothing_left()
+
+
+def test_an_interrupted_dns_tls_run_leaves_nothing(
+    real_tool: Callable[[str], ResolvedTool], tmp_path: Path
+) -> None:
+    """Ctrl-C while the gateway stand-in runs (mid-install): the run's teardown still removes
+    every cluster, process, hosts file and the bridge."""
+    child = Child(real_tool, tmp_path, "dns-tls")
+    process = subprocess.Popen(
+        child.argv, cwd=ROOT, env=child.env(None), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + INTERRUPT_DEADLINE_S
+    try:
+        while not haproxy_running_under(child.runs_dir):
+            assert process.poll() is None, (
+                f"the child ended before its gateway stand-in ran: {process.stdout}"
+            )
+            assert time.monotonic() < deadline, "the gateway stand-in never started"
+            time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=INTERRUPT_DEADLINE_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2, output[-4000:]
+    child.assert_nothing_left()

@@ -44,7 +44,7 @@ def scenario(name: str) -> dict[str, Any]:
 GOOD: dict[str, Any] = {
     "mode": "kwok",
     "standIns": [{"component": "nodes"}],
-    "scenarios": [scenario("ip-passthrough"), scenario("second-remote")],
+    "scenarios": [scenario("ip-passthrough"), scenario("dns-tls"), scenario("second-remote")],
 }
 
 

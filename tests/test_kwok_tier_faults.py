@@ -4,10 +4,18 @@ on purpose right before the injection check, the way an operator's mistake would
 Loaded with ``-p tests.test_kwok_tier_faults``; ``EICP_KWOK_FAULT`` names the fault:
 
 - ``stop-istiod``: the istiod Deployment scaled to zero; the kwok tier's watcher then stops the
-  real process (clusters/kwok/istiod_host.py), and nothing listens at the gateway address;
+  real process (clusters/kwok/istiod_host.py): the gateway stand-in in front of it meets a
+  refused connection;
 - ``wrong-ca-bundle``: the remote's injector webhook configurations get a caBundle of a CA
   that did not sign istiod's serving certificate, and lose their ``istio.io/rev`` label so the
-  running istiod's webhook patcher leaves them alone (it only patches its revision's).
+  running istiod's webhook patcher leaves them alone (it only patches its revision's);
+- ``wrong-gateway-name`` (dns-tls): the Gateway's credentialName secret gets a certificate for
+  another name, issued by the run's istiod intermediate (read from the ``cacerts`` secret), so
+  the chain still verifies against the webhook caBundle and only the name is wrong; the
+  plugin waits until the gateway stand-in serves it;
+- ``no-hosts-entry`` (dns-tls): the gateway hostname's line is taken out of the remote
+  cluster's own hosts file (``/etc/netns/<its namespace>/hosts``), and the plugin waits until
+  a lookup there fails and Go's resolver has re-read the file (it does every 5 s at most).
 
 It has no tests of its own (collected with the self-tests, it contributes nothing).
 """
@@ -15,18 +23,27 @@ It has no tests of its own (collected with the self-tests, it contributes nothin
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
 import os
 import socket
+import ssl
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from clusters.cluster import ClusterHandle
+from clusters.netns_etc import NetnsEtcFiles
+from scenarios.dns_tls import gateway_hostname
+from scenarios.facts import Facts
 
 FAULT_ENV = "EICP_KWOK_FAULT"
+OTHER_NAME = "another-name.eicp-selftest.test"
+GO_HOSTS_CACHE_S = 5.0  # Go's net package re-reads /etc/hosts at most this often (cacheMaxAge)
 CHECK = "test_sidecars_injected_by_external_control_plane"
 FAULT_DEADLINE_S = 90.0
 
@@ -40,31 +57,129 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     exp = installed.expectations
     topology = installed.topology
     if fault == "stop-istiod":
-        stop_istiod(
-            topology["external"], exp.external_namespace, exp.istiod_deployment, exp.discovery_address
-        )
+        stop_istiod(topology["external"], exp.external_namespace, exp.istiod_deployment)
     elif fault == "wrong-ca-bundle":
         for role in sorted(exp.workloads):
             wrong_ca_bundle(topology[role])
+    elif fault == "wrong-gateway-name":
+        wrong_gateway_name(topology["external"], installed.facts)
+    elif fault == "no-hosts-entry":
+        no_hosts_entry(topology["remote"], gateway_hostname(installed.facts))
     else:
-        raise pytest.UsageError(f"{FAULT_ENV}={fault!r}: expected stop-istiod or wrong-ca-bundle")
+        raise pytest.UsageError(
+            f"{FAULT_ENV}={fault!r}: expected stop-istiod, wrong-ca-bundle, wrong-gateway-name or no-hosts-entry"
+        )
 
 
-def stop_istiod(external: ClusterHandle, namespace: str, deployment: str, discovery: str) -> None:
-    """Scale istiod to zero and wait until nothing accepts connections on its webhook port."""
+def stop_istiod(external: ClusterHandle, namespace: str, deployment: str) -> None:
+    """Scale istiod to zero and wait until no istiod process of the run is left (the gateway
+    stand-in in front of it still accepts connections, as the gateway's Envoy would)."""
     external.kubectl("scale", "deployment", deployment, "-n", namespace, "--replicas=0", timeout_s=60.0)
-    host = discovery.rsplit(":", 1)[0]
     deadline = time.monotonic() + FAULT_DEADLINE_S
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, 15017), timeout=2.0):
-                pass
-        except OSError:
+        if not running_istiods(str(external.kubeconfig.parent)):
+            return
+        time.sleep(1.0)
+    raise AssertionError(f"istiod still runs {FAULT_DEADLINE_S:.0f}s after scale-to-zero")
+
+
+def running_istiods(run_dir: str) -> list[int]:
+    """pilot-discovery processes working in this run's directory (the pod sandbox's root)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
+                if argv0.endswith(b"pilot-discovery") and os.readlink(entry / "cwd").startswith(run_dir):
+                    found.append(int(entry.name))
+    return found
+
+
+def wrong_gateway_name(external: ClusterHandle, facts: Facts) -> None:
+    """The gateway's certificate, for another name, issued by the istiod intermediate (which the
+    root in the webhook caBundle signed): only the name can fail."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cacerts = json.loads(
+        external.kubectl("get", "secret", "cacerts", "-n", "external-istiod", "-o", "json").stdout
+    )
+    ca_pem = base64.b64decode(cacerts["data"]["ca-cert.pem"])
+    ca_cert = x509.load_pem_x509_certificate(ca_pem)
+    ca_key = serialization.load_pem_private_key(base64.b64decode(cacerts["data"]["ca-key.pem"]), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, OTHER_NAME)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(OTHER_NAME)]), critical=False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    chain = cert.public_bytes(serialization.Encoding.PEM) + ca_pem
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    patch = {
+        "data": {"tls.crt": base64.b64encode(chain).decode(), "tls.key": base64.b64encode(private).decode()}
+    }
+    external.kubectl(
+        "patch", "secret", facts.external_tls_secret, "-n", "istio-system", "--type=merge", "-p", json.dumps(patch),
+        timeout_s=30.0,
+    )  # fmt: skip
+    address, hostname = str(facts.external_istiod_addr), gateway_hostname(facts)
+    deadline = time.monotonic() + FAULT_DEADLINE_S
+    served = ""
+    while time.monotonic() < deadline:
+        served = served_names(address, 15017, hostname)
+        if OTHER_NAME in served:
             return
         time.sleep(1.0)
     raise AssertionError(
-        f"istiod still accepts connections at {host}:15017 {FAULT_DEADLINE_S:.0f}s after scale-to-zero"
+        f"the gateway at {address}:15017 still serves {served!r} {FAULT_DEADLINE_S:.0f}s later"
     )
+
+
+def served_names(address: str, port: int, hostname: str) -> str:
+    """The names in the certificate the gateway serves for SNI ``hostname`` (unverified)."""
+    from cryptography import x509
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((address, port), timeout=5.0) as raw,
+            context.wrap_socket(raw, server_hostname=hostname) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+    except OSError as error:
+        return f"(no handshake: {error})"
+    if der is None:
+        return "(no certificate)"
+    names = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    return " ".join(names.value.get_values_for_type(x509.DNSName))
+
+
+def no_hosts_entry(remote: ClusterHandle, hostname: str) -> None:
+    """The gateway hostname out of the remote cluster's hosts file; wait until lookups there
+    fail and Go's resolver (which re-reads /etc/hosts every 5 s at most) has seen it."""
+    etc = NetnsEtcFiles()
+    assert etc.lookup(remote.name, hostname) is not None, f"{hostname} was not published for {remote.name}"
+    etc.withdraw(remote.name, hostname)
+    lookup = subprocess.run(
+        ["ip", "netns", "exec", remote.name, "getent", "hosts", hostname], capture_output=True, check=False
+    )
+    assert lookup.returncode == 2, f"{hostname} still resolves in {remote.name}: {lookup.stdout!r}"
+    time.sleep(GO_HOSTS_CACHE_S + 1)
 
 
 def other_ca_pem() -> bytes:

@@ -1,7 +1,7 @@
 """Synthetic proxies against the real external istiod (layer 3, kwok mode).
 
 Runs the suite as its users do (``pytest suites --topology-mode kwok --scenario
-ip-passthrough``, the offline tier's istioctl and the pilot-discovery of the same source),
+ip-passthrough`` and ``dns-tls``, the offline tier's istioctl and the pilot-discovery of the same source),
 narrowed to the two checks the synthetic proxies serve: istiod's real ``/debug/syncz`` lists
 every injected pod's proxy as connected and synced, and the EDS it sent the client's proxy for
 helloworld holds the v1 pod. Afterwards no synthetic proxy process is left, and the
@@ -25,7 +25,7 @@ from clusters.kwok.xds_proxies import STAND_IN
 from programs.tool_policy import KWOK_MODE_TOOLS
 from programs.tools import ResolvedTool
 from scenarios.releases import load_pins
-from tests.test_kwok_netns import netns_usable
+from tests.test_kwok_netns import kwok_host_usable
 from tests.test_kwok_tier import child_env
 
 pytestmark = [pytest.mark.kwok, pytest.mark.slow, pytest.mark.xdist_group("kwok-tier")]
@@ -50,10 +50,14 @@ def _xdsclient_processes() -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("scenario", ["ip-passthrough", "dns-tls"])
 def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
-    real_tool: Callable[[str], ResolvedTool], tmp_path: Path
+    scenario: str, real_tool: Callable[[str], ResolvedTool], tmp_path: Path
 ) -> None:
-    reason = netns_usable()
+    """dns-tls: the proxies reach ``<hostname>:15012`` by name from the remote cluster's network
+    namespace, verify the gateway stand-in with the run's root, and istiod authenticates them by
+    their token (TLS ends at the gateway)."""
+    reason = kwok_host_usable()
     if reason:
         pytest.skip(reason)
     before = set(_xdsclient_processes())
@@ -63,7 +67,7 @@ def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
     report = tmp_path / "report"
     argv = [
         sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-n", "0",
-        "--topology-mode", "kwok", "--scenario", "ip-passthrough",
+        "--topology-mode", "kwok", "--scenario", scenario,
         "--istioctl", str(real_tool("istioctl-offline").path), "--istio-version", "1.31",
         "--istio-tag", load_pins().offline_istioctl["reports_as"], *tool_paths,
         "--tool-path", f"pilot-discovery={real_tool('pilot-discovery-offline').path}",

@@ -11,6 +11,10 @@ The topology plugin's dispatch calls ``clusters.kwok.provider.build_kwok_provide
 - preflight.py: root, iproute2, memory, loopback;
 - sweep.py: the leftovers of finished earlier runs, and kept cluster sets;
 - pilot_binaries.py: which pilot-discovery runs for an istiod image (same Istio source as its istioctl);
-- istiod*.py, workloads*.py, pod_sandbox.py: host processes built from what the suite applied.
-The network-namespace test hosts themselves are clusters/netns.py.
+- istiod*.py, workloads*.py, pod_sandbox.py: host processes built from what the suite applied;
+- stand_ins.py: the external istiods and their gateway; gateway_model.py (what the gateway's Envoy
+  would do, from the Gateway/VirtualService/DestinationRule), haproxy_config.py (that, for
+  HAProxy), gateway_proxy.py (HAProxy run and reloaded in the gateway's LoadBalancer namespace);
+- hostnames.py: the topology's hostname publishing (the clusters' own hosts files).
+The network-namespace test hosts themselves are clusters/netns.py, their /etc files clusters/netns_etc.py.
 """

@@ -178,7 +178,7 @@ def reachable_kubeconfig(text: str, *, address: str, port: int, context: str) ->
 def leftover_owner(prefix: str, name: str) -> tuple[str, str | None] | None:
     """(run id, worker) of a network namespace or bridge alias the suite made with ``prefix``."""
     match = re.fullmatch(
-        rf"{re.escape(prefix)}-(?P<run>[0-9a-z]{{1,16}})(?:-(?:external|remote|second|lb[0-9]+))?(?:-(?P<worker>gw[0-9]{{1,4}}))?",
+        rf"{re.escape(prefix)}-(?P<run>[0-9a-z]{{1,16}})(?:-(?:external|remote|second|lb[0-9]+|istiod[0-9]+))?(?:-(?P<worker>gw[0-9]{{1,4}}))?",
         name,
     )
     return (match["run"], match["worker"]) if match else None

@@ -6,7 +6,11 @@
   controller manager, scheduler and kwok controller) and 300 MiB per istiod host process;
 - loopback: each cluster binds its components to its own namespace's loopback, so no host
   port is taken; what the host itself needs is a working 127.0.0.1 (its loopback up), which
-  is checked by binding an ephemeral port there.
+  is checked by binding an ephemeral port there;
+- the host programs that stand in for what kwok does not run (Debian packages, not pinned
+  Go builds: the reports name the version found): HAProxy 2.6 or newer for the external
+  gateway (clusters/kwok/gateway_proxy.py), curl and getent for the hostname probe and lookups
+  run in a cluster's network namespace.
 
 All problems are raised together as one ``PreflightError`` (clusters/preflight.py).
 """
@@ -14,17 +18,34 @@ All problems are raised together as one ``PreflightError`` (clusters/preflight.p
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.netns import IpCli, NetnsError
 from clusters.preflight import PreflightError, Problem, available_memory_mib
-from programs.runner import CommandRunner
+from programs.runner import CommandError, CommandRunner
 
 MEMORY_PER_CLUSTER_MIB = 600
 MEMORY_PER_ISTIOD_MIB = 300
 IPROUTE2_FIX = "install iproute2 (Debian/Ubuntu: 'apt-get install iproute2'; Fedora: 'dnf install iproute')"
+HAPROXY_MIN = (2, 6)  # the host_only converter and ca-file @system-ca the gateway stand-in uses
+HAPROXY_FIX = (
+    "install HAProxy 2.6 or newer (Debian 12/Ubuntu: 'apt-get install haproxy'; ci/selftest.sh does)"
+)
+CURL_FIX = "install curl (Debian/Ubuntu: 'apt-get install curl')"
+VERSION_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class HostPrograms:
+    """The host's programs the kwok tier's stand-ins run, as the preflight found them."""
+
+    haproxy: Path
+    haproxy_version: str  # e.g. 2.6.12-1+deb12u4, as ``haproxy -v`` reports it
+    curl: Path
 
 
 def check_root(euid: int | None = None) -> list[Problem]:
@@ -85,15 +106,61 @@ def check_loopback() -> list[Problem]:
     return []
 
 
+def check_haproxy(runner: CommandRunner, name: str = "haproxy") -> tuple[list[Problem], Path | None, str]:
+    """(problems, path, version) of the HAProxy on PATH."""
+    found = shutil.which(name)
+    if found is None:
+        return (
+            [
+                Problem(
+                    f"no {name!r} executable on PATH (HAProxy stands in for the external gateway)",
+                    HAPROXY_FIX,
+                )
+            ],
+            None,
+            "",
+        )
+    try:
+        output = runner.run(
+            [found, "-v"], timeout_s=VERSION_TIMEOUT_S, attach=False, title="haproxy -v"
+        ).stdout
+    except CommandError as error:
+        return [Problem(f"'{found} -v' fails: {' '.join(str(error).split())[:300]}", HAPROXY_FIX)], None, ""
+    match = re.search(r"HA-?Proxy version ((\d+)\.(\d+)\S*)", output)
+    if match is None or (int(match.group(2)), int(match.group(3))) < HAPROXY_MIN:
+        seen = match.group(1) if match else output.strip()[:100]
+        return (
+            [Problem(f"{found} is HAProxy {seen}; the gateway stand-in needs 2.6 or newer", HAPROXY_FIX)],
+            None,
+            "",
+        )
+    return [], Path(found), match.group(1)
+
+
+def check_curl(name: str = "curl") -> tuple[list[Problem], Path | None]:
+    found = shutil.which(name)
+    if found is None:
+        return [
+            Problem(f"no {name!r} executable on PATH (it runs the hostname probe in kwok mode)", CURL_FIX)
+        ], None
+    return [], Path(found)
+
+
 def kwok_preflight(
     runner: CommandRunner, *, clusters: int, istiods: int, ip_bin: str = "ip", proc: Path = Path("/proc")
-) -> None:
-    """Raise ``PreflightError`` listing every problem found; return quietly when the host is fit."""
+) -> HostPrograms:
+    """Raise ``PreflightError`` listing every problem found; return the host programs when the host is fit."""
+    haproxy_problems, haproxy, version = check_haproxy(runner)
+    curl_problems, curl = check_curl()
     problems = [
         *check_root(),
         *check_iproute2(runner, ip_bin),
         *check_memory(clusters, istiods, proc),
         *check_loopback(),
+        *haproxy_problems,
+        *curl_problems,
     ]
     if problems:
         raise PreflightError(problems)
+    assert haproxy is not None and curl is not None
+    return HostPrograms(haproxy, version, curl)

@@ -9,16 +9,20 @@ Lifecycle of a session (``KwokProvider``):
    (their network namespaces, whose processes are ended first, and their bridges), except kept
    ones; then one bridge on a free private /24 (clusters/netns.py) and, one cluster after the
    other (concurrent kwokctl calls race for ports), per role: a test host (network namespace)
-   named like the cluster, ``kwokctl create cluster`` inside it (clusters/kwok/config.py says
-   how it is configured), the API server forwarded from the host's address
+   named like the cluster, its hosts files (clusters/netns_etc.py: its API server resolves names
+   through them only, so they exist before kwokctl starts anything), ``kwokctl create cluster``
+   inside it (clusters/kwok/config.py says how), the API server forwarded from the host's address
    (clusters/kwok/forward.py), a kubeconfig (0600, credentials inlined and registered with the
    redactor) naming ``https://<host address>:<port>``, one node with the role's pod CIDR, Ready;
-3. LoadBalancer Services get test hosts of their own (clusters/kwok/loadbalancer.py);
+3. LoadBalancer Services get test hosts of their own (clusters/kwok/loadbalancer.py), the
+   external istiod and gateway Deployments host processes (clusters/kwok/stand_ins.py), and the
+   clusters' hosts files take the suite's test hostname (clusters/kwok/hostnames.py: the
+   ``HostnamePublishing`` the topology declares);
 4. ``teardown``: unless kept (``--keep-clusters``, or ``--keep-on-failure`` after a failure),
    every cluster is deleted with kwokctl, every process left in the run's namespaces ended, the
-   namespaces (and with them the veth pairs) and the bridge deleted.
+   namespaces (and with them the veth pairs), their ``/etc/netns`` files and the bridge deleted.
 
-Names: ``<prefix>-<run id>-<role|lbN>[-<worker>]`` for clusters and test hosts; the bridge's
+Names: ``<prefix>-<run id>-<role|lbN|istiodN>[-<worker>]`` for clusters and test hosts; the bridge's
 alias is ``<prefix>-<run id>[-<worker>]``. That is how the sweep recognises the suite's own.
 """
 
@@ -43,13 +47,14 @@ from clusters.kwok.config import (
 )
 from clusters.kwok.config import render_kwokctl_config as render_config
 from clusters.kwok.forward import ForwardError, LoopbackForwarder
+from clusters.kwok.hostnames import STAND_IN as DNS_STAND_IN
+from clusters.kwok.hostnames import NetnsHostnames
 from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
 from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
-from clusters.kwok.preflight import check_memory, kwok_preflight
-from clusters.kwok.sweep import mark_kept, sweep_leftovers
-from clusters.kwok.workloads import STAND_INS as ISTIOD_STAND_INS
-from clusters.kwok.workloads import IstiodStandIns
+from clusters.kwok.preflight import HostPrograms, check_memory, kwok_preflight
+from clusters.kwok.stand_ins import ExternalStandIns, stand_in_texts
+from clusters.kwok.sweep import kept_message, mark_kept, sweep_leftovers
 from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
 from clusters.kwok.xds_proxies import StepRecordLike, SyntheticProxies, build_synthetic_proxies
 from clusters.names import RunIdentity, worker_for_names
@@ -96,6 +101,8 @@ class KwokProvider:
     runner: CommandRunner
     redactor: Redactor
     ip: IpCli
+    programs: HostPrograms
+    log_dir: Path | None = None  # the stand-ins' logs worth keeping (no secrets): the report's
     mode: str = "kwok"
     network: HostNetwork | None = None
     cluster_hosts: dict[Role, NetnsHost] = field(default_factory=dict)
@@ -106,9 +113,13 @@ class KwokProvider:
     _forwarders: dict[Role, LoopbackForwarder] = field(default_factory=dict)
     _created: list[Role] = field(default_factory=list)
     _lbs: NetnsLoadBalancers | None = None
-    _istiods: IstiodStandIns | None = None
+    _stand_ins: ExternalStandIns | None = None
     proxies: SyntheticProxies | None = None  # one xDS client per injected pod (xds_proxies.py)
     _torn_down: bool = False
+
+    def __post_init__(self) -> None:
+        if self.proxies is not None:  # a role's pods live in its cluster's network namespace
+            self.proxies.netns_of = lambda role: self.cluster_hosts[role].netns
 
     @property
     def owner(self) -> str:
@@ -118,6 +129,10 @@ class KwokProvider:
     def lb_host_name(self, index: int) -> str:
         worker = f"-{self.identity.worker}" if self.identity.worker else ""
         return f"{self.identity.prefix}-{self.identity.run_id}-lb{index}{worker}"
+
+    def istiod_host_name(self, index: int) -> str:
+        worker = f"-{self.identity.worker}" if self.identity.worker else ""
+        return f"{self.identity.prefix}-{self.identity.run_id}-istiod{index}{worker}"
 
     # -- the ClusterProvider contract ----------------------------------------------------------
 
@@ -133,7 +148,7 @@ class KwokProvider:
                 self.network = HostNetwork.on_free_subnet(self.ip, self.owner)
             for role in roles:
                 self.handles[role] = self._create(role)
-            self._start_istiods()
+            self._start_stand_ins()
         except (NetnsError, CommandError, ForwardError, OSError, ValueError) as error:
             message = f"kwok clusters could not be provisioned: {error}"
             self.kept_message = self.teardown(failed=True, interrupted=False)
@@ -143,7 +158,9 @@ class KwokProvider:
         except BaseException:
             self.teardown(failed=True, interrupted=True)
             raise
-        return Topology(mode="kwok", clusters=dict(self.handles), prefix=self.identity.prefix)
+        assert self.network is not None  # no cluster DNS: names resolve through the hosts files
+        hostnames = NetnsHostnames(lambda: dict(self.cluster_hosts), self.network.etc, self.runner)
+        return Topology("kwok", dict(self.handles), self.identity.prefix, hostnames, cluster_dns=False)
 
     def load_balancers(self) -> NetnsLoadBalancers:
         if self._lbs is None:
@@ -156,7 +173,8 @@ class KwokProvider:
 
     def stand_ins(self) -> tuple[str, ...]:
         proxies = (PROXY_STAND_IN,) if self.proxies else ()
-        return (*STAND_INS, *(ISTIOD_STAND_INS if self.pilots else ()), *proxies, *self.extra_stand_ins)
+        external = stand_in_texts(self.programs) if self.pilots else ()
+        return (*STAND_INS, DNS_STAND_IN, *external, *proxies, *self.extra_stand_ins)
 
     def teardown(self, *, failed: bool, interrupted: bool) -> str | None:
         if self._torn_down:
@@ -164,8 +182,8 @@ class KwokProvider:
         self._torn_down = True
         if self.proxies is not None:
             self.proxies.stop_all()  # before the istiods they talk to
-        if self._istiods is not None:
-            self._istiods.stop()  # before the namespaces they run in go
+        if self._stand_ins is not None:
+            self._stand_ins.stop()  # before the namespaces they run in go
         if self._lbs is not None:
             self._lbs.stop()
         keep = self.settings.keep_clusters or (self.settings.keep_on_failure and failed)
@@ -200,6 +218,7 @@ class KwokProvider:
         started = time.monotonic()
         name = self.identity.cluster_name(role)
         host = self.network.add_host(name)
+        self.network.etc.create(host.netns)  # before any of the cluster's processes starts
         self.cluster_hosts[role] = host
         config_path = self.run_dir / "kwok" / f"kwokctl-{role}.yaml"
         config_path.parent.mkdir(parents=True, exist_ok=True)
@@ -249,24 +268,28 @@ class KwokProvider:
         if self.proxies is not None:
             self.proxies.step_recorded(record, self.handles)
 
-    def _start_istiods(self) -> None:
-        """Real istiods behind the external cluster's istiod Deployments (clusters/kwok/workloads.py),
-        each in the test host of the address its proxies are told to use."""
+    def _start_stand_ins(self) -> None:
+        """The external istiods and their gateway as host processes (clusters/kwok/stand_ins.py)."""
         if not self.pilots or "external" not in self.handles:
             return
         balancers = self.load_balancers()
         balancers.ensure_started()
-        self._istiods = IstiodStandIns(
+        network = self.network
+        assert network is not None
+        self._stand_ins = ExternalStandIns(
             self.handles["external"],
+            lambda namespace, name: network.add_host(self.istiod_host_name(len(network.hosts))),
             lambda: {
                 (str(role), namespace, name): host
                 for (role, namespace, name), host in balancers.assignments().items()
             },
             binary_for(self.pilots),
-            self.run_dir / "kwok" / "istiod",
+            self.programs,
+            self.run_dir / "kwok",
+            log_dir=self.log_dir or self.run_dir / "kwok",
             shim_dir=self.kwokctl.bin_dir,  # on the kwok controllers' PATH (kwokctl passes it on)
         )
-        self._istiods.start()
+        self._stand_ins.start()
 
     def _record(self, role: Role, name: str) -> None:
         network = ROLE_NETWORKS[role]
@@ -306,23 +329,19 @@ class KwokProvider:
         self._created.clear()
 
     def _keep(self) -> str:
-        lines = [f"kwok clusters of run {self.identity.run_id} kept (--keep-clusters / --keep-on-failure):"]
-        mark_kept(self.registry, [self.identity.cluster_name(role) for role in self._created])
-        for role in self._created:
-            name = self.identity.cluster_name(role)
-            raw = self.kwokctl.cluster_dir(name) / "kubeconfig.yaml"
-            lines.append(
-                f"  {role}: ip netns exec {name} {self.binaries.kubectl} --kubeconfig {raw} get nodes"
-            )
-        if self.network is not None:
-            names = " ".join(sorted(self.network.hosts))
-            lines.append(
-                f"  delete them: for ns in {names}; do ip netns pids $ns | xargs -r kill -9; ip netns delete $ns; done; "
-                f"ip link delete {self.network.bridge}"
-            )
+        names = {role: self.identity.cluster_name(role) for role in self._created}
+        mark_kept(self.registry, list(names.values()))
         for forwarder in self._forwarders.values():
             forwarder.stop()
-        return "\n".join(lines)
+        return kept_message(
+            self.identity.run_id,
+            {
+                role: (name, self.kwokctl.cluster_dir(name) / "kubeconfig.yaml")
+                for role, name in names.items()
+            },
+            self.binaries.kubectl,
+            self.network,
+        )
 
     def sweep_leftovers(self) -> list[str]:
         """Delete what finished earlier runs left (clusters/kwok/sweep.py); call with ``registry.locked()``."""
@@ -336,7 +355,7 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         identity = RunIdentity(config.cluster_prefix, context.run_id, worker_for_names(context.worker))
     except ValueError as error:
         raise ProviderError(str(error)) from None
-    kwok_preflight(context.runner, clusters=0, istiods=0)
+    programs = kwok_preflight(context.runner, clusters=0, istiods=0)
     if config.reuse_clusters:
         log.warning(
             "--reuse-clusters is for kind clusters; kwok clusters are created afresh (about 5 s each)"
@@ -374,6 +393,8 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         runner=context.runner,
         redactor=context.redactor,
         ip=IpCli(context.runner),
+        programs=programs,
+        log_dir=context.report_dir / "logs",
         pilots=pilots,
         proxies=build_synthetic_proxies(context, releases[0]) if releases and pilots else None,
     )

@@ -4,10 +4,12 @@ finished earlier runs (their network namespaces, processes first, and their brid
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from clusters.kwok.config import leftover_owner
 from clusters.names import RunIdentity
-from clusters.netns import IpCli, delete_netns
+from clusters.netns import HostNetwork, IpCli, delete_netns
+from clusters.netns_etc import NetnsEtcFiles
 from clusters.run_registry import RunRegistry
 
 log = logging.getLogger("eicp.kwok")
@@ -15,9 +17,13 @@ log = logging.getLogger("eicp.kwok")
 SWEEP_GRACE_S = 3.0  # leftover test clusters: no data worth a graceful shutdown
 
 
-def sweep_leftovers(ip: IpCli, registry: RunRegistry, identity: RunIdentity) -> list[str]:
-    """Delete namespaces and bridges of finished earlier runs with ``identity``'s prefix, never
-    the current run's, a live run's or a kept one's. Call with ``registry.locked()``."""
+def sweep_leftovers(
+    ip: IpCli, registry: RunRegistry, identity: RunIdentity, etc: NetnsEtcFiles | None = None
+) -> list[str]:
+    """Delete namespaces, their ``/etc/netns`` files and bridges of finished earlier runs with
+    ``identity``'s prefix, never the current run's, a live run's or a kept one's. Call with
+    ``registry.locked()``."""
+    etc = etc or NetnsEtcFiles()
     live = registry.live_runs() | {identity.run_id}
     kept = {record.run_id for record in registry.records() if record.kept}
 
@@ -28,9 +34,14 @@ def sweep_leftovers(ip: IpCli, registry: RunRegistry, identity: RunIdentity) -> 
     swept = [name for name in ip.netns_names() if leftover(name)]
     if swept:
         log.info("deleting leftover network namespaces of earlier runs: %s", ", ".join(swept))
-        delete_netns(ip, swept, SWEEP_GRACE_S)
+        delete_netns(ip, swept, SWEEP_GRACE_S, etc)
     for name in swept:
         registry.forget(name)
+    for name in etc.names():  # files whose namespace is already gone (a crash between the two)
+        if leftover(name) and name not in swept:
+            log.info("deleting the leftover hosts files of network namespace %s", name)
+            etc.remove(name)
+            swept.append(f"/etc/netns/{name}")
     for bridge, alias in ip.bridges().items():
         if alias and leftover(alias):
             log.info("deleting leftover bridge %s (%s) of an earlier run", bridge, alias)
@@ -46,3 +57,20 @@ def mark_kept(registry: RunRegistry, names: list[str]) -> None:
         if record is not None:
             record.kept = True
             registry.save(record)
+
+
+def kept_message(
+    run_id: str, clusters: dict[str, tuple[str, Path]], kubectl: Path, network: HostNetwork | None
+) -> str:
+    """What the user is told about a kept cluster set: how to reach each cluster (role ->
+    (name, kwokctl's kubeconfig)) and how to delete everything by hand."""
+    lines = [f"kwok clusters of run {run_id} kept (--keep-clusters / --keep-on-failure):"]
+    for role, (name, raw) in clusters.items():
+        lines.append(f"  {role}: ip netns exec {name} {kubectl} --kubeconfig {raw} get nodes")
+    if network is not None:
+        names = " ".join(sorted(network.hosts))
+        lines.append(
+            f"  delete them: for ns in {names}; do ip netns pids $ns | xargs -r kill -9; ip netns delete $ns; "
+            f"rm -rf /etc/netns/$ns; done; ip link delete {network.bridge}"
+        )
+    return "\n".join(lines)

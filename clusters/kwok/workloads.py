@@ -27,12 +27,10 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from clusters.cluster import ClusterHandle
 from clusters.kwok.istiod_host import API_TIMEOUT_S, IstiodHost, NetnsHostLike
@@ -46,7 +44,7 @@ POLL_S = 1.0
 STOP_DEADLINE_S = 60.0
 STAND_INS = (  # "component (how it is stood in)", as the reports list them
     "external istiod Deployment (the real pilot-discovery as a host process, built from the Deployment, "
-    "in the network namespace of its gateway's LoadBalancer address)",
+    "in a network namespace and address of its own, reached through the gateway's stand-in)",
     "istio-system istiod of the external cluster (not run: it serves only the gateway, which is stood in for)",
 )
 
@@ -61,9 +59,8 @@ exec ip netns exec "$EICP_POD_NETNS" "$EICP_POD_BINARY" "$@"
 """
 
 
-# (role, namespace, Service name) -> the netns host holding that LoadBalancer Service's
-# address: ``NetnsLoadBalancers.assignments`` (clusters/kwok/loadbalancer.py).
-Assignments = Callable[[], Mapping[tuple[str, str, str], NetnsHostLike]]
+# (namespace, Deployment name) -> a new network-namespace host for its istiod (clusters/netns.py).
+MakeHost = Callable[[str, str], NetnsHostLike]
 
 
 def write_exec_shims(shim_dir: Path) -> Path:
@@ -80,7 +77,7 @@ class IstiodStandIns:
     """Keeps a real istiod process behind every istiod Deployment of the external cluster."""
 
     external: ClusterHandle
-    lb_hosts: Assignments
+    make_host: MakeHost
     binary_for: Callable[[str], Path]
     work_dir: Path
     # Only the external control plane: the external cluster's own istio-system istiod (the
@@ -134,12 +131,10 @@ class IstiodStandIns:
             for key in sorted(present | set(self.hosts)):
                 host = self.hosts.get(key)
                 if host is None:
-                    netns_host = self._host_for(key[0])
-                    if netns_host is None:
-                        self._note(f"{key[0]}/{key[1]}: waiting for its gateway's LoadBalancer host")
+                    if key not in present:
                         continue
                     host = IstiodHost(
-                        self.external, key[0], key[1], netns_host, self.binary_for, self.work_dir
+                        self.external, key[0], key[1], self.make_host(*key), self.binary_for, self.work_dir
                     )
                     self.hosts[key] = host
                 outcome = host.sync()
@@ -147,6 +142,13 @@ class IstiodStandIns:
                     self._note(f"{key[0]}/{key[1]}: {outcome}")
                 if key not in present:
                     del self.hosts[key]
+
+    def address_of(self, namespace: str, name: str) -> str | None:
+        """Where the istiod of Deployment ``namespace/name`` listens (also while it is stopped:
+        the address is its for the run, and a gateway then meets a refused connection)."""
+        with self._lock:
+            host = self.hosts.get((namespace, name))
+        return host.host.address if host is not None else None
 
     def wait_running(self, deadline_s: float) -> list[IstiodHost]:
         """Block until at least one istiod process runs (for tests and diagnostics)."""
@@ -184,28 +186,3 @@ class IstiodStandIns:
         if not self.events or self.events[-1] != redacted:
             log.info("istiod stand-in: %s", redacted)
             self.events.append(redacted)
-
-    def _host_for(self, namespace: str) -> NetnsHostLike | None:
-        """The netns host holding the address the mesh tells proxies to reach istiod at."""
-        hosts = {key[1:]: host for key, host in self.lb_hosts().items() if key[0] == "external"}
-        wanted = _discovery_host(self.external, namespace)
-        for host in hosts.values():
-            if wanted and host.address == wanted:
-                return host
-        return hosts.get(GATEWAY)
-
-
-def _discovery_host(cluster: ClusterHandle, namespace: str) -> str | None:
-    """Host part of ``defaultConfig.discoveryAddress`` in the mesh ConfigMap ``istio`` of ``namespace``."""
-    from kubernetes import client
-
-    try:
-        found: Any = client.CoreV1Api(cluster.api()).read_namespaced_config_map(
-            "istio", namespace, _request_timeout=API_TIMEOUT_S
-        )
-    except client.ApiException:
-        return None
-    mesh = yaml.safe_load((found.data or {}).get("mesh") or "") or {}
-    address = str(((mesh.get("defaultConfig") or {}).get("discoveryAddress")) or "")
-    host = address.rsplit(":", 1)[0] if ":" in address else address
-    return host.strip("[]") or None

@@ -12,15 +12,16 @@ client (programs/xdsclient, built from Istio's packages) with what the sidecar w
 
 istiod then lists the pod's proxy in syncz and pushes it CDS/EDS; the client writes what it
 received to a JSON file the xDS-level traffic check reads. This is a stand-in, named as one in
-the reports: no Envoy runs and no request is sent.
+the reports: no Envoy runs and no request is sent. It runs in the pod's cluster's network
+namespace (``netns_of``), so it reaches the discovery address from that cluster's network and
+resolves a discovery hostname (dns-tls) through that cluster's hosts file.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -99,6 +100,7 @@ class SyntheticProxies:
     runner: CommandRunner
     redactor: Redactor
     work_dir: Path  # private (0700): tokens, workload keys and certificates live here
+    netns_of: Callable[[Role], str] | None = None  # the network namespace of a role's pods
     proxies: dict[tuple[str, str, str], SyntheticProxy] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -137,9 +139,9 @@ class SyntheticProxies:
             if key in self.proxies and self.proxies[key].process.running():
                 continue
             address = container_env(pod, PROXY_CONTAINER)["CA_ADDR"]
-            if not _is_ip_address(address):
+            if _cluster_internal(address):
                 log.info(
-                    "no synthetic proxy for %s/%s (%s): its CA address %s is a cluster-internal name",
+                    "no synthetic proxy for %s/%s (%s): its CA address %s needs cluster DNS",
                     meta["namespace"], meta["name"], cluster.role, address,
                 )  # fmt: skip
                 continue
@@ -203,8 +205,10 @@ class SyntheticProxies:
         _write_private(home / "root-cert.pem", root)
         _write_private(home / "metadata.json", json.dumps(node_metadata(pod, env)))
         out_file = home / "xds.json"
+        netns = ["ip", "netns", "exec", self.netns_of(cluster.role)] if self.netns_of else []
         process = self.runner.start(
             [
+                *netns,
                 self.binary,
                 "-address",
                 env["CA_ADDR"],
@@ -355,13 +359,10 @@ def _field(pod: dict[str, Any], path: str) -> str | None:
     return None
 
 
-def _is_ip_address(address: str) -> bool:
-    host = address.rsplit(":", 1)[0].strip("[]")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+def _cluster_internal(address: str) -> bool:
+    """A Service name (``*.svc``, ``*.svc.cluster.local``): kwok clusters have no DNS for it."""
+    host = address.rsplit(":", 1)[0].strip("[]").rstrip(".")
+    return host.endswith((".svc", ".svc.cluster.local"))
 
 
 def _write_private(path: Path, text: str) -> None:

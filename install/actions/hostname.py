@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Callable
+from dataclasses import replace
 
-from clusters.cluster import ClusterHandle
+from clusters.cluster import ClusterHandle, HostnamePublishing
 from install.actions.context import ActionContext, param
 from install.faults import EnvironmentFault, PlanError
 from install.hostname import (
     PROBE_CONTAINER,
+    PROBE_SCRIPT,
     HostnameFault,
     HostnamePublisher,
     ProbeRequest,
     PublishRefused,
+    check_address,
+    check_hostname,
+    check_scopes,
     client_image,
     pod_state,
+    probe_args,
     probe_fault,
     probe_manifests,
     probe_names,
@@ -29,32 +36,40 @@ from install.hostname import probe as probe_module
 from install.kubectl import POLL_COMMAND_TIMEOUT_S, dump, get_json
 from programs.runner import CommandError
 from programs.waits import Observation, WaitTimeout, wait_until
+from scenarios.dns_tls import publishes_hostname
 from scenarios.pki import PRIVATE_MATERIAL
 from scenarios.steps import Action, Step
+
+PROBE_RUN_ALLOWANCE_S = 30.0  # the script's own deadline bounds it; this bounds the process
 
 
 def publish_hostname(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
     """Make ``hostname`` resolve to ``address`` for the cluster's pods and API server, or
-    (``remove``) take exactly that back; see install/hostname/."""
+    (``remove``) take exactly that back; see install/hostname/ (kind) and the provider's own
+    publishing (``Topology.hostnames``, kwok: the clusters' hosts files)."""
     hostname, scopes = param(step, "hostname", str), param(step, "scopes", list)
+    provider = ctx.topology.hostnames
     nodes = ctx.nodes if ctx.topology.mode == "kind" else None
     remove = bool(step.params.get("remove"))
-    if nodes is None and not remove:
+    if provider is None and nodes is None and not remove:
         why = (
             "the installer was given no access to the kind node containers (no kind binary)"
             if ctx.topology.mode == "kind"
-            else f"the suite publishes its own test name only in kind clusters ({ctx.topology.mode} mode)"
+            else f"the suite publishes its own test name only in clusters it creates ({ctx.topology.mode} mode)"
         )
         raise PlanError(
             f"step {step.name!r}: cannot publish {hostname} in {cluster.name}: {why}. The remote API "
-            "server resolves webhook URLs through its node, which only kind lets the suite reach; "
-            "pass --external-hostname with a name real DNS resolves to the external gateway "
+            "server resolves webhook URLs through its node, which only kind and kwok let the suite "
+            "reach; pass --external-hostname with a name real DNS resolves to the external gateway "
             f"({step.params.get('address')})"
         )
     publisher = HostnamePublisher(cluster, nodes, ctx.timeout(step))
     try:
         if remove:
-            publisher.withdraw(hostname, scopes)
+            if provider is not None:
+                provider.withdraw(step.role, hostname)
+            else:
+                publisher.withdraw(hostname, scopes)
         else:
             if ctx.ledger is not None:
                 undo_params = {"hostname": hostname, "address": "", "scopes": scopes, "remove": True}
@@ -62,8 +77,13 @@ def publish_hostname(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> 
                     f"undo-{step.name}", step.role, Action.PUBLISH_HOSTNAME, step.seed, (), undo_params
                 )
                 ctx.ledger.undo_with(undo)
-            publisher.publish(hostname, param(step, "address", str), scopes)
-    except PublishRefused as refused:
+            address = param(step, "address", str)
+            if provider is not None:
+                check_scopes(scopes)
+                provider.publish(step.role, check_hostname(hostname), check_address(address, hostname))
+            else:
+                publisher.publish(hostname, address, scopes)
+    except (PublishRefused, ValueError) as refused:
         raise PlanError(f"step {step.name!r}: {refused}") from None
     except HostnameFault as fault:
         raise EnvironmentFault(f"step {step.name!r}: {fault}") from None
@@ -77,8 +97,26 @@ def precondition(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str 
             f"step {step.name!r}: unknown precondition {check!r}; known: hostname-resolves-and-tls-verifies"
         )
     request = _probe_request(ctx, step)
+    provider = ctx.topology.hostnames
+    if provider is not None:
+        # The provider's clusters run no pods: the probe's script runs where their pods would.
+        _check_resolution(
+            ctx,
+            step,
+            cluster,
+            request,
+            lambda: [(cluster.name, provider.resolve(step.role, request.hostname))],
+            "network namespace",
+        )
+        _probe_in_pod_network(ctx, step, cluster, request, provider)
+        return None
     if ctx.nodes is not None and ctx.topology.mode == "kind":
-        _check_node_resolution(ctx, step, cluster, request)
+        nodes = ctx.nodes
+        _check_resolution(
+            ctx, step, cluster, request,
+            lambda: [(node, nodes.resolve(node, request.hostname)) for node in nodes.names(cluster.name)],
+            "nodes",
+        )  # fmt: skip
     _probe_from_pod(ctx, step, cluster, request)
     return None
 
@@ -102,7 +140,7 @@ def _probe_request(ctx: ActionContext, step: Step) -> ProbeRequest:
         description = f"the mesh root CA of this run's PKI ({material})"
     else:
         raise PlanError(f"step {step.name!r}: ca {ca!r} is unknown; use 'system' or 'pki:<certificate>'")
-    return ProbeRequest(
+    request = ProbeRequest(
         hostname=hostname,
         ports=ports,
         namespace=param(step, "namespace", str),
@@ -110,8 +148,15 @@ def _probe_request(ctx: ActionContext, step: Step) -> ProbeRequest:
         ca_pem=ca_pem,
         ca_description=description,
         expected_address=ctx.facts.external_istiod_addr,
-        published=ctx.facts.external_hostname != hostname,
+        published=publishes_hostname(ctx.facts),
         deadline_s=ctx.timeout(step),
+    )
+    provider = ctx.topology.hostnames
+    if provider is None:
+        return request
+    system = "the host's system roots (the host's curl stands in for the probe image's)"
+    return replace(
+        request, published_how=provider.how, ca_description=system if ca_pem is None else description
     )
 
 
@@ -127,41 +172,74 @@ def _client_image(ctx: ActionContext, step: Step) -> str:
     return image
 
 
-def _check_node_resolution(
-    ctx: ActionContext, step: Step, cluster: ClusterHandle, request: ProbeRequest
+def _check_resolution(
+    ctx: ActionContext,
+    step: Step,
+    cluster: ClusterHandle,
+    request: ProbeRequest,
+    lookups: Callable[[], list[tuple[str, tuple[str | None, str]]]],
+    looked_up_in: str,
 ) -> None:
-    """What the API server resolves (webhook calls): the node containers' resolver."""
-    assert ctx.nodes is not None
-    nodes, hostname, expected = ctx.nodes, request.hostname, request.expected_address
+    """What the API server resolves (webhook calls): each ``(where, (address, answer))`` lookup,
+    made in the API server's ``looked_up_in`` (its nodes, its network namespace)."""
+    hostname, expected = request.hostname, request.expected_address
 
     def observe() -> Observation[None]:
         problems = []
-        for node in nodes.names(cluster.name):
-            address, answer = nodes.resolve(node, hostname)
+        for where, (address, answer) in lookups():
             if address is None:
-                problems.append(f"{node}: does not resolve ({answer})")
+                problems.append(f"{where}: does not resolve ({answer})")
             elif request.published and expected and address != expected:
-                problems.append(f"{node}: resolves to {address}, not {expected}")
+                problems.append(f"{where}: resolves to {address}, not {expected}")
         return Observation(not problems, "; ".join(problems) or "every node resolves it", None)
 
     try:
         wait_until(
-            f"{hostname} to resolve on the nodes of {cluster.name}",
+            f"{hostname} to resolve where the API server of {cluster.name} looks it up",
             observe,
             request.deadline_s,
             backoff=ctx.poll,
         )
     except WaitTimeout as timeout:
+        kind_way = "a marked line into each node's /etc/hosts and the API server's copy of it"
         fix = (
-            "the suite writes a marked line into each node's /etc/hosts and the API server's copy of "
-            "it when it publishes the name: did the publish step run?"
+            f"the suite writes {request.published_how or kind_way} when it publishes the name: did the "
+            "publish step run?"
             if request.published
-            else f"the nodes' DNS must resolve it to {expected or 'the external gateway'}"
+            else f"its DNS must resolve it to {expected or 'the external gateway'}"
         )
         raise EnvironmentFault(
-            f"step {step.name!r}: the remote API server's nodes cannot resolve {hostname}, so its webhook "
+            f"step {step.name!r}: the remote API server's {looked_up_in} cannot resolve {hostname}, so its webhook "
             f"calls to https://{hostname}:15017 fail: {timeout.last_state}; {fix}"
         ) from None
+
+
+def _probe_in_pod_network(
+    ctx: ActionContext,
+    step: Step,
+    cluster: ClusterHandle,
+    request: ProbeRequest,
+    provider: HostnamePublishing,
+) -> None:
+    """The probe pod's own script, run with the host's sh and curl where the cluster's pods
+    would run (the provider's ``pod_argv``), the CA given as a file: the same verdict."""
+    ca_file = ""
+    if request.ca_pem is not None:
+        path = ctx.work_dir / step.role / "gateway-probe-ca.pem"  # a public certificate
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(request.ca_pem)
+        ca_file = str(path)
+    argv = provider.pod_argv(step.role, ["sh", "-c", PROBE_SCRIPT, "probe", *probe_args(request, ca_file)])
+    where = f"the network namespace of {cluster.name} (the host's sh and curl stand in for the probe pod)"
+    result = cluster.runner.run(
+        argv,
+        timeout_s=request.deadline_s + PROBE_RUN_ALLOWANCE_S,
+        check=False,
+        title=f"[{cluster.role}] probe {request.hostname} on ports {', '.join(map(str, request.ports))}",
+    )
+    fault = probe_fault(request, result.returncode, result.stdout + result.stderr, where)
+    if fault is not None:
+        raise EnvironmentFault(f"step {step.name!r}: {fault}")
 
 
 def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, request: ProbeRequest) -> None:

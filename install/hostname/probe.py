@@ -58,6 +58,8 @@ class ProbeRequest:
     published: bool  # the suite published the name (else real DNS holds it)
     deadline_s: float
     pause_s: float = 3.0
+    # Where a provider publishes it (messages); None: kind's CoreDNS block and node hosts files.
+    published_how: str | None = None
 
 
 def probe_names(suffix: str) -> tuple[str, str]:
@@ -75,13 +77,7 @@ def probe_manifests(request: ProbeRequest, suffix: str) -> list[dict[str, Any]]:
         "image": request.image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["sh", "-c", PROBE_SCRIPT, "probe"],
-        "args": [
-            request.hostname,
-            str(int(request.deadline_s)),
-            f"{request.pause_s:g}",
-            ca_file,
-            *(str(port) for port in request.ports),
-        ],
+        "args": probe_args(request, ca_file),
     }
     pod: dict[str, Any] = {
         "apiVersion": "v1",
@@ -109,6 +105,17 @@ def probe_manifests(request: ProbeRequest, suffix: str) -> list[dict[str, Any]]:
         pod["spec"]["volumes"] = [{"name": "ca", "configMap": {"name": configmap_name}}]
     manifests.append(pod)
     return manifests
+
+
+def probe_args(request: ProbeRequest, ca_file: str) -> list[str]:
+    """The script's arguments: hostname, deadline, pause, CA file ("" = system roots), ports."""
+    return [
+        request.hostname,
+        str(int(request.deadline_s)),
+        f"{request.pause_s:g}",
+        ca_file,
+        *(str(port) for port in request.ports),
+    ]
 
 
 def client_image(sample_file: str, client: str) -> str | None:
@@ -154,7 +161,9 @@ def probe_fault(request: ProbeRequest, exit_code: int, logs: str, where: str) ->
     seen_ip = attempt.address if attempt and attempt.address else None
     gateway = request.expected_address or "the external gateway's LoadBalancer address"
     within = f"from {where} within {int(request.deadline_s)}s"
-    if request.published:
+    if request.published and request.published_how is not None:
+        dns_fix = f"the suite publishes it as {request.published_how}: check it is there"
+    elif request.published:
         dns_fix = (
             f"the suite publishes it through the marked block in {COREDNS_NAMESPACE}/{COREDNS_CONFIGMAP}: "
             "check the block is in the Corefile and CoreDNS reloaded it (its logs show the reload)"

@@ -8,11 +8,17 @@
 // of the injected sidecar, so istiod tracks it in syncz and pushes it CDS and EDS. It sends
 // no traffic and proves nothing about Envoy itself.
 //
+// Like istio-agent (pkg/istio-agent/xds_proxy.go, buildUpstreamClientDialOpts and the ClusterID
+// metadata of its upstream stream), it also sends the pod's token and cluster ID on the ADS
+// stream: where a gateway terminates TLS in front of istiod (dns-tls), the workload
+// certificate never reaches istiod, and the token is what authenticates the proxy.
+//
 // It is built from Istio's own packages (pkg/adsc, the Citadel client) at the same Istio
 // source as the pilot-discovery it talks to; see programs/xds_client.py for the build.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,6 +34,8 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	pstruct "google.golang.org/protobuf/types/known/structpb"
 
@@ -35,6 +43,7 @@ import (
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pkg/adsc"
 	"istio.io/istio/pkg/security"
+	"istio.io/istio/security/pkg/nodeagent/caclient"
 	"istio.io/istio/security/pkg/nodeagent/caclient/providers/citadel"
 	pkiutil "istio.io/istio/security/pkg/pki/util"
 )
@@ -102,6 +111,10 @@ func run(o options) error {
 			ClientName: o.podName, XDSSAN: o.san, Namespace: o.namespace, Workload: o.podName,
 			IP: o.podIP, Meta: meta, CertDir: o.certDir, XDSRootCAFile: o.rootCert,
 			NodeType: model.NodeType(o.nodeType),
+			GrpcOpts: []grpc.DialOption{
+				grpc.WithPerRPCCredentials(caclient.NewDefaultTokenProvider(&security.Options{CredFetcher: tokenFile(o.tokenFile)})),
+				grpc.WithStreamInterceptor(withClusterID(o.clusterID)),
+			},
 		},
 		InitialDiscoveryRequests: []*discovery.DiscoveryRequest{{TypeUrl: v3.ClusterType}, {TypeUrl: v3.ListenerType}},
 	})
@@ -150,6 +163,16 @@ func run(o options) error {
 				}
 			}
 		}
+	}
+}
+
+// withClusterID adds the "ClusterID" metadata istio-agent sends on its ADS stream: istiod
+// reviews the token with the API server of that cluster.
+func withClusterID(clusterID string) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string,
+		streamer grpc.Streamer, opts ...grpc.CallOption,
+	) (grpc.ClientStream, error) {
+		return streamer(metadata.AppendToOutgoingContext(ctx, "ClusterID", clusterID), desc, cc, method, opts...)
 	}
 }
 

@@ -1,8 +1,9 @@
 """Which scenarios a topology mode can certify at all, and why not the others.
 
-kwok mode (real API servers and a real external istiod, no nodes, no images) cannot run two of
-the scenarios; their checks are skipped with the reason, before anything is installed, instead
-of failing at a step that cannot work there.
+kwok mode (real API servers and a real external istiod, no nodes, no images) cannot run the Sail
+scenario; its checks are skipped with the reason, before anything is installed, instead of
+failing at a step that cannot work there. (dns-tls runs there: the clusters' own hosts files
+hold the test hostname and HAProxy stands in for the gateway, see clusters/kwok/.)
 """
 
 from __future__ import annotations
@@ -16,12 +17,6 @@ KWOK_NOT_APPLICABLE: dict[str, str] = {
         "not applicable in kwok mode: the Sail operator cannot run here (kwok runs no operator "
         "image, and the operator's Go module github.com/istio-ecosystem/sail-operator is not "
         "served by this Go module proxy, so it cannot be built as a host process)"
-    ),
-    "dns-tls": (
-        "not applicable in kwok mode: dns-tls publishes the test hostname in the kind nodes' and "
-        "API servers' hosts files and CoreDNS and verifies TLS through the real external gateway; "
-        "kwok clusters have no nodes or cluster DNS to publish into and their gateway is a stand-in, "
-        "so the hostname and TLS path cannot be made real without editing the host's own files"
     ),
 }
 
