@@ -250,6 +250,12 @@ def _check_hostname(config: SuiteConfig, mode: str) -> None:
         )
     if "dns-tls" in config.scenarios and config.external_tls_secret and hostname is None:
         fail("--external-tls-secret needs --external-hostname (the name the certificate is for)")
+    if mode == "kwok" and config.external_tls_secret:
+        fail(
+            f"--external-tls-secret {config.external_tls_secret!r} cannot apply in kwok mode: its clusters are "
+            "created by the run, so no secret of yours is in them, and they trust no CA but the run's; "
+            "dns-tls there uses the per-run PKI (leave --external-tls-secret out)"
+        )
 
 
 def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], IstioRelease | None]:

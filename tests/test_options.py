@@ -90,6 +90,19 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
             "dns-tls on existing clusters needs --external-hostname",
         ),
         (
+            [
+                "--topology-mode",
+                "kwok",
+                "--scenario",
+                "dns-tls",
+                "--external-hostname",
+                "istiod.example.com",
+                "--external-tls-secret",
+                "mine",
+            ],
+            "--external-tls-secret 'mine' cannot apply in kwok mode",
+        ),
+        (
             ["--ingress", "nginx"],
             "--ingress 'nginx' is not valid: accepted values are istio, gateway-api, both",
         ),
