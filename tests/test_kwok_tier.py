@@ -6,7 +6,7 @@ tier's istioctl and the pilot-discovery of the same source) with tests/test_kwok
 breaking something right before the injection check:
 
 - ip-passthrough, istiod stopped: the remote API server's call through the gateway stand-in
-  (HAProxy, TLS passthrough) finds no istiod behind it;
+  (HAProxy, TLS passthrough) finds no istiod behind it: the connection closes (``EOF``);
 - ip-passthrough, a caBundle that did not sign istiod's certificate: the API server's ``x509``
   error;
 - dns-tls, a gateway certificate for another name: the API server's x509 name error (the
@@ -109,14 +109,15 @@ class Child:
 @pytest.mark.parametrize(
     ("scenario", "fault", "api_server_says"),
     [
-        ("ip-passthrough", "stop-istiod", "failed to call webhook"),
+        # The passthrough gateway accepts and closes (as Envoy's TCP proxy without an upstream does).
+        ("ip-passthrough", "stop-istiod", '/net/network1?timeout=10s": EOF'),
         ("ip-passthrough", "wrong-ca-bundle", "x509: certificate signed by unknown authority"),
         (
             "dns-tls",
             "wrong-gateway-name",
             "x509: certificate is valid for another-name.eicp-selftest.test, not ",
         ),
-        ("dns-tls", "no-hosts-entry", "no such host"),
+        ("dns-tls", "no-hosts-entry", "dial tcp: lookup istiod.external-istiod.eicp.test: no such host"),
     ],
     ids=["istiod-stopped", "wrong-ca-bundle", "gateway-certificate-for-another-name", "no-hosts-entry"],
 )

@@ -15,7 +15,8 @@ Loaded with ``-p tests.test_kwok_tier_faults``; ``EICP_KWOK_FAULT`` names the fa
   plugin waits until the gateway stand-in serves it;
 - ``no-hosts-entry`` (dns-tls): the gateway hostname's line is taken out of the remote
   cluster's own hosts file (``/etc/netns/<its namespace>/hosts``), and the plugin waits until
-  a lookup there fails and Go's resolver has re-read the file (it does every 5 s at most).
+  a lookup there fails, Go's resolver has re-read the file (it does every 5 s at most) and the
+  API server's idle connections to the gateway are closed (a name is looked up when dialling).
 
 It has no tests of its own (collected with the self-tests, it contributes nothing).
 """
@@ -44,6 +45,9 @@ from scenarios.facts import Facts
 FAULT_ENV = "EICP_KWOK_FAULT"
 OTHER_NAME = "another-name.eicp-selftest.test"
 GO_HOSTS_CACHE_S = 5.0  # Go's net package re-reads /etc/hosts at most this often (cacheMaxAge)
+# The API server's webhook client closes idle connections after 90 s (client-go's transport
+# defaults, k8s.io/apimachinery/pkg/util/net SetOldTransportDefaults); then some margin.
+IDLE_CONNECTIONS_DEADLINE_S = 150.0
 CHECK = "test_sidecars_injected_by_external_control_plane"
 FAULT_DEADLINE_S = 90.0
 
@@ -64,7 +68,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     elif fault == "wrong-gateway-name":
         wrong_gateway_name(topology["external"], installed.facts)
     elif fault == "no-hosts-entry":
-        no_hosts_entry(topology["remote"], gateway_hostname(installed.facts))
+        no_hosts_entry(topology["remote"], installed.facts)
     else:
         raise pytest.UsageError(
             f"{FAULT_ENV}={fault!r}: expected stop-istiod, wrong-ca-bundle, wrong-gateway-name or no-hosts-entry"
@@ -169,9 +173,12 @@ def served_names(address: str, port: int, hostname: str) -> str:
     return " ".join(names.value.get_values_for_type(x509.DNSName))
 
 
-def no_hosts_entry(remote: ClusterHandle, hostname: str) -> None:
+def no_hosts_entry(remote: ClusterHandle, facts: Facts) -> None:
     """The gateway hostname out of the remote cluster's hosts file; wait until lookups there
-    fail and Go's resolver (which re-reads /etc/hosts every 5 s at most) has seen it."""
+    fail, Go's resolver (which re-reads /etc/hosts every 5 s at most) has seen it, and the API
+    server holds no connection to the gateway any more (it keeps idle webhook connections
+    open for 90 s, and only a new connection looks the name up)."""
+    hostname, gateway = gateway_hostname(facts), str(facts.external_istiod_addr)
     etc = NetnsEtcFiles()
     assert etc.lookup(remote.name, hostname) is not None, f"{hostname} was not published for {remote.name}"
     etc.withdraw(remote.name, hostname)
@@ -180,6 +187,17 @@ def no_hosts_entry(remote: ClusterHandle, hostname: str) -> None:
     )
     assert lookup.returncode == 2, f"{hostname} still resolves in {remote.name}: {lookup.stdout!r}"
     time.sleep(GO_HOSTS_CACHE_S + 1)
+    deadline = time.monotonic() + IDLE_CONNECTIONS_DEADLINE_S
+    connections = ""
+    while time.monotonic() < deadline:
+        connections = subprocess.run(
+            ["ip", "netns", "exec", remote.name, "ss", "-Htn", "state", "established", "dst", f"{gateway}:15017"],
+            capture_output=True, text=True, check=False,
+        ).stdout.strip()  # fmt: skip
+        if not connections:
+            return
+        time.sleep(2.0)
+    raise AssertionError(f"the remote API server still holds connections to {gateway}:15017: {connections}")
 
 
 def other_ca_pem() -> bytes:

@@ -126,13 +126,10 @@ class KwokProvider:
         worker = f"-{self.identity.worker}" if self.identity.worker else ""
         return f"{self.identity.prefix}-{self.identity.run_id}{worker}"
 
-    def lb_host_name(self, index: int) -> str:
+    def lb_host_name(self, index: int, kind: str = "lb") -> str:
+        """The test host of the ``index``-th LoadBalancer (``kind="istiod"``: istiod) of the run."""
         worker = f"-{self.identity.worker}" if self.identity.worker else ""
-        return f"{self.identity.prefix}-{self.identity.run_id}-lb{index}{worker}"
-
-    def istiod_host_name(self, index: int) -> str:
-        worker = f"-{self.identity.worker}" if self.identity.worker else ""
-        return f"{self.identity.prefix}-{self.identity.run_id}-istiod{index}{worker}"
+        return f"{self.identity.prefix}-{self.identity.run_id}-{kind}{index}{worker}"
 
     # -- the ClusterProvider contract ----------------------------------------------------------
 
@@ -278,7 +275,7 @@ class KwokProvider:
         assert network is not None
         self._stand_ins = ExternalStandIns(
             self.handles["external"],
-            lambda namespace, name: network.add_host(self.istiod_host_name(len(network.hosts))),
+            lambda namespace, name: network.add_host(self.lb_host_name(len(network.hosts), "istiod")),
             lambda: {
                 (str(role), namespace, name): host
                 for (role, namespace, name), host in balancers.assignments().items()
