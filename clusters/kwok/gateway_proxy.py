@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from clusters.cluster import ClusterHandle
-from clusters.kwok.gateway_model import Objects, Plan, Planner, Workload, selects
+from clusters.kwok.gateway_model import SYSTEM_ROOTS, Objects, Plan, Planner, Workload, selects
 from clusters.kwok.haproxy_config import RenderError, render
 from clusters.kwok.istiod_host import NetnsHostLike
 from programs.background import BackgroundProcess
@@ -158,7 +158,7 @@ class GatewayStandIns:
                     files[self._pem_path(proxy, listener.credential)] = self._credential(listener.credential)
                 for route in listener.routes:
                     tls = route.upstream.tls
-                    if tls is not None and tls.ca != "system":
+                    if tls is not None and tls.ca != SYSTEM_ROOTS:
                         files[self._pem_path(proxy, tls.ca, ".ca")] = self._ca(tls.ca)
             except SecretMissing as missing:
                 self._note(f"gateway {listener.address}:{listener.port} waits: {missing}")

@@ -39,7 +39,6 @@ from programs.runner import CommandError
 
 log = logging.getLogger("eicp.kwok.workloads")
 ISTIOD_SELECTOR = "app=istiod"
-GATEWAY = ("istio-system", "istio-ingressgateway")
 POLL_S = 1.0
 STOP_DEADLINE_S = 60.0
 STAND_INS = (  # "component (how it is stood in)", as the reports list them
