@@ -16,8 +16,9 @@ from clusters.cluster import ProviderError
 # start shows the same command.
 WITHOUT_DOCKER = (
     "without Docker, certify the control plane on this host in kwok mode (real API servers and "
-    "the real istiod, no data plane; as root, with iproute2): 'bash ci/certify.sh --topology-mode "
-    "kwok --scenario ip-passthrough --scenario second-remote', adding --offline-snapshot where no "
+    "the real istiod, no data plane; as root, with iproute2, HAProxy and curl): 'bash ci/certify.sh "
+    "--topology-mode kwok --scenario ip-passthrough --scenario dns-tls --scenario second-remote', "
+    "adding --offline-snapshot where no "
     "Istio release can be fetched (it builds the pinned Istio source snapshot instead)"
 )
 

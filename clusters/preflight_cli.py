@@ -16,7 +16,7 @@ import sys
 
 from clusters.kind.lifecycle import host_preflight
 from clusters.kind.provider import DOCKER
-from clusters.kwok.preflight import check_iproute2, check_loopback, check_root
+from clusters.kwok.preflight import check_curl, check_haproxy, check_iproute2, check_loopback, check_root
 from clusters.preflight import PreflightError
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
@@ -28,7 +28,13 @@ def check(mode: str, runner: CommandRunner) -> None:
     if mode == "kind":
         host_preflight(runner, DOCKER)
     elif mode == "kwok":
-        problems = [*check_root(), *check_iproute2(runner), *check_loopback()]
+        problems = [
+            *check_root(),
+            *check_iproute2(runner),
+            *check_loopback(),
+            *check_haproxy(runner)[0],
+            *check_curl()[0],
+        ]
         if problems:
             raise PreflightError(problems)
 

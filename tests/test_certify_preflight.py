@@ -26,7 +26,8 @@ def test_the_docker_problems_name_the_kwok_command() -> None:
     assert "bash ci/certify.sh --topology-mode kwok" in WITHOUT_DOCKER
     readme = (REPO / "README.md").read_text()
     assert (
-        "bash ci/certify.sh --topology-mode kwok --scenario ip-passthrough --scenario second-remote" in readme
+        "bash ci/certify.sh --topology-mode kwok --scenario ip-passthrough --scenario dns-tls --scenario second-remote"
+        in readme
     )
 
 

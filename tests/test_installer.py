@@ -460,7 +460,9 @@ def test_publishing_without_node_access_is_refused_and_names_external_hostname(
     with pytest.raises(StepFailed, match=r"no access to the kind node containers.*--external-hostname"):
         make_installer(tmp_path, topology).run_step(publish)
     topology.mode = "existing"
-    with pytest.raises(StepFailed, match=r"only in clusters it creates \(existing mode\).*--external-hostname"):
+    with pytest.raises(
+        StepFailed, match=r"only in clusters it creates \(existing mode\).*--external-hostname"
+    ):
         make_installer(tmp_path, topology).run_step(publish)
     assert fake_tools.calls() == []  # refused before touching any cluster
 
