@@ -11,10 +11,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from programs.runner import CommandResult, CommandRunner
 from scenarios.steps import Role
+
+if TYPE_CHECKING:
+    from clusters.proxy_config import ProxyConfigReader
 
 
 class ProviderError(RuntimeError):
@@ -83,13 +86,21 @@ class ClusterHandle:
             return self._api
 
 
+def _real_sidecars() -> ProxyConfigReader:
+    from clusters.proxy_config import EnvoyAdminConfigs
+
+    return EnvoyAdminConfigs()
+
+
 @dataclass
 class Topology:
-    """The clusters of one cluster set (one per xdist worker when workers own cluster sets)."""
+    """The clusters of one cluster set (one per xdist worker when workers own cluster sets), and
+    how a pod's proxy config is read there (a real Envoy's, unless the provider stands one in)."""
 
     mode: str
     clusters: dict[Role, ClusterHandle]
     prefix: str
+    proxy_configs: ProxyConfigReader = field(default_factory=_real_sidecars)
 
     def __getitem__(self, role: Role) -> ClusterHandle:
         try:

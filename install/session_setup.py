@@ -137,6 +137,7 @@ def initial_facts(topology: Topology, config: SuiteConfig) -> Facts:
         suite_pki=config.external_tls_secret is None,
         ingress=config.ingress,
         second_remote_base=config.second_remote_base,
+        workarounds=frozenset(config.workarounds),
     )
 
 

@@ -214,7 +214,7 @@ def test_step_summary_lists_regressions_first(merged_run: tuple[Path, dict[str, 
         "`1.31` kind ip-passthrough `traffic/test_mesh_traffic_from_each_client`: passed → skipped" in summary
     )
     assert (
-        "| 1.30 | sail | kind | not-applicable | 0 | 0 | 3 | [eicp-1.30-sail](../artifacts/eicp-1.30-sail) |"
+        "| 1.30 | sail | kind | not-applicable | 0 | 0 | 3 | 0 | [eicp-1.30-sail](../artifacts/eicp-1.30-sail) |"
         in summary
     )
     assert (out / "summary.md").read_text() == summary.removeprefix("earlier step\n")

@@ -47,6 +47,7 @@ from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
 from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
 from clusters.kwok.preflight import check_memory, kwok_preflight
+from clusters.kwok.proxy_configs import SyntheticProxyConfigs
 from clusters.kwok.sweep import mark_kept, sweep_leftovers
 from clusters.kwok.workloads import STAND_INS as ISTIOD_STAND_INS
 from clusters.kwok.workloads import IstiodStandIns
@@ -143,7 +144,12 @@ class KwokProvider:
         except BaseException:
             self.teardown(failed=True, interrupted=True)
             raise
-        return Topology(mode="kwok", clusters=dict(self.handles), prefix=self.identity.prefix)
+        return Topology(
+            mode="kwok",
+            clusters=dict(self.handles),
+            prefix=self.identity.prefix,
+            proxy_configs=SyntheticProxyConfigs(lambda: self.proxies),
+        )
 
     def load_balancers(self) -> NetnsLoadBalancers:
         if self._lbs is None:
