@@ -228,3 +228,36 @@ def test_the_workaround_changes_only_the_config_secret_step_and_what_is_expected
     assert plain.expectations.config_secret_multicluster_label
     assert not worked.expectations.config_secret_multicluster_label
     assert plain.expectations.istiod_watches_own_namespace_secrets
+
+
+def test_every_report_shows_the_known_issue() -> None:
+    """The HTML summary (its own cell and a section with consequence and workaround) and the Allure
+    categories (a category of its own, matching what allure-pytest writes for a strict xfail)."""
+    from reports.categories import CATEGORIES, category_name
+    from reports.html import render_summary
+    from tests.test_html import info as html_info
+
+    issue = table()[CONFIG_CLUSTER_TWICE].report()
+    known = CheckOutcome(
+        CheckIdentity("second-remote", "1.30.3", "controlplane", "test_registered"),
+        "k",
+        outcome="known-issue",
+        message="KnownIssueReproduced: known issue config-cluster-registered-twice reproduces",
+        known_issues=[issue],
+    )
+    passed = CheckOutcome(CheckIdentity("second-remote", "1.30.3", "controlplane", "test_other"), "p")
+    report = build_report(html_info(), [known, passed], facts={})
+    page = render_summary(html_info(), report, [known, passed], [])
+    assert '<td class="cell known"' in page and "success-with-known-issues" in page
+    section = page.split("<h2>Known issues</h2>", 1)[1].split("<h2>", 1)[0]
+    assert (
+        CONFIG_CLUSTER_TWICE in section
+        and "Consequence:" in section
+        and "--workaround unlabelled-config-secret" in section
+    )
+    allure_message = (
+        f"XFAIL known issue {CONFIG_CLUSTER_TWICE}: {issue['title']}\n\nKnownIssueReproduced: ..."
+    )
+    assert category_name(allure_message, status="skipped") == "Known issues (expected failures)"
+    assert category_name("Skipped: not applicable", status="skipped") == "Unknown"
+    assert sum(c.name == "Known issues (expected failures)" for c in CATEGORIES) == 1

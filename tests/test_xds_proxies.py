@@ -21,8 +21,8 @@ from clusters.kwok.xds_proxies import (
 )
 from programs.xds_client import go_revision_of
 from scenarios.steps import Role
-from suites.evaluation.evaluators.injection import evaluate_proxies_synced
 from suites.evaluation.evaluators.envoy_config import ConfigDump
+from suites.evaluation.evaluators.injection import evaluate_proxies_synced
 from suites.evaluation.evaluators.xds import helloworld_cluster
 from tests import checks_fakes as fake
 
