@@ -148,12 +148,16 @@ class FakeRun:
 
 
 def run_fake_suite(
-    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner, extra: tuple[str, ...] = ()
+    tmp_path: Path,
+    fake_tools: FakeTools,
+    runner: CommandRunner,
+    extra: tuple[str, ...] = (),
+    checks: str = CHECKS,
 ) -> FakeRun:
     project = tmp_path / "project"
     (project / "suites").mkdir(parents=True)
     (project / "conftest.py").write_text(textwrap.dedent(CONFTEST))
-    (project / "suites" / "test_checks.py").write_text(textwrap.dedent(CHECKS))
+    (project / "suites" / "test_checks.py").write_text(textwrap.dedent(checks))
     kubectl = fake_tools.install("kubectl")
     kubectl.on(
         r"get secret",
