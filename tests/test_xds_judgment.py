@@ -1,12 +1,13 @@
 """The helloworld judgment (suites/evaluation/evaluators/xds.py) on config dumps recorded from the
 kwok tier's real istiod (tests/xds_dumps.py), each case changed only as it needs:
 
-- duplicate addresses: as recorded, v1 listed twice (Istio clusters ``config`` and the remote),
-  plus the second network's gateway: Envoy keeps the first v1 entry, so 1:1 (passes);
+- duplicate addresses: as recorded, v1 listed twice (Istio clusters ``config`` and the remote)
+  beside the second network's gateway: Envoy keeps the first v1 entry, so 1:1 (passes); the
+  second's client, as recorded, the remote's gateway twice: 1:1 too;
 - unequal weights: the gateway at twice v1's weight: 1:2 (fails, with the shares);
 - two localities: pooled without locality-weighted load balancing (1:1, passes); with it and
   locality weights 1:3, 1:3 (fails);
-- a missing v2: as recorded, the second network absent from the EDS (fails, naming it);
+- a missing v2: as recorded in a run where istiod never sent the second network (fails, naming it);
 - a plaintext cluster: no transport socket matches (fails: not Istio mutual TLS).
 """
 
@@ -39,11 +40,11 @@ def judge(
 
 
 def test_duplicate_addresses_collapse_to_the_first_so_the_split_is_even() -> None:
-    verdict = judge(rec.with_second_network(rec.recorded("remote")))
+    verdict = judge(rec.recorded("remote"))
     assert verdict.ok, verdict.message
-    assert (
-        f"remote: route configuration 5000 (listener 0.0.0.0_5000), virtual host helloworld.sample.svc.cluster.local:5000, default -> {rec.REMOTE_V1}:5000 50%, {rec.SECOND_GATEWAY}:15443 50%"
-        == verdict.observed
+    assert verdict.observed == (
+        "remote: route configuration 5000 (listener 0.0.0.0_5000), virtual host "
+        f"helloworld.sample.svc.cluster.local:5000, default -> {rec.REMOTE_V1}:5000 50%, {rec.SECOND_GATEWAY}:15443 50%"
     )
     assert (
         f"remote: {rec.CLUSTER}: {rec.REMOTE_V1}:5000 is listed 2 times, as a workload of Istio clusters "
@@ -60,58 +61,51 @@ def test_duplicate_addresses_collapse_to_the_first_so_the_split_is_even() -> Non
     ]
 
 
+def test_the_second_clients_recording_counts_the_remotes_gateway_once() -> None:
+    verdict = evaluate_helloworld_xds(
+        "second", "curl-2", rec.recorded("second"), SOURCE, "sample", {rec.SECOND_V2: "v2"},
+        (NetworkGateway("remote", rec.REMOTE_GATEWAY, {"v1": 1}),), diagnostics="diag",
+    )  # fmt: skip
+    assert verdict.ok, verdict.message
+    assert f"second: {rec.CLUSTER}: {rec.REMOTE_GATEWAY}:15443 is listed 2 times" in " ".join(verdict.facts)
+
+
 def test_unequal_weights_give_unequal_shares() -> None:
-    verdict = judge(rec.with_second_network(rec.recorded("remote"), gateway_weight=4))
+    verdict = judge(rec.with_weights(rec.recorded("remote"), pod=2, gateway=4))
     assert verdict.problems == (
         "remote: helloworld pods do not get equal shares by Envoy's rules (each should get 50%): "
-        "each of second's 1 pod(s) 66.67%, v1 pod 10.20.0.2 33.33%",
+        f"each of second's 1 pod(s) 66.67%, v1 pod {rec.REMOTE_V1} 33.33%",
     )
 
 
 def test_two_localities_are_one_pool_unless_locality_weighted_load_balancing_is_configured() -> None:
-    pooled = rec.in_two_localities(
-        rec.with_second_network(rec.recorded("remote")), weights=(1, 3), locality_weighted=False
-    )
+    pooled = rec.in_two_localities(rec.recorded("remote"), weights=(1, 3), locality_weighted=False)
     assert judge(pooled).ok
-    weighted = rec.in_two_localities(
-        rec.with_second_network(rec.recorded("remote")), weights=(1, 3), locality_weighted=True
-    )
+    weighted = rec.in_two_localities(rec.recorded("remote"), weights=(1, 3), locality_weighted=True)
     verdict = judge(weighted)
     assert verdict.problems == (
         "remote: helloworld pods do not get equal shares by Envoy's rules (each should get 50%): "
-        "each of second's 1 pod(s) 75%, v1 pod 10.20.0.2 25%",
+        f"each of second's 1 pod(s) 75%, v1 pod {rec.REMOTE_V1} 25%",
     )
     assert any("locality-weighted load balancing" in fact for fact in verdict.facts)
 
 
 def test_a_missing_v2_is_named() -> None:
-    verdict = judge(rec.recorded("remote"))  # as recorded: the second network is not in the EDS
+    gateway = "10.250.2.8"  # the second's east-west gateway in the run that recorded it
+    verdict = judge(rec.recorded("remote-missing-v2"), (NetworkGateway("second", gateway, {"v2": 1}),))
     assert verdict.problems == (
-        f"remote: endpoint {rec.SECOND_GATEWAY}:15443 (second's east-west gateway (1 pod(s))) gets no request "
+        f"remote: endpoint {gateway}:15443 (second's east-west gateway (1 pod(s))) gets no request "
         "(missing from the EDS)",
     )
     assert "remote: by Envoy's rules the sidecar sends helloworld requests: v1 100%" in verdict.facts
 
 
 def test_a_plaintext_cluster_fails() -> None:
-    verdict = judge(rec.plaintext(rec.with_second_network(rec.recorded("remote"))))
+    verdict = judge(rec.plaintext(rec.recorded("remote")))
     assert verdict.problems == (
         f"remote: {rec.CLUSTER}: a sidecar reaches {rec.REMOTE_V1}:5000 with plaintext (no transport socket), not Istio mutual TLS",
         f"remote: {rec.CLUSTER}: a sidecar reaches {rec.SECOND_GATEWAY}:15443 with plaintext (no transport socket), not Istio mutual TLS",
     )
-
-
-def test_the_second_clients_recording_reaches_the_remote_through_its_gateway() -> None:
-    """The other recorded client: the remote's gateway listed twice (both Istio cluster ids of the
-    remote), counted once; the second's own v2 pod was missing from that recording."""
-    verdict = evaluate_helloworld_xds(
-        "second", "curl-2", rec.recorded("second"), SOURCE, "sample", {rec.SECOND_V2: "v2"},
-        (NetworkGateway("remote", rec.REMOTE_GATEWAY, {"v1": 1}),), diagnostics="diag",
-    )  # fmt: skip
-    assert verdict.problems == (
-        f"second: endpoint {rec.SECOND_V2}:5000 (helloworld v2 pod) gets no request (missing from the EDS)",
-    )
-    assert f"second: {rec.CLUSTER}: {rec.REMOTE_GATEWAY}:15443 is listed 2 times" in " ".join(verdict.facts)
 
 
 def test_no_config_says_why() -> None:
@@ -124,7 +118,7 @@ def test_a_route_elsewhere_is_named() -> None:
     dump = rec.recorded("remote")
     config = rec.part(dump, "RoutesConfigDump")["dynamic_route_configs"][0]["route_config"]
     config["virtual_hosts"] = [vh for vh in config["virtual_hosts"] if vh["name"] == "allow_any"]
-    verdict = judge(dump, ())
+    verdict = judge(dump)
     assert (
         "remote: the route leads to cluster PassthroughCluster, which the CDS does not hold"
         in verdict.problems

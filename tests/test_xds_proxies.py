@@ -162,7 +162,7 @@ def test_the_recorded_dump_is_an_envoy_config_dump_of_the_sidecar() -> None:
     """What the synthetic proxy wrote on the kwok tier reads as an Envoy admin config dump: the
     node id istio-agent gives a sidecar, the helloworld cluster from CDS with its EDS."""
     dump = ConfigDump.parse(golden("second-remote-remote-curl-config-dump.json"))
-    assert dump.node_id == "sidecar~10.20.0.1~curl-7ff8c849cb-8n2vc.sample~sample.svc.cluster.local"
+    assert dump.node_id == "sidecar~10.20.0.1~curl-7ff8c849cb-5fvq9.sample~sample.svc.cluster.local"
     cluster = dump.clusters[helloworld_cluster("sample")]
     assert cluster["type"] == "EDS" and dump.assignment_of(helloworld_cluster("sample")) is not None
     assert dump.route_config_for_port(5000) == ("5000", "listener 0.0.0.0_5000")

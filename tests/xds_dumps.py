@@ -1,16 +1,23 @@
 """Config dumps recorded on the kwok tier, and the one change each judgment case needs.
 
-``tests/goldens/xds/second-remote-*-curl-config-dump.json`` are the synthetic proxies' config
-dumps of the curl clients of a second-remote run on the kwok tier (the real external istiod of
-the pinned master source; run eicp-1206073217bo), trimmed to what the helloworld judgment reads:
-the bootstrap node, listener ``0.0.0.0_5000``, route configuration ``5000``, the helloworld
-cluster and its EDS. As recorded, each lists its endpoints twice (known issue
-config-cluster-registered-twice: Istio clusters ``config`` and the remote's own name); the
-second network's helloworld was not in istiod's EDS when they were taken.
+The goldens are the synthetic proxies' config dumps of the curl clients of second-remote runs on
+the kwok tier (the real external istiod of the pinned master source), trimmed to what the
+helloworld judgment reads: the bootstrap node, listener ``0.0.0.0_5000``, route configuration
+``5000``, the helloworld cluster and its EDS.
 
-Every case starts from a recording and changes only what it is about (an entry added from a
-recorded one of the same kind, a weight, a locality, the transport sockets), so what the
-judgment reads stays what istiod writes.
+- ``second-remote-{remote,second}-curl-config-dump.json``: run eicp-12060923496b (the tier's
+  command, rebased code); node, listener, route and cluster from the client's dump as the run
+  wrote it, the EDS as the xDS check read it (the check's evidence of that run). Each lists the
+  remote's endpoint twice, as Istio clusters ``config`` and the remote's own name (known issue
+  config-cluster-registered-twice): the v1 pod for the remote's client, the remote's east-west
+  gateway for the second's.
+- ``second-remote-remote-missing-v2-curl-config-dump.json``: run eicp-1206073217bo, whose istiod
+  never put the second network's helloworld in the EDS while the check waited (a recorded
+  missing v2).
+
+Every case starts from a recording and changes only what it is about (a weight, a locality, the
+transport sockets; an entry shaped as a recorded one of its kind), so what the judgment reads
+stays what istiod writes.
 """
 
 from __future__ import annotations
@@ -22,18 +29,16 @@ from typing import Any
 
 GOLDENS = Path(__file__).parent / "goldens" / "xds"
 CLUSTER = "outbound|5000||helloworld.sample.svc.cluster.local"
-RUN = "eicp-1206073217bo"
-REMOTE_V1 = "10.20.0.2"  # the remote's helloworld v1 pod, as recorded
-REMOTE_GATEWAY = "10.250.2.7"  # the remote's east-west gateway, as the second's client has it
-SECOND_GATEWAY = "10.250.2.8"  # the second's east-west gateway (its LoadBalancer address in that run)
-SECOND_V2 = "10.30.0.2"  # the second's helloworld v2 pod in that run
+RUN = "eicp-12060923496b"
+REMOTE_V1 = "10.20.0.2"  # the remote's helloworld v1 pod
+SECOND_V2 = "10.30.0.2"  # the second's helloworld v2 pod
+REMOTE_GATEWAY = "10.250.1.7"  # the remote's east-west gateway (its LoadBalancer address)
+SECOND_GATEWAY = "10.250.1.8"  # the second's east-west gateway
 
 
-def recorded(client_role: str) -> dict[str, Any]:
-    """The recorded dump of ``client_role``'s curl (``remote`` or ``second``), a fresh copy."""
-    data: dict[str, Any] = json.loads(
-        (GOLDENS / f"second-remote-{client_role}-curl-config-dump.json").read_text()
-    )
+def recorded(name: str) -> dict[str, Any]:
+    """A recorded dump, a fresh copy: ``remote``, ``second`` or ``remote-missing-v2``."""
+    data: dict[str, Any] = json.loads((GOLDENS / f"second-remote-{name}-curl-config-dump.json").read_text())
     return data
 
 
@@ -57,30 +62,27 @@ def cluster(dump: dict[str, Any]) -> dict[str, Any]:
 
 
 def lb_endpoints(dump: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(assignment(dump)["endpoints"][0]["lb_endpoints"])
+    entries: list[dict[str, Any]] = assignment(dump)["endpoints"][0]["lb_endpoints"]
+    return entries
 
 
-def entry_like(
-    template: dict[str, Any], address: str, port: int, *, source: str, weight: int | None = None
-) -> dict[str, Any]:
-    """A copy of a recorded endpoint entry with another address, source cluster and weight."""
+def port_of(entry: dict[str, Any]) -> int:
+    return int(entry["endpoint"]["address"]["socket_address"]["port_value"])
+
+
+def entry_like(template: dict[str, Any], address: str, port: int, *, source: str) -> dict[str, Any]:
+    """A copy of a recorded endpoint entry with another address and source Istio cluster."""
     entry = copy.deepcopy(template)
     entry["endpoint"]["address"]["socket_address"] = {"address": address, "port_value": port}
     workload = entry["metadata"]["filter_metadata"]["istio"]["workload"]
     entry["metadata"]["filter_metadata"]["istio"]["workload"] = workload.rsplit(";", 1)[0] + f";{source}"
-    if weight is not None:
-        entry["load_balancing_weight"] = weight
     return entry
 
 
-def with_second_network(dump: dict[str, Any], *, gateway_weight: int = 2) -> dict[str, Any]:
-    """The remote client's dump with the second network's helloworld behind its east-west gateway,
-    entered as istiod enters a remote network's gateway (the shape the second's client recorded)."""
-    gateway_template = lb_endpoints(recorded("second"))[0]
-    entry = entry_like(gateway_template, SECOND_GATEWAY, 15443, source=f"{RUN}-second", weight=gateway_weight)
-    group = assignment(dump)["endpoints"][0]
-    group["lb_endpoints"].append(entry)
-    group["load_balancing_weight"] = sum(e["load_balancing_weight"] for e in group["lb_endpoints"])
+def with_weights(dump: dict[str, Any], *, pod: int, gateway: int) -> dict[str, Any]:
+    """Every pod entry (port 5000) at weight ``pod``, every gateway entry (15443) at ``gateway``."""
+    for entry in lb_endpoints(dump):
+        entry["load_balancing_weight"] = pod if port_of(entry) == 5000 else gateway
     return dump
 
 
@@ -91,8 +93,8 @@ def in_two_localities(
     the given weights; optionally with locality-weighted load balancing configured."""
     endpoints = assignment(dump)["endpoints"]
     entries = endpoints[0]["lb_endpoints"]
-    local = [e for e in entries if e["endpoint"]["address"]["socket_address"]["port_value"] == 5000]
-    remote = [e for e in entries if e not in local]
+    local = [e for e in entries if port_of(e) == 5000]
+    remote = [e for e in entries if port_of(e) != 5000]
     endpoints[:] = [
         {
             "locality": {"region": "r", "zone": "a"},
@@ -119,14 +121,13 @@ def plaintext(dump: dict[str, Any]) -> dict[str, Any]:
 
 def helloworld_dump(*endpoints: tuple[str, int, str]) -> dict[str, Any]:
     """The recorded remote client's dump with the helloworld EDS holding exactly ``endpoints``
-    (address, port, source Istio cluster), each entry shaped as a recorded one of its kind (a pod
-    on port 5000, else an east-west gateway), weights as istiod gave them (2)."""
+    (address, port, source Istio cluster), each entry shaped as the recorded one of its kind (a
+    pod on port 5000, else an east-west gateway), weights as istiod gave them."""
     dump = recorded("remote")
-    pod_template = lb_endpoints(dump)[0]
-    gateway_template = lb_endpoints(recorded("second"))[0]
+    templates = {5000: lb_endpoints(dump)[0], 15443: lb_endpoints(dump)[-1]}
     group = assignment(dump)["endpoints"][0]
     group["lb_endpoints"] = [
-        entry_like(pod_template if port == 5000 else gateway_template, address, port, source=source)
+        entry_like(templates[5000 if port == 5000 else 15443], address, port, source=source)
         for address, port, source in endpoints
     ]
     group["load_balancing_weight"] = sum(e["load_balancing_weight"] for e in group["lb_endpoints"])
