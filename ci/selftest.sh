@@ -76,10 +76,7 @@ step "Control-plane tier: pytest suites --topology-mode kwok on real API servers
 # ip-passthrough, dns-tls and second-remote against real etcd/kube-apiserver/controller-manager
 # per cluster, the real external istiod and HAProxy standing in for its gateway, on the offline
 # Istio source snapshot (no release can be fetched here); the README's "kwok mode" section says
-# what is real and what is stood in.
-# ci/kwok_tier_check.py then reads its conformance report: what the tier must prove, and the
-# one known product finding it reports (as a failure) for the documented procedure.
-status=0
+# what is real and what is stood in. The suite's own exit code and reports say everything,
+# known upstream issues included.
 EICP_REPORT_DIR="$REPORT_DIR/kwok" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
-  --scenario ip-passthrough --scenario dns-tls --scenario second-remote -rs || status=$?
-"$VENV/bin/python" ci/kwok_tier_check.py "$REPORT_DIR/kwok" "$status"
+  --scenario ip-passthrough --scenario dns-tls --scenario second-remote -rs

@@ -11,10 +11,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from programs.runner import CommandResult, CommandRunner
 from scenarios.steps import Role
+
+if TYPE_CHECKING:
+    from clusters.proxy_config import ProxyConfigReader
 
 
 class ProviderError(RuntimeError):
@@ -107,9 +110,16 @@ class HostnamePublishing(Protocol):
         ...
 
 
+def _real_sidecars() -> ProxyConfigReader:
+    from clusters.proxy_config import EnvoyAdminConfigs
+
+    return EnvoyAdminConfigs()
+
+
 @dataclass
 class Topology:
-    """The clusters of one cluster set (one per xdist worker when workers own cluster sets)."""
+    """The clusters of one cluster set (one per xdist worker when workers own cluster sets), and
+    how a pod's proxy config is read there (a real Envoy's, unless the provider stands one in)."""
 
     mode: str
     clusters: dict[Role, ClusterHandle]
@@ -118,6 +128,7 @@ class Topology:
     hostnames: HostnamePublishing | None = None
     # False: the clusters resolve only the names the provider publishes (kwok has no DNS).
     cluster_dns: bool = True
+    proxy_configs: ProxyConfigReader = field(default_factory=_real_sidecars)
 
     @property
     def can_publish_hostnames(self) -> bool:

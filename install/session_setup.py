@@ -138,6 +138,7 @@ def initial_facts(topology: Topology, config: SuiteConfig) -> Facts:
         clusters_have_dns=topology.cluster_dns,
         ingress=config.ingress,
         second_remote_base=config.second_remote_base,
+        workarounds=frozenset(config.workarounds),
     )
 
 

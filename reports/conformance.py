@@ -10,10 +10,14 @@ The suite's own fields follow: suite version, Istio releases (version, build, hu
 Kubernetes and tool versions, the overall result, per-scenario entries with durations, the
 stand-ins of a kwok-mode run and the traffic probe's figures during an upgrade.
 
-Result rules, per profile, per scenario and for the whole run (as in Gateway API):
+Result rules, per profile, per scenario and for the whole run (as in Gateway API, plus one):
 - ``success``: every check passed;
+- ``success-with-known-issues``: every check passed but some failed only with the known
+  upstream issues they were expected to show (suites/known_issues.yaml), each listed in the
+  scenario's ``knownIssues`` with its id, consequence and workaround;
 - ``partial``: no check failed, but some were skipped;
 - ``failure``: at least one check failed or errored (a failing fixture is an error).
+Statistics count ``KnownIssues`` (checks) beside Gateway API's ``Passed``/``Failed``/``Skipped``.
 The writer validates the report against ``conformance-report.schema.json`` before writing it.
 """
 
@@ -30,13 +34,16 @@ import yaml
 
 from reports import run_facts
 from reports.categories import classify
-from reports.outcomes import CheckOutcome, group_by_scenario
+from reports.outcomes import KNOWN_ISSUE, CheckOutcome, group_by_scenario
 from run.info import SUITE_NAME, RunInfo
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "conformance-report.schema.json"
 API_VERSION = "conformance.eicp.istio.io/v1"
 REPORT_STEM = "conformance-report"
-_SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+_SEVERITY = {"passed": 0, KNOWN_ISSUE: 1, "skipped": 2, "failed": 3, "error": 4}
+SUCCESS_WITH_KNOWN_ISSUES = "success-with-known-issues"
+# checks bucket -> statistics key
+BUCKETS = {"passed": "Passed", "failed": "Failed", "skipped": "Skipped", "knownIssue": "KnownIssues"}
 NOT_APPLICABLE = "not applicable"
 # Profile name -> the check families it holds (families are the checks' pytest markers).
 PROFILES: dict[str, tuple[str, ...]] = {
@@ -62,11 +69,16 @@ class ReportInvalid(ValueError):
 
 
 def result_of(statistics: Mapping[str, int]) -> str:
+    known = statistics.get("KnownIssues", 0)
     if statistics["Failed"]:
         return "failure"
-    if statistics["Skipped"] or not statistics["Passed"]:
+    if statistics["Skipped"] or not (statistics["Passed"] or known):
         return "partial"
-    return "success"
+    return SUCCESS_WITH_KNOWN_ISSUES if known else "success"
+
+
+def statistics_of(checks: Mapping[str, list[str]]) -> dict[str, int]:
+    return {key: len(checks.get(bucket, [])) for bucket, key in BUCKETS.items()}
 
 
 def check_label(outcome: CheckOutcome) -> str:
@@ -81,12 +93,15 @@ def _scenario_entry(
         label = check_label(outcome)
         if label not in worst or _SEVERITY[outcome.outcome] > _SEVERITY[worst[label].outcome]:
             worst[label] = outcome
-    checks: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
+    checks: dict[str, list[str]] = {bucket: [] for bucket in BUCKETS}
     failures = []
+    known_issues: list[dict[str, Any]] = []
     skip_reasons: dict[str, str] = {}
     for label, outcome in worst.items():
-        bucket = "failed" if outcome.outcome in ("failed", "error") else outcome.outcome
+        bucket = {"error": "failed", KNOWN_ISSUE: "knownIssue"}.get(outcome.outcome, outcome.outcome)
         checks[bucket].append(label)
+        if bucket == "knownIssue":
+            known_issues += [known_issue_entry(label, outcome, issue) for issue in outcome.known_issues]
         if bucket == "skipped":
             skip_reasons[label] = outcome.message
         if bucket == "failed":
@@ -99,11 +114,7 @@ def _scenario_entry(
                     "message": outcome.message,
                 }
             )
-    statistics = {
-        "Passed": len(checks["passed"]),
-        "Failed": len(checks["failed"]),
-        "Skipped": len(checks["skipped"]),
-    }
+    statistics = statistics_of(checks)
     name = f"{scenario}-{release}" if release else scenario
     return {
         "name": name,
@@ -118,11 +129,27 @@ def _scenario_entry(
         "checks": checks,
         "skipReasons": skip_reasons,
         "failures": failures,
+        "knownIssues": known_issues,
         "durationSeconds": round(sum(outcome.total_duration for outcome in outcomes), 3),
         "checkDurationsSeconds": {
             check_label(outcome): round(outcome.call_duration, 3) for outcome in outcomes
         },
         "diagnostics": diagnostics,
+    }
+
+
+def known_issue_entry(label: str, outcome: CheckOutcome, issue: Mapping[str, Any]) -> dict[str, Any]:
+    """One known issue a check of the scenario showed, as the table describes it."""
+    return {
+        "id": str(issue.get("id")),
+        "title": str(issue.get("title", "")),
+        "check": label,
+        "affected": str(issue.get("affected", "")),
+        "consequence": str(issue.get("consequence", "")),
+        "workaround": str(issue.get("workaround", "")),
+        "workaroundOption": issue.get("workaround_option"),
+        "upstream": issue.get("upstream"),
+        "message": outcome.message,
     }
 
 
@@ -141,7 +168,7 @@ def profiles_of(scenarios: list[dict[str, Any]], families: Mapping[str, str]) ->
     ``<scenario>/<family>/<check>``."""
     profiles = []
     for name in PROFILES:
-        tests: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
+        tests: dict[str, list[str]] = {bucket: [] for bucket in BUCKETS}
         for scenario in scenarios:
             for bucket, labels in scenario["checks"].items():
                 tests[bucket].extend(
@@ -149,15 +176,12 @@ def profiles_of(scenarios: list[dict[str, Any]], families: Mapping[str, str]) ->
                 )
         if not any(tests.values()):
             continue
-        statistics = {
-            "Passed": len(tests["passed"]),
-            "Failed": len(tests["failed"]),
-            "Skipped": len(tests["skipped"]),
-        }
+        statistics = statistics_of(tests)
         result = result_of(statistics)
+        known = f", {statistics['KnownIssues']} with known issues" if statistics["KnownIssues"] else ""
         summary = (
             f"Core tests {'succeeded' if result == 'success' else result}: {statistics['Passed']} passed, "
-            f"{statistics['Failed']} failed, {statistics['Skipped']} skipped."
+            f"{statistics['Failed']} failed, {statistics['Skipped']} skipped{known}."
         )
         profiles.append(
             {
@@ -168,6 +192,7 @@ def profiles_of(scenarios: list[dict[str, Any]], families: Mapping[str, str]) ->
                     "statistics": statistics,
                     "failedTests": tests["failed"],
                     "skippedTests": tests["skipped"],
+                    "knownIssueTests": tests["knownIssue"],
                 },
             }
         )
@@ -198,17 +223,20 @@ def build_report(
         )
         for (scenario, release), items in group_by_scenario(outcomes).items()
     ]
-    totals = {
-        key: sum(entry["statistics"][key] for entry in scenarios) for key in ("Passed", "Failed", "Skipped")
-    }
+    totals = {key: sum(entry["statistics"][key] for entry in scenarios) for key in BUCKETS.values()}
     by_result = {
         result: [s["name"] for s in scenarios if s["result"] == result]
-        for result in ("success", "partial", "failure")
+        for result in ("success", SUCCESS_WITH_KNOWN_ISSUES, "partial", "failure")
     }
-    summary = f"{len(by_result['success'])} of {len(scenarios)} scenarios succeeded" + "".join(
-        f"; {result}: {', '.join(names)}"
-        for result, names in by_result.items()
-        if names and result != "success"
+    issues = sorted({issue["id"] for s in scenarios for issue in s["knownIssues"]})
+    summary = (
+        f"{len(by_result['success'])} of {len(scenarios)} scenarios succeeded"
+        + "".join(
+            f"; {result}: {', '.join(names)}"
+            for result, names in by_result.items()
+            if names and result != "success"
+        )
+        + (f"; known issues: {', '.join(issues)}" if issues else "")
     )
     return {
         "apiVersion": API_VERSION,
@@ -228,6 +256,7 @@ def build_report(
         "statistics": totals,
         "scenarios": scenarios,
         "standIns": stand_ins,
+        "workarounds": [dict(entry) for entry in info.workarounds],
         "upgradeProbes": [dict(entry) for entry in facts.get("upgradeProbes", [])],
     }
 

@@ -44,7 +44,12 @@ CUSTOM_RESOURCES: tuple[str, ...] = (
     "httproutes.gateway.networking.k8s.io",
     "tlsroutes.gateway.networking.k8s.io",
 )
-ISTIOD_DEBUG_PATHS: tuple[str, ...] = ("/debug/connections", "/debug/syncz", "/debug/clusterz")
+ISTIOD_DEBUG_PATHS: tuple[str, ...] = (
+    "/debug/connections",
+    "/debug/syncz",
+    "/debug/clusterz",
+    "/debug/endpointShardz",
+)
 PER_CALL_TIMEOUT_S = 30.0
 SUMMARY_FILE = "SUMMARY.txt"  # written last: its presence means "collected"
 _REQUEST_TIMEOUT = "--request-timeout=20s"

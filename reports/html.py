@@ -31,7 +31,13 @@ _KIND_COLOURS = {
     "cleanup": "#969696",
     "other": "#cccccc",
 }
-_CELL = {"passed": ("pass", "✔"), "failed": ("fail", "✘"), "error": ("error", "!"), "skipped": ("skip", "–")}
+_CELL = {
+    "passed": ("pass", "✔"),
+    "known-issue": ("known", "K"),
+    "failed": ("fail", "✘"),
+    "error": ("error", "!"),
+    "skipped": ("skip", "–"),
+}
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px;color:#222;background:#fff}
 h1{font-size:22px;margin:0 0 8px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}
@@ -39,6 +45,7 @@ table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;paddi
 th{background:#f3f3f3} .facts th{width:220px}
 .badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}
 .success{background:#2e7d32} .partial{background:#ef8f00} .failure{background:#c62828}
+.success-with-known-issues{background:#5e35b1} .known{background:#d1c4e9;color:#311b92}
 .matrix td.cell{text-align:center;font-weight:700;width:34px}
 .pass{background:#c8e6c9;color:#1b5e20} .fail{background:#ffcdd2;color:#b71c1c}
 .error{background:#ffab91;color:#7f0000} .skip{background:#eeeeee;color:#616161} .none{background:#fff}
@@ -78,6 +85,10 @@ def _facts(info: RunInfo, report: Mapping[str, Any]) -> str:
         ("Upgrade to", escape(info.upgrade_to["build"]) if info.upgrade_to else "–"),
         ("Kubernetes", escape(info.kubernetes_version)),
         ("Mode", escape(info.mode)),
+        *(
+            (f"Workaround: {escape(entry['name'])}", escape(entry["change"]))
+            for entry in report.get("workarounds", [])
+        ),
         *(
             (
                 "Stand-in" + (f" ({escape(entry['role'])})" if entry.get("role") else ""),
@@ -153,6 +164,28 @@ def _failures(report: Mapping[str, Any]) -> str:
                 f"<code>{escape(scenario['diagnostics'])}</code></li>"
             )
     return f"<ul>{''.join(items)}</ul>" if items else "<p>No failures.</p>"
+
+
+def _known_issues(report: Mapping[str, Any]) -> str:
+    """Every known upstream issue the run's checks showed, with where, why and what to do."""
+    items = []
+    for scenario in report["scenarios"]:
+        for issue in scenario.get("knownIssues", []):
+            upstream = f"<br>Upstream: {escape(issue['upstream'])}" if issue.get("upstream") else ""
+            option = (
+                f" (<code>--workaround {escape(issue['workaroundOption'])}</code>)"
+                if issue.get("workaroundOption")
+                else ""
+            )
+            items.append(
+                f"<li><b>{escape(issue['id'])}</b>: {escape(issue['title'])}<br>"
+                f"<b>{escape(scenario['name'])}</b> {escape(issue['check'])} (an expected failure)<br>"
+                f"Consequence: {escape(issue['consequence'])}<br>"
+                f"Workaround: {escape(issue['workaround'])}{option}<br>"
+                f"Affected: {escape(issue['affected'])}{upstream}"
+                f"<pre>{escape(issue['message'])}</pre></li>"
+            )
+    return f"<ul>{''.join(items)}</ul>" if items else "<p>No known issue showed.</p>"
 
 
 def _ticks(span: float) -> list[float]:
@@ -258,6 +291,7 @@ def render_summary(
         f"{_facts(info, report)}"
         f"<h2>Scenario × check matrix</h2>{_matrix(report, outcomes)}"
         f"<h2>Failures</h2>{_failures(report)}"
+        f"<h2>Known issues</h2>{_known_issues(report)}"
         f"<h2>Timeline</h2>{_timeline(phases)}"
         + (
             f"<h2>Traffic during the upgrade</h2>{probe_plot.render(report['upgradeProbes'], phases)}"

@@ -8,7 +8,8 @@ scenario, or a kwok control-plane job per release), and writes to ``--out``:
 - ``merged-report.json``/``.yaml``: per release (keyed by minor) a Gateway-API-style summary
   (implementation, profiles), its scenarios with the job that ran them, every cell
   (release x mode x scenario x check), and the changes against ``--previous``: regressions
-  (passed -> failed), fixed (failed -> passed) and every cell that changed result;
+  (passed or known-issue -> failed), fixed (failed or known-issue -> passed) and every cell
+  that changed result;
   validated against ``merged-report.schema.json``;
 - ``nightly.html``: the release x scenario x check matrix with links to each job's artifacts,
   the changes first, and pass/fail per release over the cells (reports/merge_html.py);
@@ -44,11 +45,15 @@ from reports.conformance import (
     profiles_of,
     result_of,
 )
+from reports.conformance import BUCKETS as _BUCKETS
 from reports.conformance import validate as validate_job_report
 
+STATISTICS = tuple(_BUCKETS.values())
 MERGED_SCHEMA_PATH = Path(__file__).resolve().parent / "merged-report.schema.json"
 MERGED_STEM = "merged-report"
-OUTCOMES = ("passed", "failed", "skipped", "not-applicable")
+OUTCOMES = ("passed", "known-issue", "failed", "skipped", "not-applicable")
+# A scenario's checks bucket -> the cell outcome it stands for.
+_CELL_OF_BUCKET = {"knownIssue": "known-issue"}
 
 
 class MergeInputError(ValueError):
@@ -101,7 +106,7 @@ def load_jobs(paths: Iterable[Path], out_dir: Path, link_template: str | None) -
 def _cell_outcome(scenario: Mapping[str, Any], bucket: str) -> str:
     if bucket == "skipped" and not scenario.get("applicable", True):
         return "not-applicable"
-    return bucket
+    return _CELL_OF_BUCKET.get(bucket, bucket)
 
 
 def cells_of(jobs: Iterable[JobReport]) -> list[dict[str, Any]]:
@@ -146,8 +151,10 @@ def changes(current: Sequence[Mapping[str, Any]], previous: Sequence[Mapping[str
                 }
             )
     return {
-        "regressions": [c for c in changed if (c["before"], c["after"]) == ("passed", "failed")],
-        "fixed": [c for c in changed if (c["before"], c["after"]) == ("failed", "passed")],
+        "regressions": [
+            c for c in changed if c["before"] in ("passed", "known-issue") and c["after"] == "failed"
+        ],
+        "fixed": [c for c in changed if c["before"] in ("failed", "known-issue") and c["after"] == "passed"],
         "changed": changed,
     }
 
@@ -167,9 +174,7 @@ def _release_entry(minor: str, jobs: Sequence[JobReport]) -> dict[str, Any]:
         for labels in entry["checks"].values()
         for label in labels
     }
-    statistics = {
-        key: sum(entry["statistics"][key] for entry in scenarios) for key in ("Passed", "Failed", "Skipped")
-    }
+    statistics = {key: sum(entry["statistics"].get(key, 0) for entry in scenarios) for key in STATISTICS}
     applicable = [entry for entry in scenarios if entry["applicable"]]
     return {
         "release": minor,
@@ -210,9 +215,7 @@ def merge(
     ]
     cells = cells_of(jobs)
     stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    totals = {
-        key: sum(entry["statistics"][key] for entry in releases) for key in ("Passed", "Failed", "Skipped")
-    }
+    totals = {key: sum(entry["statistics"].get(key, 0) for entry in releases) for key in STATISTICS}
     counted = [entry for entry in releases if entry["result"] != "not-applicable"]
     return {
         "apiVersion": API_VERSION,
@@ -282,8 +285,8 @@ def markdown(merged: Mapping[str, Any]) -> str:
         lines.extend(["No previous merged report: nothing to compare with.", ""])
     lines.extend(
         [
-            "| Release | Scenario | Mode | Result | Passed | Failed | Skipped | Job |",
-            "|---|---|---|---|---|---|---|---|",
+            "| Release | Scenario | Mode | Result | Passed | Failed | Skipped | Known issues | Job |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
     )
     for release in merged["releases"]:
@@ -291,7 +294,8 @@ def markdown(merged: Mapping[str, Any]) -> str:
             stats = entry["statistics"]
             lines.append(
                 f"| {release['release']} | {entry['scenario']} | {entry['mode']} | {entry['result']} | "
-                f"{stats['Passed']} | {stats['Failed']} | {stats['Skipped']} | [{entry['job']}]({entry['link']}) |"
+                f"{stats['Passed']} | {stats['Failed']} | {stats['Skipped']} | {stats.get('KnownIssues', 0)} | "
+                f"[{entry['job']}]({entry['link']}) |"
             )
     return "\n".join(lines) + "\n"
 

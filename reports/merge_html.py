@@ -17,11 +17,18 @@ from reports.outcomes import CHECK_FAMILIES
 
 _CELL = {
     "passed": ("pass", "✔"),
+    "known-issue": ("known", "K"),
     "failed": ("fail", "✘"),
     "skipped": ("skip", "–"),
     "not-applicable": ("na", "n/a"),
 }
-_BAR_COLOURS = {"passed": "#43a047", "failed": "#e53935", "skipped": "#9e9e9e", "not-applicable": "#d7ccc8"}
+_BAR_COLOURS = {
+    "passed": "#43a047",
+    "known-issue": "#7e57c2",
+    "failed": "#e53935",
+    "skipped": "#9e9e9e",
+    "not-applicable": "#d7ccc8",
+}
 _EXTRA_CSS = """
 .na{background:#efebe9;color:#6d4c41} .not-applicable{background:#8d6e63}
 td.regressed{outline:3px solid #b71c1c;outline-offset:-3px} td.fixed{outline:3px solid #1b5e20;outline-offset:-3px}
@@ -75,13 +82,13 @@ def _per_release_bars(merged: Mapping[str, Any]) -> str:
         total = sum(counter.values()) or 1
         parts.append(f'<text x="4" y="{y + 15}">Istio {escape(release)}</text>')
         x = 90.0
-        for outcome in ("passed", "failed", "skipped", "not-applicable"):
+        for outcome, colour in _BAR_COLOURS.items():
             if not counter[outcome]:
                 continue
             width = _BAR_WIDTH * counter[outcome] / total
             parts.append(
                 f'<rect class="bar-{outcome}" x="{x:.1f}" y="{y}" width="{width:.1f}" height="20" '
-                f'fill="{_BAR_COLOURS[outcome]}"><title>{escape(release)}: {counter[outcome]} {outcome}</title></rect>'
+                f'fill="{colour}"><title>{escape(release)}: {counter[outcome]} {outcome}</title></rect>'
             )
             x += width
         summary = ", ".join(f"{counter[o]} {o}" for o in _CELL if counter[o])
@@ -147,7 +154,7 @@ def render(merged: Mapping[str, Any]) -> str:
         f"<style>{CSS}{_EXTRA_CSS}</style></head><body>"
         f"<h1>Istio external control plane: nightly conformance {_badge(merged['result'])}</h1>"
         f"<p>{escape(merged['date'])}: {len(merged['jobs'])} jobs, {stats['Passed']} passed, "
-        f"{stats['Failed']} failed, {stats['Skipped']} skipped.</p>"
+        f"{stats['Failed']} failed, {stats['Skipped']} skipped, {stats.get('KnownIssues', 0)} with known issues.</p>"
         f"<h2>Changes</h2>{_changes(merged)}"
         f"<h2>Pass/fail per release</h2>{_per_release_bars(merged)}"
         f"<h2>Release × scenario × check</h2>{_matrix(merged)}"

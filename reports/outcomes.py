@@ -13,10 +13,15 @@ xdist the controller's sees every worker's reports). Two things it keeps apart f
   outcome, never the outcome of the check pytest happened to run last;
 - required checks that did not run (``-k``/``-m``, deselection): ``missing`` adds them as
   skipped, "required check not run", so such a run is ``partial``, never ``success``.
+
+A check that failed only with the known issues it was expected to show (a strict ``xfail``
+carrying ``PROP_KNOWN_ISSUE`` properties: suites/known_issues.yaml) is ``known-issue``, with
+those issues; it counts apart from passed, failed and skipped.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +45,10 @@ PROP_SCENARIO = "eicp.scenario"
 PROP_RELEASE = "eicp.release"
 PROP_FAMILY = "eicp.family"
 PROP_CHECK = "eicp.check"
+# One expected known issue of a check, as JSON (written by the checks: suites/conftest.py uses the
+# same name, as suites and reports do not import each other).
+PROP_KNOWN_ISSUE = "eicp.known_issue"
+KNOWN_ISSUE = "known-issue"  # the outcome of a check that failed only with its expected known issues
 _MESSAGE_LIMIT = 600
 
 
@@ -104,7 +113,7 @@ def identity_from_report(report: pytest.TestReport) -> CheckIdentity | None:
 class CheckOutcome:
     identity: CheckIdentity
     nodeid: str
-    outcome: str = "passed"  # passed | failed | skipped | error
+    outcome: str = "passed"  # passed | known-issue | skipped | failed | error
     call_duration: float = 0.0
     total_duration: float = 0.0
     start: float | None = None
@@ -112,6 +121,7 @@ class CheckOutcome:
     message: str = ""
     category: str | None = None
     phases: list[str] = field(default_factory=list)
+    known_issues: list[dict[str, Any]] = field(default_factory=list)  # the table's entries, when known-issue
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +135,7 @@ class CheckOutcome:
             "totalDuration": self.total_duration,
             "message": self.message,
             "category": self.category,
+            "knownIssues": self.known_issues,
         }
 
 
@@ -173,6 +184,8 @@ class OutcomeCollector:
             entry.message = failure_message(report)
             if new in ("failed", "error"):
                 entry.category = classify(entry.message, report.longreprtext)
+            if new == KNOWN_ISSUE:
+                entry.known_issues = known_issues_of(report)
         return entry
 
     def _teardown(self, check: CheckIdentity, report: pytest.TestReport) -> CheckOutcome:
@@ -225,7 +238,7 @@ class OutcomeCollector:
         return added
 
 
-_SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+_SEVERITY = {"passed": 0, KNOWN_ISSUE: 1, "skipped": 2, "failed": 3, "error": 4}
 _COLLECTOR = pytest.StashKey[OutcomeCollector]()
 
 
@@ -234,9 +247,21 @@ def outcome_collector(config: pytest.Config) -> OutcomeCollector:
     return config.stash.setdefault(_COLLECTOR, OutcomeCollector())
 
 
+def known_issues_of(report: pytest.TestReport) -> list[dict[str, Any]]:
+    """The known-issue entries a check's report carries (``PROP_KNOWN_ISSUE``), each once."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, value in report.user_properties:
+        if name == PROP_KNOWN_ISSUE:
+            entry = json.loads(str(value))
+            found.setdefault(str(entry.get("id")), entry)
+    return list(found.values())
+
+
 def _phase_outcome(report: pytest.TestReport) -> str | None:
     if report.passed:
         return None
+    if report.skipped and hasattr(report, "wasxfail"):
+        return KNOWN_ISSUE
     if report.skipped:
         return "skipped"
     # A failing fixture (setup) or finaliser (teardown) is an error, not a failed check.

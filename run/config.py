@@ -34,6 +34,7 @@ from run.config_checks import (
 )
 from scenarios.releases import IstioRelease, IstioVersion, Pins, VersionError, load_pins
 from scenarios.steps import SCENARIO_IDS
+from scenarios.workarounds import WORKAROUNDS
 
 __all__ = ["ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
 
@@ -123,6 +124,7 @@ class SuiteConfig:
     istio_hub: str | None = None
     istio_tag: str | None = None
     istioctl: Path | None = None
+    workarounds: tuple[str, ...] = ()  # scenarios/workarounds.py names, as asked for
 
     @property
     def uses_external_hostname(self) -> bool:
@@ -186,6 +188,7 @@ def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_
         (option("--tools-dir") or Path(os.environ.get("EICP_TOOLS_DIR", DEFAULTS.tools_dir))).expanduser(),
     )
     tool_paths = _tool_paths(option("--tool-path"), tuple(pins.tools))
+    workarounds = _workarounds(option("--workaround") or [])
 
     config = SuiteConfig(
         releases=releases,
@@ -214,6 +217,7 @@ def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_
         istio_hub=option("--istio-hub"),
         istio_tag=option("--istio-tag"),
         istioctl=option("--istioctl"),
+        workarounds=workarounds,
     )
     if mode == "existing":
         kubeconfig, contexts, api_servers, names = existing_clusters(option, scenarios, _DNS_LABEL_RE)
@@ -289,6 +293,10 @@ def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], Ist
         if eol is not None:
             warnings.warn(eol, UserWarning, stacklevel=2)
     return releases, upgrade_to
+
+
+def _workarounds(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(choice("--workaround", value, tuple(WORKAROUNDS)) for value in values))
 
 
 def _ratio(value: float) -> float:

@@ -20,6 +20,7 @@ from typing import Any
 
 from run.config import SuiteConfig
 from scenarios.releases import IstioRelease, load_pins
+from scenarios.workarounds import WORKAROUNDS
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 SUITE_NAME = "istio-external-control-plane-conformance"
@@ -146,6 +147,8 @@ class RunInfo:
     selected_scenarios: list[str] = field(default_factory=list)
     # What the cluster provider stands in for instead of running it (empty for kind, existing).
     stand_ins: list[str] = field(default_factory=list)
+    # Workarounds of known issues the run applied (--workaround): name and what it changes.
+    workarounds: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def kubernetes_version(self) -> str:
@@ -184,4 +187,5 @@ def build_run_info(
         tools=tools,
         selected_scenarios=list(config.scenarios),
         stand_ins=list(noted.get("stand_ins", {})),
+        workarounds=[{"name": name, "change": WORKAROUNDS[name]} for name in config.workarounds],
     )

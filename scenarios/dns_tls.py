@@ -154,7 +154,9 @@ def flow(ctx: RenderContext) -> Flow:
 def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpectations:
     host = gateway_hostname(ctx.facts)
     hooks = remote_webhooks(ctx, "remote", "dns", host, ca_bundle_required=ctx.facts.suite_pki)
-    return config_cluster_expectations(ctx, scenario, hooks, host)
+    return config_cluster_expectations(
+        ctx, scenario, hooks, host, watches_own_namespace_secrets=ctx.procedure.local_cluster_secret_watcher
+    )
 
 
 def render(release: IstioRelease, facts: Facts) -> RenderedScenario:

@@ -64,6 +64,12 @@ class ScenarioExpectations:
     discovery_address: str = ""
     # The Istio "cluster" name each remote is known by (injection path, remote secret).
     cluster_names: dict[Role, str] = field(default_factory=dict)
+    # The external istiod watches the labelled remote secrets of its own namespace on the external
+    # cluster (LOCAL_CLUSTER_SECRET_WATCHER=true with EXTERNAL_ISTIOD=true).
+    istiod_watches_own_namespace_secrets: bool = False
+    # The config cluster's istio-kubeconfig Secret carries istio/multiCluster=true (as
+    # create-remote-secret --type=config writes it; not with the unlabelled-config-secret workaround).
+    config_secret_multicluster_label: bool = True
 
     @property
     def expected_versions(self) -> tuple[str, ...]:

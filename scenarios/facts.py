@@ -50,6 +50,8 @@ class Facts:
     ingress: IngressChoice = "istio"
     # second-remote: the scenario it builds on.
     second_remote_base: str = "ip-passthrough"
+    # Workarounds of known issues the user asked for (scenarios/workarounds.py).
+    workarounds: frozenset[str] = frozenset()
 
     def with_fact(self, name: str, value: str) -> Facts:
         if name == "external_istiod_addr":

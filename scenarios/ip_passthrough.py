@@ -34,7 +34,13 @@ def flow(ctx: RenderContext) -> Flow:
 
 def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpectations:
     hooks = remote_webhooks(ctx, "remote", "ip", ctx.addr, ca_bundle_required=True)
-    return config_cluster_expectations(ctx, scenario, hooks, ctx.addr)
+    return config_cluster_expectations(
+        ctx,
+        scenario,
+        hooks,
+        ctx.addr,
+        watches_own_namespace_secrets=ctx.procedure.local_cluster_secret_watcher,
+    )
 
 
 def render(release: IstioRelease, facts: Facts) -> RenderedScenario:

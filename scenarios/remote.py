@@ -19,6 +19,7 @@ from scenarios.common import (
 from scenarios.expectations import ScenarioExpectations, WebhookExpectation
 from scenarios.samples import ingress_expectations
 from scenarios.steps import Action, Role, Step
+from scenarios.workarounds import MULTICLUSTER_LABEL, UNLABELLED_CONFIG_SECRET
 
 
 def remote_cluster_iop(
@@ -131,6 +132,9 @@ def remote_secret_step(
     server = ctx.facts.api_servers.get(source)
     if server:
         params["server"] = server
+    if secret_type == "config" and UNLABELLED_CONFIG_SECRET in ctx.facts.workarounds:
+        params["without_labels"] = [MULTICLUSTER_LABEL]
+        seed += f" (with the workaround {UNLABELLED_CONFIG_SECRET}: applied without {MULTICLUSTER_LABEL})"
     return Step(name, target, Action.REMOTE_SECRET, seed, params=params)
 
 
@@ -163,8 +167,11 @@ def config_cluster_expectations(
     webhooks: tuple[WebhookExpectation, ...],
     discovery_host: str,
     istiod_deployment: str = "istiod",
+    *,
+    watches_own_namespace_secrets: bool,
 ) -> ScenarioExpectations:
-    """What a scenario with one remote (the config cluster) looks like once installed."""
+    """What a scenario with one remote (the config cluster) looks like once installed.
+    ``watches_own_namespace_secrets``: the external istiod runs with LOCAL_CLUSTER_SECRET_WATCHER."""
     return ScenarioExpectations(
         scenario=scenario,
         istio_version=str(ctx.release.version),
@@ -178,4 +185,6 @@ def config_cluster_expectations(
         ingress=ingress_expectations(ctx.facts),
         discovery_address=f"{discovery_host}:15012",
         cluster_names={"remote": ctx.cluster("remote")},
+        istiod_watches_own_namespace_secrets=watches_own_namespace_secrets,
+        config_secret_multicluster_label=UNLABELLED_CONFIG_SECRET not in ctx.facts.workarounds,
     )

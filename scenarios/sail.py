@@ -242,7 +242,10 @@ def expectations(ctx: RenderContext) -> ScenarioExpectations:
         WebhookExpectation("validating", cr.validator_webhook(), 1, path="/validate"),
         WebhookExpectation("validating", DEFAULT_VALIDATOR_WEBHOOK, 1, path="/validate"),
     )
-    return config_cluster_expectations(ctx, SCENARIO, hooks, ctx.addr, istiod_deployment=cr.ISTIOD)
+    # sail_manifests.py runs the external istiod with LOCAL_CLUSTER_SECRET_WATCHER=true, whatever the release.
+    return config_cluster_expectations(
+        ctx, SCENARIO, hooks, ctx.addr, istiod_deployment=cr.ISTIOD, watches_own_namespace_secrets=True
+    )
 
 
 def render(release: IstioRelease, facts: Facts) -> RenderedScenario:

@@ -3,13 +3,16 @@ the checks each scenario must run (suites/registry.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from programs.redaction import Redactor
 from suites.evaluation.evaluators.verdict import Verdict, diagnostics_hint
+from suites.evaluation.known import PROP_KNOWN_ISSUE, KnownIssueReproduced, expected_issues
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge, judge
-from suites.registry import other_mode_only, required_checks
+from suites.registry import check_id, other_mode_only, required_checks
 
 
 @pytest.fixture
@@ -23,11 +26,23 @@ def diagnostics(installed_scenario: InstalledScenarioLike) -> str:
 
 
 @pytest.fixture
-def verdict_of(request: pytest.FixtureRequest, redactor: Redactor) -> Judge:
-    """Call with a verdict: records its facts, and on failure attaches its evidence and fails the test."""
+def verdict_of(
+    request: pytest.FixtureRequest, redactor: Redactor, installed_scenario: InstalledScenarioLike
+) -> Judge:
+    """Call with a verdict: records its facts, and on failure attaches its evidence and fails the
+    test. A check whose known issues (suites/known_issues.yaml) reproduce for this scenario is a
+    strict expected failure that only those issues satisfy; each one travels with its reports."""
+    name = getattr(request.node, "originalname", request.node.name)
+    exp = installed_scenario.expectations
+    expected = expected_issues(check_id(name), exp, installed_scenario.release.version)
+    if expected:
+        reason = "; ".join(f"known issue {issue.id}: {issue.title}" for issue in expected)
+        request.applymarker(pytest.mark.xfail(strict=True, raises=KnownIssueReproduced, reason=reason))
+        for issue in expected:
+            request.node.user_properties.append((PROP_KNOWN_ISSUE, json.dumps(issue.report())))
 
     def apply(verdict: Verdict) -> None:
-        judge(verdict, redactor, request.node)
+        judge(verdict, redactor, request.node, expected, exp)
 
     return apply
 

@@ -26,6 +26,7 @@ from clusters.cluster import Topology
 from scenarios.expectations import ScenarioExpectations
 from scenarios.releases import IstioRelease
 from suites.evaluation.evaluators.verdict import Verdict
+from suites.evaluation.known import as_facts
 from suites.evaluation.readers import Observer
 
 # In report order; the upgrade family only runs (and is only required) with --upgrade-to.
@@ -40,10 +41,8 @@ UPGRADE_CHECK = ("upgrade", "test_upgrade_external_control_plane_in_place")
 # Checks a scenario need not run (none today): scenario id -> (family, check) pairs.
 NOT_REQUIRED: dict[str, frozenset[tuple[str, str]]] = {}
 # Checks only one --topology-mode runs: in other modes they are deselected and not required
-# (kwok's xDS-level traffic check stands in for the real traffic kind measures).
-MODE_ONLY: dict[tuple[str, str], str] = {
-    ("traffic", "test_helloworld_endpoints_sent_to_client_proxy"): "kwok"
-}
+# (none today: the xDS-level traffic check runs in every mode).
+MODE_ONLY: dict[tuple[str, str], str] = {}
 
 CheckFunction = Callable[..., None]
 
@@ -105,9 +104,20 @@ def other_mode_only(pair: tuple[str, str], mode: str | None) -> bool:
     return only is not None and mode is not None and only != mode
 
 
+def check_id(name: str) -> str:
+    """``family/test_name`` of a check function, as the reports and the known-issue table name it."""
+    for check in checks():
+        if check.name == name:
+            return check.id
+    if name == UPGRADE_CHECK[1]:
+        return "/".join(UPGRADE_CHECK)
+    return f"other/{name}"
+
+
 def judge_again(view: ScenarioView, observer: Observer, diagnostics: str) -> list[Verdict]:
     """Every registered check's verdicts against ``view``; a check that fails outright (no
-    verdict: ``pytest.fail``) gives a failed verdict naming it, one that skips gives none."""
+    verdict: ``pytest.fail``) gives a failed verdict naming it, one that skips gives none. Known
+    issues a check finds are told as facts: the check that owns them reports them."""
     verdicts: list[Verdict] = []
     for check in checks():
         seen: list[Verdict] = []
@@ -123,5 +133,5 @@ def judge_again(view: ScenarioView, observer: Observer, diagnostics: str) -> lis
                     check.id, "the check runs", "it failed outright", diagnostics, problems=(str(failure),)
                 )
             )
-        verdicts.extend(seen)
+        verdicts.extend(as_facts(verdict) for verdict in seen)
     return verdicts

@@ -5,17 +5,22 @@ from __future__ import annotations
 import pytest
 
 from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
+from suites.evaluation.evaluators.clusters import evaluate_registered_clusters, registered_by_scenario
 from suites.evaluation.evaluators.controlplane import (
     evaluate_gateway,
     evaluate_istiod,
     evaluate_remote_secrets,
     evaluate_webhooks,
 )
-from suites.evaluation.evaluators.verdict import combine
+from suites.evaluation.evaluators.verdict import Verdict, combine
+from suites.evaluation.polling import verdict_until_ok
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge
 
 pytestmark = pytest.mark.controlplane
+
+# A remote secret's cluster is registered when istiod's informer sees the Secret; its sync follows.
+CLUSTERS_DEADLINE_S = 60.0
 
 
 def test_external_istiod_available_with_release(
@@ -64,3 +69,25 @@ def test_remote_webhook_configurations(
     if not verdicts:
         pytest.fail(f"the expectations of {exp.scenario} name no webhook configuration (a renderer bug)")
     verdict_of(combine("controlplane/webhooks", verdicts, diagnostics))
+
+
+def test_istiod_registers_exactly_the_scenario_clusters(
+    installed_scenario: InstalledScenarioLike, observer: Observer, diagnostics: str, verdict_of: Judge
+) -> None:
+    """Read from istiod itself (``/debug/clusterz`` of every replica): its config cluster and one
+    cluster per remote secret of the scenario, nothing else, all synced."""
+    exp = installed_scenario.expectations
+    expected, config_secret = registered_by_scenario(
+        exp.cluster_names, exp.remote_secrets, exp.config_clusters
+    )
+
+    def evaluate() -> Verdict:
+        listed = observer.istiod_debug("/debug/clusterz")
+        return evaluate_registered_clusters(listed, expected, config_secret, diagnostics=diagnostics)
+
+    # Settled once nothing but known issues is wrong: a known issue does not go away by waiting.
+    verdict_of(
+        verdict_until_ok(
+            "istiod's registered clusters", evaluate, CLUSTERS_DEADLINE_S, settled=lambda v: not v.problems
+        )
+    )

@@ -4,6 +4,8 @@ Each vantage point first polls with small batches until the mesh has converged (
 request answered, every deployed version seen) or the deadline passes; then one measured
 batch of ``BATCH_SIZE`` requests is judged, including the balance bound when two versions
 are deployed (see suites/evaluation/evaluators/balance.py for the bound and its error rates).
+A failure from a client carries the xDS explanation beside it: what the client's sidecar
+config does by Envoy's rules (suites/evaluation/traffic_explained.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from suites.evaluation.evaluators.verdict import Verdict, combine
 from suites.evaluation.judging import measure_traffic
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge
+from suites.evaluation.traffic_explained import explained
 
 pytestmark = pytest.mark.traffic
 
@@ -42,7 +45,11 @@ def test_mesh_traffic_from_each_client(
 ) -> None:
     exp = installed_scenario.expectations
     verdicts = [
-        _measure(observer, role, observer.mesh_url(), f"{exp.client_app} in {role}", diagnostics)
+        explained(
+            _measure(observer, role, observer.mesh_url(), f"{exp.client_app} in {role}", diagnostics),
+            observer,
+            role,
+        )
         for role in sorted(exp.workloads)
     ]
     verdict_of(combine("traffic/mesh", verdicts, diagnostics))

@@ -121,6 +121,7 @@ def pod(
     discovery: str | None = f"{EXTERNAL_IP}:15012",
     cluster_id: str = REMOTE_CLUSTER,
     ready: bool = True,
+    pod_ip: str = "10.20.0.12",
 ) -> Obj:
     """A sample pod as the API returns it after injection by the external istiod."""
     labels = {"app": app, "pod-template-hash": "776f57d5f6", "security.istio.io/tlsMode": "istio"}
@@ -187,7 +188,7 @@ def pod(
         "status": {
             "phase": "Running",
             "conditions": conditions,
-            "podIP": "10.20.0.12",
+            "podIP": pod_ip,
             "containerStatuses": [
                 {"name": c["name"], "image": c["image"], "ready": ready} for c in containers
             ],
@@ -196,9 +197,16 @@ def pod(
 
 
 def sample_pods(versions: tuple[str, ...] = ("v1",), client: str = "curl", **overrides: Any) -> Obj:
+    """helloworld pods (IPs 10.20.0.21, .22, ... in order of ``versions``) and the client (10.20.0.12)."""
     pods = [
-        pod(f"helloworld-{version}-776f57d5f6-s7zfc", app="helloworld", version=version, **overrides)
-        for version in versions
+        pod(
+            f"helloworld-{version}-776f57d5f6-s7zfc",
+            app="helloworld",
+            version=version,
+            pod_ip=f"10.20.0.{21 + index}",
+            **overrides,
+        )
+        for index, version in enumerate(versions)
     ]
     pods.append(pod(f"{client}-5b549b49b8-qx7rl", app=client, **overrides))
     return as_list(*pods)

@@ -39,6 +39,7 @@ from suites.evaluation.evaluators.balance import BATCH_SIZE
 from suites.evaluation.evaluators.traffic import STATUS_MARKER
 from suites.evaluation.judging import CONVERGENCE_BATCH
 from tests import checks_fakes as fakes
+from tests import xds_dumps
 from tests.fakeexec import FakeTools
 from tests.topology_child import NODE_IPS, RUN_ID, first, install_cluster_fakes
 
@@ -224,6 +225,28 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
         external + r"exec -n external-istiod \S+ -c discovery -- pilot-discovery request GET /debug/syncz$",
         expand=False,
         stdout=json.dumps(fakes.syncz_for(pods, remote_id)),
+    )
+    # istiod's registered clusters as the real one lists them following the guide: the config
+    # cluster, and `config` from istio-kubeconfig (known issue config-cluster-registered-twice).
+    clusterz = [
+        {"id": remote_id, "secretName": "", "syncStatus": "synced"},
+        {"id": "config", "secretName": "external-istiod/istio-kubeconfig", "syncStatus": "synced"},
+    ]
+    kubectl.on(
+        external
+        + r"exec -n external-istiod \S+ -c discovery -- pilot-discovery request GET /debug/clusterz$",
+        expand=False,
+        stdout=json.dumps(clusterz),
+    )
+    # The client's Envoy config dump, shaped as the kwok tier's istiod wrote it (v1 listed twice,
+    # once per cluster id, as the real istiod sends it: Envoy keeps the first).
+    v1 = next(p["status"]["podIP"] for p in pods["items"] if p["metadata"]["labels"]["app"] == "helloworld")
+    dump = xds_dumps.helloworld_dump((v1, 5000, "config"), (v1, 5000, remote_id))
+    kubectl.on(
+        remote
+        + r"exec -n sample \S+ -c istio-proxy -- pilot-agent request GET config_dump\?include_eds=true$",
+        expand=False,
+        stdout=json.dumps(dump),
     )
     kubectl.on(
         external + r"get service istio-ingressgateway -n istio-system" + read,

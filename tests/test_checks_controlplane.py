@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from scenarios.steps import Role
+from suites.evaluation.evaluators.clusters import (
+    CONFIG_CLUSTER_TWICE,
+    evaluate_registered_clusters,
+    registered_by_scenario,
+)
 from suites.evaluation.evaluators.controlplane import (
     evaluate_gateway,
     evaluate_istiod,
     evaluate_remote_secrets,
     evaluate_webhooks,
 )
+from suites.evaluation.evaluators.verdict import Verdict
 from tests import checks_fakes as fake
 
 D = fake.DIAGNOSTICS
@@ -175,6 +183,76 @@ def test_remote_secret_without_label_fails() -> None:
     secret["metadata"]["labels"] = {}
     verdict = evaluate_remote_secrets({"remote": secret}, fake.ip_passthrough(), diagnostics=D)
     assert "lacks label istio/multiCluster=true" in verdict.message
+
+
+def test_the_config_secret_is_unlabelled_exactly_when_the_workaround_is_applied() -> None:
+    worked_around = replace(fake.ip_passthrough(), config_secret_multicluster_label=False)
+    unlabelled = fake.remote_secret_meta()
+    unlabelled["metadata"]["labels"] = {}
+    assert evaluate_remote_secrets({"remote": unlabelled}, worked_around, diagnostics=D, cluster_uids=UIDS).ok
+    verdict = evaluate_remote_secrets(
+        {"remote": fake.remote_secret_meta()}, worked_around, diagnostics=D, cluster_uids=UIDS
+    )
+    assert "which the unlabelled-config-secret workaround removes" in verdict.message
+
+
+CLUSTERZ = json.loads((Path(__file__).parent / "goldens" / "xds" / "clusterz-second-remote.json").read_text())
+RUN = "eicp-1206073217bo"  # the kwok tier run clusterz-second-remote.json was recorded from
+
+
+def registered(clusters: list[dict[str, str]], **changes: object) -> Verdict:
+    exp = replace(
+        fake.second_remote(),
+        cluster_names={"remote": f"{RUN}-remote", "second": f"{RUN}-second"},
+        remote_secrets={
+            "remote": ("external-istiod", "istio-kubeconfig"),
+            "second": ("external-istiod", f"istio-remote-secret-{RUN}-second"),
+        },
+        **changes,  # type: ignore[arg-type]
+    )
+    expected, config_secret = registered_by_scenario(
+        exp.cluster_names, exp.remote_secrets, exp.config_clusters
+    )
+    return evaluate_registered_clusters({"istiod-1": clusters}, expected, config_secret, diagnostics=D)
+
+
+def test_registered_clusters_as_a_real_istiod_lists_them_show_the_known_issue_only() -> None:
+    """clusterz as the real external istiod answered on the kwok tier: the config cluster, the
+    second remote, and `config` from istio-kubeconfig (the known issue, recognised by name)."""
+    verdict = registered(CLUSTERZ)
+    assert verdict.problems == ()
+    assert [finding.issue for finding in verdict.findings] == [CONFIG_CLUSTER_TWICE]
+    assert (
+        "cluster 'config' is registered from secret external-istiod/istio-kubeconfig"
+        in verdict.findings[0].text
+    )
+    without_config = [entry for entry in CLUSTERZ if entry["id"] != "config"]
+    assert registered(without_config).ok
+
+
+def test_registered_clusters_missing_unsynced_or_unknown_are_plain_problems() -> None:
+    second = f"{RUN}-second"
+    broken = [
+        {**entry, "syncStatus": "timeout"} if entry["id"] == second else entry
+        for entry in CLUSTERZ
+        if entry["id"] != "config"
+    ]
+    assert registered(broken).problems == (f"istiod-1: cluster {second} is timeout, not synced",)
+    stranger = [*CLUSTERZ[:1], {"id": "other", "secretName": "external-istiod/other", "syncStatus": "synced"}]
+    problems = registered(stranger).problems
+    assert (
+        f"istiod-1: cluster {second} (external-istiod/istio-remote-secret-{second}) is not registered"
+        in problems
+    )
+    assert any("cluster 'other' is registered from secret external-istiod/other" in p for p in problems)
+    assert (
+        registered([])
+        .problems[0]
+        .startswith(f"istiod-1: cluster {RUN}-remote (the config cluster) is not registered")
+    )
+    assert evaluate_registered_clusters({}, {}, None, diagnostics=D).problems == (
+        "no Ready external istiod pod to ask for /debug/clusterz",
+    )
 
 
 def test_webhooks_as_expected_pass() -> None:

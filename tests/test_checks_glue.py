@@ -20,6 +20,7 @@ from suites.evaluation.evaluators.verdict import Verdict
 from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
+from tests import xds_dumps
 from tests.fakeexec import FakeTool, FakeTools
 
 
@@ -139,3 +140,58 @@ def test_proxy_missing_from_istiod_fails_after_waiting(
     assert "proxy helloworld-v1-776f57d5f6-s7zfc.sample is not connected to the external istiod" in message
     assert "still failing when the wait ended" in message
     assert str(installed.diagnostics_dir) in message
+
+
+def script_sidecar_configs(kubectl: FakeTool, *, v1_entries: int, gateway_weight: int | None = None) -> None:
+    """Both clusters' pods, east-west gateways and the remote client's sidecar config (the recorded
+    dump's shape): v1 listed ``v1_entries`` times, the second network behind its gateway."""
+    remote_pods = fake.sample_pods(("v1",))
+    second_pods = fake.sample_pods(("v2",), cluster_id=fake.SECOND_CLUSTER)
+    kubectl.on(r"--context kind-eicp-remote get pods -n sample --ignore", stdout=out(remote_pods))
+    kubectl.on(r"--context kind-eicp-second get pods -n sample --ignore", stdout=out(second_pods))
+    for context, ip in (("remote", "172.18.0.210"), ("second", "172.18.0.220")):
+        gateway = fake.lb_service("istio-eastwestgateway", "external-istiod", ip=ip)
+        kubectl.on(
+            rf"--context kind-eicp-{context} get services --all-namespaces", stdout=out(fake.as_list(gateway))
+        )
+    v1 = remote_pods["items"][0]["status"]["podIP"]
+    dump = xds_dumps.helloworld_dump(
+        *[(v1, 5000, f"cluster{n}") for n in range(v1_entries)], ("172.18.0.220", 15443, "second")
+    )
+    if gateway_weight is not None:
+        xds_dumps.lb_endpoints(dump)[-1]["load_balancing_weight"] = gateway_weight
+    kubectl.on(r"--context kind-eicp-remote exec .* pilot-agent request GET config_dump", stdout=out(dump))
+    kubectl.on(
+        r"--context kind-eicp-second exec .* pilot-agent request GET config_dump",
+        exit=1,
+        stderr="no such pod",
+    )
+
+
+def test_unbalanced_traffic_with_a_balanced_config_points_at_the_data_plane(
+    fake_tools: FakeTools, installed: Installed
+) -> None:
+    kubectl = fake_tools.install("kubectl")
+    script_sidecar_configs(kubectl, v1_entries=2)  # duplicates: Envoy keeps the first, 1:1
+    script_traffic(kubectl, 0.95)
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_check(test_traffic.test_mesh_traffic_from_each_client, installed)
+    message = str(failure.value)
+    assert (
+        "xDS: curl-5b549b49b8-qx7rl's sidecar config is balanced (by Envoy's rules it sends helloworld requests v1 50%, v2 50%"
+        in message
+    )
+    assert "the fault is in the data plane" in message
+
+
+def test_unbalanced_traffic_explained_by_the_config(fake_tools: FakeTools, installed: Installed) -> None:
+    kubectl = fake_tools.install("kubectl")
+    script_sidecar_configs(kubectl, v1_entries=1, gateway_weight=1)  # v1 at weight 2, the gateway at 1
+    script_traffic(kubectl, 0.95)
+    with pytest.raises(pytest.fail.Exception) as failure:
+        run_check(test_traffic.test_mesh_traffic_from_each_client, installed)
+    message = str(failure.value)
+    assert (
+        "xDS explains it: by Envoy's rules curl-5b549b49b8-qx7rl's sidecar sends helloworld requests v1 66.67%, v2 33.33% (the pods call for v1 50%, v2 50%)"
+        in message
+    )

@@ -49,7 +49,11 @@ CHECKS = {
     "validation/test_valid_config_admitted",
     "traffic/test_mesh_traffic_from_each_client",
     "traffic/test_ingress_gateway_traffic",
+    "traffic/test_client_sidecars_route_helloworld_evenly",
 }
+# The guide's procedure meets a known upstream issue (suites/known_issues.yaml): this check is its
+# strict expected failure, reported with the issue.
+KNOWN = "controlplane/test_istiod_registers_exactly_the_scenario_clusters"
 
 
 @dataclass
@@ -139,26 +143,33 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def test_every_check_passes(run: Run) -> None:
     assert run.returncode == 0, run.output
-    assert f"{len(CHECKS)} passed" in run.output, run.output
+    assert f"{len(CHECKS)} passed" in run.output and "1 xfailed" in run.output, run.output
     cases = list(ET.parse(run.report_dir / "junit.xml").getroot().iter("testcase"))  # noqa: S314 -- our run's output
-    assert {case.get("name") for case in cases} == {f"{check.split('/')[1]}[{LABEL}]" for check in CHECKS}
-    assert all(case.find("failure") is None and case.find("skipped") is None for case in cases)
+    names = {f"{check.split('/')[1]}[{LABEL}]" for check in CHECKS}
+    assert {case.get("name") for case in cases} == {*names, f"{KNOWN.split('/')[1]}[{LABEL}]"}
+    assert all(
+        case.find("failure") is None and case.find("skipped") is None
+        for case in cases
+        if case.get("name") in names
+    )
     # The remote secret was read through the Kubernetes client, from the external cluster's API.
     assert run.api_requests == ["/api/v1/namespaces/external-istiod/secrets/istio-kubeconfig"]
 
 
-def test_conformance_report_says_success(run: Run) -> None:
+def test_conformance_report_says_success_with_the_known_issue(run: Run) -> None:
     report = json.loads((run.report_dir / "conformance-report.json").read_text())
     validate(report)
-    assert report["result"] == "success"
+    assert report["result"] == "success-with-known-issues"
     assert report["mode"] == "kind"
     # The topology told the reports what the clusters run.
     assert report["kubernetesVersion"] == sim.KUBERNETES
     assert report["kubernetesVersions"] == dict.fromkeys(sim.CLUSTERS, sim.KUBERNETES)
     [scenario] = report["scenarios"]
-    assert (scenario["name"], scenario["result"]) == (LABEL, "success")
+    assert (scenario["name"], scenario["result"]) == (LABEL, "success-with-known-issues")
     assert set(scenario["checks"]["passed"]) == CHECKS
     assert scenario["checks"]["failed"] == scenario["checks"]["skipped"] == []
+    assert scenario["checks"]["knownIssue"] == [KNOWN]
+    assert [issue["id"] for issue in scenario["knownIssues"]] == ["config-cluster-registered-twice"]
     assert scenario["diagnostics"] is None
     page = (run.report_dir / "summary.html").read_text()
     assert "cluster: create kind clusters: external, remote" in page

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -706,3 +707,25 @@ def test_a_remote_secret_with_an_unexpected_name_is_not_applied(
     with pytest.raises(StepFailed, match="istio-remote-secret-other"):
         make_installer(tmp_path, make_topology(tmp_path, runner)).run_step(secret_step())
     assert not [c for c in fake_tools.calls("kubectl") if c.stdin]
+
+
+def test_the_unlabelled_config_secret_workaround_applies_istioctls_secret_without_the_label(
+    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
+) -> None:
+    """As istioctl writes it (labels istio/multiCluster: "true", annotation naming the cluster),
+    applied with that one label removed and everything else kept."""
+    tools = cluster_fakes(fake_tools)
+    labelled = yaml.safe_load(remote_secret_yaml().split("\n", 1)[1])
+    labelled["metadata"]["labels"] = {"istio/multiCluster": "true", "team": "mesh"}
+    labelled["metadata"]["annotations"] = {"networking.istio.io/cluster": "eicp-remote"}
+    # Fake stdout is a regex template: backslashes doubled.
+    tools["istioctl"].on(r"create-remote-secret", stdout=yaml.safe_dump(labelled).replace("\\", "\\\\"))
+    finish_fakes(tools)
+    workaround = replace(
+        secret_step(), params={**secret_step().params, "without_labels": ["istio/multiCluster"]}
+    )
+    make_installer(tmp_path, make_topology(tmp_path, runner)).run_step(workaround)
+    applied = yaml.safe_load(next(c for c in fake_tools.calls("kubectl") if c.stdin).stdin)
+    assert applied["metadata"]["labels"] == {"team": "mesh"}
+    assert applied["metadata"]["annotations"] == labelled["metadata"]["annotations"]
+    assert applied["stringData"] == labelled["stringData"]

@@ -214,7 +214,7 @@ def test_step_summary_lists_regressions_first(merged_run: tuple[Path, dict[str, 
         "`1.31` kind ip-passthrough `traffic/test_mesh_traffic_from_each_client`: passed → skipped" in summary
     )
     assert (
-        "| 1.30 | sail | kind | not-applicable | 0 | 0 | 3 | [eicp-1.30-sail](../artifacts/eicp-1.30-sail) |"
+        "| 1.30 | sail | kind | not-applicable | 0 | 0 | 3 | 0 | [eicp-1.30-sail](../artifacts/eicp-1.30-sail) |"
         in summary
     )
     assert (out / "summary.md").read_text() == summary.removeprefix("earlier step\n")
@@ -320,3 +320,33 @@ def test_the_command_line_entry_point(tmp_path: Path, runner: CommandRunner) -> 
     ]
     assert f"no previous merged report at {tmp_path / 'none.json'}" in result.stderr
     assert "No previous merged report: nothing to compare with." in (out / "summary.md").read_text()
+
+
+def test_a_known_issue_is_a_cell_of_its_own_and_failing_after_it_is_a_regression(tmp_path: Path) -> None:
+    clusters = ("controlplane", "test_istiod_registers_exactly_the_scenario_clusters")
+    before_dir = job(
+        tmp_path / "before",
+        "eicp-kwok-1.31",
+        "1.31.1",
+        "second-remote",
+        {CP: "passed", clusters: "known-issue"},
+        "kwok",
+    )
+    before = merge.merge(merge.load_jobs([before_dir / "conformance-report.json"], tmp_path, None), None)
+    merge.validate_merged(before)
+    assert before["releases"][0]["result"] == "success-with-known-issues"
+    cell = next(c for c in before["cells"] if c["check"] == "/".join(clusters))
+    assert cell["outcome"] == "known-issue"
+    after_dir = job(
+        tmp_path / "after",
+        "eicp-kwok-1.31",
+        "1.31.1",
+        "second-remote",
+        {CP: "passed", clusters: "failed"},
+        "kwok",
+    )
+    after = merge.merge(merge.load_jobs([after_dir / "conformance-report.json"], tmp_path, None), before)
+    assert [(c["check"], c["before"], c["after"]) for c in after["changes"]["regressions"]] == [
+        ("/".join(clusters), "known-issue", "failed")
+    ]
+    assert "| 1.31 | second-remote | kwok | failure | 1 | 1 | 0 | 0 |" in merge.markdown(after)

@@ -119,6 +119,10 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
             ["--second-remote-base", "sail"],
             "--second-remote-base 'sail' is not valid: accepted values are ip-passthrough",
         ),
+        (
+            ["--workaround", "nope"],
+            "--workaround 'nope' is not valid: accepted values are unlabelled-config-secret",
+        ),
     ],
 )
 def test_bad_values_stop_before_any_work(runner: CommandRunner, args: list[str], message: str) -> None:

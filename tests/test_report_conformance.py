@@ -51,17 +51,22 @@ def outcome(
 
 
 @pytest.mark.parametrize(
-    ("passed", "failed", "skipped", "expected"),
+    ("passed", "failed", "skipped", "known", "expected"),
     [
-        (3, 0, 0, "success"),
-        (2, 0, 1, "partial"),
-        (2, 1, 0, "failure"),
-        (0, 1, 1, "failure"),
-        (0, 0, 0, "partial"),
+        (3, 0, 0, 0, "success"),
+        (2, 0, 1, 0, "partial"),
+        (2, 1, 0, 0, "failure"),
+        (0, 1, 1, 0, "failure"),
+        (0, 0, 0, 0, "partial"),
+        (2, 0, 0, 1, "success-with-known-issues"),
+        (0, 0, 0, 1, "success-with-known-issues"),
+        (2, 0, 1, 1, "partial"),
+        (2, 1, 0, 1, "failure"),
     ],
 )
-def test_result_rules(passed: int, failed: int, skipped: int, expected: str) -> None:
-    assert result_of({"Passed": passed, "Failed": failed, "Skipped": skipped}) == expected
+def test_result_rules(passed: int, failed: int, skipped: int, known: int, expected: str) -> None:
+    statistics = {"Passed": passed, "Failed": failed, "Skipped": skipped, "KnownIssues": known}
+    assert result_of(statistics) == expected
 
 
 def test_report_per_scenario_and_overall() -> None:
@@ -137,14 +142,15 @@ def test_gateway_api_shape_with_one_profile_per_plane() -> None:
         "summary": "Core tests partial: 2 passed, 0 failed, 1 skipped.",
         "core": {
             "result": "partial",
-            "statistics": {"Passed": 2, "Failed": 0, "Skipped": 1},
+            "statistics": {"Passed": 2, "Failed": 0, "Skipped": 1, "KnownIssues": 0},
             "failedTests": [],
             "skippedTests": ["dns-tls-1.30.3/controlplane/test_istiod"],
+            "knownIssueTests": [],
         },
     }
     assert data["name"] == "DATA-PLANE"
     assert data["core"]["result"] == "failure"
-    assert data["core"]["statistics"] == {"Passed": 2, "Failed": 1, "Skipped": 0}
+    assert data["core"]["statistics"] == {"Passed": 2, "Failed": 1, "Skipped": 0, "KnownIssues": 0}
     assert data["core"]["failedTests"] == ["ip-passthrough-1.30.3/traffic/test_mesh"]
     assert report["standIns"] == [] and report["upgradeProbes"] == []
 
@@ -213,7 +219,10 @@ def test_schema_rejects_a_wrong_report() -> None:
     with pytest.raises(ReportInvalid) as raised:
         validate(report)
     message = str(raised.value)
-    assert "scenarios/0/result: 'mostly-fine' is not one of ['success', 'partial', 'failure']" in message
+    assert (
+        "scenarios/0/result: 'mostly-fine' is not one of ['success', 'success-with-known-issues', 'partial', 'failure']"
+        in message
+    )
     assert "tools: 'kind' is a required property" in message
     assert "profiles/0/core/statistics/Passed: -1 is less than the minimum of 0" in message
     assert "implementation: 'url' is a required property" in message

@@ -148,12 +148,16 @@ class FakeRun:
 
 
 def run_fake_suite(
-    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner, extra: tuple[str, ...] = ()
+    tmp_path: Path,
+    fake_tools: FakeTools,
+    runner: CommandRunner,
+    extra: tuple[str, ...] = (),
+    checks: str = CHECKS,
 ) -> FakeRun:
     project = tmp_path / "project"
     (project / "suites").mkdir(parents=True)
     (project / "conftest.py").write_text(textwrap.dedent(CONFTEST))
-    (project / "suites" / "test_checks.py").write_text(textwrap.dedent(CHECKS))
+    (project / "suites" / "test_checks.py").write_text(textwrap.dedent(checks))
     kubectl = fake_tools.install("kubectl")
     kubectl.on(
         r"get secret",
@@ -254,12 +258,12 @@ def test_conformance_report_is_valid_and_right(fake_run: FakeRun) -> None:
     }
     dns = scenarios[f"dns-tls-{V30}"]
     assert dns["checks"]["failed"] == ["injection/test_sidecar_injected"]
-    assert dns["statistics"] == {"Passed": 2, "Failed": 1, "Skipped": 0}
+    assert dns["statistics"] == {"Passed": 2, "Failed": 1, "Skipped": 0, "KnownIssues": 0}
     assert dns["failures"][0]["category"] == "product"
     assert dns["diagnostics"] == f"diagnostics/dns-tls-{V30}"
     assert scenarios[f"sail-{V30}"]["checks"]["skipped"] == ["traffic/test_curl_reaches_helloworld"]
     assert scenarios[f"ip-passthrough-{V30}"]["diagnostics"] is None
-    assert from_json["statistics"] == {"Passed": 7, "Failed": 1, "Skipped": 1}
+    assert from_json["statistics"] == {"Passed": 7, "Failed": 1, "Skipped": 1, "KnownIssues": 0}
 
 
 def test_diagnostics_were_collected_for_the_failing_scenario_only(fake_run: FakeRun) -> None:
@@ -378,7 +382,7 @@ def test_xdist_workers_report_to_the_controller(
     assert run.returncode == 1, run.output
     report = json.loads((run.report_dir / "conformance-report.json").read_text())
     validate(report)
-    assert report["statistics"] == {"Passed": 7, "Failed": 1, "Skipped": 1}
+    assert report["statistics"] == {"Passed": 7, "Failed": 1, "Skipped": 1, "KnownIssues": 0}
     # Kubernetes versions, phases and commands were noted on the workers.
     assert report["kubernetesVersion"] == "v1.34.0"
     page = (run.report_dir / "summary.html").read_text()

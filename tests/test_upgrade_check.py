@@ -19,7 +19,7 @@ from programs.runner import CommandRunner
 from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import load_pins
-from suites import test_injection, test_traffic, test_upgrade
+from suites import test_controlplane, test_injection, test_traffic, test_traffic_xds, test_upgrade
 from suites.evaluation import judging
 from suites.evaluation.evaluators.balance import BATCH_SIZE
 from suites.evaluation.evaluators.traffic import STATUS_MARKER
@@ -27,6 +27,7 @@ from suites.evaluation.evaluators.verdict import Verdict
 from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
+from tests import xds_dumps
 from tests.fakeexec import FakeTool, FakeTools
 
 A, B = str(load_pins().resolve_release("1.29").version), str(load_pins().resolve_release("1.30").version)
@@ -95,6 +96,8 @@ def world(
     # A failing check fails at once, not after the real convergence deadlines.
     monkeypatch.setattr(test_traffic, "CONVERGENCE_DEADLINE_S", 3.0)
     monkeypatch.setattr(test_injection, "SYNC_DEADLINE_S", 3.0)
+    monkeypatch.setattr(test_traffic_xds, "XDS_DEADLINE_S", 3.0)
+    monkeypatch.setattr(test_controlplane, "CLUSTERS_DEADLINE_S", 3.0)
     monkeypatch.setattr(Observer, "remote_secret_metadata", lambda self, role: fake.remote_secret_meta())
     monkeypatch.setattr(Observer, "cluster_uid", lambda self, role: fake.KUBE_SYSTEM_UID)
     istioctl = fake_tools.install("istioctl")
@@ -125,6 +128,17 @@ def script_cluster(
         for item in pods["items"]
     ]
     kubectl.on(r"exec .* /debug/syncz", stdout=out(syncz))
+    # istiod's registered clusters as the real one lists them (the config cluster, and `config`
+    # from istio-kubeconfig: a known issue its own check reports, a fact here).
+    clusterz = [
+        {"id": fake.REMOTE_CLUSTER, "secretName": "", "syncStatus": "synced"},
+        {"id": "config", "secretName": "external-istiod/istio-kubeconfig", "syncStatus": "synced"},
+    ]
+    kubectl.on(r"exec .* /debug/clusterz", stdout=out(clusterz))
+    # The client's sidecar config (recorded shape): v1 listed twice, as the real istiod sends it.
+    v1 = next(p["status"]["podIP"] for p in pods["items"] if p["metadata"]["labels"].get("version") == "v1")
+    dump = xds_dumps.helloworld_dump((v1, 5000, "config"), (v1, 5000, fake.REMOTE_CLUSTER))
+    kubectl.on(r"exec .* pilot-agent request GET config_dump", stdout=out(dump))
     # istiod's validating webhook (the validation family runs on B too): invalid probes denied.
     for kind, reason in (("vs", "invalid destination host *"), ("dr", "subset name is invalid")):
         kubectl.on(

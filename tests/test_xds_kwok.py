@@ -3,8 +3,8 @@
 Runs the suite as its users do (``pytest suites --topology-mode kwok --scenario
 ip-passthrough`` and ``dns-tls``, the offline tier's istioctl and the pilot-discovery of the same source),
 narrowed to the two checks the synthetic proxies serve: istiod's real ``/debug/syncz`` lists
-every injected pod's proxy as connected and synced, and the EDS it sent the client's proxy for
-helloworld holds the v1 pod. Afterwards no synthetic proxy process is left, and the
+every injected pod's proxy as connected and synced, and the config it sent the client's proxy
+(its route, cluster and EDS for helloworld, as an Envoy config dump) sends the v1 pod every request. Afterwards no synthetic proxy process is left, and the
 conformance report names the stand-in. Root, iproute2 and the kwok tier's binaries are needed;
 without them the test skips and says why.
 """
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.kwok, pytest.mark.slow, pytest.mark.xdist_group("kwok-
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = (
     "test_proxies_connected_and_synced_to_external_istiod",
-    "test_helloworld_endpoints_sent_to_client_proxy",
+    "test_client_sidecars_route_helloworld_evenly",
 )
 CHILD_TIMEOUT_S = 900.0
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from clusters.kwok import xds_proxies
+from clusters.kwok.proxy_configs import SyntheticProxyConfigs
 from clusters.kwok.xds_proxies import (
     SyntheticProxies,
     container_env,
@@ -21,6 +21,7 @@ from clusters.kwok.xds_proxies import (
 )
 from programs.xds_client import go_revision_of
 from scenarios.steps import Role
+from suites.evaluation.evaluators.envoy_config import ConfigDump
 from suites.evaluation.evaluators.injection import evaluate_proxies_synced
 from suites.evaluation.evaluators.xds import helloworld_cluster
 from tests import checks_fakes as fake
@@ -123,9 +124,17 @@ def test_proxies_attach_after_a_passed_wait_on_a_remote_and_stop_at_uninstall(tm
     assert proxies.calls == ["attach R", "attach S", "stop"]
 
 
-def test_received_is_none_without_a_running_proxy() -> None:
-    assert xds_proxies.received("remote", "sample", "curl-1") is None
-    assert xds_proxies.problems_of("remote") == []
+def test_a_pod_without_a_synthetic_proxy_has_no_config_and_says_why(tmp_path: Path) -> None:
+    proxies = Recorder(tmp_path)
+    proxies.problems.append("remote: synthetic proxies could not be started: Unauthenticated")
+    cluster: Any = type("Cluster", (), {"role": "remote"})()
+    config = SyntheticProxyConfigs(lambda: proxies).read(cluster, "sample", "curl-1")
+    assert config.dump is None
+    assert config.problems == (
+        "remote: synthetic proxies could not be started: Unauthenticated",
+        "remote: no synthetic proxy runs for sample/curl-1",
+    )
+    assert SyntheticProxyConfigs(lambda: None).read(cluster, "sample", "curl-1").dump is None
 
 
 def test_the_fake_syncz_is_shaped_as_the_real_one() -> None:
@@ -149,8 +158,11 @@ def test_the_fake_syncz_is_shaped_as_the_real_one() -> None:
     assert "listener_acked" not in unacked  # omitempty, as istiod serialises it
 
 
-def test_the_recorded_first_push_names_the_helloworld_cluster() -> None:
-    received = golden("curl-xds.json")
-    assert received["identity"] == "spiffe://cluster.local/ns/sample/sa/curl"
-    assert helloworld_cluster("sample") in received["clusters"]
-    assert received["cluster_types"][helloworld_cluster("sample")] == "EDS"
+def test_the_recorded_dump_is_an_envoy_config_dump_of_the_sidecar() -> None:
+    """What the synthetic proxy wrote on the kwok tier reads as an Envoy admin config dump: the
+    node id istio-agent gives a sidecar, the helloworld cluster from CDS with its EDS."""
+    dump = ConfigDump.parse(golden("second-remote-remote-curl-config-dump.json"))
+    assert dump.node_id == "sidecar~10.20.0.1~curl-7ff8c849cb-5fvq9.sample~sample.svc.cluster.local"
+    cluster = dump.clusters[helloworld_cluster("sample")]
+    assert cluster["type"] == "EDS" and dump.assignment_of(helloworld_cluster("sample")) is not None
+    assert dump.route_config_for_port(5000) == ("5000", "listener 0.0.0.0_5000")

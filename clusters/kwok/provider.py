@@ -53,6 +53,7 @@ from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
 from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
 from clusters.kwok.preflight import HostPrograms, check_memory, kwok_preflight
+from clusters.kwok.proxy_configs import SyntheticProxyConfigs
 from clusters.kwok.stand_ins import ExternalStandIns, stand_in_texts
 from clusters.kwok.sweep import kept_message, mark_kept, sweep_leftovers
 from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
@@ -157,7 +158,14 @@ class KwokProvider:
             raise
         assert self.network is not None  # no cluster DNS: names resolve through the hosts files
         hostnames = NetnsHostnames(lambda: dict(self.cluster_hosts), self.network.etc, self.runner)
-        return Topology("kwok", dict(self.handles), self.identity.prefix, hostnames, cluster_dns=False)
+        return Topology(
+            mode="kwok",
+            clusters=dict(self.handles),
+            prefix=self.identity.prefix,
+            hostnames=hostnames,
+            cluster_dns=False,
+            proxy_configs=SyntheticProxyConfigs(lambda: self.proxies),
+        )
 
     def load_balancers(self) -> NetnsLoadBalancers:
         if self._lbs is None:

@@ -10,9 +10,10 @@ client (programs/xdsclient, built from Istio's packages) with what the sidecar w
 - the discovery address (``CA_ADDR``), cluster ID, network and the rest of the node metadata
   from the injected ``istio-proxy`` container's environment.
 
-istiod then lists the pod's proxy in syncz and pushes it CDS/EDS; the client writes what it
-received to a JSON file the xDS-level traffic check reads. This is a stand-in, named as one in
-the reports: no Envoy runs and no request is sent. It runs in the pod's cluster's network
+istiod then lists the pod's proxy in syncz and pushes it xDS; the client writes what it
+received as an Envoy config dump, which the topology's proxy-config reader
+(clusters/kwok/proxy_configs.py) hands to the data-plane checks. This is a stand-in, named as one
+in the reports: no Envoy runs and no request is sent. It runs in the pod's cluster's network
 namespace (``netns_of``), so it reaches the discovery address from that cluster's network and
 resolves a discovery hostname (dns-tls) through that cluster's hosts file.
 """
@@ -44,7 +45,6 @@ SYNC_DEADLINE_S = 90.0
 TOKEN_DURATION = "2h"
 STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; no Envoy, no traffic)"
 TOKEN_VOLUME = "istio-token"  # the projected token the injector mounts for istio-agent
-_ACTIVE: list[SyntheticProxies] = []  # this process's running sets (the xDS reader asks them)
 
 
 class StepRecordLike(Protocol):
@@ -58,21 +58,6 @@ class StepRecordLike(Protocol):
     def phase(self) -> str: ...
     @property
     def outcome(self) -> str: ...
-
-
-def received(role: str, namespace: str, pod: str) -> dict[str, Any] | None:
-    """What the synthetic proxy of ``namespace/pod`` in ``role``'s cluster last received, if
-    one runs in this process (``None``: no such proxy, or nothing received yet)."""
-    for proxies in _ACTIVE:
-        proxy = proxies.of(role, namespace, pod)
-        if proxy is not None:
-            return proxy.received()
-    return None
-
-
-def problems_of(role: str) -> list[str]:
-    """Why synthetic proxies of ``role`` could not be started (for a check's failure message)."""
-    return [problem for proxies in _ACTIVE for problem in proxies.problems if problem.startswith(f"{role}: ")]
 
 
 @dataclass
@@ -126,8 +111,6 @@ class SyntheticProxies:
     def attach(self, cluster: ClusterHandle) -> list[SyntheticProxy]:
         """Start a client for every injected, running pod of ``cluster`` that has none yet, and
         stop those whose pod is gone (an old ReplicaSet's after a rollout)."""
-        if self not in _ACTIVE:
-            _ACTIVE.append(self)
         pods = injected_pods(cluster)
         current = {(cluster.role, pod["metadata"]["namespace"], pod["metadata"]["name"]) for pod in pods}
         for key in [key for key in self.proxies if key[0] == cluster.role and key not in current]:
@@ -159,8 +142,6 @@ class SyntheticProxies:
         for proxy in self.proxies.values():
             proxy.process.stop()
         self.proxies.clear()
-        if self in _ACTIVE:
-            _ACTIVE.remove(self)
 
     def _start(self, cluster: ClusterHandle, pod: dict[str, Any]) -> SyntheticProxy:
         meta, spec = pod["metadata"], pod["spec"]

@@ -1,5 +1,5 @@
 // Command xdsclient is the suite's synthetic proxy for kwok mode: it connects to an external
-// istiod as an injected sidecar would and writes the xDS it receives as JSON.
+// istiod as an injected sidecar would and writes the xDS it receives as an Envoy config dump.
 //
 // A kwok pod has no container runtime, so no Envoy runs in it. This client stands in for the
 // sidecar's istio-agent + Envoy on the control-plane side only: it authenticates with the
@@ -15,6 +15,12 @@
 //
 // It is built from Istio's own packages (pkg/adsc, the Citadel client) at the same Istio
 // source as the pilot-discovery it talks to; see programs/xds_client.py for the build.
+//
+// The output has the shape of Envoy's admin /config_dump?include_eds (envoy.admin.v3.ConfigDump
+// with proto field names): the bootstrap node, every cluster, listener, route configuration and
+// cluster load assignment exactly as istiod sent them, so the suite judges it with the same code
+// as a real sidecar's dump. Unlike Envoy's own dump (built from its host sets), the endpoints are
+// the ones received, duplicates included.
 package main
 
 import (
@@ -31,17 +37,27 @@ import (
 	"syscall"
 	"time"
 
+	admin "github.com/envoyproxy/go-control-plane/envoy/admin/v3"
+	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	pstruct "google.golang.org/protobuf/types/known/structpb"
 
 	"istio.io/istio/pilot/pkg/model"
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pkg/adsc"
+	// Registers every Envoy extension type istiod may put in a typed_config, so the dump can
+	// be written as JSON (as istiod's own debug endpoints do).
+	_ "istio.io/istio/pkg/config/xds"
 	"istio.io/istio/pkg/security"
 	"istio.io/istio/security/pkg/nodeagent/caclient"
 	"istio.io/istio/security/pkg/nodeagent/caclient/providers/citadel"
@@ -98,8 +114,7 @@ func run(o options) error {
 			return fmt.Errorf("-%s is required", name)
 		}
 	}
-	spiffe, err := fetchCertificate(o)
-	if err != nil {
+	if _, err := fetchCertificate(o); err != nil {
 		return err
 	}
 	meta, err := nodeMetadata(o.metaFile)
@@ -128,19 +143,19 @@ func run(o options) error {
 	if _, err := client.Wait(o.timeout, v3.ClusterType, v3.EndpointType); err != nil {
 		return fmt.Errorf("no CDS and EDS from %s within %s: %v", o.address, o.timeout, err)
 	}
-	// adsc keeps only the last EDS response, but istiod pushes EDS per changed cluster (an
-	// update names only those): the client keeps every cluster's latest assignment itself,
-	// taken from each response in order.
-	eds := map[string]*endpoint.ClusterLoadAssignment{}
+	// adsc keeps only the last EDS and RDS response, but istiod pushes those per changed
+	// resource (an update names only those, and Envoy keeps the others): the client keeps its
+	// own state, taken from each response in order, as Envoy would.
+	state := newXDSState(o, meta)
 	for drained := false; !drained; {
 		select {
 		case msg := <-client.XDSUpdates:
-			merge(eds, msg)
+			state.merge(msg)
 		default:
 			drained = true
 		}
 	}
-	if err := write(o.outFile, snapshot(client, spiffe, eds)); err != nil {
+	if err := state.write(o.outFile); err != nil {
 		return err
 	}
 	fmt.Println("synced")
@@ -157,8 +172,8 @@ func run(o options) error {
 			if msg == nil {
 				return fmt.Errorf("the ADS stream to %s closed", o.address)
 			}
-			if merge(eds, msg) {
-				if err := write(o.outFile, snapshot(client, spiffe, eds)); err != nil {
+			if state.merge(msg) {
+				if err := state.write(o.outFile); err != nil {
 					return err
 				}
 			}
@@ -176,25 +191,132 @@ func withClusterID(clusterID string) grpc.StreamClientInterceptor {
 	}
 }
 
-// merge takes the cluster load assignments of an EDS response into eds; it says whether the
-// response was CDS or EDS (what the output file shows).
-func merge(eds map[string]*endpoint.ClusterLoadAssignment, msg *discovery.DiscoveryResponse) bool {
+// xdsState is what the proxy holds: CDS and LDS replace the whole set (istiod sends every
+// cluster and listener each time), RDS and EDS update the resources a response names.
+type xdsState struct {
+	node      *core.Node
+	versions  map[string]string
+	clusters  []*cluster.Cluster
+	listeners []*listener.Listener
+	routes    map[string]*route.RouteConfiguration
+	eds       map[string]*endpoint.ClusterLoadAssignment
+}
+
+func newXDSState(o options, meta *pstruct.Struct) *xdsState {
+	return &xdsState{
+		node: &core.Node{
+			// The id istio-agent gives the sidecar: TYPE~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local.
+			Id:       fmt.Sprintf("%s~%s~%s.%s~%s.svc.cluster.local", o.nodeType, o.podIP, o.podName, o.namespace, o.namespace),
+			Metadata: meta,
+		},
+		versions: map[string]string{},
+		routes:   map[string]*route.RouteConfiguration{},
+		eds:      map[string]*endpoint.ClusterLoadAssignment{},
+	}
+}
+
+// merge takes a response into the state; it says whether the response was one the dump shows.
+func (s *xdsState) merge(msg *discovery.DiscoveryResponse) bool {
 	if msg == nil {
 		return false
 	}
 	switch msg.GetTypeUrl() {
-	case v3.EndpointType:
-		for _, resource := range msg.GetResources() {
-			cla := &endpoint.ClusterLoadAssignment{}
-			if err := resource.UnmarshalTo(cla); err == nil {
-				eds[cla.GetClusterName()] = cla
-			}
-		}
-		return true
 	case v3.ClusterType:
-		return true
+		s.clusters = unpack(msg, func() *cluster.Cluster { return &cluster.Cluster{} })
+	case v3.ListenerType:
+		s.listeners = unpack(msg, func() *listener.Listener { return &listener.Listener{} })
+	case v3.RouteType:
+		for _, r := range unpack(msg, func() *route.RouteConfiguration { return &route.RouteConfiguration{} }) {
+			s.routes[r.GetName()] = r
+		}
+	case v3.EndpointType:
+		for _, cla := range unpack(msg, func() *endpoint.ClusterLoadAssignment { return &endpoint.ClusterLoadAssignment{} }) {
+			s.eds[cla.GetClusterName()] = cla
+		}
+	default:
+		return false
 	}
-	return false
+	s.versions[msg.GetTypeUrl()] = msg.GetVersionInfo()
+	return true
+}
+
+func unpack[T proto.Message](msg *discovery.DiscoveryResponse, make func() T) []T {
+	var out []T
+	for _, resource := range msg.GetResources() {
+		value := make()
+		if err := resource.UnmarshalTo(value); err == nil {
+			out = append(out, value)
+		}
+	}
+	return out
+}
+
+// dump is the state as Envoy's admin /config_dump?include_eds shows it.
+func (s *xdsState) dump() (*admin.ConfigDump, error) {
+	clusters := &admin.ClustersConfigDump{VersionInfo: s.versions[v3.ClusterType]}
+	for _, c := range sortedBy(s.clusters, func(c *cluster.Cluster) string { return c.GetName() }) {
+		packed, err := anypb.New(c)
+		if err != nil {
+			return nil, err
+		}
+		clusters.DynamicActiveClusters = append(clusters.DynamicActiveClusters,
+			&admin.ClustersConfigDump_DynamicCluster{VersionInfo: s.versions[v3.ClusterType], Cluster: packed})
+	}
+	listeners := &admin.ListenersConfigDump{VersionInfo: s.versions[v3.ListenerType]}
+	for _, l := range sortedBy(s.listeners, func(l *listener.Listener) string { return l.GetName() }) {
+		packed, err := anypb.New(l)
+		if err != nil {
+			return nil, err
+		}
+		listeners.DynamicListeners = append(listeners.DynamicListeners, &admin.ListenersConfigDump_DynamicListener{
+			Name:        l.GetName(),
+			ActiveState: &admin.ListenersConfigDump_DynamicListenerState{VersionInfo: s.versions[v3.ListenerType], Listener: packed},
+		})
+	}
+	routes := &admin.RoutesConfigDump{}
+	for _, name := range sortedKeys(s.routes) {
+		packed, err := anypb.New(s.routes[name])
+		if err != nil {
+			return nil, err
+		}
+		routes.DynamicRouteConfigs = append(routes.DynamicRouteConfigs,
+			&admin.RoutesConfigDump_DynamicRouteConfig{VersionInfo: s.versions[v3.RouteType], RouteConfig: packed})
+	}
+	endpoints := &admin.EndpointsConfigDump{}
+	for _, name := range sortedKeys(s.eds) {
+		packed, err := anypb.New(s.eds[name])
+		if err != nil {
+			return nil, err
+		}
+		endpoints.DynamicEndpointConfigs = append(endpoints.DynamicEndpointConfigs,
+			&admin.EndpointsConfigDump_DynamicEndpointConfig{VersionInfo: s.versions[v3.EndpointType], EndpointConfig: packed})
+	}
+	out := &admin.ConfigDump{}
+	for _, part := range []proto.Message{
+		&admin.BootstrapConfigDump{Bootstrap: &bootstrap.Bootstrap{Node: s.node}}, clusters, listeners, routes, endpoints,
+	} {
+		packed, err := anypb.New(part)
+		if err != nil {
+			return nil, err
+		}
+		out.Configs = append(out.Configs, packed)
+	}
+	return out, nil
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for key := range m {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedBy[T any](items []T, name func(T) string) []T {
+	out := append([]T(nil), items...)
+	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
+	return out
 }
 
 // fetchCertificate sends the CSR istio-agent sends and keeps the key and chain for mTLS.
@@ -247,74 +369,16 @@ func nodeMetadata(path string) (*pstruct.Struct, error) {
 	return pstruct.NewStruct(fields)
 }
 
-type lbEndpoint struct {
-	Address  string          `json:"address"`
-	Port     uint32          `json:"port"`
-	Weight   uint32          `json:"weight"`
-	Locality string          `json:"locality"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-}
-
-type output struct {
-	Identity string   `json:"identity"`
-	Clusters []string `json:"clusters"`
-	// Cluster name -> its discovery type (EDS, STATIC, ORIGINAL_DST, STRICT_DNS, ...).
-	ClusterTypes map[string]string `json:"cluster_types"`
-	// Cluster name -> endpoints: from EDS, or inline in CDS (load_assignment) for other types.
-	Endpoints map[string][]lbEndpoint `json:"endpoints"`
-	Time      string                  `json:"time"`
-}
-
-func snapshot(client *adsc.ADSC, spiffe string, eds map[string]*endpoint.ClusterLoadAssignment) output {
-	out := output{
-		Identity: spiffe, ClusterTypes: map[string]string{}, Endpoints: map[string][]lbEndpoint{},
-		Time: time.Now().UTC().Format(time.RFC3339),
-	}
-	for name := range client.GetEdsClusters() {
-		out.Clusters = append(out.Clusters, name)
-		out.ClusterTypes[name] = "EDS"
-		if assignment, ok := eds[name]; ok {
-			out.Endpoints[name] = endpoints(assignment)
-		}
-	}
-	for name, c := range client.GetClusters() {
-		out.Clusters = append(out.Clusters, name)
-		out.ClusterTypes[name] = c.GetType().String()
-		if c.GetLoadAssignment() != nil {
-			out.Endpoints[name] = endpoints(c.GetLoadAssignment())
-		}
-	}
-	sort.Strings(out.Clusters)
-	return out
-}
-
-func endpoints(assignment *endpoint.ClusterLoadAssignment) []lbEndpoint {
-	var list []lbEndpoint
-	for _, group := range assignment.GetEndpoints() {
-		for _, lb := range group.GetLbEndpoints() {
-			socket := lb.GetEndpoint().GetAddress().GetSocketAddress()
-			entry := lbEndpoint{
-				Address: socket.GetAddress(), Port: socket.GetPortValue(),
-				Weight: lb.GetLoadBalancingWeight().GetValue(), Locality: locality(group.GetLocality()),
-			}
-			if lb.GetMetadata() != nil {
-				entry.Metadata, _ = protojson.Marshal(lb.GetMetadata())
-			}
-			list = append(list, entry)
-		}
-	}
-	return list
-}
-
-func locality(l *core.Locality) string {
-	return strings.Trim(strings.Join([]string{l.GetRegion(), l.GetZone(), l.GetSubZone()}, "/"), "/")
-}
-
-// write replaces the file atomically so a reader never sees half a document.
-func write(path string, out output) error {
-	data, err := json.MarshalIndent(out, "", "  ")
+// write replaces the file atomically so a reader never sees half a document. Field names are
+// the proto names, as in Envoy's own admin output.
+func (s *xdsState) write(path string) error {
+	dump, err := s.dump()
 	if err != nil {
 		return err
+	}
+	data, err := protojson.MarshalOptions{UseProtoNames: true, Multiline: true, Indent: "  "}.Marshal(dump)
+	if err != nil {
+		return fmt.Errorf("config dump as JSON: %v", err)
 	}
 	tmp := path + ".partial"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {

@@ -39,11 +39,15 @@ def observe_until(
         return seen[-1], timeout
 
 
-def verdict_until_ok(describe: str, evaluate: Callable[[], Verdict], deadline_s: float) -> Verdict:
-    """Re-evaluate until the verdict passes or the deadline; a late failure says it waited."""
-    verdict, timeout = observe_until(
-        describe, evaluate, lambda v: v.ok, deadline_s, show=lambda v: v.observed
-    )
+def verdict_until_ok(
+    describe: str,
+    evaluate: Callable[[], Verdict],
+    deadline_s: float,
+    settled: Callable[[Verdict], bool] = lambda v: v.ok,
+) -> Verdict:
+    """Re-evaluate until the verdict passes (or is ``settled``) or the deadline; a late failure
+    says it waited."""
+    verdict, timeout = observe_until(describe, evaluate, settled, deadline_s, show=lambda v: v.observed)
     if timeout is None:
         return verdict
     return replace(verdict, facts=(*verdict.facts, f"still failing when the wait ended: {timeout}"))

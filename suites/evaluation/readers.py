@@ -185,27 +185,25 @@ class Observer:
     def syncz(self) -> list[Obj]:
         """``/debug/syncz`` of every external istiod replica, merged (a proxy talks to one of them)."""
         entries: list[Obj] = []
-        pods = self.istiod_pods(self.istiod_deployment())
-        for pod in items(pods):
+        for parsed in self.istiod_debug("/debug/syncz").values():
+            entries.extend(entry for entry in parsed or [] if isinstance(entry, dict))
+        return entries
+
+    def istiod_debug(self, path: str) -> dict[str, Any]:
+        """istiod pod -> the parsed JSON its debug endpoint ``path`` returns, for every Ready
+        replica (through ``kubectl exec``: in kwok mode that reaches the real process)."""
+        answers: dict[str, Any] = {}
+        for pod in items(self.istiod_pods(self.istiod_deployment())):
             if not condition_true(pod, "Ready"):
                 continue
+            name = pod["metadata"]["name"]
             result = self.cluster("external").kubectl(
-                "exec",
-                "-n",
-                self.exp.external_namespace,
-                pod["metadata"]["name"],
-                "-c",
-                ISTIOD_CONTAINER,
-                "--",
-                "pilot-discovery",
-                "request",
-                "GET",
-                "/debug/syncz",
+                "exec", "-n", self.exp.external_namespace, name, "-c", ISTIOD_CONTAINER, "--",
+                "pilot-discovery", "request", "GET", path,
                 timeout_s=READ_TIMEOUT_S,
-            )
-            parsed = json.loads(result.stdout or "[]")
-            entries.extend(entry for entry in parsed if isinstance(entry, dict))
-        return entries
+            )  # fmt: skip
+            answers[name] = json.loads(result.stdout or "null")
+        return answers
 
     # --- validation ----------------------------------------------------------------------
 

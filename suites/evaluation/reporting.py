@@ -1,17 +1,21 @@
-"""Turning a verdict into a test outcome: facts recorded, evidence attached (redacted), failure raised."""
+"""Turning a verdict into a test outcome: facts recorded, evidence attached (redacted), the outcome
+raised: a failure, an expected failure carrying known-issue ids (suites/evaluation/known.py), or none."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import allure
 import pytest
 
 from programs.redaction import Redactor
+from scenarios.expectations import ScenarioExpectations
 from suites.evaluation.evaluators.verdict import Verdict
+from suites.evaluation.known import KnownIssue, KnownIssueReproduced, judgement
 
 log = logging.getLogger("eicp.checks")
 
@@ -35,8 +39,8 @@ def redacted(value: Any, redactor: Redactor) -> Any:
     return value
 
 
-def attach_evidence(verdict: Verdict, redactor: Redactor) -> None:
-    for name, value in verdict.evidence.items():
+def attach_evidence(evidence: dict[str, Any], redactor: Redactor) -> None:
+    for name, value in evidence.items():
         if isinstance(value, str):
             allure.attach(redactor.redact(value), name=name, attachment_type=allure.attachment_type.TEXT)
             continue
@@ -44,8 +48,16 @@ def attach_evidence(verdict: Verdict, redactor: Redactor) -> None:
         allure.attach(redactor.redact(text), name=name, attachment_type=allure.attachment_type.JSON)
 
 
-def judge(verdict: Verdict, redactor: Redactor, node: pytest.Item | None = None) -> None:
-    """Record the verdict's facts; on failure attach its evidence and fail with its message."""
+def judge(
+    verdict: Verdict,
+    redactor: Redactor,
+    node: pytest.Item | None = None,
+    expected: tuple[KnownIssue, ...] = (),
+    exp: ScenarioExpectations | None = None,
+) -> None:
+    """Record the verdict's facts and attach what it always shows; then fail with its message,
+    raise ``KnownIssueReproduced`` when only the expected known issues went wrong (the check's
+    strict xfail), or return."""
     for fact in verdict.facts:
         log.info("%s", fact)
         if node is not None:
@@ -56,7 +68,13 @@ def judge(verdict: Verdict, redactor: Redactor, node: pytest.Item | None = None)
             name=f"{verdict.check} facts",
             attachment_type=allure.attachment_type.TEXT,
         )
-    if verdict.ok:
+    attach_evidence(verdict.evidence_always, redactor)
+    outcome = judgement(verdict, expected, exp)
+    if not outcome.problems and not outcome.known:
         return
-    attach_evidence(verdict, redactor)
-    pytest.fail(redactor.redact(verdict.message), pytrace=False)
+    attach_evidence(verdict.evidence, redactor)
+    message = redactor.redact(replace(verdict, problems=outcome.problems, findings=outcome.known).message)
+    if outcome.expected_failure:
+        ids = ", ".join(dict.fromkeys(finding.issue for finding in outcome.known))
+        raise KnownIssueReproduced(f"known issue {ids} reproduces (an expected failure)\n{message}")
+    pytest.fail(message, pytrace=False)

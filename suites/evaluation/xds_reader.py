@@ -1,8 +1,9 @@
-"""Reads what the xDS-level traffic check judges (kwok mode): the client's received EDS and the pods
-and east-west gateways it should point at.
+"""Reads what the xDS judgment of helloworld needs: the client's sidecar config and the pods and
+east-west gateways its endpoints should be.
 
-The EDS comes from the client pod's synthetic proxy (clusters/kwok/xds_proxies.py, running in
-this pytest process); the pods and gateway addresses from the clusters' API servers.
+The sidecar config comes through the topology's proxy-config reader (clusters/proxy_config.py):
+a real Envoy's admin config dump on kind and existing clusters, the synthetic proxy's in kwok
+mode. The pods and gateway addresses come from the clusters' API servers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from clusters.kwok import xds_proxies
 from scenarios.steps import Role
 from suites.evaluation.evaluators.k8s import Obj, items
 from suites.evaluation.evaluators.xds import NetworkGateway
@@ -20,15 +20,16 @@ EASTWEST_SERVICE = "istio-eastwestgateway"  # samples/multicluster/gen-eastwest-
 
 
 @dataclass(frozen=True)
-class HelloworldEdsView:
+class HelloworldXdsView:
     client: str  # the client pod's name ("" when there is none)
-    received: dict[str, Any] | None
+    dump: dict[str, Any] | None
+    source: str  # whose config: the real Envoy's or the synthetic proxy's
     local_pod_ips: dict[str, str]  # pod IP -> helloworld version
     gateways: tuple[NetworkGateway, ...]
-    problems: tuple[str, ...]  # why the synthetic proxies of the role could not start
+    problems: tuple[str, ...]  # why no config could be read
 
 
-def read_helloworld_eds(observer: Observer, role: Role) -> HelloworldEdsView:
+def read_helloworld_xds(observer: Observer, role: Role) -> HelloworldXdsView:
     exp = observer.exp
     pods = _running(observer.sample_pods(role))
     clients = sorted(_name(pod) for pod in pods if _labels(pod).get("app") == exp.client_app)
@@ -39,15 +40,16 @@ def read_helloworld_eds(observer: Observer, role: Role) -> HelloworldEdsView:
         if _labels(pod).get("app") == "helloworld"
     }
     gateways = tuple(
-        NetworkGateway(other, _eastwest_address(observer, other), _helloworld_pods(observer, other))
+        NetworkGateway(other, _eastwest_address(observer, other), _helloworld_versions(observer, other))
         for other in sorted(exp.workloads)
         if other != role
     )
-    received = xds_proxies.received(role, exp.sample_namespace, client) if client else None
-    problems = tuple(xds_proxies.problems_of(role)) + (
-        () if client else (f"{role}: no running {exp.client_app} pod in {exp.sample_namespace}",)
-    )
-    return HelloworldEdsView(client, received, local, gateways, problems)
+    topology = observer.topology
+    if not client:
+        problem = f"{role}: no running {exp.client_app} pod in {exp.sample_namespace}"
+        return HelloworldXdsView("", None, "", local, gateways, (problem,))
+    config = topology.proxy_configs.read(topology[role], exp.sample_namespace, client)
+    return HelloworldXdsView(client, config.dump, config.source, local, gateways, config.problems)
 
 
 def _running(pods: Obj) -> list[Obj]:
@@ -68,8 +70,13 @@ def _name(pod: Obj) -> str:
     return str((pod.get("metadata") or {}).get("name", ""))
 
 
-def _helloworld_pods(observer: Observer, role: Role) -> int:
-    return sum(1 for pod in _running(observer.sample_pods(role)) if _labels(pod).get("app") == "helloworld")
+def _helloworld_versions(observer: Observer, role: Role) -> dict[str, int]:
+    versions: dict[str, int] = {}
+    for pod in _running(observer.sample_pods(role)):
+        if _labels(pod).get("app") == "helloworld":
+            version = _labels(pod).get("version", "?")
+            versions[version] = versions.get(version, 0) + 1
+    return versions
 
 
 def _eastwest_address(observer: Observer, role: Role) -> str | None:

@@ -187,8 +187,13 @@ def evaluate_remote_secrets(
             f"{role}: {namespace}/{name} label {MULTICLUSTER_LABEL}={labels.get(MULTICLUSTER_LABEL)}, "
             f"cluster {named}, keys {join(keys)}"
         )
-        if labels.get(MULTICLUSTER_LABEL) != "true":
+        if _labelled(name, exp) and labels.get(MULTICLUSTER_LABEL) != "true":
             problems.append(f"{role}: Secret {namespace}/{name} lacks label {MULTICLUSTER_LABEL}=true")
+        if not _labelled(name, exp) and MULTICLUSTER_LABEL in labels:
+            problems.append(
+                f"{role}: Secret {namespace}/{name} carries label {MULTICLUSTER_LABEL}, which the "
+                "unlabelled-config-secret workaround removes"
+            )
         if not keys:
             problems.append(f"{role}: Secret {namespace}/{name} holds no kubeconfig")
             continue
@@ -196,7 +201,13 @@ def evaluate_remote_secrets(
     if not exp.remote_secrets:
         problems.append("the scenario's expectations name no remote secret (a renderer bug)")
     expected = "; ".join(
-        f"{role}: Secret {ns}/{name} labelled {MULTICLUSTER_LABEL}=true for cluster "
+        f"{role}: Secret {ns}/{name} "
+        + (
+            f"labelled {MULTICLUSTER_LABEL}=true"
+            if _labelled(name, exp)
+            else f"without label {MULTICLUSTER_LABEL}"
+        )
+        + " for cluster "
         f"{_accepted_ids(exp.cluster_names.get(role), uids.get(role))}, keyed "
         f"{CONFIG_SECRET_KEY if name == CONFIG_SECRET_NAME else 'by that cluster'}"
         for role, (ns, name) in sorted(exp.remote_secrets.items())
@@ -209,6 +220,12 @@ def evaluate_remote_secrets(
         problems=tuple(problems),
         evidence={f"remote-secret-{role}-metadata": secret for role, secret in secrets.items() if secret},
     )
+
+
+def _labelled(name: str, exp: ScenarioExpectations) -> bool:
+    """Whether the Secret must carry istio/multiCluster=true: every remote secret does, the config
+    cluster's ``istio-kubeconfig`` unless the run applies the unlabelled-config-secret workaround."""
+    return name != CONFIG_SECRET_NAME or exp.config_secret_multicluster_label
 
 
 def _accepted_ids(cluster: str | None, uid: str | None) -> str:

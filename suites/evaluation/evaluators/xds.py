@@ -1,25 +1,34 @@
-"""xDS-level traffic evaluator (kwok mode): the endpoints istiod pushes a client's proxy for helloworld.
+"""What a client's sidecar would do with ``http://helloworld.<ns>:5000/hello``, judged from its
+config (every mode): route, cluster, transport, endpoints and the split by Envoy's rules.
 
-With no Envoy to send requests through, what the mesh *would* do is read from the EDS the real
-external istiod sent the client pod's synthetic proxy (clusters/kwok/xds_proxies.py): the
-helloworld cluster must hold exactly the helloworld pods of the client's own network (their pod
-IPs, on the service's target port) and, for every other network that runs helloworld, one
-endpoint at that network's east-west gateway (its LoadBalancer address, port 15443), weighted
-by the number of helloworld pods behind it, so each pod gets an equal share of requests.
+The config is an Envoy config dump (suites/evaluation/evaluators/envoy_config.py): the real
+sidecar's on kind and existing clusters, kwok mode's synthetic proxy's (what the real istiod
+sent it) in kwok mode. From the listener on port 5000 the route for ``helloworld.<ns>:5000``
+leads to its cluster(s); every endpoint must be reached with Istio mutual TLS
+(envoy_tls.py); the endpoints must be exactly the helloworld pods of the client's own network
+(pod IP, port 5000) and, per other network running helloworld, its east-west gateway
+(LoadBalancer address, port 15443); and the split Envoy makes of them (envoy_lb.py: duplicate
+addresses collapse to the first, weights, priorities, localities) must give every helloworld
+pod the same share. The evidence holds the endpoints as listed and the computed split.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from scenarios.steps import Role
+from suites.evaluation.evaluators.envoy_config import ConfigDump, Obj, get
+from suites.evaluation.evaluators.envoy_lb import Host, evidence_of, percent, split
+from suites.evaluation.evaluators.envoy_tls import ISTIO_MUTUAL, transport_to
 from suites.evaluation.evaluators.k8s import join
 from suites.evaluation.evaluators.verdict import Verdict
 
 HELLOWORLD_PORT = 5000
 EASTWEST_PORT = 15443  # the east-west gateway's mTLS passthrough port (AUTO_PASSTHROUGH)
+CHECK = "traffic/xds-endpoints"
 
 
 def helloworld_cluster(namespace: str) -> str:
@@ -33,26 +42,125 @@ class NetworkGateway:
 
     role: Role
     address: str | None  # the east-west gateway's LoadBalancer address (None: it has none)
-    pods: int  # helloworld pods running there
+    versions: Mapping[str, int] = field(default_factory=dict)  # helloworld version -> pods there
+
+    @property
+    def pods(self) -> int:
+        return sum(self.versions.values())
 
 
-def evaluate_helloworld_eds(
+@dataclass(frozen=True)
+class HelloworldSplit:
+    """What the client's sidecar does with a helloworld request, by Envoy's rules."""
+
+    route: str
+    problems: tuple[str, ...]
+    facts: tuple[str, ...]
+    shares: dict[str, Fraction]  # endpoint -> share of requests
+    by_version: dict[str, Fraction]  # helloworld version -> share of requests
+    evidence: dict[str, Any]
+
+
+def _source_cluster(host: Host) -> str:
+    """The Istio cluster an endpoint came from: the last field of istiod's ``istio.workload``
+    metadata (``name;namespace;app;version;cluster``)."""
+    workload = str(get(get(get(host.metadata, "filter_metadata"), "istio"), "workload", "") or "")
+    return workload.rsplit(";", 1)[-1] if ";" in workload else "?"
+
+
+def helloworld_split(
+    dump: Obj,
+    namespace: str,
+    local_pod_ips: Mapping[str, str],
+    gateways: tuple[NetworkGateway, ...],
+) -> HelloworldSplit:
+    """Route, transport and split of ``GET http://helloworld.<ns>:5000/hello`` in ``dump``.
+
+    ``local_pod_ips``: pod IP -> helloworld version in the client's cluster; ``gateways``:
+    the other networks running helloworld.
+    """
+    config = ConfigDump.parse(dump)
+    routed = config.route(HELLOWORLD_PORT, f"helloworld.{namespace}:{HELLOWORLD_PORT}", "/hello")
+    problems: list[str] = [] if routed.problem is None else [routed.problem]
+    facts: list[str] = []
+    evidence: dict[str, Any] = {}
+    shares: dict[str, Fraction] = {}
+    total_weight = sum(weight for _, weight in routed.clusters)
+    for name, weight in routed.clusters:
+        cluster = config.clusters.get(name)
+        if cluster is None:
+            problems.append(f"the route leads to cluster {name}, which the CDS does not hold")
+            continue
+        assignment = config.assignment_of(name)
+        computed = split(cluster, assignment)
+        evidence[name] = {
+            "endpoints and Envoy's split": evidence_of(computed.hosts, computed.shares),
+            "cluster": dict(cluster),
+            "assignment": dict(assignment or {}),
+        }
+        facts.extend(f"{name}: {note}" for note in computed.notes)
+        if computed.problem is not None:
+            problems.append(f"{name}: {computed.problem}")
+        for host in computed.hosts:
+            if not host.kept:
+                continue
+            transport = transport_to(cluster, host.metadata)
+            if transport.mode != ISTIO_MUTUAL:
+                problems.append(
+                    f"{name}: a sidecar reaches {host.address} with {transport.describe()}, not Istio mutual TLS"
+                )
+        for host in computed.hosts:
+            sources = [_source_cluster(h) for h in computed.hosts if h.address == host.address]
+            if host.kept and len(sources) > 1:
+                facts.append(
+                    f"{name}: {host.address} is listed {len(sources)} times, as a workload of Istio "
+                    f"clusters {join(sources)}; Envoy keeps the first, so its share is counted once"
+                )
+        for address, share in computed.shares.items():
+            routed_share = share * Fraction(weight, total_weight or 1)
+            shares[address] = shares.get(address, Fraction(0)) + routed_share
+    by_version = _by_version(shares, local_pod_ips, gateways)
+    facts.append(
+        "by Envoy's rules the sidecar sends helloworld requests: "
+        + (", ".join(f"{v} {percent(s)}" for v, s in sorted(by_version.items())) or "nowhere")
+    )
+    return HelloworldSplit(routed.where, tuple(problems), tuple(facts), shares, by_version, evidence)
+
+
+def _by_version(
+    shares: Mapping[str, Fraction], local_pod_ips: Mapping[str, str], gateways: tuple[NetworkGateway, ...]
+) -> dict[str, Fraction]:
+    """Shares per helloworld version: a pod's own, or a gateway's divided over the pods behind it."""
+    out: dict[str, Fraction] = {}
+    for address, share in shares.items():
+        ip, _, port = address.rpartition(":")
+        if port == str(HELLOWORLD_PORT) and ip in local_pod_ips:
+            version = local_pod_ips[ip]
+            out[version] = out.get(version, Fraction(0)) + share
+            continue
+        gateway = next((g for g in gateways if f"{g.address}:{EASTWEST_PORT}" == address), None)
+        if gateway is None or gateway.pods == 0:
+            out["elsewhere"] = out.get("elsewhere", Fraction(0)) + share
+            continue
+        for version, pods in gateway.versions.items():
+            out[version] = out.get(version, Fraction(0)) + share * Fraction(pods, gateway.pods)
+    return out
+
+
+def evaluate_helloworld_xds(
     role: Role,
     client: str,
-    received: Mapping[str, Any] | None,
-    cluster: str,
+    dump: Obj | None,
+    source: str,
+    namespace: str,
     local_pod_ips: Mapping[str, str],
     gateways: tuple[NetworkGateway, ...],
     *,
     diagnostics: str,
     problems_before: tuple[str, ...] = (),
 ) -> Verdict:
-    """Judge what ``client``'s synthetic proxy in ``role`` received for ``cluster``.
-
-    ``local_pod_ips``: pod IP -> helloworld version, for the client's own cluster;
-    ``gateways``: the other networks that run helloworld. ``problems_before``: why the proxy
-    could not be started, if it could not.
-    """
+    """Judge the helloworld route of ``client``'s sidecar in ``role`` from its config ``dump``
+    (``source`` says whose: the real Envoy's or the synthetic proxy's)."""
     expected_eps = {
         f"{ip}:{HELLOWORLD_PORT}": f"helloworld {version} pod" for ip, version in local_pod_ips.items()
     }
@@ -61,72 +169,58 @@ def evaluate_helloworld_eds(
             expected_eps[f"{gateway.address}:{EASTWEST_PORT}"] = (
                 f"{gateway.role}'s east-west gateway ({gateway.pods} pod(s))"
             )
+    pods = len(local_pod_ips) + sum(g.pods for g in gateways)
     expected = (
-        f"{role}: istiod's EDS for {cluster} sent to {client}'s proxy holds exactly "
+        f"{role}: {client}'s sidecar ({source}) routes helloworld.{namespace}:{HELLOWORLD_PORT} to "
         + join([f"{ep} ({what})" for ep, what in sorted(expected_eps.items())])
-        + " (no other endpoint), weighted equally per helloworld pod"
+        + f" (no other endpoint) with Istio mutual TLS, each of the {pods} helloworld pod(s) getting "
+        + (percent(Fraction(1, pods)) if pods else "an equal share")
+        + " by Envoy's rules"
     )
     problems = list(problems_before)
-    evidence: dict[str, Any] = {f"{role}-{client}-xds": dict(received or {})}
-    if received is None:
-        problems.append(f"{role}: {client}'s synthetic proxy has received no xDS")
-        return Verdict("traffic/xds-endpoints", expected, f"{role}: nothing received", diagnostics,
-                       problems=tuple(problems), evidence=evidence)  # fmt: skip
-    for gateway in gateways:
-        if not gateway.address:
-            problems.append(f"{role}: {gateway.role}'s east-west gateway has no LoadBalancer address")
-    if cluster not in (received.get("clusters") or []):
-        problems.append(f"{role}: no cluster {cluster} in the CDS istiod sent")
-    endpoints = list((received.get("endpoints") or {}).get(cluster) or [])
-    weights: dict[str, int] = {}  # endpoint -> its total weight (an endpoint listed twice counts twice)
-    sources: dict[str, list[str]] = {}
-    for ep in endpoints:
-        key = f"{ep.get('address')}:{ep.get('port')}"
-        weights[key] = weights.get(key, 0) + int(ep.get("weight") or 1)
-        sources.setdefault(key, []).append(source_cluster(ep))
-    # An endpoint listed twice (istiod knows its cluster under two names) gets a double share:
-    # said as a fact, and a problem only when the shares come out unequal (below).
-    facts = tuple(
-        f"{role}: endpoint {ep} is listed {len(where)} times, as a workload of Istio clusters {join(where)}"
-        for ep, where in sorted(sources.items())
-        if len(where) > 1
+    problems += [
+        f"{role}: {g.role}'s east-west gateway has no LoadBalancer address" for g in gateways if not g.address
+    ]
+    if dump is None:
+        problems.append(f"{role}: no config of {client}'s sidecar ({source})")
+        return Verdict(CHECK, expected, f"{role}: nothing to judge", diagnostics, problems=tuple(problems))
+    judged = helloworld_split(dump, namespace, local_pod_ips, gateways)
+    problems += [f"{role}: {problem}" for problem in judged.problems]
+    seen = set(judged.shares)
+    for ep in sorted(set(expected_eps) - seen):
+        problems.append(f"{role}: endpoint {ep} ({expected_eps[ep]}) gets no request (missing from the EDS)")
+    for ep in sorted(seen - set(expected_eps)):
+        problems.append(f"{role}: unexpected endpoint {ep} gets {percent(judged.shares[ep])} of requests")
+    if pods and not problems:
+        per_pod = _per_pod_shares(judged.shares, local_pod_ips, gateways)
+        if any(share != Fraction(1, pods) for share in per_pod.values()):
+            problems.append(
+                f"{role}: helloworld pods do not get equal shares by Envoy's rules (each should get "
+                f"{percent(Fraction(1, pods))}): "
+                + ", ".join(f"{what} {percent(share)}" for what, share in sorted(per_pod.items()))
+            )
+    observed = f"{role}: {judged.route} -> " + (
+        ", ".join(f"{ep} {percent(share)}" for ep, share in sorted(judged.shares.items())) or "no endpoint"
     )
-    for ep in sorted(set(expected_eps) - set(weights)):
-        problems.append(f"{role}: endpoint {ep} ({expected_eps[ep]}) missing from the EDS")
-    for ep in sorted(set(weights) - set(expected_eps)):
-        problems.append(f"{role}: unexpected endpoint {ep} in the EDS")
-    problems.extend(_weight_problems(role, weights, local_pod_ips, gateways))
-    observed = f"{role}: {cluster} -> " + join([f"{ep} weight {w}" for ep, w in sorted(weights.items())])
-    return Verdict("traffic/xds-endpoints", expected, observed, diagnostics,
-                   problems=tuple(problems), facts=facts, evidence=evidence)  # fmt: skip
+    return Verdict(
+        CHECK,
+        expected,
+        observed,
+        diagnostics,
+        problems=tuple(problems),
+        facts=tuple(f"{role}: {fact}" for fact in judged.facts),
+        evidence_always={f"{role}-{client}-helloworld-xds": {"route": judged.route, **judged.evidence}},
+    )
 
 
-def source_cluster(endpoint: Mapping[str, Any]) -> str:
-    """The Istio cluster an endpoint came from: the last field of its ``istio.workload``
-    metadata (``name;namespace;app;version;cluster``), as istiod writes it."""
-    metadata = endpoint.get("metadata") or {}
-    workload = str(((metadata.get("filterMetadata") or {}).get("istio") or {}).get("workload") or "")
-    return workload.rsplit(";", 1)[-1] if ";" in workload else "?"
-
-
-def _weight_problems(
-    role: Role,
-    weights: Mapping[str, int],
-    local_pod_ips: Mapping[str, str],
-    gateways: tuple[NetworkGateway, ...],
-) -> list[str]:
-    """Each helloworld pod's share must be equal: a local endpoint's weight per pod equals a
-    gateway endpoint's weight divided by the pods behind it."""
-    per_pod: dict[str, float] = {}
-    for ip in local_pod_ips:
-        ep = f"{ip}:{HELLOWORLD_PORT}"
-        if ep in weights:
-            per_pod[ep] = float(weights[ep])
+def _per_pod_shares(
+    shares: Mapping[str, Fraction], local_pod_ips: Mapping[str, str], gateways: tuple[NetworkGateway, ...]
+) -> dict[str, Fraction]:
+    per_pod: dict[str, Fraction] = {}
+    for ip, version in local_pod_ips.items():
+        per_pod[f"{version} pod {ip}"] = shares.get(f"{ip}:{HELLOWORLD_PORT}", Fraction(0))
     for gateway in gateways:
-        ep = f"{gateway.address}:{EASTWEST_PORT}"
-        if gateway.address and ep in weights and gateway.pods > 0:
-            per_pod[ep] = weights[ep] / gateway.pods
-    if len(set(per_pod.values())) <= 1:
-        return []
-    shares = join([f"{ep} {share:g}" for ep, share in sorted(per_pod.items())])
-    return [f"{role}: helloworld pods are not weighted equally (total weight per pod: {shares})"]
+        if gateway.address and gateway.pods:
+            share = shares.get(f"{gateway.address}:{EASTWEST_PORT}", Fraction(0)) / gateway.pods
+            per_pod[f"each of {gateway.role}'s {gateway.pods} pod(s)"] = share
+    return per_pod

@@ -1,0 +1,20 @@
+"""Workarounds of known upstream issues a run may apply (``--workaround NAME``), by name.
+
+Each one changes the documented procedure on purpose, so a run that applies one certifies the
+procedure *with* it: the plan shows the changed step, the reports name the workaround. The
+issues they work around are listed in suites/known_issues.yaml (``workaround_option``).
+"""
+
+from __future__ import annotations
+
+UNLABELLED_CONFIG_SECRET = "unlabelled-config-secret"
+MULTICLUSTER_LABEL = "istio/multiCluster"  # the label istiod's secret controller watches for
+
+WORKAROUNDS: dict[str, str] = {
+    UNLABELLED_CONFIG_SECRET: (
+        "the config cluster's istio-kubeconfig Secret (istioctl create-remote-secret --type=config) is "
+        f"applied without its {MULTICLUSTER_LABEL} label, as Istio's integration framework creates it, "
+        "so the external istiod does not register its config cluster a second time "
+        "(known issue config-cluster-registered-twice)"
+    ),
+}
