@@ -11,15 +11,15 @@ from pathlib import Path
 from clusters.cluster import Topology
 from programs.runner import CommandError
 from run.info import RunFacts
+from scenarios.registry import roles_of
 from scenarios.steps import Role
 
 STATE_DIR_ENV = "EICP_STATE_DIR"
 
 
 def needed_roles(scenarios: Iterable[str]) -> tuple[Role, ...]:
-    """The cluster roles the given scenarios need: external and remote always, second for second-remote."""
-    selected = set(scenarios)
-    return ("external", "remote", "second") if "second-remote" in selected else ("external", "remote")
+    """The cluster roles the given scenarios need (their ``ScenarioSpec.roles``; external and remote always)."""
+    return roles_of(scenarios)
 
 
 def state_dir() -> Path:

@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -20,8 +20,10 @@ from programs.runner import CommandRunner
 from programs.tools import ToolResolver
 from run.config import SuiteConfig
 from scenarios import pki
+from scenarios.dns_tls import gateway_hostname
 from scenarios.facts import Facts
 from scenarios.pki import SuitePki
+from scenarios.registry import needs_suite_pki
 from scenarios.releases import IstioRelease, load_pins
 
 CLUSTER_SET_LOCK_TIMEOUT_S = 4 * 3600.0
@@ -42,13 +44,8 @@ class InstallerTools:
 def suite_pki(scenario_id: str, facts: Facts, label: str, runner: CommandRunner) -> SuitePki | None:
     """The per-run PKI when the scenario reaches istiod by a name the suite certifies; its
     private keys are registered with the redactor before anything can log them."""
-    uses_name = scenario_id == "dns-tls" or (
-        scenario_id == "second-remote" and facts.second_remote_base == "dns-tls"
-    )
-    if not (uses_name and facts.suite_pki):
+    if not needs_suite_pki(scenario_id, facts):
         return None
-    from scenarios.dns_tls import gateway_hostname
-
     generated = pki.generate(gateway_hostname(facts), run_label=label)
     for text in generated.private_texts():
         runner.redactor.register(text)
@@ -129,16 +126,10 @@ class WaitHeartbeat(logging.Handler):
 
 def initial_facts(topology: Topology, config: SuiteConfig) -> Facts:
     """What is known before anything is installed: names, API servers and the user's choices."""
-    return Facts(
+    return replace(
+        config.choices(),
         cluster_names={role: cluster.name for role, cluster in topology.clusters.items()},
         api_servers={role: cluster.internal_api_server for role, cluster in topology.clusters.items()},
-        external_hostname=config.external_hostname,
-        external_tls_secret=config.external_tls_secret or Facts.external_tls_secret,
-        suite_pki=config.external_tls_secret is None,
-        clusters_have_dns=topology.cluster_dns,
-        ingress=config.ingress,
-        second_remote_base=config.second_remote_base,
-        workarounds=frozenset(config.workarounds),
     )
 
 

@@ -32,18 +32,18 @@ from run.config_checks import (
     existing_clusters,
     fail,
 )
+from scenarios.facts import Facts
+from scenarios.registry import SCENARIO_IDS, reaches_istiod_by_name
 from scenarios.releases import IstioRelease, IstioVersion, Pins, VersionError, load_pins
-from scenarios.steps import SCENARIO_IDS
-from scenarios.workarounds import WORKAROUNDS
+from scenarios.second_remote import BASES as SECOND_REMOTE_BASES
 
-__all__ = ["ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
+__all__ = ["SECOND_REMOTE_BASES", "ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
 
 TopologyMode = Literal["kind", "existing", "kwok"]
 IngressVariant = Literal["istio", "gateway-api", "both"]
 
 TOPOLOGY_MODES: tuple[str, ...] = ("kind", "existing", "kwok")
 INGRESS_VARIANTS: tuple[str, ...] = ("istio", "gateway-api", "both")
-SECOND_REMOTE_BASES = ("ip-passthrough", "dns-tls")
 DEFAULT_TOOLS_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "eicp" / "tools"
 DEFAULT_REPORT_DIR = Path("eicp-report")
 _PREFIX_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
@@ -67,7 +67,7 @@ class Defaults:
     """The one place option defaults are defined (``fixtures/options.py`` declares them with these)."""
 
     scenario: tuple[str, ...] = SCENARIO_IDS
-    second_remote_base: str = "ip-passthrough"
+    second_remote_base: str = SECOND_REMOTE_BASES[0]
     ingress: str = "istio"
     topology_mode: str = "kind"
     cluster_prefix: str = "eicp"
@@ -128,9 +128,17 @@ class SuiteConfig:
 
     @property
     def uses_external_hostname(self) -> bool:
-        """Whether a selected scenario publishes the external gateway under a host name (dns-tls)."""
-        return "dns-tls" in self.scenarios or (
-            "second-remote" in self.scenarios and self.second_remote_base == "dns-tls"
+        """Whether a selected scenario reaches istiod by a host name (scenarios/registry.py)."""
+        return any(reaches_istiod_by_name(scenario, self.choices()) for scenario in self.scenarios)
+
+    def choices(self) -> Facts:
+        """The facts known before any cluster work: the user's choices, nothing discovered."""
+        return Facts(
+            ingress=self.ingress,
+            second_remote_base=self.second_remote_base,
+            external_hostname=self.external_hostname,
+            external_tls_secret=self.external_tls_secret or Facts.external_tls_secret,
+            suite_pki=self.external_tls_secret is None,
         )
 
 
@@ -252,7 +260,7 @@ def _check_hostname(config: SuiteConfig, mode: str) -> None:
             "dns-tls on existing clusters needs --external-hostname: a real DNS name for the external "
             "gateway (the suite publishes its own test name only on kind clusters it created)"
         )
-    if "dns-tls" in config.scenarios and config.external_tls_secret and hostname is None:
+    if config.uses_external_hostname and config.external_tls_secret and hostname is None:
         fail("--external-tls-secret needs --external-hostname (the name the certificate is for)")
     if mode == "kwok" and config.external_tls_secret:
         fail(

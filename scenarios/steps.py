@@ -16,8 +16,6 @@ import yaml
 Role = Literal["external", "remote", "second"]
 ROLES: tuple[Role, ...] = ("external", "remote", "second")
 
-SCENARIO_IDS: tuple[str, ...] = ("ip-passthrough", "dns-tls", "sail", "second-remote")
-
 
 class Action(StrEnum):
     """What the installer does with a step. Each maps to one installer method."""

@@ -24,6 +24,7 @@ import pytest
 
 from clusters.cluster import Topology
 from scenarios.expectations import ScenarioExpectations
+from scenarios.registry import scenario_spec
 from scenarios.releases import IstioRelease
 from suites.evaluation.evaluators.verdict import Verdict
 from suites.evaluation.known import as_facts
@@ -38,8 +39,6 @@ CHECK_MODULES: tuple[str, ...] = (
     "suites.test_traffic_xds",
 )
 UPGRADE_CHECK = ("upgrade", "test_upgrade_external_control_plane_in_place")
-# Checks a scenario need not run (none today): scenario id -> (family, check) pairs.
-NOT_REQUIRED: dict[str, frozenset[tuple[str, str]]] = {}
 # Checks only one --topology-mode runs: in other modes they are deselected and not required
 # (none today: the xDS-level traffic check runs in every mode).
 MODE_ONLY: dict[tuple[str, str], str] = {}
@@ -94,8 +93,8 @@ def checks() -> tuple[Check, ...]:
 def required_checks(scenario: str, upgrade: bool, mode: str | None = None) -> list[tuple[str, str]]:
     """(family, check) pairs a run of ``scenario`` (in topology ``mode``) must have for ``success``."""
     wanted = [(check.family, check.name) for check in checks()] + ([UPGRADE_CHECK] if upgrade else [])
-    excused = NOT_REQUIRED.get(scenario, frozenset())
-    return [pair for pair in wanted if pair not in excused and not other_mode_only(pair, mode)]
+    excused = scenario_spec(scenario).excused_checks
+    return [pair for pair in wanted if "/".join(pair) not in excused and not other_mode_only(pair, mode)]
 
 
 def other_mode_only(pair: tuple[str, str], mode: str | None) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.steps import SCENARIO_IDS
+from scenarios.registry import SCENARIO_IDS
 from suites.evaluation.applicability import not_applicable
 
 

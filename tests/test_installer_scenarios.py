@@ -24,8 +24,9 @@ from programs.redaction import Redactor
 from programs.runner import CommandError, CommandResult, CommandRunner
 from scenarios import pki
 from scenarios.facts import Facts
+from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import IstioRelease, load_pins
-from scenarios.steps import SCENARIO_IDS, Action, Role, ScenarioPlan
+from scenarios.steps import Action, Role, ScenarioPlan
 from tests.fakeexec import FakeTools
 from tests.test_installer import (
     API_SERVERS,

@@ -10,8 +10,8 @@ from pathlib import Path
 from fixtures.options import SuiteConfig
 from fixtures.plan import plan_facts, plan_text
 from programs.runner import CommandRunner
+from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import load_pins
-from scenarios.steps import SCENARIO_IDS
 from tests.fakeexec import FakeTools
 
 ROOT = Path(__file__).resolve().parent.parent
