@@ -19,12 +19,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from clusters.capabilities import Capability, ProviderCapabilities
 from clusters.cluster import ClusterHandle, ProviderError, Topology
 from clusters.kubeconfig import KubeconfigError, save_kubeconfig, server_of
 from clusters.networks import ROLE_NETWORKS
-from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider
+from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider, StepRecordLike
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from run.config import ExistingClusters
@@ -36,6 +37,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("eicp.existing")
 
 PROBE_TIMEOUT_S = 30.0
+CAPABILITIES = ProviderCapabilities(
+    mode="existing",
+    clusters="existing clusters",
+    creates_clusters=False,
+    supports=frozenset({Capability.REAL_DATA_PLANE, Capability.CONTAINER_LOGS}),
+    lacks={
+        Capability.PUBLISHES_HOSTNAMES: (
+            "the suite publishes its own test name only in clusters it created (it edits their "
+            "nodes' hosts files and CoreDNS); existing clusters need a name real DNS resolves"
+        ),
+        Capability.SYNTHETIC_XDS_PROXIES: (
+            "existing clusters run real Envoy sidecars, whose traffic the suite measures instead"
+        ),
+    },
+)
 
 
 class ExistingClusterError(ProviderError):
@@ -104,7 +120,7 @@ def connect_existing(
         )
         _check_answers(handle)
         clusters[role] = handle
-    return Topology(mode="existing", clusters=clusters, prefix="")
+    return Topology(CAPABILITIES, clusters=clusters, prefix="")
 
 
 @dataclass
@@ -116,7 +132,7 @@ class ExistingProvider:
     redactor: Redactor
     run_dir: Path
     kubectl_bin: str
-    mode: str = "existing"
+    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
     topology: Topology | None = None
 
     def provision(self, roles: Sequence[Role]) -> Topology:
@@ -133,6 +149,9 @@ class ExistingProvider:
 
     def stand_ins(self) -> tuple[str, ...]:
         return ()
+
+    def step_recorded(self, record: StepRecordLike) -> None:
+        """Nothing to follow: the user's nodes run the pods themselves."""
 
     def teardown(self, *, failed: bool, interrupted: bool) -> str | None:
         if self.topology is not None:

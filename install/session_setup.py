@@ -62,7 +62,7 @@ def cluster_set_lock(
         sorted(
             (role, cluster.context, str(cluster.kubeconfig)) for role, cluster in topology.clusters.items()
         )
-        if topology.mode == "existing"
+        if not topology.capabilities.creates_clusters
         else [topology.prefix, sorted(cluster.name for cluster in topology.clusters.values())]
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]

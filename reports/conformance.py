@@ -32,6 +32,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from clusters.providers import capabilities_of
 from reports import run_facts
 from reports.categories import classify
 from reports.outcomes import KNOWN_ISSUE, CheckOutcome, group_by_scenario
@@ -55,12 +56,6 @@ IMPLEMENTATION = {
     "project": "istio",
     "url": "https://istio.io/",
     "contact": ["https://github.com/istio/istio/issues"],
-}
-# True of every kwok-mode run, whatever else the provider noted.
-KWOK_STAND_IN = {
-    "component": "nodes, pods and their status",
-    "standIn": "simulated by KWOK: no container runtime, so no traffic through Envoy",
-    "role": None,
 }
 
 
@@ -211,11 +206,11 @@ def build_report(
     outcomes = list(outcomes)
     families = {check_label(outcome): outcome.identity.family for outcome in outcomes}
     facts = run_facts.export() if facts is None else facts
-    # The cluster provider's own list (run.info), else what is true of any kwok run; then what
-    # other code noted (reports.run_facts).
-    stand_ins = [stand_in_entry(text) for text in getattr(info, "stand_ins", [])]
-    if info.mode == "kwok" and not stand_ins:
-        stand_ins.append(dict(KWOK_STAND_IN))
+    # The cluster provider's own list (run.info), else what is true of any run of its mode
+    # (clusters/providers.py); then what other code noted (reports.run_facts).
+    capabilities = capabilities_of(info.mode)
+    noted = getattr(info, "stand_ins", []) or (capabilities.stands_in if capabilities else ())
+    stand_ins = [stand_in_entry(text) for text in noted]
     stand_ins += [dict(entry) for entry in facts.get("standIns", []) if entry not in stand_ins]
     scenarios = [
         _scenario_entry(

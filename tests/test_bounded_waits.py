@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from clusters.providers import provider_spec
 from fixtures.core import make_private_dir
 from programs import downloads as downloads_module
 from programs.runner import CommandRunner
@@ -124,7 +125,7 @@ def test_the_scenario_cluster_set_lock_wait_is_bounded_and_names_its_holder(tmp_
     from clusters.cluster import Topology
     from install.session_setup import cluster_set_lock
 
-    topology = Topology(mode="kind", clusters={}, prefix="eicp")
+    topology = Topology(provider_spec("kind").capabilities, clusters={}, prefix="eicp")
     held = cluster_set_lock(topology, tmp_path, "ip-passthrough 1.30 (gw0)")
     started = time.monotonic()
     try:

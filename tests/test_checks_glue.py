@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from scenarios.expectations import ScenarioExpectations
@@ -56,7 +57,7 @@ def installed(runner: CommandRunner, tmp_path: Path) -> Installed:
     return Installed(
         "second-remote",
         fake.release(),
-        Topology("kind", clusters, "eicp"),  # type: ignore[arg-type]
+        Topology(provider_spec("kind").capabilities, clusters, "eicp"),  # type: ignore[arg-type]
         fake.second_remote(),
         tmp_path / "diagnostics",
     )

@@ -76,6 +76,29 @@ def test_collects_per_cluster_and_namespace(
     assert PRIVATE_KEY not in log
 
 
+def test_kwok_reads_only_the_logs_its_stand_ins_serve(
+    fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path
+) -> None:
+    """kwok pods have no containers: no `kubectl logs` (and no "no logs found" error) for them,
+    one note per cluster saying why; the istiod stand-in's log is read (its capabilities)."""
+    script_kubectl(fake_tools.install("kubectl"))
+    topology = make_topology(fake_tools, runner, tmp_path, ("external", "remote"), mode="kwok")
+    out = tmp_path / "diag"
+
+    result = collect_diagnostics(topology, {"remote": ["sample"]}, out, runner, deadline_s=60)
+
+    logs = [line for line in fake_tools.lines("kubectl") if " logs " in line]
+    assert logs and all("istiod-5d8f7-abcde" in line for line in logs)
+    assert (out / "external-eicp-external/external-istiod/logs/istiod-5d8f7-abcde/discovery.log").is_file()
+    assert not (out / "remote-eicp-remote/sample/logs").exists()
+    assert result.errors == []
+    assert any(
+        note.startswith("remote: container logs of 1 pod(s) not read: kwok pods have no containers")
+        for note in result.notes
+    )
+    assert "note: remote: container logs of" in result.summary()
+
+
 def test_unreachable_cluster_does_not_stop_the_others(
     fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path
 ) -> None:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from clusters.cluster import Topology
+from clusters.providers import provider_spec
 from install.hostname import KindNodes, hosts_line
 from install.installer import EnvironmentFault, Installer, StepFailed
 from install.ledger import Ledger
@@ -375,7 +376,7 @@ def test_bad_precondition_parameters_are_refused_before_any_command(
 def test_existing_clusters_run_the_probe_without_node_access(precondition_world: dict[str, Any]) -> None:
     installer: Installer = precondition_world["installer"]
     topology: Topology = installer.topology
-    topology.mode = "existing"
+    topology.capabilities = provider_spec("existing").capabilities
     system = Step(
         PRECONDITION.name, "remote", Action.PRECONDITION, "t", params={**PRECONDITION.params, "ca": "system"}
     )

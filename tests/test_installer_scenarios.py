@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from install.installer import Installer, StepFailed
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandResult, CommandRunner
@@ -269,7 +270,7 @@ def simulated_install(
     }
     installer = Installer(
         scenario=scenario,
-        topology=Topology("kind", clusters, "eicp"),
+        topology=Topology(provider_spec("kind").capabilities, clusters, "eicp"),
         release=release,
         work_dir=tmp_path / "work",
         istioctl=Path("istioctl"),

@@ -297,7 +297,7 @@ def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
         tools=tools,
     )
     provider = build_kwok_provider(context)
-    assert provider.mode == "kwok" and provider.settings.keep_clusters
+    assert provider.capabilities.mode == "kwok" and provider.settings.keep_clusters
     assert provider.identity.cluster_name("second") == "eicpb-r6-second-gw3"
     assert provider.lb_host_name(0) == "eicpb-r6-lb0-gw3" and provider.owner == "eicpb-r6-gw3"
     assert provider.binaries.kube_version == load_pins().tools["kube-apiserver"]["version"]

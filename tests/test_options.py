@@ -285,17 +285,6 @@ def test_cluster_names_must_be_dns1123_labels(runner: CommandRunner, name: str) 
     assert_refused(code, output, f"--remote-cluster-name {name!r} is not a DNS-1123 label")
 
 
-def test_kwok_mode_is_refused_while_its_provider_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    from fixtures import options
-
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert options.available_modes() == ("kind", "existing")
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
-    assert options.available_modes() == ("kind", "existing", "kwok")
-
-
 def test_certify_passes_the_tool_options_to_its_tools_step(tmp_path: Path) -> None:
     """ci/certify.sh gives its tools step --tool-path, --tools-dir and --no-download, and only
     the tools of the run's mode (issue 10 item 9); a fake venv python records every call."""

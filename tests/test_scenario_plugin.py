@@ -31,6 +31,7 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
     import pytest
 
     from clusters.cluster import ClusterHandle, Topology
+    from clusters.providers import provider_spec
     from fixtures.scenario_plugin import InstallerTools
     from scenarios.expectations import ScenarioExpectations
     from scenarios.steps import Action, ScenarioPlan, Step
@@ -40,7 +41,7 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
         kubeconfig = tmp_path_factory.mktemp("kube") / "remote.kubeconfig"
         kubeconfig.write_text("apiVersion: v1\\n")
         handle = ClusterHandle("remote", "eicp-remote", "ctx-rem", kubeconfig, "https://10.0.0.1:6443", None, runner)
-        return Topology(os.environ.get("TOPOLOGY_MODE", "kind"), {"remote": handle}, "eicp")
+        return Topology(provider_spec(os.environ.get("TOPOLOGY_MODE", "kind")).capabilities, {"remote": handle}, "eicp")
 
     @pytest.fixture(scope="session", autouse=True)
     def record_diagnostics():

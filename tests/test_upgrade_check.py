@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from fixtures.scenario_plugin import InstalledScenario, InstallerTools
 from fixtures.upgrade_plugin import UpgradeDriver
 from programs.redaction import Redactor
@@ -76,7 +77,7 @@ def world(
     installed = InstalledScenario(
         "ip-passthrough",
         old,
-        Topology("kind", clusters, "eicp"),  # type: ignore[arg-type]
+        Topology(provider_spec("kind").capabilities, clusters, "eicp"),  # type: ignore[arg-type]
         rendered.plan,
         rendered.expectations,
         FACTS,

@@ -33,9 +33,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
+from clusters.capabilities import Capability, ProviderCapabilities
 from clusters.cluster import ClusterHandle, ProviderError, Topology
 from clusters.kubeconfig import save_kubeconfig
 from clusters.kwok.config import (
@@ -52,17 +54,17 @@ from clusters.kwok.hostnames import NetnsHostnames
 from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
 from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
-from clusters.kwok.preflight import HostPrograms, check_memory, kwok_preflight
-from clusters.kwok.proxy_configs import SyntheticProxyConfigs
-from clusters.kwok.stand_ins import ExternalStandIns, stand_in_texts
-from clusters.kwok.sweep import kept_message, mark_kept, sweep_leftovers
+from clusters.kwok.preflight import check_memory, kwok_preflight
+from clusters.kwok.sweep import mark_kept, registry_of, sweep_leftovers
+from clusters.kwok.workloads import STAND_INS as ISTIOD_STAND_INS
+from clusters.kwok.workloads import IstiodStandIns
 from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
-from clusters.kwok.xds_proxies import StepRecordLike, SyntheticProxies, build_synthetic_proxies
+from clusters.kwok.xds_proxies import SyntheticProxies, build_synthetic_proxies
 from clusters.names import RunIdentity, worker_for_names
 from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost
 from clusters.networks import ROLE_NETWORKS
 from clusters.preflight import PreflightError
-from clusters.provider import ProviderContext
+from clusters.provider import ProviderContext, StepRecordLike
 from clusters.run_registry import ClusterRecord, RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
@@ -76,6 +78,28 @@ NODES_READY_TIMEOUT_S = 120.0
 STAND_INS = (
     "LoadBalancer addresses (network-namespace hosts)",
     "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
+)
+CAPABILITIES = ProviderCapabilities(
+    mode="kwok",
+    clusters="kwok clusters",
+    creates_clusters=True,
+    supports=frozenset({Capability.SYNTHETIC_XDS_PROXIES}),
+    lacks={
+        Capability.REAL_DATA_PLANE: (
+            "kwok mode runs no data plane: its pods get a status, never containers (no Envoy, no "
+            "pod network, no operator image)"
+        ),
+        Capability.CONTAINER_LOGS: "kwok pods have no containers, so there are no container logs to read",
+        Capability.PUBLISHES_HOSTNAMES: (
+            "kwok clusters have no nodes or cluster DNS to publish a name into, and their gateway "
+            "is a stand-in"
+        ),
+    },
+    logged_pods={"app": "istiod"},  # clusters/kwok/istiod_host.py routes their logs (kwok Logs)
+    # True of every kwok-mode run, whatever else the provider notes.
+    stands_in=(
+        "nodes, pods and their status (simulated by KWOK: no container runtime, so no traffic through Envoy)",
+    ),
 )
 
 
@@ -102,9 +126,7 @@ class KwokProvider:
     runner: CommandRunner
     redactor: Redactor
     ip: IpCli
-    programs: HostPrograms
-    log_dir: Path | None = None  # the stand-ins' logs worth keeping (no secrets): the report's
-    mode: str = "kwok"
+    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
     network: HostNetwork | None = None
     cluster_hosts: dict[Role, NetnsHost] = field(default_factory=dict)
     handles: dict[Role, ClusterHandle] = field(default_factory=dict)
@@ -156,16 +178,7 @@ class KwokProvider:
         except BaseException:
             self.teardown(failed=True, interrupted=True)
             raise
-        assert self.network is not None  # no cluster DNS: names resolve through the hosts files
-        hostnames = NetnsHostnames(lambda: dict(self.cluster_hosts), self.network.etc, self.runner)
-        return Topology(
-            mode="kwok",
-            clusters=dict(self.handles),
-            prefix=self.identity.prefix,
-            hostnames=hostnames,
-            cluster_dns=False,
-            proxy_configs=SyntheticProxyConfigs(lambda: self.proxies),
-        )
+        return Topology(self.capabilities, clusters=dict(self.handles), prefix=self.identity.prefix)
 
     def load_balancers(self) -> NetnsLoadBalancers:
         if self._lbs is None:
@@ -393,7 +406,7 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         ),
         binaries=binaries,
         kwokctl=Kwokctl(context.runner, tools["kwokctl"].path, tools["kubectl"].path, workdir),
-        registry=RunRegistry(context.state_dir / "kwok"),
+        registry=registry_of(context.state_dir),
         run_dir=context.run_dir,
         runner=context.runner,
         redactor=context.redactor,

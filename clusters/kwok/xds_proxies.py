@@ -25,11 +25,11 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from clusters.cluster import ClusterHandle, ProviderError
 from clusters.kwok.pilot_binaries import pilot_source
-from clusters.provider import ProviderContext
+from clusters.provider import ProviderContext, StepRecordLike
 from programs.background import BackgroundProcess
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
@@ -47,17 +47,19 @@ STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; 
 TOKEN_VOLUME = "istio-token"  # the projected token the injector mounts for istio-agent
 
 
-class StepRecordLike(Protocol):
-    """What ``install.installer.StepRecord`` tells about a finished step."""
+def received(role: str, namespace: str, pod: str) -> dict[str, Any] | None:
+    """What the synthetic proxy of ``namespace/pod`` in ``role``'s cluster last received, if
+    one runs in this process (``None``: no such proxy, or nothing received yet)."""
+    for proxies in _ACTIVE:
+        proxy = proxies.of(role, namespace, pod)
+        if proxy is not None:
+            return proxy.received()
+    return None
 
-    @property
-    def role(self) -> Role: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def phase(self) -> str: ...
-    @property
-    def outcome(self) -> str: ...
+
+def problems_of(role: str) -> list[str]:
+    """Why synthetic proxies of ``role`` could not be started (for a check's failure message)."""
+    return [problem for proxies in _ACTIVE for problem in proxies.problems if problem.startswith(f"{role}: ")]
 
 
 @dataclass

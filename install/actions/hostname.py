@@ -12,7 +12,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 
-from clusters.cluster import ClusterHandle, HostnamePublishing
+from clusters.capabilities import Capability
+from clusters.cluster import ClusterHandle
 from install.actions.context import ActionContext, param
 from install.faults import EnvironmentFault, PlanError
 from install.hostname import (
@@ -48,14 +49,14 @@ def publish_hostname(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> 
     (``remove``) take exactly that back; see install/hostname/ (kind) and the provider's own
     publishing (``Topology.hostnames``, kwok: the clusters' hosts files)."""
     hostname, scopes = param(step, "hostname", str), param(step, "scopes", list)
-    provider = ctx.topology.hostnames
-    nodes = ctx.nodes if ctx.topology.mode == "kind" else None
+    can_publish = ctx.topology.can(Capability.PUBLISHES_HOSTNAMES)
+    nodes = ctx.nodes if can_publish else None
     remove = bool(step.params.get("remove"))
     if provider is None and nodes is None and not remove:
         why = (
             "the installer was given no access to the kind node containers (no kind binary)"
-            if ctx.topology.mode == "kind"
-            else f"the suite publishes its own test name only in clusters it creates ({ctx.topology.mode} mode)"
+            if can_publish
+            else ctx.topology.capabilities.why_not(Capability.PUBLISHES_HOSTNAMES)
         )
         raise PlanError(
             f"step {step.name!r}: cannot publish {hostname} in {cluster.name}: {why}. The remote API "
@@ -97,26 +98,8 @@ def precondition(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str 
             f"step {step.name!r}: unknown precondition {check!r}; known: hostname-resolves-and-tls-verifies"
         )
     request = _probe_request(ctx, step)
-    provider = ctx.topology.hostnames
-    if provider is not None:
-        # The provider's clusters run no pods: the probe's script runs where their pods would.
-        _check_resolution(
-            ctx,
-            step,
-            cluster,
-            request,
-            lambda: [(cluster.name, provider.resolve(step.role, request.hostname))],
-            "network namespace",
-        )
-        _probe_in_pod_network(ctx, step, cluster, request, provider)
-        return None
-    if ctx.nodes is not None and ctx.topology.mode == "kind":
-        nodes = ctx.nodes
-        _check_resolution(
-            ctx, step, cluster, request,
-            lambda: [(node, nodes.resolve(node, request.hostname)) for node in nodes.names(cluster.name)],
-            "nodes",
-        )  # fmt: skip
+    if ctx.nodes is not None and ctx.topology.can(Capability.PUBLISHES_HOSTNAMES):
+        _check_node_resolution(ctx, step, cluster, request)
     _probe_from_pod(ctx, step, cluster, request)
     return None
 
