@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
-from suites.evaluation.evaluators.clusters import evaluate_registered_clusters, registered_by_scenario
 from suites.evaluation.evaluators.controlplane import (
     evaluate_gateway,
     evaluate_istiod,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
 from suites.evaluation.evaluators.verdict import combine
 from suites.evaluation.judging import proxies_synced, sidecar_verdicts
 from suites.evaluation.readers import InstalledScenarioLike, Observer
