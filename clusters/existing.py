@@ -29,6 +29,7 @@ from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider, StepR
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from run.config import ExistingClusters
+from run.timeouts import EXISTING_PROBE
 from scenarios.steps import Role
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("eicp.existing")
 
-PROBE_TIMEOUT_S = 30.0
 CAPABILITIES = ProviderCapabilities(
     mode="existing",
     clusters="existing clusters",
@@ -90,7 +90,7 @@ def connect_existing(
         kubeconfig_path = run_dir / f"kubeconfig-{role}"
         text = runner.run(
             [kubectl_bin, *source, "config", "view", "--raw", "--minify", "--flatten", "--context", context],
-            timeout_s=PROBE_TIMEOUT_S,
+            timeout_s=EXISTING_PROBE.seconds(),
             attach=False,
             title=f"[{role}] kubectl config view --minify --context {context}",
         ).stdout
@@ -178,7 +178,7 @@ def _contexts(runner: CommandRunner, kubectl_bin: str, source: list[str], where:
     try:
         result = runner.run(
             [kubectl_bin, *source, "config", "get-contexts", "-o", "name"],
-            timeout_s=PROBE_TIMEOUT_S,
+            timeout_s=EXISTING_PROBE.seconds(),
             title="kubectl config get-contexts",
         )
     except CommandError as error:
@@ -192,8 +192,8 @@ def _check_answers(handle: ClusterHandle) -> None:
             "get",
             "--raw",
             "/version",
-            f"--request-timeout={int(PROBE_TIMEOUT_S)}s",
-            timeout_s=PROBE_TIMEOUT_S + 10,
+            f"--request-timeout={int(EXISTING_PROBE.seconds())}s",
+            timeout_s=EXISTING_PROBE.seconds() + 10,
             title=f"[{handle.role}] is the cluster of context {handle.context} answering?",
         )
         version = json.loads(result.stdout).get("gitVersion", "?")

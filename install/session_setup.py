@@ -19,6 +19,7 @@ from install.samples import SamplesProvider
 from programs.runner import CommandRunner
 from programs.tools import ToolResolver
 from run.config import SuiteConfig
+from run.timeouts import INSTALL_CLUSTER_SET_LOCK, SAMPLES_VERSION
 from scenarios import pki
 from scenarios.dns_tls import gateway_hostname
 from scenarios.facts import Facts
@@ -26,7 +27,6 @@ from scenarios.pki import SuitePki
 from scenarios.registry import needs_suite_pki
 from scenarios.releases import IstioRelease, load_pins
 
-CLUSTER_SET_LOCK_TIMEOUT_S = 4 * 3600.0
 WAIT_HEARTBEAT_S = 10.0
 
 
@@ -53,7 +53,7 @@ def suite_pki(scenario_id: str, facts: Facts, label: str, runner: CommandRunner)
 
 
 def cluster_set_lock(
-    topology: Topology, directory: Path, label: str, timeout_s: float = CLUSTER_SET_LOCK_TIMEOUT_S
+    topology: Topology, directory: Path, label: str, timeout_s: float | None = None
 ) -> FileLock:
     """A host-wide lock per cluster set (next to the tools cache, which is host-wide too):
     pytest processes sharing clusters install one at a time. Returned acquired. A wait longer
@@ -65,6 +65,7 @@ def cluster_set_lock(
         if not topology.capabilities.creates_clusters
         else [topology.prefix, sorted(cluster.name for cluster in topology.clusters.values())]
     )
+    timeout_s = INSTALL_CLUSTER_SET_LOCK.seconds() if timeout_s is None else timeout_s
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(directory / f"cluster-set-{digest}.lock"), timeout=timeout_s)
@@ -155,7 +156,7 @@ def installer_tools_from(tools: ToolResolver, config: SuiteConfig, runner: Comma
             offline = pins.offline_istioctl
             printed = runner.run(
                 [str(release.istioctl_path), "version", "--remote=false", "--short"],
-                timeout_s=60.0,
+                timeout_s=SAMPLES_VERSION.seconds(),
                 title="which Istio source is the custom istioctl built from?",
             ).stdout  # "client version: 1.31-dev.b01690e6db7d"
             reported = printed.strip().rsplit(" ", 1)[-1]

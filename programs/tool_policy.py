@@ -25,10 +25,10 @@ from pathlib import Path
 
 from programs.runner import CommandError
 from programs.tools import ResolvedTool, ToolResolver, ToolSpec, ToolUnavailable, env_var_for
+from run.timeouts import TOOL_VERSION
 
 log = logging.getLogger("eicp.tools")
 
-VERSION_CHECK_TIMEOUT_S = 60.0
 # How far a PATH binary's (major, minor) may be from the pinned one: kubectl follows the
 # Kubernetes skew policy (one minor either way); istioctl must be the release itself (it
 # installs its own version); others must be the pinned minor.
@@ -110,7 +110,7 @@ class RunToolResolver(ToolResolver):
         try:
             result = self.runner.run(
                 [found, *spec.version_args],
-                timeout_s=VERSION_CHECK_TIMEOUT_S,
+                timeout_s=TOOL_VERSION.seconds(),
                 title=f"{name} version check (PATH)",
                 check=False,
                 attach=False,

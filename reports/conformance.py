@@ -253,6 +253,7 @@ def build_report(
         "standIns": stand_ins,
         "workarounds": [dict(entry) for entry in info.workarounds],
         "upgradeProbes": [dict(entry) for entry in facts.get("upgradeProbes", [])],
+        **({"timeouts": info.timeouts} if getattr(info, "timeouts", None) else {}),
     }
 
 

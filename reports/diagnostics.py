@@ -30,6 +30,7 @@ from clusters.cluster import ClusterHandle, Topology
 from programs.exports import export_redacted, kind_logs_key
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from run.timeouts import DIAGNOSTICS_CALL, DIAGNOSTICS_REQUEST
 from scenarios.steps import Action, ScenarioPlan
 
 # Namespaces worth a look on every cluster when they exist, besides the scenario's own.
@@ -47,15 +48,8 @@ CUSTOM_RESOURCES: tuple[str, ...] = (
     "httproutes.gateway.networking.k8s.io",
     "tlsroutes.gateway.networking.k8s.io",
 )
-ISTIOD_DEBUG_PATHS: tuple[str, ...] = (
-    "/debug/connections",
-    "/debug/syncz",
-    "/debug/clusterz",
-    "/debug/endpointShardz",
-)
-PER_CALL_TIMEOUT_S = 30.0
+ISTIOD_DEBUG_PATHS: tuple[str, ...] = ("/debug/connections", "/debug/syncz", "/debug/clusterz")
 SUMMARY_FILE = "SUMMARY.txt"  # written last: its presence means "collected"
-_REQUEST_TIMEOUT = "--request-timeout=20s"
 _LOG_TAIL_LINES = "5000"
 _MIN_TIME_FOR_A_CALL_S = 0.5
 _MAX_COPIED_FILE_BYTES = 20 * 1024 * 1024
@@ -117,7 +111,10 @@ class _Collector:
             return None
         try:
             done = self.runner.run(
-                argv, timeout_s=min(PER_CALL_TIMEOUT_S, left), attach=False, title=f"diagnostics: {what}"
+                argv,
+                timeout_s=min(DIAGNOSTICS_CALL.seconds(), left),
+                attach=False,
+                title=f"diagnostics: {what}",
             )
         except CommandError as error:
             why = str(error).splitlines()[0]
@@ -258,7 +255,11 @@ def _collect_cluster(
     kind_bin: str | None,
     capabilities: ProviderCapabilities,
 ) -> None:
-    kubectl = [cluster.kubectl_bin, *cluster.kube_args(), _REQUEST_TIMEOUT]
+    kubectl = [
+        cluster.kubectl_bin,
+        *cluster.kube_args(),
+        f"--request-timeout={DIAGNOSTICS_REQUEST.seconds():g}s",
+    ]
     base = Path(safe_name(f"{cluster.role}-{cluster.name}"))
     listed = c.run([*kubectl, "get", "namespaces", "-o", "name"], f"{cluster.role} namespaces")
     if listed is None:

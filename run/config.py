@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from run import timeouts
 from run.config_checks import (
     ConfigError,
     check_contexts,
@@ -71,7 +72,6 @@ class Defaults:
     cluster_prefix: str = "eicp"
     # Pre-upgrade probe: the share of requests that must succeed while the control plane is upgraded.
     upgrade_min_success_ratio: float = 0.995
-    diagnostics_timeout_s: float = 300.0
     report_dir: Path = DEFAULT_REPORT_DIR
     tools_dir: Path = DEFAULT_TOOLS_DIR
 
@@ -118,7 +118,8 @@ class SuiteConfig:
     external_tls_secret: str | None
     image_archive_dir: Path | None
     preload_images: tuple[str, ...]
-    diagnostics_timeout_s: float = DEFAULTS.diagnostics_timeout_s
+    # Overridden deadlines (run/timeouts.py): --timeout NAME=SECONDS / FILE, --diagnostics-timeout.
+    timeouts: dict[str, float] = field(default_factory=dict)
     istio_hub: str | None = None
     istio_tag: str | None = None
     istioctl: Path | None = None
@@ -137,6 +138,7 @@ class SuiteConfig:
             external_hostname=self.external_hostname,
             external_tls_secret=self.external_tls_secret or Facts.external_tls_secret,
             suite_pki=self.external_tls_secret is None,
+            step_deadlines=timeouts.step_overrides(self.timeouts),
         )
 
 
@@ -175,11 +177,7 @@ def build_config(option: Option, *, modes: tuple[str, ...]) -> SuiteConfig:
         fail(
             f"--kind-node-image {node_image!r} is not an image reference (e.g. kindest/node:v1.37.0@sha256:...)"
         )
-    diagnostics_timeout = float(option("--diagnostics-timeout"))
-    if not math.isfinite(diagnostics_timeout) or diagnostics_timeout <= 0:
-        fail(
-            f"--diagnostics-timeout {option('--diagnostics-timeout')}: must be a positive, finite number of seconds"
-        )
+    deadlines = _timeouts(option)
     archive_dir = option("--image-archive-dir")
     if archive_dir is not None and not archive_dir.is_dir():
         fail(f"--image-archive-dir {archive_dir}: no such directory")
@@ -214,7 +212,7 @@ def build_config(option: Option, *, modes: tuple[str, ...]) -> SuiteConfig:
         external_tls_secret=option("--external-tls-secret"),
         image_archive_dir=archive_dir,
         preload_images=tuple(option("--preload-image")),
-        diagnostics_timeout_s=diagnostics_timeout,
+        timeouts=deadlines,
         istio_hub=option("--istio-hub"),
         istio_tag=option("--istio-tag"),
         istioctl=option("--istioctl"),
@@ -296,8 +294,17 @@ def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], Ist
     return releases, upgrade_to
 
 
-def _workarounds(values: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(choice("--workaround", value, tuple(WORKAROUNDS)) for value in values))
+def _timeouts(option: Option) -> dict[str, float]:
+    try:
+        found = timeouts.parse(option("--timeout"))
+    except timeouts.TimeoutsError as error:
+        raise ConfigError(str(error)) from None
+    diagnostics = option("--diagnostics-timeout")  # the older spelling of one of them
+    if diagnostics is not None:
+        if not (math.isfinite(diagnostics) and diagnostics > 0):
+            fail(f"--diagnostics-timeout {diagnostics}: must be a positive, finite number of seconds")
+        found.setdefault(timeouts.DIAGNOSTICS.name, float(diagnostics))
+    return found
 
 
 def _ratio(value: float) -> float:

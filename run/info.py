@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from run import timeouts
 from run.config import SuiteConfig
 from scenarios.releases import IstioRelease, load_pins
 from scenarios.workarounds import WORKAROUNDS
@@ -147,8 +148,8 @@ class RunInfo:
     selected_scenarios: list[str] = field(default_factory=list)
     # What the cluster provider stands in for instead of running it (empty for kind, existing).
     stand_ins: list[str] = field(default_factory=list)
-    # Workarounds of known issues the run applied (--workaround): name and what it changes.
-    workarounds: list[dict[str, str]] = field(default_factory=list)
+    # The run's deadlines (run/timeouts.py): every one's value, and which were overridden.
+    timeouts: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def kubernetes_version(self) -> str:
@@ -187,5 +188,5 @@ def build_run_info(
         tools=tools,
         selected_scenarios=list(config.scenarios),
         stand_ins=list(noted.get("stand_ins", {})),
-        workarounds=[{"name": name, "change": WORKAROUNDS[name]} for name in config.workarounds],
+        timeouts=timeouts.report_entry(config.timeouts),
     )

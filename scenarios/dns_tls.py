@@ -30,7 +30,6 @@ ROLES: tuple[Role, ...] = ("external", "remote")
 TEST_HOSTNAME = "istiod.external-istiod.eicp.test"
 # The CA-only secret the gateway verifies istiod with (DestinationRule credentialName).
 UPSTREAM_CA_SECRET = "external-istiod-upstream-ca"
-PRECONDITION_DEADLINE_S = 180
 DESIGN_PKI = "DESIGN §4 dns-tls in a test environment"
 
 
@@ -82,7 +81,7 @@ def precondition_step(ctx: RenderContext, role: Role) -> Step:
             # From a pod in this namespace of the remote: resolve, connect, verify the chain.
             "namespace": EXTERNAL_NS,
             "ca": f"pki:{pki.ROOT_CERT}" if ctx.facts.suite_pki else "system",
-            "deadline_s": PRECONDITION_DEADLINE_S,
+            "deadline_s": ctx.deadline("hostname-precondition"),
         },
     )
 

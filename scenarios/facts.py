@@ -50,8 +50,8 @@ class Facts:
     ingress: IngressChoice = "istio"
     # second-remote: the scenario it builds on.
     second_remote_base: str = "ip-passthrough"
-    # Workarounds of known issues the user asked for (scenarios/workarounds.py).
-    workarounds: frozenset[str] = frozenset()
+    # Overridden deadlines of the installer's waits (scenarios/common.py STEP_DEADLINES).
+    step_deadlines: dict[str, float] = field(default_factory=dict)
 
     def with_fact(self, name: str, value: str) -> Facts:
         if name == "external_istiod_addr":

@@ -15,7 +15,6 @@ from typing import Any
 
 from scenarios import dns_tls, ip_passthrough
 from scenarios.common import (
-    DEADLINE_LB_S,
     EXTERNAL_NS,
     IOP_API,
     SAMPLE_NS,
@@ -188,7 +187,7 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
                     "resource": f"service/{EASTWEST_SERVICE}",
                     "namespace": EXTERNAL_NS,
                     "for": "load-balancer-address",
-                    "deadline_s": DEADLINE_LB_S,
+                    "deadline_s": ctx.deadline("lb-address"),
                 },
             )
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from run.timeouts import CHECK_TRAFFIC
 from scenarios.capabilities import Capability
 from scenarios.steps import Role
 from suites.applicability import needs
@@ -26,11 +27,9 @@ pytestmark = [
     needs(Capability.REAL_DATA_PLANE, "real requests through the sidecars and gateways"),
 ]
 
-CONVERGENCE_DEADLINE_S = 300.0
-
 
 def _measure(observer: Observer, role: Role, url: str, vantage: str, diagnostics: str) -> Verdict:
-    return measure_traffic(observer, role, url, vantage, diagnostics, CONVERGENCE_DEADLINE_S)
+    return measure_traffic(observer, role, url, vantage, diagnostics, CHECK_TRAFFIC.seconds())
 
 
 def test_mesh_traffic_from_each_client(

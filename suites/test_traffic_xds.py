@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from run.timeouts import CHECK_XDS
 from scenarios.capabilities import Capability
 from suites.applicability import only_with
 from suites.evaluation.evaluators.verdict import Verdict
@@ -23,9 +24,6 @@ from suites.evaluation.xds_reader import read_helloworld_xds
 
 pytestmark = pytest.mark.traffic
 
-# istiod pushes EDS within a second of a pod becoming Ready; a second cluster's endpoints follow
-# its remote secret's informer sync.
-XDS_DEADLINE_S = 90.0
 ROLE = "remote"
 
 
@@ -60,5 +58,5 @@ def test_helloworld_endpoints_sent_to_client_proxy(
         return combine("traffic/xds-endpoints", parts, diagnostics)
 
     verdict_of(
-        verdict_until_ok("helloworld's route and endpoints at every client sidecar", evaluate, XDS_DEADLINE_S)
+        verdict_until_ok(f"istiod's EDS for {cluster} at the {ROLE} client", evaluate, CHECK_XDS.seconds())
     )

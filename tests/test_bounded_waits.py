@@ -18,6 +18,7 @@ from clusters.providers import provider_spec
 from fixtures.core import make_private_dir
 from programs import downloads as downloads_module
 from programs.runner import CommandRunner
+from run.timeouts import CHECK_READ
 from suites.evaluation import readers
 
 
@@ -41,7 +42,7 @@ def test_remote_secret_read_has_a_request_timeout(monkeypatch: pytest.MonkeyPatc
     observer = readers.Observer(topology={"external": handle}, exp=exp)  # type: ignore[arg-type]
     summary = observer.remote_secret_metadata("remote")
     assert summary is not None
-    assert seen["_request_timeout"] == readers.READ_TIMEOUT_S
+    assert seen["_request_timeout"] == CHECK_READ.seconds()
     assert (seen["name"], seen["namespace"]) == ("istio-remote-secret-remote", "istio-system")
 
 

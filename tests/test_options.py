@@ -37,6 +37,8 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
             ["--scenario", "nope"],
             "--scenario 'nope' is not valid: accepted values are ip-passthrough, dns-tls, sail, second-remote",
         ),
+        (["--timeout", "kind.creat=9"], "--timeout 'kind.creat=9': unknown deadline 'kind.creat'"),
+        (["--timeout", "step.rollout=-1"], "--timeout step.rollout=-1: must be a positive, finite number"),
         (
             ["--topology-mode", "minikube"],
             "--topology-mode 'minikube' is not valid: accepted values are kind, existing",

@@ -213,9 +213,19 @@ def test_each_scenario_is_installed_once_and_uninstalled_before_the_next(
         for line in fake_tools.lines("kubectl")
         if " create " in line or " delete " in line
     ]
-    assert order == ["ns-ip-passthrough", "namespace/ns-ip-passthrough", "ns-second-remote", "namespace/ns-second-remote"]
-    assert events.read_text().splitlines() == [f"check ip-passthrough-{V30}"] * 2 + [f"check second-remote-{V30}"] * 2
-    steps = (pytester.path / f"eicp-report/diagnostics/second-remote-{V30}/steps.jsonl").read_text().splitlines()
+    assert order == [
+        "ns-ip-passthrough",
+        "namespace/ns-ip-passthrough",
+        "ns-second-remote",
+        "namespace/ns-second-remote",
+    ]
+    assert (
+        events.read_text().splitlines()
+        == [f"check ip-passthrough-{V30}"] * 2 + [f"check second-remote-{V30}"] * 2
+    )
+    steps = (
+        (pytester.path / f"eicp-report/diagnostics/second-remote-{V30}/steps.jsonl").read_text().splitlines()
+    )
     assert [line.count('"outcome": "passed"') for line in steps] == [1, 1]
     assert (pytester.path / "cache/locks").is_dir()  # the cluster-set lock lives next to the tools cache
 
@@ -226,11 +236,17 @@ def test_a_leftover_after_uninstall_fails_the_run_loudly(
     fake_cluster(fake_tools, leave=True)  # the namespace outlives its delete
     monkeypatch.setenv("EVENTS", str(pytester.path / "events.txt"))
     monkeypatch.setenv("LEAVE", "1")
-    monkeypatch.setattr("install.snapshot.RESTORE_TIMEOUT_S", 0.5)
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest(
-        "--scenario", "second-remote", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+        "--scenario",
+        "second-remote",
+        "--istio-version",
+        "1.30",
+        "--tools-dir",
+        str(pytester.path / "cache/tools"),
+        "--timeout",
+        "install.restore=0.5",
     )
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*UninstallFailed*", "*left behind: namespace/ns-second-remote*"])
@@ -296,7 +312,12 @@ def test_teardown_uninstalls_with_the_replacement_first_then_the_original(
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=REPLACING_CHECK)
     result = pytester.runpytest(
-        "--scenario", "second-remote", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+        "--scenario",
+        "second-remote",
+        "--istio-version",
+        "1.30",
+        "--tools-dir",
+        str(pytester.path / "cache/tools"),
     )
     result.assert_outcomes(passed=1)  # no leftover: ns-b (B only) and ns-second-remote are both gone
     deletes = [line.split()[-1] for line in fake_tools.lines("kubectl") if " delete " in line]
@@ -361,7 +382,12 @@ def test_an_install_failure_is_diagnosed_at_teardown(
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest(
-        "--scenario", "second-remote", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+        "--scenario",
+        "second-remote",
+        "--istio-version",
+        "1.30",
+        "--tools-dir",
+        str(pytester.path / "cache/tools"),
     )
     result.assert_outcomes(errors=2)
     assert [line for line in events.read_text().splitlines() if line.startswith("diagnostics")] == [

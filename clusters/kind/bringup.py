@@ -27,9 +27,15 @@ from clusters.networks import ROLE_NETWORKS
 from clusters.run_registry import ClusterRecord, RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from run.timeouts import KIND_BRING_UP, KIND_COREDNS, KIND_CREATE_WAIT, KIND_NODES_READY, REGISTRY_LOCK
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.lifecycle")
+
+
+def go_duration(seconds: float) -> str:
+    """kind's --wait, in Go's duration syntax: ``5m``, ``90s``."""
+    return f"{seconds / 60:g}m" if seconds % 60 == 0 else f"{seconds:g}s"
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,13 @@ class KindSettings:
     parallel_cluster_sets: int = 1
     create_attempts: int = 3
     retry_wait_s: float = 10.0
-    create_wait: str = "5m"
-    nodes_ready_deadline_s: float = 300.0
-    coredns_deadline_s: float = 300.0
+    create_wait: str = field(default_factory=lambda: go_duration(KIND_CREATE_WAIT.seconds()))
+    nodes_ready_deadline_s: float = field(default_factory=KIND_NODES_READY.seconds)
+    coredns_deadline_s: float = field(default_factory=KIND_COREDNS.seconds)
     # The whole parallel bring-up (all creations with their retries, node preparation, image
     # loading) and the wait for the host's cluster-set lock are bounded too.
-    bring_up_deadline_s: float = 2700.0
-    lock_timeout_s: float = 600.0
+    bring_up_deadline_s: float = field(default_factory=KIND_BRING_UP.seconds)
+    lock_timeout_s: float = field(default_factory=REGISTRY_LOCK.seconds)
 
 
 class ProvisioningError(ProviderError):

@@ -47,6 +47,7 @@ from clusters.kind.cpk_logs import RedactedLogs
 from clusters.process_id import ProcessId
 from programs.redaction import Redactor
 from programs.waits import WaitTimeout, wait_until
+from run.timeouts import CPK_LOCK, CPK_STARTUP, CPK_STOP
 
 __all__ = [
     "CloudProviderKind",
@@ -58,9 +59,6 @@ log = logging.getLogger("eicp.cloud_provider_kind")
 
 STATE_FILE = "cloud-provider-kind.json"
 LOCK_FILE = "cloud-provider-kind.lock"
-LOCK_TIMEOUT_S = 120.0
-STARTUP_GRACE_S = 1.0
-STOP_TIMEOUT_S = 20.0
 _LOG_TAIL_LINES = 30
 
 
@@ -82,8 +80,8 @@ class CloudProviderKind:
         *,
         run_id: str,
         worker: str,
-        startup_grace_s: float = STARTUP_GRACE_S,
-        stop_timeout_s: float = STOP_TIMEOUT_S,
+        startup_grace_s: float | None = None,
+        stop_timeout_s: float | None = None,
     ) -> None:
         self.binary = str(binary)
         self.state_dir = state_dir
@@ -93,8 +91,8 @@ class CloudProviderKind:
         self.own_clusters = own_clusters
         self.run_id = run_id
         self.worker = worker
-        self.startup_grace_s = startup_grace_s
-        self.stop_timeout_s = stop_timeout_s
+        self.startup_grace_s = CPK_STARTUP.seconds() if startup_grace_s is None else startup_grace_s
+        self.stop_timeout_s = CPK_STOP.seconds() if stop_timeout_s is None else stop_timeout_s
         self.me = ProcessId.of(os.getpid())
         # Distinguishes handles inside one process (tests simulate two workers that way).
         self.key = uuid.uuid4().hex[:12]
@@ -222,7 +220,7 @@ class CloudProviderKind:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.state_dir / LOCK_FILE), timeout=LOCK_TIMEOUT_S):
+        with FileLock(str(self.state_dir / LOCK_FILE), timeout=CPK_LOCK.seconds()):
             yield
 
     def _start(self) -> dict[str, Any]:

@@ -18,11 +18,10 @@ from clusters.kind.bringup import KindState, ProvisioningError
 from clusters.kind.nodes import own_children_running
 from programs.exports import export_redacted, kind_logs_key
 from programs.runner import CommandError
+from run.timeouts import KIND_INTERRUPT
 from scenarios.steps import ROLES, Role
 
 log = logging.getLogger("eicp.lifecycle")
-
-INTERRUPT_GRACE_S = 30.0
 
 
 class KindTeardown(KindState):
@@ -73,7 +72,7 @@ class KindTeardown(KindState):
         Only direct children running one of this provisioner's executables are signalled.
         """
         executables = {self.kind.kind_bin, self.docker.docker_bin, self.kubectl_bin}
-        deadline = time.monotonic() + INTERRUPT_GRACE_S
+        deadline = time.monotonic() + KIND_INTERRUPT.seconds()
         while True:
             pids = own_children_running(executables)
             for pid in pids:

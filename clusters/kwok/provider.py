@@ -69,12 +69,12 @@ from clusters.run_registry import ClusterRecord, RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tool_policy import KWOK_MODE_TOOLS
+from run.timeouts import KWOK_NODES_READY
 from scenarios.releases import load_pins
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok")
 
-NODES_READY_TIMEOUT_S = 120.0
 STAND_INS = (
     "LoadBalancer addresses (network-namespace hosts)",
     "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
@@ -274,8 +274,8 @@ class KwokProvider:
             created_by_suite=True,
         )
         handle.kubectl(
-            "wait", "--for=condition=Ready", "node", "--all", f"--timeout={int(NODES_READY_TIMEOUT_S)}s",
-            timeout_s=NODES_READY_TIMEOUT_S + 15,
+            "wait", "--for=condition=Ready", "node", "--all", f"--timeout={int(KWOK_NODES_READY.seconds())}s",
+            timeout_s=KWOK_NODES_READY.seconds() + 15,
             title=f"[{role}] kwok node Ready",
         )  # fmt: skip
         log.info("kwok cluster %s (%s) ready at %s in %.1f s", name, role, server, time.monotonic() - started)

@@ -13,10 +13,10 @@ from clusters.kwok.config import leftover_owner
 from clusters.names import RunIdentity
 from clusters.netns import IpCli, delete_netns, short_link_name
 from clusters.run_registry import RunRegistry
+from run.timeouts import KWOK_SWEEP_GRACE
 
 log = logging.getLogger("eicp.kwok")
 
-SWEEP_GRACE_S = 3.0  # leftover test clusters: no data worth a graceful shutdown
 NETNS_DIR = Path("/run/netns")  # where `ip netns add` names its namespaces
 SYS_NET = Path("/sys/class/net")
 
@@ -76,7 +76,7 @@ def sweep_leftovers(
     swept = [name for name in ip.netns_names() if leftover(name)]
     if swept:
         log.info("deleting leftover network namespaces of earlier runs: %s", ", ".join(swept))
-        delete_netns(ip, swept, SWEEP_GRACE_S, etc)
+        delete_netns(ip, swept, KWOK_SWEEP_GRACE.seconds())
     for name in swept:
         registry.forget(name)
     for name in etc.names():  # files whose namespace is already gone (a crash between the two)

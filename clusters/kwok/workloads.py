@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from clusters.cluster import ClusterHandle
-from clusters.kwok.istiod_host import API_TIMEOUT_S, IstiodHost, NetnsHostLike
+from clusters.kwok.istiod_host import IstiodHost, NetnsHostLike
 from clusters.kwok.pod_sandbox import SandboxError
 from programs.runner import CommandError
+from run.timeouts import KWOK_ISTIOD_API, KWOK_STAND_INS_STOP
 
 log = logging.getLogger("eicp.kwok.workloads")
 ISTIOD_SELECTOR = "app=istiod"
 POLL_S = 1.0
-STOP_DEADLINE_S = 60.0
 STAND_INS = (  # "component (how it is stood in)", as the reports list them
     "external istiod Deployment (the real pilot-discovery as a host process, built from the Deployment, "
     "in a network namespace and address of its own, reached through the gateway's stand-in)",
@@ -103,7 +103,7 @@ class IstiodStandIns:
         """Stop the watcher, then every istiod process (bounded), and delete their exec routes."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=STOP_DEADLINE_S)
+            self._thread.join(timeout=KWOK_STAND_INS_STOP.seconds())
             self._thread = None
         with self._lock:
             for host in self.hosts.values():
@@ -118,7 +118,7 @@ class IstiodStandIns:
         api = self.external.api()
         found: Any = api.sanitize_for_serialization(
             client.AppsV1Api(api).list_deployment_for_all_namespaces(
-                label_selector=ISTIOD_SELECTOR, _request_timeout=API_TIMEOUT_S
+                label_selector=ISTIOD_SELECTOR, _request_timeout=KWOK_ISTIOD_API.seconds()
             )
         )
         present = {
@@ -185,3 +185,28 @@ class IstiodStandIns:
         if not self.events or self.events[-1] != redacted:
             log.info("istiod stand-in: %s", redacted)
             self.events.append(redacted)
+
+    def _host_for(self, namespace: str) -> NetnsHostLike | None:
+        """The netns host holding the address the mesh tells proxies to reach istiod at."""
+        hosts = {key[1:]: host for key, host in self.lb_hosts().items() if key[0] == "external"}
+        wanted = _discovery_host(self.external, namespace)
+        for host in hosts.values():
+            if wanted and host.address == wanted:
+                return host
+        return hosts.get(GATEWAY)
+
+
+def _discovery_host(cluster: ClusterHandle, namespace: str) -> str | None:
+    """Host part of ``defaultConfig.discoveryAddress`` in the mesh ConfigMap ``istio`` of ``namespace``."""
+    from kubernetes import client
+
+    try:
+        found: Any = client.CoreV1Api(cluster.api()).read_namespaced_config_map(
+            "istio", namespace, _request_timeout=KWOK_ISTIOD_API.seconds()
+        )
+    except client.ApiException:
+        return None
+    mesh = yaml.safe_load((found.data or {}).get("mesh") or "") or {}
+    address = str(((mesh.get("defaultConfig") or {}).get("discoveryAddress")) or "")
+    host = address.rsplit(":", 1)[0] if ":" in address else address
+    return host.strip("[]") or None

@@ -35,13 +35,13 @@ from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.waits import wait_until
 from programs.xds_client import XdsClientBuild, XdsClientUnavailable, go_revision_of
+from run.timeouts import KWOK_PROXY_SYNC
 from scenarios.releases import IstioRelease, load_pins
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok.xds")
 
 PROXY_CONTAINER = "istio-proxy"
-SYNC_DEADLINE_S = 90.0
 TOKEN_DURATION = "2h"
 STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; no Envoy, no traffic)"
 TOKEN_VOLUME = "istio-token"  # the projected token the injector mounts for istio-agent
@@ -233,7 +233,7 @@ class SyntheticProxies:
         wait_until(
             f"synthetic proxy of {proxy.namespace}/{proxy.pod} ({proxy.cluster}) to receive CDS and EDS",
             state,
-            deadline_s=SYNC_DEADLINE_S,
+            deadline_s=KWOK_PROXY_SYNC.seconds(),
             until=lambda s: s == "synced" or s.startswith("exited"),
             show=lambda s: s,
         )

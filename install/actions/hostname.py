@@ -33,11 +33,10 @@ from install.hostname import (
     probe_manifests,
     probe_names,
 )
-from install.hostname import probe as probe_module
-from install.kubectl import POLL_COMMAND_TIMEOUT_S, dump, get_json
+from install.kubectl import dump, get_json
 from programs.runner import CommandError
 from programs.waits import Observation, WaitTimeout, wait_until
-from scenarios.dns_tls import publishes_hostname
+from run.timeouts import INSTALL_POLL, INSTALL_PROBE_START
 from scenarios.pki import PRIVATE_MATERIAL
 from scenarios.steps import Action, Step
 
@@ -234,7 +233,7 @@ def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, requ
     try:
         cluster.kubectl(
             "create", "-f", "-", stdin=dump(probe_manifests(request, suffix)),
-            timeout_s=POLL_COMMAND_TIMEOUT_S,
+            timeout_s=INSTALL_POLL.seconds(),
             title=f"[{cluster.role}] probe {request.hostname} from pod {namespace}/{pod}",
         )  # fmt: skip
 
@@ -249,7 +248,7 @@ def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, requ
             finished = wait_until(
                 f"probe pod {namespace}/{pod} to finish",
                 observe,
-                request.deadline_s + probe_module.PROBE_START_ALLOWANCE_S,
+                request.deadline_s + INSTALL_PROBE_START.seconds(),
                 backoff=ctx.poll,
             ).value
         except WaitTimeout as timeout:
@@ -260,7 +259,7 @@ def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, requ
         exit_code = finished[2] if finished is not None and finished[2] is not None else -1
         logs = cluster.kubectl(
             "logs", f"pod/{pod}", "-n", namespace, "-c", PROBE_CONTAINER,
-            timeout_s=POLL_COMMAND_TIMEOUT_S, check=False,
+            timeout_s=INSTALL_POLL.seconds(), check=False,
         ).stdout  # fmt: skip
         fault = probe_fault(request, exit_code, logs, where)
         if fault is not None:
@@ -270,5 +269,5 @@ def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, requ
             cluster.kubectl(
                 "delete", "--ignore-not-found", "--wait=false", "-n", namespace,
                 f"pod/{pod}", f"configmap/{configmap}",
-                timeout_s=POLL_COMMAND_TIMEOUT_S,
+                timeout_s=INSTALL_POLL.seconds(),
             )  # fmt: skip
