@@ -19,6 +19,7 @@ from clusters.kind import leftovers as kind_leftovers
 from clusters.kind import lifecycle as kind
 from clusters.kind.provider import build_kind_provider, kind_host_preflight
 from clusters.kwok import provider as kwok
+from clusters.kwok.capabilities import CAPABILITIES as KWOK_CAPABILITIES
 from clusters.kwok.preflight import host_preflight as kwok_host_preflight
 from clusters.kwok.sweep import kwok_leftovers
 from clusters.provider import ClusterProvider, ProviderContext
@@ -73,7 +74,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     ),
     ProviderSpec(existing.CAPABILITIES, existing.build_existing_provider),
     ProviderSpec(
-        kwok.CAPABILITIES,
+        KWOK_CAPABILITIES,
         kwok.build_kwok_provider,
         host_preflight=kwok_host_preflight,
         own_tools=tuple(tool for tool in KWOK_MODE_TOOLS if tool != "kubectl"),

@@ -37,9 +37,10 @@ from typing import ClassVar
 
 import yaml
 
-from clusters.capabilities import Capability, ProviderCapabilities
+from clusters.capabilities import ProviderCapabilities
 from clusters.cluster import ClusterHandle, ProviderError, Topology
 from clusters.kubeconfig import save_kubeconfig
+from clusters.kwok.capabilities import CAPABILITIES, STAND_INS
 from clusters.kwok.config import (
     KwokBinaries,
     dump_config,
@@ -74,33 +75,6 @@ from scenarios.releases import load_pins
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok")
-
-STAND_INS = (
-    "LoadBalancer addresses (network-namespace hosts)",
-    "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
-)
-CAPABILITIES = ProviderCapabilities(
-    mode="kwok",
-    clusters="kwok clusters",
-    creates_clusters=True,
-    supports=frozenset({Capability.SYNTHETIC_XDS_PROXIES}),
-    lacks={
-        Capability.REAL_DATA_PLANE: (
-            "kwok mode runs no data plane: its pods get a status, never containers (no Envoy, no "
-            "pod network, no operator image)"
-        ),
-        Capability.CONTAINER_LOGS: "kwok pods have no containers, so there are no container logs to read",
-        Capability.PUBLISHES_HOSTNAMES: (
-            "kwok clusters have no nodes or cluster DNS to publish a name into, and their gateway "
-            "is a stand-in"
-        ),
-    },
-    logged_pods={"app": "istiod"},  # clusters/kwok/istiod_host.py routes their logs (kwok Logs)
-    # True of every kwok-mode run, whatever else the provider notes.
-    stands_in=(
-        "nodes, pods and their status (simulated by KWOK: no container runtime, so no traffic through Envoy)",
-    ),
-)
 
 
 class KwokProvisioningError(ProviderError):

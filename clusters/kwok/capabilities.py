@@ -1,0 +1,32 @@
+"""What kwok clusters can do and what every kwok run stands in for (clusters/capabilities.py)."""
+
+from __future__ import annotations
+
+from clusters.capabilities import Capability, ProviderCapabilities
+
+STAND_INS = (
+    "LoadBalancer addresses (network-namespace hosts)",
+    "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
+)
+CAPABILITIES = ProviderCapabilities(
+    mode="kwok",
+    clusters="kwok clusters",
+    creates_clusters=True,
+    supports=frozenset({Capability.SYNTHETIC_XDS_PROXIES}),
+    lacks={
+        Capability.REAL_DATA_PLANE: (
+            "kwok mode runs no data plane: its pods get a status, never containers (no Envoy, no "
+            "pod network, no operator image)"
+        ),
+        Capability.CONTAINER_LOGS: "kwok pods have no containers, so there are no container logs to read",
+        Capability.PUBLISHES_HOSTNAMES: (
+            "kwok clusters have no nodes or cluster DNS to publish a name into, and their gateway "
+            "is a stand-in"
+        ),
+    },
+    logged_pods={"app": "istiod"},  # clusters/kwok/istiod_host.py routes their logs (kwok Logs)
+    # True of every kwok-mode run, whatever else the provider notes.
+    stands_in=(
+        "nodes, pods and their status (simulated by KWOK: no container runtime, so no traffic through Envoy)",
+    ),
+)
