@@ -47,6 +47,13 @@ class BackgroundProcess:
     def returncode(self) -> int | None:
         return self.process.poll()
 
+    def exit_within(self, seconds: float) -> int | None:
+        """Its exit code if it exits within ``seconds`` (a daemon that dies at once), else None."""
+        try:
+            return self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
     def stop(self, grace_s: float | None = None) -> int | None:
         """SIGTERM the group, SIGKILL after ``grace_s``; return the exit code (None if unkillable)."""
         was_running = self.running()

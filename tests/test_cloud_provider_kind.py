@@ -43,7 +43,7 @@ def make(fakes: FakeTools, tmp_path: Path, redactor: Redactor, runner: CommandRu
             binary or fakes.bin_dir / "cloud-provider-kind",
             state_dir=tmp_path / "state",
             log_dir=tmp_path / "report" / "logs",
-            redactor=redactor,
+            runner=runner,
             docker=DockerCli(runner, "docker"),
             own_clusters=lambda: [OWN],
             run_id="1121000000",

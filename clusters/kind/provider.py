@@ -69,7 +69,7 @@ def build_kind_provider(context: ProviderContext) -> KindProvisioner:
         cpk_bin,
         state_dir=registry.state_dir,
         log_dir=context.report_dir / "logs",
-        redactor=context.redactor,
+        runner=context.runner,
         docker=docker,
         own_clusters=provisioner.cluster_names,
         run_id=context.run_id,
