@@ -25,7 +25,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from filelock import FileLock
 
 from clusters.netns_etc import NetnsEtcFiles
 from programs.runner import CommandError, CommandRunner
+from programs.waits import WaitTimeout, wait_until
 from run.timeouts import NETNS_IP, NETNS_KILL_GRACE, NETNS_SUBNET_LOCK
 
 log = logging.getLogger("eicp.netns")
@@ -143,9 +143,16 @@ def stop_processes_in(ip: IpCli, netns: Iterable[str], grace_s: float | None = N
     pids = [pid for name in netns for pid in ip.netns_pids(name)]
     for pid in pids:
         _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + (NETNS_KILL_GRACE.seconds() if grace_s is None else grace_s)
-    while pids and time.monotonic() < deadline:
-        time.sleep(0.1)
+    if pids:
+        with contextlib.suppress(WaitTimeout):  # the grace is over: SIGKILL whatever is left
+            wait_until(
+                "processes in the namespaces to end after SIGTERM",
+                lambda: [pid for pid in pids if _alive(pid)],
+                NETNS_KILL_GRACE.seconds() if grace_s is None else grace_s,
+                until=lambda alive: not alive,
+                initial_delay_s=0.1,
+                max_delay_s=0.1,
+            )
         pids = [pid for pid in pids if _alive(pid)]
     for pid in pids:
         _signal(pid, signal.SIGKILL)

@@ -52,6 +52,7 @@ from clusters.kwok.pod_sandbox import (
 from clusters.kwok.pod_sandbox_logs import CriLog
 from programs.background import BackgroundProcess
 from programs.runner import CommandError
+from programs.waits import Observation, WaitTimeout, wait_until
 from run.timeouts import KWOK_ISTIOD_API, KWOK_ISTIOD_PROBE, KWOK_ISTIOD_READY, KWOK_ISTIOD_STOP
 
 log = logging.getLogger("eicp.kwok.istiod")
@@ -237,9 +238,8 @@ class IstiodHost:
     def _wait_ready(self, container: Obj) -> None:
         probe = (container.get("readinessProbe") or {}).get("httpGet") or {"path": "/ready", "port": 8080}
         url = f"http://{_url_host(self.host.address)}:{probe.get('port', 8080)}{probe.get('path', '/ready')}"
-        deadline = time.monotonic() + self.ready_deadline_s
-        last = "no answer yet"
-        while time.monotonic() < deadline:
+
+        def ready() -> Observation[None]:
             assert self._process is not None
             if not self._process.running():
                 raise SandboxError(
@@ -247,15 +247,16 @@ class IstiodHost:
                 )
             try:
                 with urllib.request.urlopen(url, timeout=KWOK_ISTIOD_PROBE.seconds()) as answer:
-                    if answer.status == 200:
-                        return
-                    last = f"HTTP {answer.status}"
+                    return Observation(answer.status == 200, f"HTTP {answer.status}", None)
             except (urllib.error.URLError, OSError) as error:
-                last = str(error)
-            time.sleep(0.5)
-        raise SandboxError(
-            f"istiod not ready at {url} within {self.ready_deadline_s:.0f}s (last: {last}):\n{self.log_tail()}"
-        )
+                return Observation(False, str(error), None)
+
+        try:
+            wait_until(
+                f"istiod ready at {url}", ready, self.ready_deadline_s, initial_delay_s=0.5, max_delay_s=0.5
+            )
+        except WaitTimeout as timeout:
+            raise SandboxError(f"istiod not ready: {timeout}:\n{self.log_tail()}") from None
 
     def _route_exec_and_logs(self, pod: PodIdentity, root: Path, binary: Path, log_file: Path) -> None:
         """kwok Exec/Logs objects for the pod, so ``kubectl exec``/``logs`` reach the process."""

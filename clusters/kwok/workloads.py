@@ -26,8 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from clusters.cluster import ClusterHandle
 from clusters.kwok.istiod_host import IstiodHost, NetnsHostLike
 from clusters.kwok.pod_sandbox import SandboxError
 from programs.runner import CommandError
+from programs.waits import WaitTimeout, wait_until
 from run.timeouts import KWOK_ISTIOD_API, KWOK_STAND_INS_STOP
 
 log = logging.getLogger("eicp.kwok.workloads")
@@ -151,14 +151,22 @@ class IstiodStandIns:
 
     def wait_running(self, deadline_s: float) -> list[IstiodHost]:
         """Block until at least one istiod process runs (for tests and diagnostics)."""
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
+
+        def running() -> list[IstiodHost]:
             with self._lock:
-                running = [host for host in self.hosts.values() if host.running()]
-            if running:
-                return running
-            time.sleep(0.5)
-        raise TimeoutError(f"no istiod process running after {deadline_s:.0f}s; events: {self.events[-5:]}")
+                return [host for host in self.hosts.values() if host.running()]
+
+        try:
+            return wait_until(
+                "an istiod host process to run",
+                running,
+                deadline_s,
+                show=lambda hosts: f"{len(hosts)} running; events: {self.events[-5:]}",
+                initial_delay_s=0.5,
+                max_delay_s=0.5,
+            )
+        except WaitTimeout as timeout:
+            raise TimeoutError(f"no istiod process running: {timeout}") from None
 
     def describe(self) -> str:
         with self._lock:

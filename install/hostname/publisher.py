@@ -8,13 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
 from clusters.cluster import ClusterHandle
 from install.hostname.corefile import corefile_with, corefile_without, reloads_itself
 from install.hostname.names import HostnameFault, PublishRefused, check_address, check_hostname, check_scopes
 from install.hostname.nodes import HOSTS_EDIT_SCRIPT, KindNodes, hosts_line, hosts_mark
 from programs.runner import CommandError
+from programs.waits import Backoff, retry
 from run.timeouts import INSTALL_NODE_QUERY, INSTALL_PUBLISH
 
 COREDNS_NAMESPACE = "kube-system"
@@ -91,13 +90,14 @@ class HostnamePublisher:
             )
             return not reloads_itself(wanted)
 
-        retrying = Retrying(
-            stop=stop_after_attempt(CONFLICT_ATTEMPTS),
-            wait=wait_exponential(multiplier=0.2, max=2.0),
-            retry=retry_if_exception(_is_conflict),
-            reraise=True,
+        changed = retry(
+            f"the Corefile edit in {self.cluster.name}",
+            attempt,
+            CONFLICT_ATTEMPTS,
+            transient=_is_conflict,
+            backoff=Backoff(0.2, 2.0),
         )
-        if retrying(attempt):
+        if changed:
             self._restart_coredns()
 
     def _coredns_configmap(self, missing_ok: bool) -> dict[str, Any] | None:
