@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from clusters.providers import provider_spec
-from fixtures.core import make_private_dir
 from programs import downloads as downloads_module
+from programs.private_files import make_private_dir
 from programs.runner import CommandRunner
 from run.timeouts import CHECK_READ
 from suites.evaluation import readers

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from programs.private_files import make_private_dir
 from programs.redaction import Redactor, copy_redacted, copy_tree_redacted
 
 log = logging.getLogger("eicp.cloud_provider_kind")
@@ -43,8 +44,7 @@ class RedactedLogs:
         return self.raw_dir / "lb"
 
     def prepare(self) -> None:
-        self.raw_lb_dir.mkdir(parents=True, exist_ok=True)
-        self.raw_dir.chmod(0o700)
+        make_private_dir(self.raw_lb_dir)
         self.report_lb_dir.mkdir(parents=True, exist_ok=True)
 
     def publish(self) -> None:

@@ -31,6 +31,7 @@ from clusters.cluster import ClusterHandle, ProviderError
 from clusters.kwok.pilot_binaries import pilot_source
 from clusters.provider import ProviderContext, StepRecordLike
 from programs.background import BackgroundProcess
+from programs.private_files import make_private_dir, write_private
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.waits import wait_until
@@ -151,7 +152,7 @@ class SyntheticProxies:
         env = container_env(pod, PROXY_CONTAINER)
         account = spec.get("serviceAccountName") or "default"
         home = self.work_dir / cluster.role / namespace / name
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dir(home)
         # The token is a secret: not attached, and registered with the redactor at once.
         audience = token_audience(pod)
         token = cluster.runner.run(
@@ -175,7 +176,7 @@ class SyntheticProxies:
             attach=False,
         ).stdout.strip()
         self.redactor.register(token)
-        _write_private(home / "token", token)
+        write_private(home / "token", token)
         root = cluster.kubectl(
             "get",
             "configmap",
@@ -185,8 +186,8 @@ class SyntheticProxies:
             "-o",
             "jsonpath={.data.root-cert\\.pem}",
         ).stdout
-        _write_private(home / "root-cert.pem", root)
-        _write_private(home / "metadata.json", json.dumps(node_metadata(pod, env)))
+        write_private(home / "root-cert.pem", root)
+        write_private(home / "metadata.json", json.dumps(node_metadata(pod, env)))
         out_file = home / "xds.json"
         netns = ["ip", "netns", "exec", self.netns_of(cluster.role)] if self.netns_of else []
         process = self.runner.start(
@@ -348,11 +349,6 @@ def _cluster_internal(address: str) -> bool:
     return host.endswith((".svc", ".svc.cluster.local"))
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text(text)
-
-
 def _tail(path: Path, lines: int = 5) -> str:
     try:
         return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -376,5 +372,5 @@ def build_synthetic_proxies(context: ProviderContext, release: IstioRelease) -> 
     except XdsClientUnavailable as error:
         raise ProviderError(str(error)) from None
     work_dir = context.run_dir / "kwok" / "xds"
-    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(work_dir)
     return SyntheticProxies(binary, context.runner, context.redactor, work_dir)

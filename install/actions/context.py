@@ -22,6 +22,7 @@ from install.hostname import KindNodes
 from install.kubectl import dump, server_side_apply
 from install.ledger import Ledger, ObjectRef, documents_of, refs_from_output
 from install.snapshot import take_snapshot
+from programs.private_files import write_private
 from programs.runner import CommandError, CommandResult
 from programs.waits import Backoff
 from run.timeouts import (
@@ -124,12 +125,7 @@ class ActionContext:
 
     def write_private(self, step: Step, name: str, text: str) -> Path:
         """A file only this user reads, under ``<work dir>/<role>/`` (IstioOperators, values)."""
-        directory = self.work_dir / step.role
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        path.chmod(0o600)
-        return path
+        return write_private(self.work_dir / step.role / name, text)
 
 
 def param(step: Step, key: str, kind: type[T]) -> T:
