@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from clusters.capabilities import Capability, ProviderCapabilities
 from programs.runner import CommandResult, CommandRunner
@@ -87,34 +87,16 @@ class ClusterHandle:
             return self._api
 
 
-class HostnamePublishing(Protocol):
-    """How a provider makes a test hostname resolve where a cluster's API server and pods look
-    names up, declared by providers that can (kwok: clusters/kwok/hostnames.py). kind's
-    counterpart (CoreDNS and the node containers' hosts files) is install/hostname/'s."""
+class ProxyXds(Protocol):
+    """What istiod pushed to the pods' synthetic proxies (a provider with SYNTHETIC_XDS_PROXIES)."""
 
-    @property
-    def how(self) -> str:
-        """One line for messages: where the name is written."""
+    def received(self, role: str, namespace: str, pod: str) -> dict[str, Any] | None:
+        """The xDS the proxy of ``namespace/pod`` in ``role``'s cluster last received, if any."""
         ...
 
-    def publish(self, role: Role, hostname: str, address: str) -> None: ...
-
-    def withdraw(self, role: Role, hostname: str) -> None: ...
-
-    def resolve(self, role: Role, hostname: str) -> tuple[str | None, str]:
-        """(first address, raw answer) of a lookup made where ``role``'s API server makes it."""
+    def problems_of(self, role: str) -> list[str]:
+        """Why synthetic proxies of ``role`` could not be started (for a check's failure message)."""
         ...
-
-    def pod_argv(self, role: Role, argv: list[str]) -> list[str]:
-        """``argv`` run where ``role``'s pods would run it (its network and resolver), for the
-        hostname probe in clusters whose pods run nothing."""
-        ...
-
-
-def _real_sidecars() -> ProxyConfigReader:
-    from clusters.proxy_config import EnvoyAdminConfigs
-
-    return EnvoyAdminConfigs()
 
 
 @dataclass
@@ -125,17 +107,7 @@ class Topology:
     capabilities: ProviderCapabilities
     clusters: dict[Role, ClusterHandle]
     prefix: str
-    # A provider's own way to publish the suite's test hostname (None: kind's, or none).
-    hostnames: HostnamePublishing | None = None
-    # False: the clusters resolve only the names the provider publishes (kwok has no DNS).
-    cluster_dns: bool = True
-    proxy_configs: ProxyConfigReader = field(default_factory=_real_sidecars)
-
-    @property
-    def can_publish_hostnames(self) -> bool:
-        """Whether the suite can make its test hostname resolve in these clusters: kind (CoreDNS
-        and node hosts files, install/hostname/) or a provider that declares how."""
-        return self.hostnames is not None or self.mode == "kind"
+    xds: ProxyXds | None = None  # the synthetic proxies' view, where the provider runs them
 
     @property
     def mode(self) -> str:

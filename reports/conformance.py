@@ -33,10 +33,9 @@ import jsonschema
 import yaml
 
 from clusters.providers import capabilities_of
-from reports import run_facts
 from reports.categories import classify
-from reports.outcomes import KNOWN_ISSUE, CheckOutcome, group_by_scenario
-from run.info import SUITE_NAME, RunInfo
+from reports.outcomes import CheckOutcome, group_by_scenario
+from run.info import SUITE_NAME, RunInfo, stand_in_entry
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "conformance-report.schema.json"
 API_VERSION = "conformance.eicp.istio.io/v1"
@@ -133,27 +132,6 @@ def _scenario_entry(
     }
 
 
-def known_issue_entry(label: str, outcome: CheckOutcome, issue: Mapping[str, Any]) -> dict[str, Any]:
-    """One known issue a check of the scenario showed, as the table describes it."""
-    return {
-        "id": str(issue.get("id")),
-        "title": str(issue.get("title", "")),
-        "check": label,
-        "affected": str(issue.get("affected", "")),
-        "consequence": str(issue.get("consequence", "")),
-        "workaround": str(issue.get("workaround", "")),
-        "workaroundOption": issue.get("workaround_option"),
-        "upstream": issue.get("upstream"),
-        "message": outcome.message,
-    }
-
-
-def stand_in_entry(text: str) -> dict[str, Any]:
-    """A provider's stand-in (``"nodes (kwok: no kubelet, ...)"``) as a report entry."""
-    component, _, rest = text.partition(" (")
-    return {"component": component, "standIn": rest.removesuffix(")") or "stood in for", "role": None}
-
-
 def profile_of(family: str) -> str:
     return next((name for name, families in PROFILES.items() if family in families), "CONTROL-PLANE")
 
@@ -198,20 +176,17 @@ def build_report(
     info: RunInfo,
     outcomes: Iterable[CheckOutcome],
     diagnostics: Mapping[str, str] | None = None,
-    facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report as plain data; ``diagnostics`` maps scenario names to their diagnostics dir,
-    ``facts`` (default: what ``reports.run_facts`` was told) adds stand-ins and probe figures."""
+    """The report as plain data; ``diagnostics`` maps scenario names to their diagnostics dir."""
     diagnostics = diagnostics or {}
     outcomes = list(outcomes)
     families = {check_label(outcome): outcome.identity.family for outcome in outcomes}
-    facts = run_facts.export() if facts is None else facts
-    # The cluster provider's own list (run.info), else what is true of any run of its mode
-    # (clusters/providers.py); then what other code noted (reports.run_facts).
+    # What the run noted (run/info.py RunFacts), else what is true of any run of its mode
+    # (its provider's capabilities, clusters/providers.py).
     capabilities = capabilities_of(info.mode)
-    noted = getattr(info, "stand_ins", []) or (capabilities.stands_in if capabilities else ())
-    stand_ins = [stand_in_entry(text) for text in noted]
-    stand_ins += [dict(entry) for entry in facts.get("standIns", []) if entry not in stand_ins]
+    stand_ins = [dict(entry) for entry in info.stand_ins] or [
+        stand_in_entry(text) for text in (capabilities.stands_in if capabilities else ())
+    ]
     scenarios = [
         _scenario_entry(
             scenario, release, items, diagnostics.get(f"{scenario}-{release}" if release else scenario)
@@ -251,9 +226,8 @@ def build_report(
         "statistics": totals,
         "scenarios": scenarios,
         "standIns": stand_ins,
-        "workarounds": [dict(entry) for entry in info.workarounds],
-        "upgradeProbes": [dict(entry) for entry in facts.get("upgradeProbes", [])],
-        **({"timeouts": info.timeouts} if getattr(info, "timeouts", None) else {}),
+        "upgradeProbes": [dict(entry) for entry in info.upgrade_probes],
+        **({"timeouts": info.timeouts} if info.timeouts else {}),
     }
 
 

@@ -102,6 +102,6 @@ def test_the_report_records_every_deadline_and_the_overrides() -> None:
     assert info.timeouts["overridden"] == {"check.xds": 30.0}
     assert info.timeouts["effective"]["check.xds"] == 30.0
     assert info.timeouts["effective"]["kind.create"] == 900
-    report = build_report(info, [outcome("ip-passthrough", "test_istiod", "passed")], facts={})
+    report = build_report(info, [outcome("ip-passthrough", "test_istiod", "passed")])
     assert report["timeouts"] == info.timeouts
     validate(report)

@@ -152,7 +152,9 @@ class KwokProvider:
         except BaseException:
             self.teardown(failed=True, interrupted=True)
             raise
-        return Topology(self.capabilities, clusters=dict(self.handles), prefix=self.identity.prefix)
+        return Topology(
+            self.capabilities, clusters=dict(self.handles), prefix=self.identity.prefix, xds=self.proxies
+        )
 
     def load_balancers(self) -> NetnsLoadBalancers:
         if self._lbs is None:

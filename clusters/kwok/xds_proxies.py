@@ -48,21 +48,6 @@ STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; 
 TOKEN_VOLUME = "istio-token"  # the projected token the injector mounts for istio-agent
 
 
-def received(role: str, namespace: str, pod: str) -> dict[str, Any] | None:
-    """What the synthetic proxy of ``namespace/pod`` in ``role``'s cluster last received, if
-    one runs in this process (``None``: no such proxy, or nothing received yet)."""
-    for proxies in _ACTIVE:
-        proxy = proxies.of(role, namespace, pod)
-        if proxy is not None:
-            return proxy.received()
-    return None
-
-
-def problems_of(role: str) -> list[str]:
-    """Why synthetic proxies of ``role`` could not be started (for a check's failure message)."""
-    return [problem for proxies in _ACTIVE for problem in proxies.problems if problem.startswith(f"{role}: ")]
-
-
 @dataclass
 class SyntheticProxy:
     """One running client: which pod it speaks for, its process and its output file."""
@@ -140,6 +125,17 @@ class SyntheticProxies:
 
     def of(self, role: str, namespace: str, pod: str) -> SyntheticProxy | None:
         return self.proxies.get((role, namespace, pod))
+
+    # -- what the topology offers the xDS reader (clusters/cluster.py ProxyXds) -----------------
+
+    def received(self, role: str, namespace: str, pod: str) -> dict[str, Any] | None:
+        """What the proxy of ``namespace/pod`` in ``role``'s cluster last received (``None``: no
+        such proxy, or nothing received yet)."""
+        proxy = self.of(role, namespace, pod)
+        return proxy.received() if proxy is not None else None
+
+    def problems_of(self, role: str) -> list[str]:
+        return [problem for problem in self.problems if problem.startswith(f"{role}: ")]
 
     def stop_all(self) -> None:
         for proxy in self.proxies.values():
