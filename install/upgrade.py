@@ -46,7 +46,7 @@ from scenarios.upgrade import Restart, UpgradePlan, plan_upgrade
 log = logging.getLogger("eicp.upgrade")
 
 # The share of probe requests that must succeed while the control plane and the workloads are
-# upgraded (issue 10 item 8). The probed path (client sidecar -> helloworld sidecar, in one remote
+# upgraded (--upgrade-min-success-ratio). The probed path (client sidecar -> helloworld sidecar, in one remote
 # cluster) does not pass through istiod or the external gateway: sidecars keep serving their last
 # config while istiod restarts; what may fail is the moment a helloworld pod is replaced.
 DEFAULT_MIN_SUCCESS_RATIO = DEFAULTS.upgrade_min_success_ratio  # 0.995, the option default

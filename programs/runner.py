@@ -101,7 +101,7 @@ Listener = Callable[[CommandRecord], None]
 
 @dataclass
 class CommandRunner:
-    """Runs commands for the whole suite. One per pytest process (see fixtures/plugin.py)."""
+    """Runs commands for the whole suite. One per pytest process (fixture ``runner``, fixtures/core.py)."""
 
     redactor: Redactor = field(default_factory=Redactor)
     default_timeout_s: float = field(default_factory=COMMAND.seconds)

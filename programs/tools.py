@@ -1,6 +1,6 @@
 """Tool resolution: find or fetch the pinned kind, cloud-provider-kind, helm and istioctl.
 
-Order, per tool and version (DESIGN §6):
+Order, per tool and version (README.md, "Prerequisites for certification on kind"):
   1. an explicit path (``--tool-path NAME=PATH`` or ``EICP_<NAME>_BIN``);
   2. the tools cache (``--tools-dir``), if the cached binary answers with the right version;
   3. the official release artifact, verified against its published SHA-256;

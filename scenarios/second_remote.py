@@ -132,7 +132,7 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
     register = f"{seed} §Register the new cluster"
     steps: list[Step] = []
     if addressing == "dns" and dns_tls.publishes_hostname(ctx.facts):
-        steps.append(dns_tls.publish_step(ctx, "second", dns_tls.DESIGN_PKI))
+        steps.append(dns_tls.publish_step(ctx, "second", dns_tls.SUITE_PKI_SOURCE))
     secret = remote_secret_step(
         ctx,
         "remote-secret-second",
@@ -232,7 +232,7 @@ def second_uninstall(ctx: RenderContext, addressing: Addressing, host: str) -> l
         )
     steps += delete_namespaces("second", (EXTERNAL_NS,), section)
     if addressing == "dns" and dns_tls.publishes_hostname(ctx.facts):
-        steps.append(dns_tls.publish_step(ctx, "second", dns_tls.DESIGN_PKI, remove=True))
+        steps.append(dns_tls.publish_step(ctx, "second", dns_tls.SUITE_PKI_SOURCE, remove=True))
     return steps
 
 

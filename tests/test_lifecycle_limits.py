@@ -226,7 +226,7 @@ def _pids_running(path: str) -> list[int]:
     return pids
 
 
-# -- bounded waits (issue 11 item 4) ----------------------------------------------------------
+# -- bounded waits ----------------------------------------------------------
 
 
 def test_the_cluster_set_lock_wait_is_bounded_and_names_its_holder(

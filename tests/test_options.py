@@ -149,7 +149,7 @@ def test_help_and_readme_document_every_option(runner: CommandRunner) -> None:
     assert not missing, f"options missing from README.md: {missing}"
 
 
-# -- issue 11: every bad input refused before any work, exit code 4, no traceback --------------
+# -- every bad input refused before any work, exit code 4, no traceback --------------
 
 
 def assert_refused(code: int, output: str, *named: str) -> None:
@@ -289,7 +289,7 @@ def test_cluster_names_must_be_dns1123_labels(runner: CommandRunner, name: str) 
 
 def test_certify_passes_the_tool_options_to_its_tools_step(tmp_path: Path) -> None:
     """ci/certify.sh gives its tools step --tool-path, --tools-dir and --no-download, and only
-    the tools of the run's mode (issue 10 item 9); a fake venv python records every call."""
+    the tools of the run's mode; a fake venv python records every call."""
     import subprocess
 
     venv = tmp_path / "venv"

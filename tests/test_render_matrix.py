@@ -25,7 +25,7 @@ VARIANTS = [
     facts(ingress="both", second_remote_base="dns-tls"),
     facts(external_hostname="istiod.example.com", suite_pki=False, external_tls_secret="mine"),
 ]
-SEED_REF = re.compile(r"^(00[0-4] §|DESIGN §)")
+SEED_REF = re.compile(r"^(00[0-4] §|README §)")
 
 
 def release_for(scenario: str, minor: str) -> IstioRelease:

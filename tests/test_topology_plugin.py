@@ -174,7 +174,7 @@ def test_existing_mode_with_a_wrong_context_stops_cleanly(fakes: FakeTools, tmp_
         "prod-wset",
     )
     output = result.stdout + result.stderr
-    # Refused at configure time (issue 11: before tools are resolved), so a usage error now.
+    # Refused at configure time (before tools are resolved), so a usage error now.
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, output
     assert "Traceback" not in output
     assert "--remote-context 'prod-wset' is not a context" in output
