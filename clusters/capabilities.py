@@ -31,14 +31,16 @@ class ProviderCapabilities:
     # What every run of this mode stands in for, whatever else the provider notes during a run,
     # in the reports' "component (stand-in)" form.
     stands_in: tuple[str, ...] = ()
-    # Without CONTAINER_LOGS: the pods (by label) whose logs it serves all the same, because a
-    # stand-in process runs for them (kwok: each istiod pod's pilot-discovery host process).
-    logged_pods: Mapping[str, str] = field(default_factory=dict)
+    # Without CONTAINER_LOGS: the pods whose containers ``kubectl logs`` and ``exec`` reach all
+    # the same, because a stand-in process runs for them: (namespace, labels) pairs (kwok: the
+    # external istiod's pods, each a pilot-discovery host process).
+    served_pods: tuple[tuple[str, Mapping[str, str]], ...] = ()
 
-    def serves_logs_of(self, labels: Mapping[str, str]) -> bool:
-        """Whether ``kubectl logs`` reaches the containers of a pod with these labels."""
-        return self.can(Capability.CONTAINER_LOGS) or (
-            bool(self.logged_pods) and all(labels.get(k) == v for k, v in self.logged_pods.items())
+    def reaches_containers_of(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        """Whether ``kubectl logs`` and ``exec`` reach the containers of this pod."""
+        return self.can(Capability.CONTAINER_LOGS) or any(
+            namespace == served and all(labels.get(key) == value for key, value in wanted.items())
+            for served, wanted in self.served_pods
         )
 
     def __post_init__(self) -> None:

@@ -3,8 +3,8 @@
 Per cluster (``<out>/<role>-<cluster>/``): nodes, namespaces, webhook configurations, Istio and
 Sail custom resources; per namespace (``<out>/<role>-<cluster>/<namespace>/``): resources,
 events, pods, the ``istio*`` configmaps, current and previous container logs (where the
-topology's provider serves them: ``ProviderCapabilities.serves_logs_of``; kwok pods have no
-containers, so only its stand-in processes' logs are read), and for istiod pods the proxies
+topology's provider serves them: ``ProviderCapabilities.reaches_containers_of``; kwok pods have
+no containers, so only its stand-in processes' logs are read), and for istiod pods the proxies
 they see connected (``pilot-discovery request GET /debug/connections`` and ``/debug/syncz``).
 With the kind binary (kind clusters) ``kind export logs`` too; cloud-provider-kind's logs are
 copied in. Every byte written passes the redactor, and Secrets are never read.
@@ -210,9 +210,9 @@ def _collect_pod(
     containers = [
         str(item.get("name")) for item in (*spec.get("initContainers", []), *spec.get("containers", []))
     ]
-    read_logs = logs.capabilities.serves_logs_of(labels)
-    logs.unread += 0 if read_logs else 1
-    for container in containers if read_logs else ():
+    reached = logs.capabilities.reaches_containers_of(ns, labels)
+    logs.unread += 0 if reached else 1
+    for container in containers if reached else ():
         argv = [*kubectl, "logs", "-n", ns, name, "-c", container, f"--tail={_LOG_TAIL_LINES}"]
         text = c.run(argv, f"{where} logs {name}/{container}")
         if text is not None:
@@ -221,7 +221,7 @@ def _collect_pod(
             text = c.run([*argv, "--previous"], f"{where} previous logs {name}/{container}")
             if text is not None:
                 c.write(out / "logs" / safe_name(name) / f"{safe_name(container)}.previous.log", text)
-    if labels.get("app") == "istiod" and "discovery" in containers:
+    if reached and labels.get("app") == "istiod" and "discovery" in containers:
         for path in ISTIOD_DEBUG_PATHS:
             argv = [
                 *kubectl,

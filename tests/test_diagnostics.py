@@ -87,8 +87,10 @@ def test_kwok_reads_only_the_logs_its_stand_ins_serve(
 
     result = collect_diagnostics(topology, {"remote": ["sample"]}, out, runner, deadline_s=60)
 
-    logs = [line for line in fake_tools.lines("kubectl") if " logs " in line]
+    calls = fake_tools.lines("kubectl")
+    logs = [line for line in calls if " logs " in line]
     assert logs and all("istiod-5d8f7-abcde" in line for line in logs)
+    assert all("-n external-istiod istiod-5d8f7-abcde" in line for line in calls if " exec " in line)
     assert (out / "external-eicp-external/external-istiod/logs/istiod-5d8f7-abcde/discovery.log").is_file()
     assert not (out / "remote-eicp-remote/sample/logs").exists()
     assert result.errors == []
@@ -234,3 +236,16 @@ def test_a_failed_kind_export_is_tried_again_by_the_next_collection(
     assert (
         tmp_path / "second/external-eicp-external/kind-logs/eicp-external-control-plane/journal.log"
     ).is_file()
+
+
+def test_only_the_pods_a_stand_in_runs_for_are_read_on_kwok() -> None:
+    """The external istiod's pods have a host process behind them (kwok Logs/Exec); the external
+    cluster's istio-system istiod and every other pod have no containers at all."""
+    from clusters.providers import provider_spec
+
+    kwok, kind = provider_spec("kwok").capabilities, provider_spec("kind").capabilities
+    istiod = {"app": "istiod"}
+    assert kwok.reaches_containers_of("external-istiod", istiod)
+    assert not kwok.reaches_containers_of("istio-system", istiod)
+    assert not kwok.reaches_containers_of("sample", {"app": "helloworld"})
+    assert kind.reaches_containers_of("sample", {"app": "helloworld"})

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from clusters.capabilities import Capability, ProviderCapabilities
 
+# The namespaces whose istiod Deployments a host process stands in for: the external control
+# plane's (clusters/kwok/workloads.py).
+ISTIOD_NAMESPACES = ("external-istiod",)
+
 STAND_INS = (
     "LoadBalancer addresses (network-namespace hosts)",
     "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
@@ -24,7 +28,9 @@ CAPABILITIES = ProviderCapabilities(
             "is a stand-in"
         ),
     },
-    logged_pods={"app": "istiod"},  # clusters/kwok/istiod_host.py routes their logs (kwok Logs)
+    # The external istiod's pods: clusters/kwok/istiod_host.py routes their logs and exec
+    # (kwok Logs/Exec). The external cluster's istio-system istiod is not run (STAND_INS).
+    served_pods=tuple((namespace, {"app": "istiod"}) for namespace in ISTIOD_NAMESPACES),
     # True of every kwok-mode run, whatever else the provider notes.
     stands_in=(
         "nodes, pods and their status (simulated by KWOK: no container runtime, so no traffic through Envoy)",

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from clusters.cluster import ClusterHandle
+from clusters.kwok.capabilities import ISTIOD_NAMESPACES
 from clusters.kwok.istiod_host import IstiodHost, NetnsHostLike
 from clusters.kwok.pod_sandbox import SandboxError
 from programs.runner import CommandError
@@ -82,7 +83,7 @@ class IstiodStandIns:
     # Only the external control plane: the external cluster's own istio-system istiod (the
     # default profile the gateway's IstioOperator installs) serves nothing but the gateway,
     # which kwok mode stands in for, so it is not run (see STAND_INS).
-    namespaces: tuple[str, ...] = ("external-istiod",)
+    namespaces: tuple[str, ...] = ISTIOD_NAMESPACES
     poll_s: float = POLL_S
     shim_dir: Path | None = None  # a directory on the kwok controllers' PATH (default: work_dir/exec-bin)
     hosts: dict[tuple[str, str], IstiodHost] = field(default_factory=dict)
