@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from clusters.capabilities import Capability, ProviderCapabilities
 from programs.runner import CommandResult, CommandRunner
@@ -87,27 +87,49 @@ class ClusterHandle:
             return self._api
 
 
-class ProxyXds(Protocol):
-    """What istiod pushed to the pods' synthetic proxies (a provider with SYNTHETIC_XDS_PROXIES)."""
+class HostnamePublishing(Protocol):
+    """How a provider makes a test hostname resolve where a cluster's API server and pods look
+    names up, declared by providers that can (kwok: clusters/kwok/hostnames.py). kind's
+    counterpart (CoreDNS and the node containers' hosts files) is install/hostname/'s."""
 
-    def received(self, role: str, namespace: str, pod: str) -> dict[str, Any] | None:
-        """The xDS the proxy of ``namespace/pod`` in ``role``'s cluster last received, if any."""
+    @property
+    def how(self) -> str:
+        """One line for messages: where the name is written."""
         ...
 
-    def problems_of(self, role: str) -> list[str]:
-        """Why synthetic proxies of ``role`` could not be started (for a check's failure message)."""
+    def publish(self, role: Role, hostname: str, address: str) -> None: ...
+
+    def withdraw(self, role: Role, hostname: str) -> None: ...
+
+    def resolve(self, role: Role, hostname: str) -> tuple[str | None, str]:
+        """(first address, raw answer) of a lookup made where ``role``'s API server makes it."""
         ...
+
+    def pod_argv(self, role: Role, argv: list[str]) -> list[str]:
+        """``argv`` run where ``role``'s pods would run it (its network and resolver), for the
+        hostname probe in clusters whose pods run nothing."""
+        ...
+
+
+def _real_sidecars() -> ProxyConfigReader:
+    from clusters.proxy_config import EnvoyAdminConfigs
+
+    return EnvoyAdminConfigs()
 
 
 @dataclass
 class Topology:
-    """The clusters of one cluster set (one per xdist worker when workers own cluster sets), and
-    what they can do (declared by their provider: ask ``capabilities``, never the mode's name)."""
+    """The clusters of one cluster set (one per xdist worker when workers own cluster sets), what
+    they can do (declared by their provider: ask ``capabilities``, never the mode's name), and how
+    a pod's proxy config is read there (a real Envoy's, unless the provider stands one in)."""
 
     capabilities: ProviderCapabilities
     clusters: dict[Role, ClusterHandle]
     prefix: str
-    xds: ProxyXds | None = None  # the synthetic proxies' view, where the provider runs them
+    # A provider's own way to publish the suite's test hostname (None: kind's, install/hostname/,
+    # or none: the provider does not declare PUBLISHES_HOSTNAMES).
+    hostnames: HostnamePublishing | None = None
+    proxy_configs: ProxyConfigReader = field(default_factory=_real_sidecars)
 
     @property
     def mode(self) -> str:

@@ -41,14 +41,14 @@ CAPABILITIES = ProviderCapabilities(
     mode="existing",
     clusters="existing clusters",
     creates_clusters=False,
-    supports=frozenset({Capability.REAL_DATA_PLANE, Capability.CONTAINER_LOGS}),
+    supports=frozenset({Capability.REAL_DATA_PLANE, Capability.CONTAINER_LOGS, Capability.CLUSTER_DNS}),
     lacks={
         Capability.PUBLISHES_HOSTNAMES: (
             "the suite publishes its own test name only in clusters it created (it edits their "
             "nodes' hosts files and CoreDNS); existing clusters need a name real DNS resolves"
         ),
-        Capability.SYNTHETIC_XDS_PROXIES: (
-            "existing clusters run real Envoy sidecars, whose traffic the suite measures instead"
+        Capability.NODE_CONTAINERS: (
+            "the suite reaches no node of clusters it did not create (no kind, no docker exec)"
         ),
     },
 )

@@ -159,8 +159,12 @@ def stop_processes_in(ip: IpCli, netns: Iterable[str], grace_s: float | None = N
     return pids
 
 
-def delete_netns(ip: IpCli, netns: Iterable[str], grace_s: float | None = None) -> None:
-    """End the processes in ``netns``, then delete the namespaces (their veth pairs go with them)."""
+def delete_netns(
+    ip: IpCli, netns: Iterable[str], grace_s: float | None = None, etc: NetnsEtcFiles | None = None
+) -> None:
+    """End the processes in ``netns``, then delete the namespaces (their veth pairs go with them)
+    and their ``/etc/netns/<name>/`` files (clusters/netns_etc.py), which ``ip netns delete``
+    leaves behind."""
     names = list(netns)
     stop_processes_in(ip, names, grace_s)
     for name in names:

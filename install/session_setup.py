@@ -14,6 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from clusters.capabilities import Capability
 from clusters.cluster import Topology
 from install.samples import SamplesProvider
 from programs.runner import CommandRunner
@@ -131,6 +132,7 @@ def initial_facts(topology: Topology, config: SuiteConfig) -> Facts:
         config.choices(),
         cluster_names={role: cluster.name for role, cluster in topology.clusters.items()},
         api_servers={role: cluster.internal_api_server for role, cluster in topology.clusters.items()},
+        clusters_have_dns=topology.can(Capability.CLUSTER_DNS),
     )
 
 

@@ -34,7 +34,7 @@ import yaml
 
 from clusters.providers import capabilities_of
 from reports.categories import classify
-from reports.outcomes import CheckOutcome, group_by_scenario
+from reports.outcomes import KNOWN_ISSUE, CheckOutcome, group_by_scenario
 from run.info import SUITE_NAME, RunInfo, stand_in_entry
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "conformance-report.schema.json"
@@ -132,6 +132,21 @@ def _scenario_entry(
     }
 
 
+def known_issue_entry(label: str, outcome: CheckOutcome, issue: Mapping[str, Any]) -> dict[str, Any]:
+    """One known issue a check of the scenario showed, as the table describes it."""
+    return {
+        "id": str(issue.get("id")),
+        "title": str(issue.get("title", "")),
+        "check": label,
+        "affected": str(issue.get("affected", "")),
+        "consequence": str(issue.get("consequence", "")),
+        "workaround": str(issue.get("workaround", "")),
+        "workaroundOption": issue.get("workaround_option"),
+        "upstream": issue.get("upstream"),
+        "message": outcome.message,
+    }
+
+
 def profile_of(family: str) -> str:
     return next((name for name, families in PROFILES.items() if family in families), "CONTROL-PLANE")
 
@@ -226,6 +241,7 @@ def build_report(
         "statistics": totals,
         "scenarios": scenarios,
         "standIns": stand_ins,
+        "workarounds": [dict(entry) for entry in info.workarounds],
         "upgradeProbes": [dict(entry) for entry in info.upgrade_probes],
         **({"timeouts": info.timeouts} if info.timeouts else {}),
     }

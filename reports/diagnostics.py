@@ -48,7 +48,12 @@ CUSTOM_RESOURCES: tuple[str, ...] = (
     "httproutes.gateway.networking.k8s.io",
     "tlsroutes.gateway.networking.k8s.io",
 )
-ISTIOD_DEBUG_PATHS: tuple[str, ...] = ("/debug/connections", "/debug/syncz", "/debug/clusterz")
+ISTIOD_DEBUG_PATHS: tuple[str, ...] = (
+    "/debug/connections",
+    "/debug/syncz",
+    "/debug/clusterz",
+    "/debug/endpointShardz",
+)
 SUMMARY_FILE = "SUMMARY.txt"  # written last: its presence means "collected"
 _LOG_TAIL_LINES = "5000"
 _MIN_TIME_FOR_A_CALL_S = 0.5

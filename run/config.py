@@ -37,6 +37,7 @@ from scenarios.facts import Facts
 from scenarios.registry import SCENARIO_IDS, reaches_istiod_by_name
 from scenarios.releases import IstioRelease, IstioVersion, Pins, VersionError, load_pins
 from scenarios.second_remote import BASES as SECOND_REMOTE_BASES
+from scenarios.workarounds import WORKAROUNDS
 
 __all__ = ["SECOND_REMOTE_BASES", "ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
 
@@ -139,6 +140,7 @@ class SuiteConfig:
             external_tls_secret=self.external_tls_secret or Facts.external_tls_secret,
             suite_pki=self.external_tls_secret is None,
             step_deadlines=timeouts.step_overrides(self.timeouts),
+            workarounds=frozenset(self.workarounds),
         )
 
 
@@ -257,7 +259,7 @@ def _check_hostname(config: SuiteConfig, mode: str) -> None:
         fail(
             f"--external-tls-secret {config.external_tls_secret!r} cannot apply in kwok mode: its clusters are "
             "created by the run, so no secret of yours is in them, and they trust no CA but the run's; "
-            "dns-tls there uses the per-run PKI (leave --external-tls-secret out)"
+            "the gateway certificate comes from the per-run PKI there (leave --external-tls-secret out)"
         )
 
 
@@ -305,6 +307,10 @@ def _timeouts(option: Option) -> dict[str, float]:
             fail(f"--diagnostics-timeout {diagnostics}: must be a positive, finite number of seconds")
         found.setdefault(timeouts.DIAGNOSTICS.name, float(diagnostics))
     return found
+
+
+def _workarounds(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(choice("--workaround", value, tuple(WORKAROUNDS)) for value in values))
 
 
 def _ratio(value: float) -> float:

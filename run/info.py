@@ -145,6 +145,8 @@ class RunInfo:
     upgrade_probes: list[dict[str, Any]] = field(default_factory=list)
     # The run's deadlines (run/timeouts.py): every one's value, and which were overridden.
     timeouts: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Workarounds of known issues the run applied (--workaround): name and what it changes.
+    workarounds: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def kubernetes_version(self) -> str:
@@ -185,4 +187,5 @@ def build_run_info(
         stand_ins=noted["standIns"],
         upgrade_probes=noted["upgradeProbes"],
         timeouts=timeouts.report_entry(config.timeouts),
+        workarounds=[{"name": name, "change": WORKAROUNDS[name]} for name in config.workarounds],
     )

@@ -157,6 +157,34 @@ KWOK_SWEEP_GRACE = _d(
     "processes of an earlier run's leftover namespaces: no data worth a graceful shutdown",
 )
 KWOK_STAND_INS_STOP = _d("kwok.stand-ins-stop", 60, "the istiod stand-ins' thread ending at teardown")
+KWOK_HAPROXY_VERSION = _d("kwok.haproxy-version", 30, "`haproxy -v` of the host's HAProxy, at preflight")
+KWOK_GATEWAY_POLL = _d(
+    "kwok.gateway-poll",
+    1,
+    "the gateway stand-in's interval between reads of the Gateway, VirtualService and "
+    "DestinationRule objects (a changed configuration is applied within it)",
+)
+KWOK_GATEWAY_API = _d(
+    "kwok.gateway-api",
+    20,
+    "one API server read of the gateway stand-in (its Istio objects, Services, Deployments, a "
+    "secret); its thread's end at teardown waits three of them",
+)
+KWOK_GATEWAY_CHECK = _d(
+    "kwok.gateway-config-check", 30, "`haproxy -c` of the gateway stand-in's rendered configuration"
+)
+KWOK_GATEWAY_LISTEN = _d(
+    "kwok.gateway-listen", 15, "a started HAProxy accepting connections on every listener's port"
+)
+KWOK_GATEWAY_CONNECT = _d(
+    "kwok.gateway-listen-probe", 1, "one connection attempt to a listener of a just started HAProxy"
+)
+KWOK_GATEWAY_STOP = _d("kwok.gateway-stop-grace", 10, "an HAProxy's exit after SIGTERM (SIGKILL then)")
+KWOK_HOSTNAME_LOOKUP = _d(
+    "kwok.hostname-lookup",
+    30,
+    "`getent hosts` in a cluster's network namespace, resolving the test hostname as its API server does",
+)
 KWOK_PROXY_SYNC = _d("kwok.proxy-sync", 90, "a synthetic proxy's first CDS/EDS from istiod")
 NETNS_IP = _d("netns.ip", 30, "one ip(8) call")
 NETNS_SUBNET_LOCK = _d("netns.subnet-lock", 120, "the host-wide lock while a /24 and its bridge are chosen")
@@ -183,6 +211,12 @@ INSTALL_CLUSTER_SET_LOCK = _d(
     "another pytest process installing on the same clusters (a whole scenario)",
 )
 INSTALL_NODE_QUERY = _d("install.node-query", 60, "one docker exec into a kind node (hosts file, resolution)")
+INSTALL_PROBE_RUN = _d(
+    "install.hostname-probe-run",
+    30,
+    "the hostname probe's script run where a cluster's pods would run it (kwok: the host's curl in "
+    "the cluster's network namespace), on top of the probe's own deadline",
+)
 INSTALL_PROBE_START = _d(
     "install.hostname-probe-start",
     120,
@@ -216,7 +250,18 @@ CHECK_TRAFFIC = _d(
 CHECK_XDS = _d(
     "check.xds",
     90,
-    "istiod's EDS at the client's synthetic proxy (a second cluster follows its remote secret's informer sync)",
+    "helloworld's route and endpoints at every client's proxy: istiod pushes EDS within a second of a pod "
+    "becoming Ready; a second cluster's endpoints follow its remote secret's informer sync",
+)
+CHECK_CLUSTERS = _d(
+    "check.istiod-clusters",
+    60,
+    "istiod registers a remote secret's cluster when its informer sees the Secret; the sync follows",
+)
+CHECK_PROXY_CONFIG = _d(
+    "check.proxy-config-read",
+    60,
+    "reading one client sidecar's Envoy config dump (`pilot-agent request GET config_dump`)",
 )
 CHECK_INJECTION_SYNC = _d(
     "check.injection-sync", 120, "proxies connected and SYNCED; a push in flight leaves one STALE briefly"

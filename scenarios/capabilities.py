@@ -19,5 +19,9 @@ class Capability(StrEnum):
     CONTAINER_LOGS = "container-logs"
     # The suite can make its own test hostname resolve in the clusters (pods, nodes, API servers).
     PUBLISHES_HOSTNAMES = "publishes-hostnames"
-    # A synthetic xDS client speaks for each injected pod, so what istiod pushes can be read.
-    SYNTHETIC_XDS_PROXIES = "synthetic-xds-proxies"
+    # The clusters resolve names through DNS, so a real --external-hostname resolves there
+    # without the suite publishing it.
+    CLUSTER_DNS = "cluster-dns"
+    # The nodes are containers the suite reaches with kind and docker (their hosts files,
+    # ``kind export logs``).
+    NODE_CONTAINERS = "node-containers"

@@ -52,6 +52,8 @@ class Facts:
     second_remote_base: str = "ip-passthrough"
     # Overridden deadlines of the installer's waits (scenarios/common.py STEP_DEADLINES).
     step_deadlines: dict[str, float] = field(default_factory=dict)
+    # Workarounds of known issues the user asked for (scenarios/workarounds.py).
+    workarounds: frozenset[str] = frozenset()
 
     def with_fact(self, name: str, value: str) -> Facts:
         if name == "external_istiod_addr":

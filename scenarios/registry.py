@@ -88,12 +88,6 @@ SCENARIOS: tuple[ScenarioSpec, ...] = (
         dns_tls.SCENARIO,
         dns_tls.ROLES,
         dns_tls.render,
-        needs={
-            Capability.REAL_DATA_PLANE: (
-                "its precondition resolves the hostname and verifies the certificate chain from a pod "
-                "(curl) through the real external gateway, which terminates TLS"
-            )
-        },
         reaches_istiod_by_name=True,
     ),
     ScenarioSpec(
@@ -167,8 +161,9 @@ def reaches_istiod_by_name(scenario_id: str, facts: Facts) -> bool:
 
 
 def publishes_hostname(scenario_id: str, facts: Facts) -> bool:
-    """Whether the suite makes its own test hostname resolvable for this scenario."""
-    return reaches_istiod_by_name(scenario_id, facts) and facts.external_hostname is None
+    """Whether the suite makes its test hostname resolvable for this scenario (scenarios/dns_tls.py
+    ``publishes_hostname``: its own name, or a real one in clusters without DNS)."""
+    return reaches_istiod_by_name(scenario_id, facts) and dns_tls.publishes_hostname(facts)
 
 
 def needs_suite_pki(scenario_id: str, facts: Facts) -> bool:

@@ -8,7 +8,7 @@ what it needs of them and for which releases it can be installed (``ScenarioSpec
 scenarios/registry.py), and a check what it needs through two marks:
 
     pytestmark = [pytest.mark.traffic, needs(Capability.REAL_DATA_PLANE, "real requests through Envoy")]
-    @only_with(Capability.SYNTHETIC_XDS_PROXIES, "it stands in for real traffic where none can flow")
+    @only_with(Capability.NODE_CONTAINERS, "it reads the nodes' own files")
 
 ``decide`` answers, in this order:
 

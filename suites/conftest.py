@@ -14,7 +14,7 @@ from suites.evaluation.evaluators.verdict import Verdict, diagnostics_hint
 from suites.evaluation.known import PROP_KNOWN_ISSUE, KnownIssueReproduced, expected_issues
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge, judge
-from suites.registry import required_checks
+from suites.registry import check_id, required_checks
 
 
 @pytest.fixture

@@ -132,7 +132,8 @@ def check_id(name: str) -> str:
 def judge_again(view: ScenarioView, observer: Observer, diagnostics: str) -> list[Verdict]:
     """Every registered check's verdicts against ``view``; a check that may not run there (the
     collection's decision) or that skips gives none, one that fails outright (no verdict:
-    ``pytest.fail``) gives a failed verdict naming it."""
+    ``pytest.fail``) gives a failed verdict naming it. Known issues a check finds are told as
+    facts: the check that owns them reports them."""
     verdicts: list[Verdict] = []
     for check in checks():
         capabilities = view.topology.capabilities

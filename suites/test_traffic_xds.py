@@ -1,11 +1,12 @@
 """Traffic at the xDS level, every mode: what each client's sidecar would do with a helloworld request.
 
-kwok runs no Envoy, so the real-traffic checks (suites/test_traffic.py) are skipped there; this
-check reads instead the EDS the real external istiod pushed to the client pod's synthetic proxy
-(clusters/kwok/xds_proxies.py): the local helloworld pods and, with a second network, its
-east-west gateway, weighted equally per pod. It exists only where the clusters have synthetic
-proxies (``only_with``, suites/applicability.py): on kind and existing clusters real traffic is
-measured instead, and this check is no part of their conformance.
+From the client pod's proxy config (a real Envoy's config dump on kind and existing clusters,
+the synthetic proxy's in kwok mode: clusters/proxy_config.py) the route for
+``helloworld.<ns>:5000`` is followed to its cluster (Istio mutual TLS expected) and its
+endpoints, and the split a sidecar makes of them is computed by Envoy's rules
+(suites/evaluation/evaluators/xds.py). Every helloworld pod must get the same share. On kind
+and existing clusters the real-traffic checks (suites/test_traffic.py) then measure what the
+data plane does with that config.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from __future__ import annotations
 import pytest
 
 from run.timeouts import CHECK_XDS
-from scenarios.capabilities import Capability
-from suites.applicability import only_with
-from suites.evaluation.evaluators.verdict import Verdict
-from suites.evaluation.evaluators.xds import evaluate_helloworld_eds, helloworld_cluster
+from suites.evaluation.evaluators.verdict import Verdict, combine
+from suites.evaluation.evaluators.xds import evaluate_helloworld_xds
 from suites.evaluation.polling import verdict_until_ok
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge
@@ -24,14 +23,8 @@ from suites.evaluation.xds_reader import read_helloworld_xds
 
 pytestmark = pytest.mark.traffic
 
-ROLE = "remote"
 
-
-@only_with(
-    Capability.SYNTHETIC_XDS_PROXIES,
-    "it stands in for real traffic where no Envoy runs; elsewhere suites/test_traffic.py measures real requests",
-)
-def test_helloworld_endpoints_sent_to_client_proxy(
+def test_client_sidecars_route_helloworld_evenly(
     installed_scenario: InstalledScenarioLike, observer: Observer, diagnostics: str, verdict_of: Judge
 ) -> None:
     exp = installed_scenario.expectations
@@ -58,5 +51,7 @@ def test_helloworld_endpoints_sent_to_client_proxy(
         return combine("traffic/xds-endpoints", parts, diagnostics)
 
     verdict_of(
-        verdict_until_ok(f"istiod's EDS for {cluster} at the {ROLE} client", evaluate, CHECK_XDS.seconds())
+        verdict_until_ok(
+            "helloworld's route and endpoints at every client sidecar", evaluate, CHECK_XDS.seconds()
+        )
     )

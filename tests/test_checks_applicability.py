@@ -28,7 +28,7 @@ pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parent.parent
 KIND, EXISTING, KWOK = (provider_spec(mode).capabilities for mode in ("kind", "existing", "kwok"))
 MESH = "traffic/test_mesh_traffic_from_each_client"
-XDS = "traffic/test_helloworld_endpoints_sent_to_client_proxy"
+XDS = "traffic/test_client_sidecars_route_helloworld_evenly"
 ISTIOD = "controlplane/test_external_istiod_available_with_release"
 
 
@@ -52,19 +52,25 @@ def test_where_pods_run_their_images_every_scenario_and_real_traffic_run(capabil
 
 
 def test_kwok_runs_the_control_plane_scenarios_and_says_why_not_the_others() -> None:
-    for scenario in ("ip-passthrough", "second-remote"):
-        assert decide(check(ISTIOD), scenario, Facts(), KWOK).runs
+    for scenario in ("ip-passthrough", "second-remote", "dns-tls"):  # dns-tls: hosts files, HAProxy
+        assert decide(check(ISTIOD), scenario, Facts(), KWOK).runs, scenario
     sail = decide(check(ISTIOD), "sail", Facts(), KWOK)
     assert not sail.runs and sail.required
     assert sail.reason.startswith("not applicable in kwok mode: scenario sail needs real-data-plane")
     assert (
         "Sail operator" in sail.reason and "not served" in sail.reason and "no operator image" in sail.reason
     )
-    dns = decide(check(ISTIOD), "dns-tls", Facts(), KWOK)
-    assert not dns.runs and "kwok mode" in dns.reason and "curl" in dns.reason
-    # What a scenario builds on, it needs too: second-remote on dns-tls cannot run on kwok either.
-    on_dns = decide(check(ISTIOD), "second-remote", Facts(second_remote_base="dns-tls"), KWOK)
-    assert not on_dns.runs and "scenario second-remote needs" in on_dns.reason
+    assert decide(check(ISTIOD), "second-remote", Facts(second_remote_base="dns-tls"), KWOK).runs
+
+
+def test_a_scenario_needs_what_it_builds_on_needs() -> None:
+    # second-remote on dns-tls publishes the test hostname: clusters that cannot are refused it.
+    on_dns = decide(check(ISTIOD), "second-remote", Facts(second_remote_base="dns-tls"), EXISTING)
+    assert not on_dns.runs and on_dns.reason.startswith(
+        "not applicable in existing mode: scenario second-remote needs publishes-hostnames"
+    )
+    real_name = Facts(second_remote_base="dns-tls", external_hostname="istiod.example.com")
+    assert decide(check(ISTIOD), "second-remote", real_name, EXISTING).runs
 
 
 def test_real_traffic_is_skipped_with_the_reason_where_no_envoy_runs() -> None:
@@ -76,12 +82,17 @@ def test_real_traffic_is_skipped_with_the_reason_where_no_envoy_runs() -> None:
     )
 
 
-def test_the_xds_check_is_no_part_of_the_conformance_where_real_traffic_is_measured() -> None:
-    for capabilities in (KIND, EXISTING):
-        decision = decide(check(XDS), "ip-passthrough", Facts(), capabilities)
-        assert not decision.runs and not decision.required
-        assert "synthetic-xds-proxies" in decision.reason
-    assert decide(check(XDS), "second-remote", Facts(), KWOK).runs
+def test_the_xds_check_runs_in_every_mode() -> None:
+    for capabilities in (KIND, EXISTING, KWOK):
+        assert decide(check(XDS), "second-remote", Facts(), capabilities).runs
+
+
+def test_a_check_only_with_a_capability_is_left_out_where_it_is_lacking() -> None:
+    only = CheckNeeds("family/test_reads_node_files", only_with={Capability.NODE_CONTAINERS: "it reads them"})
+    decision = decide(only, "ip-passthrough", Facts(), KWOK)
+    assert not decision.runs and not decision.required  # no part of the conformance there
+    assert "node-containers (it reads them), which kwok mode lacks" in decision.reason
+    assert decide(only, "ip-passthrough", Facts(), KIND).runs
 
 
 def test_a_scenario_its_release_cannot_install_is_skipped_with_the_reason() -> None:
@@ -97,7 +108,7 @@ def test_a_scenario_its_release_cannot_install_is_skipped_with_the_reason() -> N
 def test_required_checks_follow_the_same_decision() -> None:
     kind = registry.required_checks("ip-passthrough", False, KIND)
     kwok = registry.required_checks("ip-passthrough", True, KWOK)
-    assert tuple(XDS.split("/")) not in kind and tuple(MESH.split("/")) in kind
+    assert tuple(XDS.split("/")) in kind and tuple(MESH.split("/")) in kind
     assert tuple(XDS.split("/")) in kwok and tuple(MESH.split("/")) in kwok  # skipped there: partial
     assert kwok[-1] == registry.UPGRADE_CHECK
 
@@ -130,9 +141,9 @@ def test_judging_again_asks_the_same_decision(called: list[str]) -> None:
     assert XDS in called and MESH not in called and ISTIOD in called
     called.clear()
     registry.judge_again(_view(KIND), None, "")  # type: ignore[arg-type]
-    assert MESH in called and XDS not in called
+    assert MESH in called and XDS in called
     called.clear()
-    registry.judge_again(_view(KWOK, "second-remote", Facts(second_remote_base="dns-tls")), None, "")  # type: ignore[arg-type]
+    registry.judge_again(_view(KWOK, "sail"), None, "")  # type: ignore[arg-type]
     assert called == []  # the scenario itself cannot run on kwok
 
 
@@ -185,7 +196,7 @@ def test_collection_skips_and_leaves_out_through_the_one_decision(
         pytester, fake_tools, "--topology-mode", "kwok", "--istio-version", "1.30",
         "--scenario", "ip-passthrough", "--scenario", "sail",
     )  # fmt: skip
-    assert kwok[f"test_helloworld_endpoints_sent_to_client_proxy[ip-passthrough-{label}]"] == "runs"
+    assert kwok[f"test_client_sidecars_route_helloworld_evenly[ip-passthrough-{label}]"] == "runs"
     assert kwok[f"test_mesh_traffic_from_each_client[ip-passthrough-{label}]"].startswith(
         "not applicable in kwok mode: traffic/test_mesh_traffic_from_each_client needs real-data-plane"
     )
@@ -193,6 +204,6 @@ def test_collection_skips_and_leaves_out_through_the_one_decision(
     sail = [reason for item, reason in kwok.items() if item.endswith(f"[sail-{label}]")]
     assert sail and all(r.startswith("not applicable in kwok mode: scenario sail needs") for r in sail)
     kind, text = _collect(pytester, fake_tools, "--istio-version", "1.30", "--scenario", "ip-passthrough")
-    assert not [item for item in kind if "endpoints_sent_to_client_proxy" in item]
-    assert "(2 deselected)" in text  # the xDS check, and the upgrade check (no --upgrade-to)
+    assert kind[f"test_client_sidecars_route_helloworld_evenly[ip-passthrough-{label}]"] == "runs"
+    assert "(1 deselected)" in text  # the upgrade check (no --upgrade-to)
     assert all(reason == "runs" for reason in kind.values())

@@ -21,6 +21,7 @@ from suites.evaluation.evaluators.verdict import Verdict
 from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
+from tests import xds_dumps
 from tests.conftest import Deadlines
 from tests.fakeexec import FakeTool, FakeTools
 

@@ -186,7 +186,7 @@ def test_adding_a_scenario_and_a_provider_touches_what_architecture_md_says(tmp_
     assert collected.returncode == 0, collected.stdout + collected.stderr
     items = [line for line in collected.stdout.splitlines() if line.startswith("suites/")]
     assert items and all("[dummy-" in item for item in items)
-    assert not [item for item in items if "endpoints_sent_to_client_proxy" in item]  # only_with: left out
+    assert [item for item in items if "route_helloworld_evenly" in item]  # the xDS check: every mode
     layering = _run([str(LINT_IMPORTS), "--no-cache"], tree)
     assert layering.returncode == 0, layering.stdout + layering.stderr
     types = _run(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from clusters.capabilities import Capability
 from clusters.kwok.config import KwokBinaries
 from clusters.kwok.kwokctl import Kwokctl
 from clusters.kwok.preflight import kwok_preflight
@@ -144,7 +145,7 @@ def test_clusters_are_real_ready_separate_and_gone_after_teardown(make_provider:
         assert addresses <= {"127.0.0.1", host.address}, listeners
     assert len(servers) == 2
     # Names resolve through the clusters' own hosts files, which their API servers see as /etc/hosts.
-    assert topology.hostnames is not None and not topology.cluster_dns
+    assert topology.hostnames is not None and not topology.can(Capability.CLUSTER_DNS)
     remote_host = provider.cluster_host("remote")
     topology.hostnames.publish("remote", "istiod.eicp-selftest.test", "10.250.255.7")
     assert topology.hostnames.resolve("remote", "istiod.eicp-selftest.test")[0] == "10.250.255.7"

@@ -28,6 +28,7 @@ from suites.evaluation.evaluators.verdict import Verdict
 from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
+from tests import xds_dumps
 from tests.conftest import Deadlines
 from tests.fakeexec import FakeTool, FakeTools
 
@@ -99,7 +100,14 @@ def world(
         fake.release(B), tools, tmp_path / "run", min_probe_requests=10, probe_batch_size=5
     )
     # A failing check fails at once, not after the real convergence deadlines.
-    deadlines({"check.traffic-convergence": 3.0, "check.injection-sync": 3.0})
+    deadlines(
+        {
+            "check.traffic-convergence": 3.0,
+            "check.injection-sync": 3.0,
+            "check.xds": 3.0,
+            "check.istiod-clusters": 3.0,
+        }
+    )
     monkeypatch.setattr(Observer, "remote_secret_metadata", lambda self, role: fake.remote_secret_meta())
     monkeypatch.setattr(Observer, "cluster_uid", lambda self, role: fake.KUBE_SYSTEM_UID)
     istioctl = fake_tools.install("istioctl")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from clusters.kwok.proxy_configs import SyntheticProxyConfigs
 from clusters.kwok.xds_proxies import (
     SyntheticProxies,
     container_env,
@@ -123,14 +124,17 @@ def test_proxies_attach_after_a_passed_wait_on_a_remote_and_stop_at_uninstall(tm
     assert proxies.calls == ["attach R", "attach S", "stop"]
 
 
-def test_received_is_none_without_a_running_proxy(tmp_path: Path) -> None:
-    """What the xDS reader asks the topology (clusters/cluster.py ProxyXds), of this set only."""
-    proxies = SyntheticProxies(tmp_path / "xdsclient", None, None, tmp_path)  # type: ignore[arg-type]
-    assert proxies.received("remote", "sample", "curl-1") is None
-    assert proxies.problems_of("remote") == []
-    proxies.problems.append("remote: synthetic proxies could not be started: no token")
-    assert proxies.problems_of("remote") == ["remote: synthetic proxies could not be started: no token"]
-    assert proxies.problems_of("second") == []
+def test_a_pod_without_a_synthetic_proxy_has_no_config_and_says_why(tmp_path: Path) -> None:
+    proxies = Recorder(tmp_path)
+    proxies.problems.append("remote: synthetic proxies could not be started: Unauthenticated")
+    cluster: Any = type("Cluster", (), {"role": "remote"})()
+    config = SyntheticProxyConfigs(lambda: proxies).read(cluster, "sample", "curl-1")
+    assert config.dump is None
+    assert config.problems == (
+        "remote: synthetic proxies could not be started: Unauthenticated",
+        "remote: no synthetic proxy runs for sample/curl-1",
+    )
+    assert SyntheticProxyConfigs(lambda: None).read(cluster, "sample", "curl-1").dump is None
 
 
 def test_the_fake_syncz_is_shaped_as_the_real_one() -> None:

@@ -73,14 +73,7 @@ CAPABILITIES = ProviderCapabilities(
     mode="kind",
     clusters="kind clusters",
     creates_clusters=True,
-    supports=frozenset(
-        {Capability.REAL_DATA_PLANE, Capability.CONTAINER_LOGS, Capability.PUBLISHES_HOSTNAMES}
-    ),
-    lacks={
-        Capability.SYNTHETIC_XDS_PROXIES: (
-            "kind clusters run real Envoy sidecars, whose traffic the suite measures instead"
-        ),
-    },
+    supports=frozenset(Capability),
 )
 
 

@@ -16,17 +16,19 @@ CAPABILITIES = ProviderCapabilities(
     mode="kwok",
     clusters="kwok clusters",
     creates_clusters=True,
-    supports=frozenset({Capability.SYNTHETIC_XDS_PROXIES}),
+    # The test hostname goes into the clusters' own hosts files (clusters/kwok/hostnames.py).
+    supports=frozenset({Capability.PUBLISHES_HOSTNAMES}),
     lacks={
         Capability.REAL_DATA_PLANE: (
             "kwok mode runs no data plane: its pods get a status, never containers (no Envoy, no "
             "pod network, no operator image)"
         ),
         Capability.CONTAINER_LOGS: "kwok pods have no containers, so there are no container logs to read",
-        Capability.PUBLISHES_HOSTNAMES: (
-            "kwok clusters have no nodes or cluster DNS to publish a name into, and their gateway "
-            "is a stand-in"
+        Capability.CLUSTER_DNS: (
+            "kwok clusters have no cluster DNS and no route to any DNS server: they resolve only the "
+            "names the suite writes into their hosts files (a real --external-hostname too)"
         ),
+        Capability.NODE_CONTAINERS: "kwok nodes are simulated: there is no node container to reach",
     },
     # The external istiod's pods: clusters/kwok/istiod_host.py routes their logs and exec
     # (kwok Logs/Exec). The external cluster's istio-system istiod is not run (STAND_INS).

@@ -55,10 +55,10 @@ from clusters.kwok.hostnames import NetnsHostnames
 from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
 from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
-from clusters.kwok.preflight import check_memory, kwok_preflight
-from clusters.kwok.sweep import mark_kept, registry_of, sweep_leftovers
-from clusters.kwok.workloads import STAND_INS as ISTIOD_STAND_INS
-from clusters.kwok.workloads import IstiodStandIns
+from clusters.kwok.preflight import HostPrograms, check_memory, kwok_preflight
+from clusters.kwok.proxy_configs import SyntheticProxyConfigs
+from clusters.kwok.stand_ins import ExternalStandIns, stand_in_texts
+from clusters.kwok.sweep import kept_message, mark_kept, registry_of, sweep_leftovers
 from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
 from clusters.kwok.xds_proxies import SyntheticProxies, build_synthetic_proxies
 from clusters.names import RunIdentity, worker_for_names
@@ -100,7 +100,9 @@ class KwokProvider:
     runner: CommandRunner
     redactor: Redactor
     ip: IpCli
+    programs: HostPrograms
     capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
+    log_dir: Path | None = None  # the stand-ins' logs worth keeping (no secrets): the report's
     network: HostNetwork | None = None
     cluster_hosts: dict[Role, NetnsHost] = field(default_factory=dict)
     handles: dict[Role, ClusterHandle] = field(default_factory=dict)
@@ -152,8 +154,14 @@ class KwokProvider:
         except BaseException:
             self.teardown(failed=True, interrupted=True)
             raise
+        assert self.network is not None  # no cluster DNS: names resolve through the hosts files
+        hostnames = NetnsHostnames(lambda: dict(self.cluster_hosts), self.network.etc, self.runner)
         return Topology(
-            self.capabilities, clusters=dict(self.handles), prefix=self.identity.prefix, xds=self.proxies
+            self.capabilities,
+            clusters=dict(self.handles),
+            prefix=self.identity.prefix,
+            hostnames=hostnames,
+            proxy_configs=SyntheticProxyConfigs(lambda: self.proxies),
         )
 
     def load_balancers(self) -> NetnsLoadBalancers:
@@ -199,10 +207,8 @@ class KwokProvider:
             self._delete_all()
             self.kept_message = None
 
-    # -- what the istiod host processes ask (clusters/kwok/istiod_host.py) ----------------------
-
     def cluster_host(self, role: Role) -> NetnsHost:
-        """The test host (network namespace) ``role``'s cluster runs in."""
+        """The test host (network namespace) ``role``'s cluster runs in (clusters/kwok/istiod_host.py asks)."""
         return self.cluster_hosts[role]
 
     # -- bring-up -----------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from pathlib import Path
 from clusters.capabilities import LeftoverScope
 from clusters.kwok.config import leftover_owner
 from clusters.names import RunIdentity
-from clusters.netns import IpCli, delete_netns, short_link_name
+from clusters.netns import HostNetwork, IpCli, delete_netns, short_link_name
+from clusters.netns_etc import NetnsEtcFiles
 from clusters.run_registry import RunRegistry
 from run.timeouts import KWOK_SWEEP_GRACE
 
@@ -76,7 +77,7 @@ def sweep_leftovers(
     swept = [name for name in ip.netns_names() if leftover(name)]
     if swept:
         log.info("deleting leftover network namespaces of earlier runs: %s", ", ".join(swept))
-        delete_netns(ip, swept, KWOK_SWEEP_GRACE.seconds())
+        delete_netns(ip, swept, KWOK_SWEEP_GRACE.seconds(), etc)
     for name in swept:
         registry.forget(name)
     for name in etc.names():  # files whose namespace is already gone (a crash between the two)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,28 +194,3 @@ class IstiodStandIns:
         if not self.events or self.events[-1] != redacted:
             log.info("istiod stand-in: %s", redacted)
             self.events.append(redacted)
-
-    def _host_for(self, namespace: str) -> NetnsHostLike | None:
-        """The netns host holding the address the mesh tells proxies to reach istiod at."""
-        hosts = {key[1:]: host for key, host in self.lb_hosts().items() if key[0] == "external"}
-        wanted = _discovery_host(self.external, namespace)
-        for host in hosts.values():
-            if wanted and host.address == wanted:
-                return host
-        return hosts.get(GATEWAY)
-
-
-def _discovery_host(cluster: ClusterHandle, namespace: str) -> str | None:
-    """Host part of ``defaultConfig.discoveryAddress`` in the mesh ConfigMap ``istio`` of ``namespace``."""
-    from kubernetes import client
-
-    try:
-        found: Any = client.CoreV1Api(cluster.api()).read_namespaced_config_map(
-            "istio", namespace, _request_timeout=KWOK_ISTIOD_API.seconds()
-        )
-    except client.ApiException:
-        return None
-    mesh = yaml.safe_load((found.data or {}).get("mesh") or "") or {}
-    address = str(((mesh.get("defaultConfig") or {}).get("discoveryAddress")) or "")
-    host = address.rsplit(":", 1)[0] if ":" in address else address
-    return host.strip("[]") or None

@@ -126,17 +126,6 @@ class SyntheticProxies:
     def of(self, role: str, namespace: str, pod: str) -> SyntheticProxy | None:
         return self.proxies.get((role, namespace, pod))
 
-    # -- what the topology offers the xDS reader (clusters/cluster.py ProxyXds) -----------------
-
-    def received(self, role: str, namespace: str, pod: str) -> dict[str, Any] | None:
-        """What the proxy of ``namespace/pod`` in ``role``'s cluster last received (``None``: no
-        such proxy, or nothing received yet)."""
-        proxy = self.of(role, namespace, pod)
-        return proxy.received() if proxy is not None else None
-
-    def problems_of(self, role: str) -> list[str]:
-        return [problem for problem in self.problems if problem.startswith(f"{role}: ")]
-
     def stop_all(self) -> None:
         for proxy in self.proxies.values():
             proxy.process.stop()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from clusters.capabilities import Capability
-from clusters.cluster import ClusterHandle
+from clusters.cluster import ClusterHandle, HostnamePublishing
 from install.actions.context import ActionContext, param
 from install.faults import EnvironmentFault, PlanError
 from install.hostname import (
@@ -36,11 +36,10 @@ from install.hostname import (
 from install.kubectl import dump, get_json
 from programs.runner import CommandError
 from programs.waits import Observation, WaitTimeout, wait_until
-from run.timeouts import INSTALL_POLL, INSTALL_PROBE_START
+from run.timeouts import INSTALL_POLL, INSTALL_PROBE_RUN, INSTALL_PROBE_START
+from scenarios.dns_tls import publishes_hostname
 from scenarios.pki import PRIVATE_MATERIAL
 from scenarios.steps import Action, Step
-
-PROBE_RUN_ALLOWANCE_S = 30.0  # the script's own deadline bounds it; this bounds the process
 
 
 def publish_hostname(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
@@ -48,14 +47,16 @@ def publish_hostname(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> 
     (``remove``) take exactly that back; see install/hostname/ (kind) and the provider's own
     publishing (``Topology.hostnames``, kwok: the clusters' hosts files)."""
     hostname, scopes = param(step, "hostname", str), param(step, "scopes", list)
-    can_publish = ctx.topology.can(Capability.PUBLISHES_HOSTNAMES)
-    nodes = ctx.nodes if can_publish else None
+    provider = ctx.topology.hostnames
+    node_access = ctx.topology.can(Capability.NODE_CONTAINERS)
+    nodes = ctx.nodes if node_access else None
     remove = bool(step.params.get("remove"))
     if provider is None and nodes is None and not remove:
         why = (
             "the installer was given no access to the kind node containers (no kind binary)"
-            if can_publish
+            if node_access
             else ctx.topology.capabilities.why_not(Capability.PUBLISHES_HOSTNAMES)
+            or f"{ctx.topology.capabilities.clusters} declare no way to publish a name"
         )
         raise PlanError(
             f"step {step.name!r}: cannot publish {hostname} in {cluster.name}: {why}. The remote API "
@@ -97,8 +98,26 @@ def precondition(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str 
             f"step {step.name!r}: unknown precondition {check!r}; known: hostname-resolves-and-tls-verifies"
         )
     request = _probe_request(ctx, step)
-    if ctx.nodes is not None and ctx.topology.can(Capability.PUBLISHES_HOSTNAMES):
-        _check_node_resolution(ctx, step, cluster, request)
+    provider = ctx.topology.hostnames
+    if provider is not None:
+        # The provider's clusters run no pods: the probe's script runs where their pods would.
+        _check_resolution(
+            ctx,
+            step,
+            cluster,
+            request,
+            lambda: [(cluster.name, provider.resolve(step.role, request.hostname))],
+            "network namespace",
+        )
+        _probe_in_pod_network(ctx, step, cluster, request, provider)
+        return None
+    if ctx.nodes is not None and ctx.topology.can(Capability.NODE_CONTAINERS):
+        nodes = ctx.nodes
+        _check_resolution(
+            ctx, step, cluster, request,
+            lambda: [(node, nodes.resolve(node, request.hostname)) for node in nodes.names(cluster.name)],
+            "nodes",
+        )  # fmt: skip
     _probe_from_pod(ctx, step, cluster, request)
     return None
 
@@ -215,7 +234,7 @@ def _probe_in_pod_network(
     where = f"the network namespace of {cluster.name} (the host's sh and curl stand in for the probe pod)"
     result = cluster.runner.run(
         argv,
-        timeout_s=request.deadline_s + PROBE_RUN_ALLOWANCE_S,
+        timeout_s=request.deadline_s + INSTALL_PROBE_RUN.seconds(),
         check=False,
         title=f"[{cluster.role}] probe {request.hostname} on ports {', '.join(map(str, request.ports))}",
     )

@@ -195,22 +195,12 @@ class Observer:
                 continue
             name = pod["metadata"]["name"]
             result = self.cluster("external").kubectl(
-                "exec",
-                "-n",
-                self.exp.external_namespace,
-                pod["metadata"]["name"],
-                "-c",
-                ISTIOD_CONTAINER,
-                "--",
-                "pilot-discovery",
-                "request",
-                "GET",
-                "/debug/syncz",
+                "exec", "-n", self.exp.external_namespace, name, "-c", ISTIOD_CONTAINER, "--",
+                "pilot-discovery", "request", "GET", path,
                 timeout_s=CHECK_READ.seconds(),
-            )
-            parsed = json.loads(result.stdout or "[]")
-            entries.extend(entry for entry in parsed if isinstance(entry, dict))
-        return entries
+            )  # fmt: skip
+            answers[name] = json.loads(result.stdout or "null")
+        return answers
 
     # --- validation ----------------------------------------------------------------------
 

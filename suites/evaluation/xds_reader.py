@@ -1,9 +1,9 @@
 """Reads what the xDS judgment of helloworld needs: the client's sidecar config and the pods and
 east-west gateways its endpoints should be.
 
-The EDS comes from the client pod's synthetic proxy, which the topology offers (``Topology.xds``:
-clusters/kwok/xds_proxies.py, running in this pytest process); the pods and gateway addresses
-from the clusters' API servers.
+The sidecar config comes through the topology's proxy-config reader (clusters/proxy_config.py):
+a real Envoy's admin config dump on kind and existing clusters, the synthetic proxy's in kwok
+mode. The pods and gateway addresses come from the clusters' API servers.
 """
 
 from __future__ import annotations
@@ -44,14 +44,12 @@ def read_helloworld_xds(observer: Observer, role: Role) -> HelloworldXdsView:
         for other in sorted(exp.workloads)
         if other != role
     )
-    xds = observer.topology.xds
-    received = xds.received(role, exp.sample_namespace, client) if client and xds is not None else None
-    problems = (
-        tuple(xds.problems_of(role))
-        if xds is not None
-        else (f"{role}: this topology runs no synthetic proxies",)
-    ) + (() if client else (f"{role}: no running {exp.client_app} pod in {exp.sample_namespace}",))
-    return HelloworldEdsView(client, received, local, gateways, problems)
+    topology = observer.topology
+    if not client:
+        problem = f"{role}: no running {exp.client_app} pod in {exp.sample_namespace}"
+        return HelloworldXdsView("", None, "", local, gateways, (problem,))
+    config = topology.proxy_configs.read(topology[role], exp.sample_namespace, client)
+    return HelloworldXdsView(client, config.dump, config.source, local, gateways, config.problems)
 
 
 def _running(pods: Obj) -> list[Obj]:
