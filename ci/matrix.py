@@ -21,9 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scenarios import sail_support
+from scenarios.registry import SCENARIOS, ScenarioSpec
 from scenarios.releases import Pins, load_pins
-from scenarios.steps import SCENARIO_IDS
 
 
 def certification_matrix(
@@ -32,19 +31,16 @@ def certification_matrix(
     pins = pins or load_pins()
     include: list[dict[str, str]] = []
     for minor in pins.nightly(today or date.today()):
-        for scenario in SCENARIO_IDS:
-            version: str | None = minor
-            if scenario == "sail":
-                version = _sail_version(pins, minor)
+        for spec in SCENARIOS:
+            version = _version(spec, pins, minor)
             if version is not None:
-                include.append({"istio": version, "scenario": scenario})
+                include.append({"istio": version, "scenario": spec.id})
     return {"include": include}
 
 
-def _sail_version(pins: Pins, minor: str) -> str | None:
-    """The --istio-version sail certifies for ``minor``: the newest patch the pinned chart
-    installs, in full (None: no chart installs the minor)."""
-    return sail_support.newest_installable(pins.profiles[minor])
+def _version(spec: ScenarioSpec, pins: Pins, minor: str) -> str | None:
+    """The --istio-version ``spec`` is certified at for ``minor`` (None: not at all)."""
+    return spec.nightly_version(minor, pins.profiles[minor])
 
 
 def upgrade_matrix(pins: Pins | None = None, today: date | None = None) -> dict[str, list[dict[str, str]]]:

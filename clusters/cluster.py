@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from clusters.capabilities import Capability, ProviderCapabilities
 from programs.runner import CommandResult, CommandRunner
 from scenarios.steps import Role
 
@@ -118,23 +119,25 @@ def _real_sidecars() -> ProxyConfigReader:
 
 @dataclass
 class Topology:
-    """The clusters of one cluster set (one per xdist worker when workers own cluster sets), and
-    how a pod's proxy config is read there (a real Envoy's, unless the provider stands one in)."""
+    """The clusters of one cluster set (one per xdist worker when workers own cluster sets), what
+    they can do (declared by their provider: ask ``capabilities``, never the mode's name), and how
+    a pod's proxy config is read there (a real Envoy's, unless the provider stands one in)."""
 
-    mode: str
+    capabilities: ProviderCapabilities
     clusters: dict[Role, ClusterHandle]
     prefix: str
-    # A provider's own way to publish the suite's test hostname (None: kind's, or none).
+    # A provider's own way to publish the suite's test hostname (None: kind's, install/hostname/,
+    # or none: the provider does not declare PUBLISHES_HOSTNAMES).
     hostnames: HostnamePublishing | None = None
-    # False: the clusters resolve only the names the provider publishes (kwok has no DNS).
-    cluster_dns: bool = True
     proxy_configs: ProxyConfigReader = field(default_factory=_real_sidecars)
 
     @property
-    def can_publish_hostnames(self) -> bool:
-        """Whether the suite can make its test hostname resolve in these clusters: kind (CoreDNS
-        and node hosts files, install/hostname/) or a provider that declares how."""
-        return self.hostnames is not None or self.mode == "kind"
+    def mode(self) -> str:
+        """The ``--topology-mode`` that made it, for reports and messages."""
+        return self.capabilities.mode
+
+    def can(self, capability: Capability) -> bool:
+        return self.capabilities.can(capability)
 
     def __getitem__(self, role: Role) -> ClusterHandle:
         try:

@@ -19,15 +19,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from clusters.capabilities import Capability, ProviderCapabilities
 from clusters.cluster import ClusterHandle, ProviderError, Topology
 from clusters.kubeconfig import KubeconfigError, save_kubeconfig, server_of
 from clusters.networks import ROLE_NETWORKS
-from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider
+from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider, StepRecordLike
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from run.config import ExistingClusters
+from run.timeouts import EXISTING_PROBE
 from scenarios.steps import Role
 
 if TYPE_CHECKING:
@@ -35,7 +37,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("eicp.existing")
 
-PROBE_TIMEOUT_S = 30.0
+CAPABILITIES = ProviderCapabilities(
+    mode="existing",
+    clusters="existing clusters",
+    creates_clusters=False,
+    supports=frozenset({Capability.REAL_DATA_PLANE, Capability.CONTAINER_LOGS, Capability.CLUSTER_DNS}),
+    lacks={
+        Capability.PUBLISHES_HOSTNAMES: (
+            "the suite publishes its own test name only in clusters it created (it edits their "
+            "nodes' hosts files and CoreDNS); existing clusters need a name real DNS resolves"
+        ),
+        Capability.NODE_CONTAINERS: (
+            "the suite reaches no node of clusters it did not create (no kind, no docker exec)"
+        ),
+    },
+)
 
 
 class ExistingClusterError(ProviderError):
@@ -74,7 +90,7 @@ def connect_existing(
         kubeconfig_path = run_dir / f"kubeconfig-{role}"
         text = runner.run(
             [kubectl_bin, *source, "config", "view", "--raw", "--minify", "--flatten", "--context", context],
-            timeout_s=PROBE_TIMEOUT_S,
+            timeout_s=EXISTING_PROBE.seconds(),
             attach=False,
             title=f"[{role}] kubectl config view --minify --context {context}",
         ).stdout
@@ -104,7 +120,7 @@ def connect_existing(
         )
         _check_answers(handle)
         clusters[role] = handle
-    return Topology(mode="existing", clusters=clusters, prefix="")
+    return Topology(CAPABILITIES, clusters=clusters, prefix="")
 
 
 @dataclass
@@ -116,7 +132,7 @@ class ExistingProvider:
     redactor: Redactor
     run_dir: Path
     kubectl_bin: str
-    mode: str = "existing"
+    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
     topology: Topology | None = None
 
     def provision(self, roles: Sequence[Role]) -> Topology:
@@ -133,6 +149,9 @@ class ExistingProvider:
 
     def stand_ins(self) -> tuple[str, ...]:
         return ()
+
+    def step_recorded(self, record: StepRecordLike) -> None:
+        """Nothing to follow: the user's nodes run the pods themselves."""
 
     def teardown(self, *, failed: bool, interrupted: bool) -> str | None:
         if self.topology is not None:
@@ -159,7 +178,7 @@ def _contexts(runner: CommandRunner, kubectl_bin: str, source: list[str], where:
     try:
         result = runner.run(
             [kubectl_bin, *source, "config", "get-contexts", "-o", "name"],
-            timeout_s=PROBE_TIMEOUT_S,
+            timeout_s=EXISTING_PROBE.seconds(),
             title="kubectl config get-contexts",
         )
     except CommandError as error:
@@ -173,8 +192,8 @@ def _check_answers(handle: ClusterHandle) -> None:
             "get",
             "--raw",
             "/version",
-            f"--request-timeout={int(PROBE_TIMEOUT_S)}s",
-            timeout_s=PROBE_TIMEOUT_S + 10,
+            f"--request-timeout={int(EXISTING_PROBE.seconds())}s",
+            timeout_s=EXISTING_PROBE.seconds() + 10,
             title=f"[{handle.role}] is the cluster of context {handle.context} answering?",
         )
         version = json.loads(result.stdout).get("gitVersion", "?")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from programs.private_files import write_private
 from programs.redaction import Redactor
 
 _SECRET_USER_FIELDS = ("token", "client-key-data", "password")
@@ -80,16 +80,6 @@ def server_of(kubeconfig: dict[str, Any], context: str) -> str:
             if server:
                 return str(server)
     raise KubeconfigError(f"context {context!r}: cluster {cluster_name!r} has no server")
-
-
-def write_private(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` with mode 0600 (created that way, fixed if it existed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    path.chmod(0o600)
-    return path
 
 
 def save_kubeconfig(path: Path, text: str, redactor: Redactor, source: str) -> dict[str, Any]:

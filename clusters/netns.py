@@ -25,7 +25,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,17 +33,16 @@ from filelock import FileLock
 
 from clusters.netns_etc import NetnsEtcFiles
 from programs.runner import CommandError, CommandRunner
+from programs.waits import WaitTimeout, wait_until
+from run.timeouts import NETNS_IP, NETNS_KILL_GRACE, NETNS_SUBNET_LOCK
 
 log = logging.getLogger("eicp.netns")
 
-IP_TIMEOUT_S = 30.0
 # Held while a /24 is chosen and its bridge made, by every run on this host whatever its state
 # directory (root only, like everything here): two bridges never get the same subnet.
 SUBNET_LOCK = Path("/run/eicp-netns-subnets.lock")
-SUBNET_LOCK_TIMEOUT_S = 120.0
 SUBNET_POOL = ipaddress.IPv4Network("10.250.0.0/16")
 IFNAME_MAX = 15
-KILL_GRACE_S = 10.0
 
 
 class NetnsError(RuntimeError):
@@ -113,7 +111,7 @@ class IpCli:
         try:
             result = self.runner.run(
                 [self.ip_bin, *args],
-                timeout_s=IP_TIMEOUT_S,
+                timeout_s=NETNS_IP.seconds(),
                 check=check,
                 attach=False,
                 title=f"ip {' '.join(args)}",
@@ -139,15 +137,22 @@ class IpCli:
         )
 
 
-def stop_processes_in(ip: IpCli, netns: Iterable[str], grace_s: float = KILL_GRACE_S) -> list[int]:
+def stop_processes_in(ip: IpCli, netns: Iterable[str], grace_s: float | None = None) -> list[int]:
     """SIGTERM, then after ``grace_s`` SIGKILL, every process in the namespaces ``netns`` (only
     ever the suite's own); returns the pids that needed SIGKILL."""
     pids = [pid for name in netns for pid in ip.netns_pids(name)]
     for pid in pids:
         _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while pids and time.monotonic() < deadline:
-        time.sleep(0.1)
+    if pids:
+        with contextlib.suppress(WaitTimeout):  # the grace is over: SIGKILL whatever is left
+            wait_until(
+                "processes in the namespaces to end after SIGTERM",
+                lambda: [pid for pid in pids if _alive(pid)],
+                NETNS_KILL_GRACE.seconds() if grace_s is None else grace_s,
+                until=lambda alive: not alive,
+                initial_delay_s=0.1,
+                max_delay_s=0.1,
+            )
         pids = [pid for pid in pids if _alive(pid)]
     for pid in pids:
         _signal(pid, signal.SIGKILL)
@@ -155,7 +160,7 @@ def stop_processes_in(ip: IpCli, netns: Iterable[str], grace_s: float = KILL_GRA
 
 
 def delete_netns(
-    ip: IpCli, netns: Iterable[str], grace_s: float = KILL_GRACE_S, etc: NetnsEtcFiles | None = None
+    ip: IpCli, netns: Iterable[str], grace_s: float | None = None, etc: NetnsEtcFiles | None = None
 ) -> None:
     """End the processes in ``netns``, then delete the namespaces (their veth pairs go with them)
     and their ``/etc/netns/<name>/`` files (clusters/netns_etc.py), which ``ip netns delete``
@@ -193,7 +198,7 @@ class HostNetwork:
     def on_free_subnet(cls, ip: IpCli, owner: str, lock: Path = SUBNET_LOCK) -> HostNetwork:
         """A bridge for ``owner`` on a /24 nobody on this host uses, chosen and made under a
         host-wide lock."""
-        with FileLock(str(lock), timeout=SUBNET_LOCK_TIMEOUT_S):
+        with FileLock(str(lock), timeout=NETNS_SUBNET_LOCK.seconds()):
             network = cls(ip, owner, choose_subnet(ip.taken_networks()))
             network.create()
         return network

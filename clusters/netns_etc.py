@@ -21,7 +21,6 @@ netns deletion (clusters/netns.py) and the leftover sweep call it.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -140,9 +139,8 @@ class NetnsEtcFiles:
 
 
 def _write(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)  # public, whatever the umask: every process of the namespace reads it
 
 
 def _rewrite_in_place(path: Path, text: str) -> None:

@@ -14,36 +14,23 @@ from __future__ import annotations
 import argparse
 import sys
 
-from clusters.kind.lifecycle import host_preflight
-from clusters.kind.provider import DOCKER
-from clusters.kwok.preflight import check_curl, check_haproxy, check_iproute2, check_loopback, check_root
 from clusters.preflight import PreflightError
+from clusters.providers import MODES, provider_spec
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
-from run.config import TOPOLOGY_MODES
 
 
 def check(mode: str, runner: CommandRunner) -> None:
-    """Raise ``PreflightError`` listing every problem of ``mode`` on this host."""
-    if mode == "kind":
-        host_preflight(runner, DOCKER)
-    elif mode == "kwok":
-        problems = [
-            *check_root(),
-            *check_iproute2(runner),
-            *check_loopback(),
-            *check_haproxy(runner)[0],
-            *check_curl()[0],
-        ]
-        if problems:
-            raise PreflightError(problems)
+    """Raise ``PreflightError`` listing every problem of ``mode`` on this host (its provider's
+    ``host_preflight``, clusters/providers.py)."""
+    provider_spec(mode).host_preflight(runner)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m clusters.preflight_cli", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--topology-mode", choices=TOPOLOGY_MODES, default="kind")
+    parser.add_argument("--topology-mode", choices=MODES, default="kind")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:

@@ -1,9 +1,11 @@
 """The contract every cluster provider (kind, existing, kwok) keeps with the topology plugin.
 
-A provider turns the roles a run needs into a ``Topology``, tells installers how LoadBalancer
-Services get addresses, lists what it stands in for, and removes what it created. The
-topology plugin (fixtures/topology_plugin.py) picks the provider by ``--topology-mode`` and
-calls nothing else, so a new provider is one module here plus one line in that plugin.
+A provider declares what its clusters can do (``capabilities``, clusters/capabilities.py),
+turns the roles a run needs into a ``Topology`` carrying them, tells installers how
+LoadBalancer Services get addresses, hears of every finished scenario step, lists what it
+stands in for, and removes what it created. The topology plugin (fixtures/topology_plugin.py)
+picks the provider by ``--topology-mode`` from clusters/providers.py and calls nothing else,
+so a new provider is its package plus one ``ProviderSpec`` there.
 
 A provider is made by a builder ``build_<mode>_provider(context: ProviderContext)``. The builder
 runs before any cluster exists: host preflight first, then it resolves (and version-checks)
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from clusters.capabilities import ProviderCapabilities
 from clusters.cluster import ProviderError, Topology
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
@@ -34,6 +37,7 @@ __all__ = [
     "LoadBalancerProvider",
     "ProviderContext",
     "ProviderError",
+    "StepRecordLike",
 ]
 
 
@@ -48,6 +52,19 @@ class ExternalLoadBalancers:
 
     def ensure_started(self) -> None:
         log.debug("LoadBalancer addresses come from the clusters' own provider")
+
+
+class StepRecordLike(Protocol):
+    """What ``install.installer.StepRecord`` tells a provider about a finished step."""
+
+    @property
+    def role(self) -> Role: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +85,10 @@ class ProviderContext:
 class ClusterProvider(Protocol):
     """One ``--topology-mode``: provisions the clusters of a run and tears them down."""
 
-    mode: str
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """What its clusters can do (the same record clusters/providers.py declares)."""
+        ...
 
     def provision(self, roles: tuple[Role, ...]) -> Topology:
         """Create (or connect to) one cluster per role; raise ``ProvisioningError``-like
@@ -77,6 +97,11 @@ class ClusterProvider(Protocol):
 
     def load_balancers(self) -> LoadBalancerProvider:
         """What installers call ``ensure_started()`` on before the first LoadBalancer Service."""
+        ...
+
+    def step_recorded(self, record: StepRecordLike) -> None:
+        """A scenario step finished (a provider that follows the workloads the steps create,
+        as kwok's synthetic proxies do, acts on it; others ignore it)."""
         ...
 
     def stand_ins(self) -> tuple[str, ...]:

@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 from clusters.cluster import ClusterHandle
 from programs.runner import CommandError
+from run.timeouts import CHECK_PROXY_CONFIG
 
 PROXY_CONTAINER = "istio-proxy"
 CONFIG_DUMP_PATH = "config_dump?include_eds=true"
-READ_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class EnvoyAdminConfigs:
             result = cluster.kubectl(
                 "exec", "-n", namespace, pod, "-c", PROXY_CONTAINER, "--",
                 "pilot-agent", "request", "GET", CONFIG_DUMP_PATH,
-                timeout_s=READ_TIMEOUT_S,
+                timeout_s=CHECK_PROXY_CONFIG.seconds(),
                 title=f"[{cluster.role}] Envoy config dump of {namespace}/{pod}",
             )  # fmt: skip
         except CommandError as error:

@@ -23,10 +23,9 @@ from filelock import FileLock, Timeout
 
 from clusters.cluster import ProviderError
 from clusters.names import RunIdentity
+from run.timeouts import REGISTRY_LOCK
 
 log = logging.getLogger("eicp.lifecycle")
-
-REGISTRY_LOCK_TIMEOUT_S = 600.0
 
 
 class RegistryBusy(ProviderError):
@@ -57,9 +56,10 @@ class RunRegistry:
         self._held: FileLock | None = None
 
     @contextlib.contextmanager
-    def locked(self, timeout_s: float = REGISTRY_LOCK_TIMEOUT_S, *, holder: str = "") -> Iterator[None]:
+    def locked(self, timeout_s: float | None = None, *, holder: str = "") -> Iterator[None]:
         """Hold the cluster-set lock; wait at most ``timeout_s`` (the run's own deadline), then
         raise ``RegistryBusy`` naming who holds it."""
+        timeout_s = REGISTRY_LOCK.seconds() if timeout_s is None else timeout_s
         self.state_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.state_dir / "registry.lock"), timeout=max(0.0, timeout_s))
         holder_file = self.state_dir / "registry.holder"

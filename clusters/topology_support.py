@@ -11,15 +11,16 @@ from pathlib import Path
 from clusters.cluster import Topology
 from programs.runner import CommandError
 from run.info import RunFacts
+from run.timeouts import SERVER_VERSION
+from scenarios.registry import roles_of
 from scenarios.steps import Role
 
 STATE_DIR_ENV = "EICP_STATE_DIR"
 
 
 def needed_roles(scenarios: Iterable[str]) -> tuple[Role, ...]:
-    """The cluster roles the given scenarios need: external and remote always, second for second-remote."""
-    selected = set(scenarios)
-    return ("external", "remote", "second") if "second-remote" in selected else ("external", "remote")
+    """The cluster roles the given scenarios need (their ``ScenarioSpec.roles``; external and remote always)."""
+    return roles_of(scenarios)
 
 
 def state_dir() -> Path:
@@ -35,7 +36,7 @@ def note_server_versions(topology: Topology, facts: RunFacts) -> None:
     """Tell the reports each cluster's Kubernetes version (``unknown`` when it cannot be read)."""
     for role, cluster in topology.clusters.items():
         try:
-            result = cluster.kubectl("version", "-o", "json", check=False, timeout_s=60.0)
+            result = cluster.kubectl("version", "-o", "json", check=False, timeout_s=SERVER_VERSION.seconds())
             server = json.loads(result.stdout or "{}").get("serverVersion") or {}
         except (CommandError, json.JSONDecodeError, AttributeError):
             server = {}  # a slow or odd API server is for the checks to report, not this note

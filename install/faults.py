@@ -8,7 +8,7 @@ from scenarios.steps import Step
 class EnvironmentFault(RuntimeError):
     """The environment, not Istio, is at fault: a precondition failed or no LoadBalancer address came.
 
-    Reports file these apart from product failures (reports/categories.json).
+    Reports file these apart from product failures (reports/categories.py).
     """
 
 

@@ -17,9 +17,9 @@ import yaml
 
 from clusters.cluster import ClusterHandle
 from programs.runner import CommandError, CommandResult, CommandTimeout
+from run.timeouts import INSTALL_POLL
 
 FIELD_MANAGER = "eicp"
-POLL_COMMAND_TIMEOUT_S = 30.0
 
 # kubectl/API answers that mean "try again shortly", not "this is broken".
 TRANSIENT = re.compile(
@@ -97,7 +97,7 @@ def tolerant_delete(cluster: ClusterHandle, timeout_s: float, *args: str, stdin:
 def get_json(cluster: ClusterHandle, *args: str) -> tuple[dict[str, Any] | None, str]:
     """``kubectl get ... -o json``; (None, why) while it is absent or the API blinks."""
     try:
-        result = cluster.kubectl("get", *args, "-o", "json", timeout_s=POLL_COMMAND_TIMEOUT_S)
+        result = cluster.kubectl("get", *args, "-o", "json", timeout_s=INSTALL_POLL.seconds())
     except CommandError as error:
         stderr = error.stderr.strip() or error.stderr_tail
         if NOT_FOUND.search(stderr) or KIND_GONE.search(stderr):

@@ -34,11 +34,10 @@ from programs.downloads import (  # download_file: self-tests replace it there
 )
 from programs.runner import CommandError, CommandRunner
 from programs.tools import expand_template
+from run.timeouts import SAMPLES_DOWNLOAD
 
 log = logging.getLogger("eicp.samples")
 
-GO_DOWNLOAD_TIMEOUT_S = 900.0
-LOCK_TIMEOUT_S = GO_DOWNLOAD_TIMEOUT_S + 300.0
 _COMPLETE = ".complete"
 # Files the scenarios read; a cache entry or source lacking one of them is not the samples tree.
 REQUIRED = ("helloworld/helloworld.yaml", "multicluster/gen-eastwest-gateway.sh")
@@ -78,7 +77,7 @@ class SamplesProvider:
         if (entry / _COMPLETE).exists():
             return samples
         entry.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(entry.parent / f".{_safe(key)}.lock"), timeout=LOCK_TIMEOUT_S):
+        with FileLock(str(entry.parent / f".{_safe(key)}.lock"), timeout=SAMPLES_DOWNLOAD.seconds() + 300.0):
             if (entry / _COMPLETE).exists():  # another worker filled it while we waited
                 return samples
             attempts.append(("cache", f"{entry} is not filled"))
@@ -129,7 +128,7 @@ class SamplesProvider:
             with tempfile.TemporaryDirectory() as outside_any_module:
                 result = self.runner.run(
                     [go, "mod", "download", "-json", f"{module}@{revision}"],
-                    timeout_s=GO_DOWNLOAD_TIMEOUT_S,
+                    timeout_s=SAMPLES_DOWNLOAD.seconds(),
                     title=how,
                     check=False,
                     cwd=Path(outside_any_module),

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from filelock import FileLock
 
+from clusters.capabilities import Capability
 from clusters.cluster import Topology
 from clusters.provider import LoadBalancerProvider
 from install import session_setup as setup
@@ -225,14 +226,12 @@ class ScenarioSession:
                 f"scenario {self.scenario_id} needs the {', '.join(missing)} cluster(s); this topology has "
                 f"{', '.join(topology.clusters)}"
             )
-        if not topology.can_publish_hostnames and any(
-            step.action is Action.PUBLISH_HOSTNAME for step in plan.steps
-        ):
+        publishes = any(step.action is Action.PUBLISH_HOSTNAME for step in plan.steps)
+        if publishes and not topology.can(Capability.PUBLISHES_HOSTNAMES):
             raise ScenarioRefused(
-                f"scenario {self.scenario_id} on {topology.mode} clusters needs --external-hostname: a name "
-                "real DNS resolves to the external gateway's address. The suite makes its own test name "
-                "resolvable only in clusters it creates (kind: CoreDNS and the nodes' hosts files; "
-                "kwok: the clusters' own hosts files)"
+                f"scenario {self.scenario_id} on {topology.capabilities.clusters} needs --external-hostname: "
+                "a name real DNS resolves to the external gateway's address. "
+                + topology.capabilities.why_not(Capability.PUBLISHES_HOSTNAMES)
             )
 
     def _tell_wait(self, description: str, elapsed_s: float, deadline_s: float | None, state: str) -> None:

@@ -9,22 +9,25 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from clusters.capabilities import Capability
 from clusters.cluster import Topology
 from install.samples import SamplesProvider
 from programs.runner import CommandRunner
 from programs.tools import ToolResolver
 from run.config import SuiteConfig
+from run.timeouts import INSTALL_CLUSTER_SET_LOCK, SAMPLES_VERSION
 from scenarios import pki
+from scenarios.dns_tls import gateway_hostname
 from scenarios.facts import Facts
 from scenarios.pki import SuitePki
+from scenarios.registry import needs_suite_pki
 from scenarios.releases import IstioRelease, load_pins
 
-CLUSTER_SET_LOCK_TIMEOUT_S = 4 * 3600.0
 WAIT_HEARTBEAT_S = 10.0
 
 
@@ -42,13 +45,8 @@ class InstallerTools:
 def suite_pki(scenario_id: str, facts: Facts, label: str, runner: CommandRunner) -> SuitePki | None:
     """The per-run PKI when the scenario reaches istiod by a name the suite certifies; its
     private keys are registered with the redactor before anything can log them."""
-    uses_name = scenario_id == "dns-tls" or (
-        scenario_id == "second-remote" and facts.second_remote_base == "dns-tls"
-    )
-    if not (uses_name and facts.suite_pki):
+    if not needs_suite_pki(scenario_id, facts):
         return None
-    from scenarios.dns_tls import gateway_hostname
-
     generated = pki.generate(gateway_hostname(facts), run_label=label)
     for text in generated.private_texts():
         runner.redactor.register(text)
@@ -56,7 +54,7 @@ def suite_pki(scenario_id: str, facts: Facts, label: str, runner: CommandRunner)
 
 
 def cluster_set_lock(
-    topology: Topology, directory: Path, label: str, timeout_s: float = CLUSTER_SET_LOCK_TIMEOUT_S
+    topology: Topology, directory: Path, label: str, timeout_s: float | None = None
 ) -> FileLock:
     """A host-wide lock per cluster set (next to the tools cache, which is host-wide too):
     pytest processes sharing clusters install one at a time. Returned acquired. A wait longer
@@ -65,9 +63,10 @@ def cluster_set_lock(
         sorted(
             (role, cluster.context, str(cluster.kubeconfig)) for role, cluster in topology.clusters.items()
         )
-        if topology.mode == "existing"
+        if not topology.capabilities.creates_clusters
         else [topology.prefix, sorted(cluster.name for cluster in topology.clusters.values())]
     )
+    timeout_s = INSTALL_CLUSTER_SET_LOCK.seconds() if timeout_s is None else timeout_s
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(directory / f"cluster-set-{digest}.lock"), timeout=timeout_s)
@@ -129,16 +128,11 @@ class WaitHeartbeat(logging.Handler):
 
 def initial_facts(topology: Topology, config: SuiteConfig) -> Facts:
     """What is known before anything is installed: names, API servers and the user's choices."""
-    return Facts(
+    return replace(
+        config.choices(),
         cluster_names={role: cluster.name for role, cluster in topology.clusters.items()},
         api_servers={role: cluster.internal_api_server for role, cluster in topology.clusters.items()},
-        external_hostname=config.external_hostname,
-        external_tls_secret=config.external_tls_secret or Facts.external_tls_secret,
-        suite_pki=config.external_tls_secret is None,
-        clusters_have_dns=topology.cluster_dns,
-        ingress=config.ingress,
-        second_remote_base=config.second_remote_base,
-        workarounds=frozenset(config.workarounds),
+        clusters_have_dns=topology.can(Capability.CLUSTER_DNS),
     )
 
 
@@ -164,7 +158,7 @@ def installer_tools_from(tools: ToolResolver, config: SuiteConfig, runner: Comma
             offline = pins.offline_istioctl
             printed = runner.run(
                 [str(release.istioctl_path), "version", "--remote=false", "--short"],
-                timeout_s=60.0,
+                timeout_s=SAMPLES_VERSION.seconds(),
                 title="which Istio source is the custom istioctl built from?",
             ).stdout  # "client version: 1.31-dev.b01690e6db7d"
             reported = printed.strip().rsplit(" ", 1)[-1]

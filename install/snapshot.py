@@ -23,6 +23,7 @@ from clusters.cluster import ClusterHandle, Topology
 from install.kubectl import is_transient
 from programs.runner import CommandError, CommandTimeout
 from programs.waits import Backoff, Observation, WaitTimeout, wait_until
+from run.timeouts import INSTALL_RESTORE, INSTALL_SNAPSHOT
 from scenarios.steps import Role
 
 # The cluster-scoped kinds an Istio install creates, plus namespaces (which hold the rest).
@@ -39,8 +40,6 @@ TRACKED_KINDS: tuple[str, ...] = (
 ISTIOD_CONFIGMAPS: tuple[str, ...] = ("istio-ca-root-cert", "istio-ca-crl")
 # One line a ConfigMap ("<namespace>   <name>", kubectl's column layout), no header.
 CONFIGMAP_COLUMNS = "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name"
-SNAPSHOT_TIMEOUT_S = 60.0
-RESTORE_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ def take_snapshot(cluster: ClusterHandle) -> ClusterSnapshot:
         ",".join(TRACKED_KINDS),
         "-o",
         "name",
-        timeout_s=SNAPSHOT_TIMEOUT_S,
+        timeout_s=INSTALL_SNAPSHOT.seconds(),
         title=f"[{cluster.role}] snapshot of namespaces, CRDs, webhooks, cluster roles",
     )
     names = {line.strip() for line in result.stdout.splitlines() if line.strip()}
@@ -117,7 +116,7 @@ def take_snapshot(cluster: ClusterHandle) -> ClusterSnapshot:
         "-o",
         CONFIGMAP_COLUMNS,
         "--no-headers",
-        timeout_s=SNAPSHOT_TIMEOUT_S,
+        timeout_s=INSTALL_SNAPSHOT.seconds(),
         title=f"[{cluster.role}] snapshot of istiod's ConfigMaps in every namespace",
     )
     names |= parse_configmap_columns(configmaps.stdout)
@@ -154,7 +153,7 @@ def verify_restored(
         return Observation(all(diff.clean for diff in diffs), state, None)
 
     try:
-        deadline = RESTORE_TIMEOUT_S if timeout_s is None else timeout_s
+        deadline = INSTALL_RESTORE.seconds() if timeout_s is None else timeout_s
         wait_until(
             f"{scenario}: clusters back to their pre-install state",
             observe,

@@ -28,6 +28,14 @@ from programs.runner import CommandError
 from programs.waits import WaitTimeout, wait_until
 from run.config import DEFAULTS
 from run.timeline import Timeline
+from run.timeouts import (
+    UPGRADE_GATEWAY,
+    UPGRADE_ISTIOD,
+    UPGRADE_MAX_GAP,
+    UPGRADE_POLL,
+    UPGRADE_PROBE_START,
+    UPGRADE_RESTART,
+)
 from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts
 from scenarios.registry import render
@@ -38,18 +46,12 @@ from scenarios.upgrade import Restart, UpgradePlan, plan_upgrade
 log = logging.getLogger("eicp.upgrade")
 
 # The share of probe requests that must succeed while the control plane and the workloads are
-# upgraded (issue 10 item 8). The probed path (client sidecar -> helloworld sidecar, in one remote
+# upgraded (--upgrade-min-success-ratio). The probed path (client sidecar -> helloworld sidecar, in one remote
 # cluster) does not pass through istiod or the external gateway: sidecars keep serving their last
 # config while istiod restarts; what may fail is the moment a helloworld pod is replaced.
 DEFAULT_MIN_SUCCESS_RATIO = DEFAULTS.upgrade_min_success_ratio  # 0.995, the option default
-# The longest stretch without one successful response: a real outage shows as a gap.
-DEFAULT_MAX_GAP_S = 5.0
 # Fewer requests than this say nothing about "throughout".
 DEFAULT_MIN_PROBE_REQUESTS = 20
-PROBE_START_DEADLINE_S = 120.0
-ISTIOD_DEADLINE_S = 600.0
-GATEWAY_ROLLOUT_DEADLINE_S = 300
-POLL_TIMEOUT_S = 30.0
 GATEWAY_RESTART_SEED = "upgrade: restart the gateway-injected gateways so they run release B's proxy"
 _ISTIO_NS_SETTING = "values.global.istioNamespace="
 
@@ -104,7 +106,7 @@ def gateway_restarts(plan: ScenarioPlan, skip: Iterable[tuple[Role, str]] = ()) 
                     "resource": f"deployment/{name}",
                     "namespace": namespace,
                     "for": "condition=Available",
-                    "deadline_s": GATEWAY_ROLLOUT_DEADLINE_S,
+                    "deadline_s": UPGRADE_GATEWAY.seconds(),
                 },
             )
             restarts.append(Restart(step.role, namespace, name, GATEWAY_RESTART_SEED, wait))
@@ -169,11 +171,11 @@ class UpgradeDriver:
     work_root: Path
     load_balancers: LoadBalancerProvider | None = None
     min_success_ratio: float = DEFAULT_MIN_SUCCESS_RATIO
-    max_gap_s: float = DEFAULT_MAX_GAP_S
+    max_gap_s: float = field(default_factory=UPGRADE_MAX_GAP.seconds)
     min_probe_requests: int = DEFAULT_MIN_PROBE_REQUESTS
     probe_batch_size: int = 10
-    probe_start_deadline_s: float = PROBE_START_DEADLINE_S
-    istiod_deadline_s: float = ISTIOD_DEADLINE_S
+    probe_start_deadline_s: float = field(default_factory=UPGRADE_PROBE_START.seconds)
+    istiod_deadline_s: float = field(default_factory=UPGRADE_ISTIOD.seconds)
     timeline: Timeline = field(default_factory=Timeline)
     # Told (label, B's installer, B's full plan) just before the first step changes the
     # clusters: from then on teardown must uninstall what B installed (install/session.py).
@@ -303,7 +305,7 @@ class UpgradeDriver:
 
         def observe() -> tuple[bool, str]:
             result = external.kubectl(
-                "get", resource, "-n", exp.external_namespace, "-o", "json", timeout_s=POLL_TIMEOUT_S
+                "get", resource, "-n", exp.external_namespace, "-o", "json", timeout_s=UPGRADE_POLL.seconds()
             )
             return istiod_rolled_out(json.loads(result.stdout), exp.proxy_image_tag)
 
@@ -332,7 +334,7 @@ class UpgradeDriver:
                 f"deployment/{restart.deployment}",
                 "-n",
                 restart.namespace,
-                timeout_s=60.0,
+                timeout_s=UPGRADE_RESTART.seconds(),
             )
         self._run_step(installer, restart.wait, label)
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from run.timeouts import KILL_GRACE
+
 if TYPE_CHECKING:
     from programs.runner import CommandRunner
 
 log = logging.getLogger("eicp.runner")
-
-KILL_GRACE_S = 5.0
 
 
 @dataclass
@@ -47,14 +47,21 @@ class BackgroundProcess:
     def returncode(self) -> int | None:
         return self.process.poll()
 
-    def stop(self, grace_s: float = KILL_GRACE_S) -> int | None:
+    def exit_within(self, seconds: float) -> int | None:
+        """Its exit code if it exits within ``seconds`` (a daemon that dies at once), else None."""
+        try:
+            return self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, grace_s: float | None = None) -> int | None:
         """SIGTERM the group, SIGKILL after ``grace_s``; return the exit code (None if unkillable)."""
         was_running = self.running()
         for sig in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, sig)
             try:
-                self.process.wait(timeout=grace_s)
+                self.process.wait(timeout=KILL_GRACE.seconds() if grace_s is None else grace_s)
                 break
             except subprocess.TimeoutExpired:
                 continue

@@ -12,9 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from programs.runner import CommandRunner
-
-DOWNLOAD_TIMEOUT_S = 120.0  # per socket operation
-DOWNLOAD_DEADLINE_S = 900.0  # for the whole download
+from run.timeouts import DOWNLOAD, DOWNLOAD_SOCKET
 
 
 def one_line(error: object) -> str:
@@ -22,14 +20,15 @@ def one_line(error: object) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def download_file(url: str, destination: Path, deadline_s: float = DOWNLOAD_DEADLINE_S) -> None:
+def download_file(url: str, destination: Path, deadline_s: float | None = None) -> None:
     """Fetch ``url`` within ``deadline_s`` in all (the socket timeout alone would let a slow
     trickle run for ever)."""
+    deadline_s = DOWNLOAD.seconds() if deadline_s is None else deadline_s
     if not url.startswith("https://"):
         raise ValueError(f"refusing a non-HTTPS download URL: {url}")
     started = time.monotonic()
     with (
-        urllib.request.urlopen(url, timeout=min(DOWNLOAD_TIMEOUT_S, deadline_s)) as response,  # noqa: S310
+        urllib.request.urlopen(url, timeout=min(DOWNLOAD_SOCKET.seconds(), deadline_s)) as response,  # noqa: S310
         destination.open("wb") as out,
     ):
         while chunk := response.read(1 << 16):

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from programs.runner import CommandError, CommandRunner
+from run.timeouts import GO_BUILD
 
 log = logging.getLogger("eicp.tools")
 
-GO_BUILD_TIMEOUT_S = 1800.0
 GO_ENV = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
 WRAPPER_MODULE = "eicp.local/gowrap"
 WRAPPER_GO_VERSION = "1.25"
@@ -140,7 +140,7 @@ class GoBuilder:
         try:
             listing = self.runner.run(
                 [self.go, "mod", "download", "-json", f"{module}@{revision}"],
-                timeout_s=GO_BUILD_TIMEOUT_S,
+                timeout_s=GO_BUILD.seconds(),
                 title=f"go mod download {module}@{revision}",
                 check=False,
                 env=GO_ENV,
@@ -177,7 +177,7 @@ class GoBuilder:
                 self.runner.run(
                     [*command, recipe.package],
                     cwd=Path(info["Dir"]),
-                    timeout_s=GO_BUILD_TIMEOUT_S,
+                    timeout_s=GO_BUILD.seconds(),
                     title=title,
                     env=GO_ENV,
                 )
@@ -196,14 +196,14 @@ class GoBuilder:
                 self.runner.run(
                     [self.go, "mod", "tidy"],
                     cwd=root,
-                    timeout_s=GO_BUILD_TIMEOUT_S,
+                    timeout_s=GO_BUILD.seconds(),
                     title=f"go mod tidy (wrapper of {recipe.module}@{recipe.revision})",
                     env=GO_ENV,
                 )
                 self.runner.run(
                     [*command, recipe.package],
                     cwd=root,
-                    timeout_s=GO_BUILD_TIMEOUT_S,
+                    timeout_s=GO_BUILD.seconds(),
                     title=title,
                     env=GO_ENV,
                 )

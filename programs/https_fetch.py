@@ -20,7 +20,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-FETCH_DEADLINE_S = 30.0
+from run.timeouts import HTTPS_FETCH
+
 MAX_BYTES = 32 << 20
 USER_AGENT = "istio-external-control-plane-conformance (pins)"
 
@@ -42,7 +43,7 @@ class Fetcher(Protocol):
 
 @dataclass
 class HttpsFetcher:
-    deadline_s: float = FETCH_DEADLINE_S
+    deadline_s: float = field(default_factory=HTTPS_FETCH.seconds)
     max_bytes: int = MAX_BYTES
     token: str | None = field(default_factory=lambda: os.environ.get("GITHUB_TOKEN") or None, repr=False)
 

@@ -24,12 +24,12 @@ from pathlib import Path
 from programs.github_releases import GithubRelease, parse_releases, releases_url
 from programs.https_fetch import FetchError, HttpsFetcher
 from run.config import SuiteConfig
+from run.timeouts import RELEASE_INDEX
 from scenarios.releases import PINNED_PATCH, IstioRelease, IstioVersion
 from scenarios.versions import newest_ga_patch
 
 INDEX_ENV = "EICP_ISTIO_RELEASE_INDEX"
 ISTIO_REPO = "istio/istio"
-LOOKUP_DEADLINE_S = 15.0
 
 # One resolved release, as the controller hands it to xdist workers: requested text -> (version, how).
 Resolved = dict[str, tuple[str, str]]
@@ -46,7 +46,7 @@ def index_source() -> str | None:
 def read_index(source: str) -> list[GithubRelease]:
     """The releases of the index at ``source`` (an https URL or a recorded response's file)."""
     body = (
-        HttpsFetcher(deadline_s=LOOKUP_DEADLINE_S).get(source)
+        HttpsFetcher(deadline_s=RELEASE_INDEX.seconds()).get(source)
         if source.startswith("https://")
         else Path(source).read_bytes()
     )

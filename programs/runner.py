@@ -20,15 +20,14 @@ from pathlib import Path
 
 import allure
 
-from programs.background import KILL_GRACE_S, BackgroundProcess
+from programs.background import BackgroundProcess
 from programs.redaction import Redactor
 from programs.running import RUNNING
+from run.timeouts import COMMAND, KILL_GRACE
 
 log = logging.getLogger("eicp.runner")
 
-DEFAULT_TIMEOUT_S = 300.0
 _STDERR_TAIL_LINES = 20
-_KILL_GRACE_S = KILL_GRACE_S
 
 
 @dataclass(frozen=True)
@@ -102,10 +101,10 @@ Listener = Callable[[CommandRecord], None]
 
 @dataclass
 class CommandRunner:
-    """Runs commands for the whole suite. One per pytest process (see fixtures/plugin.py)."""
+    """Runs commands for the whole suite. One per pytest process (fixture ``runner``, fixtures/core.py)."""
 
     redactor: Redactor = field(default_factory=Redactor)
-    default_timeout_s: float = DEFAULT_TIMEOUT_S
+    default_timeout_s: float = field(default_factory=COMMAND.seconds)
     transcript: Path | None = None
     base_env: Mapping[str, str] | None = None
     # Keys of one-time exports done for this session and where they went (programs/exports.py).
@@ -331,7 +330,7 @@ def _terminate(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, sig)
         try:
-            return process.communicate(timeout=_KILL_GRACE_S)
+            return process.communicate(timeout=KILL_GRACE.seconds())
         except subprocess.TimeoutExpired:
             continue
         except ValueError:
@@ -342,7 +341,7 @@ def _terminate(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
             break
     # Bounded even here: a child stuck in the kernel must not hang the suite with it.
     with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=_KILL_GRACE_S)
+        process.wait(timeout=KILL_GRACE.seconds())
     return b"", b""
 
 

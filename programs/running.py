@@ -7,9 +7,9 @@ import contextlib
 import os
 import signal
 import threading
-import time
 
-KILL_GRACE_S = 5.0
+from programs.waits import WaitTimeout, wait_until
+from run.timeouts import KILL_GRACE
 
 
 class _RunningGroups:
@@ -57,13 +57,20 @@ def signal_running_commands(sig: signal.Signals = signal.SIGTERM) -> list[str]:
     return ended
 
 
-def end_running_commands(grace_s: float = KILL_GRACE_S) -> list[str]:
+def end_running_commands(grace_s: float | None = None) -> list[str]:
     """SIGTERM every running command's group, SIGKILL the groups still there after ``grace_s``;
     return the command lines that were running. The runner threads waiting on them then see
     them exit (killed by a signal) and raise ``CommandError`` as for any failure."""
     ended = signal_running_commands(signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while running_commands() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    if ended:
+        with contextlib.suppress(WaitTimeout):  # the grace is over: SIGKILL whatever is left
+            wait_until(
+                "the running commands to end after SIGTERM",
+                running_commands,
+                KILL_GRACE.seconds() if grace_s is None else grace_s,
+                until=lambda running: not running,
+                initial_delay_s=0.05,
+                max_delay_s=0.05,
+            )
     signal_running_commands(signal.SIGKILL)
     return ended

@@ -3,7 +3,8 @@
 ``RunToolResolver`` is the ``ToolResolver`` of a run (programs/tools.py) with two rules around it:
 
 - tools the run's topology mode does not use are refused without trying anything (no kind,
-  and no Go build of it, in existing or kwok mode, diagnostics included);
+  and no Go build of it, in existing or kwok mode, diagnostics included): ``refused``, from the
+  providers' declared tools (clusters/providers.py ``refused_tools``);
 - when the pinned version cannot be had (cache, download, Go build all failed) and no explicit
   path was given, a binary of that name on ``PATH`` is used if the version it reports is within
   the tool's skew policy, with a warning naming that version; otherwise the error lists it
@@ -24,17 +25,15 @@ from pathlib import Path
 
 from programs.runner import CommandError
 from programs.tools import ResolvedTool, ToolResolver, ToolSpec, ToolUnavailable, env_var_for
+from run.timeouts import TOOL_VERSION
 
 log = logging.getLogger("eicp.tools")
 
-VERSION_CHECK_TIMEOUT_S = 60.0
 # How far a PATH binary's (major, minor) may be from the pinned one: kubectl follows the
 # Kubernetes skew policy (one minor either way); istioctl must be the release itself (it
 # installs its own version); others must be the pinned minor.
 MINOR_SKEW = {"kubectl": 1, "helm": 99, "istioctl": 0, "kind": 0}
 EXACT_PATCH = ("istioctl",)
-# Tools only kind mode uses (never resolved, nor built, in existing or kwok mode).
-KIND_MODE_TOOLS = ("kind", "cloud-provider-kind")
 # The control plane of a kwok cluster (kwok mode only); pilot-discovery comes per Istio release.
 KWOK_MODE_TOOLS = (
     "etcd",
@@ -81,17 +80,15 @@ def skew_problem(name: str, reported: str, wanted: str) -> str | None:
 class RunToolResolver(ToolResolver):
     """A run's tools: refuse the ones its mode does not use; fall back to PATH (see module doc)."""
 
-    mode: str = "kind"
+    refused: dict[str, str] = field(default_factory=dict)  # tool -> why this run never uses it
     search_path: str | None = None  # PATH to search (default: the process's)
     path_fallbacks: list[str] = field(default_factory=list)  # warnings, for the reports
 
     def resolve(
         self, name: str, version: str | None = None, *, go_revision: str | None = None
     ) -> ResolvedTool:
-        if self.mode != "kind" and name in KIND_MODE_TOOLS:
-            raise ToolUnavailable(
-                name, version or "?", [("topology mode", f"--topology-mode {self.mode} does not use {name}")]
-            )
+        if name in self.refused:
+            raise ToolUnavailable(name, version or "?", [("topology mode", self.refused[name])])
         try:
             return super().resolve(name, version, go_revision=go_revision)
         except ToolUnavailable as error:
@@ -113,7 +110,7 @@ class RunToolResolver(ToolResolver):
         try:
             result = self.runner.run(
                 [found, *spec.version_args],
-                timeout_s=VERSION_CHECK_TIMEOUT_S,
+                timeout_s=TOOL_VERSION.seconds(),
                 title=f"{name} version check (PATH)",
                 check=False,
                 attach=False,

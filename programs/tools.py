@@ -1,6 +1,6 @@
 """Tool resolution: find or fetch the pinned kind, cloud-provider-kind, helm and istioctl.
 
-Order, per tool and version (DESIGN §6):
+Order, per tool and version (README.md, "Prerequisites for certification on kind"):
   1. an explicit path (``--tool-path NAME=PATH`` or ``EICP_<NAME>_BIN``);
   2. the tools cache (``--tools-dir``), if the cached binary answers with the right version;
   3. the official release artifact, verified against its published SHA-256;
@@ -35,13 +35,11 @@ from programs.downloads import (
     recorded_download,
     sha256_of,
 )
-from programs.gobuild import GO_BUILD_TIMEOUT_S, GoBuilder, GoBuildError, GoRecipe
+from programs.gobuild import GoBuilder, GoBuildError, GoRecipe
 from programs.runner import CommandError, CommandRunner
+from run.timeouts import GO_BUILD, TOOL_VERSION
 
 log = logging.getLogger("eicp.tools")
-
-LOCK_TIMEOUT_S = GO_BUILD_TIMEOUT_S + 300.0
-VERSION_CHECK_TIMEOUT_S = 60.0
 
 
 class ToolUnavailable(RuntimeError):
@@ -192,7 +190,7 @@ class ToolResolver:
 
         target = self.cache_dir / name / wanted / name
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.cache_dir / f".{name}-{wanted}.lock"), timeout=LOCK_TIMEOUT_S)
+        lock = FileLock(str(self.cache_dir / f".{name}-{wanted}.lock"), timeout=GO_BUILD.seconds() + 300.0)
         with lock:
             tool = self._from_cache(spec, wanted, target, attempts)
             if tool is None and self.allow_download and spec.download_url:
@@ -316,7 +314,7 @@ class ToolResolver:
         try:
             result = self.runner.run(
                 [str(path), *spec.version_args],
-                timeout_s=VERSION_CHECK_TIMEOUT_S,
+                timeout_s=TOOL_VERSION.seconds(),
                 title=f"{spec.name} version check",
                 check=False,
                 attach=False,

@@ -1,4 +1,6 @@
-"""One way to wait for anything: a deadline, polling with backoff, and the last state on timeout.
+"""One way to wait for anything (a deadline, polling with backoff, and the last state on timeout)
+and one way to try again (``retry``: a bounded number of attempts at something that fails in a
+known transient way). The only module that uses tenacity.
 
 Every wait in the suite (nodes Ready, a Deployment Available, a LoadBalancer address, a
 webhook answering, a daemon gone) goes through ``wait_until``::
@@ -31,6 +33,8 @@ How it behaves:
   ``.value`` from the result (the defaults of ``until`` and ``show`` read it as such).
 - ``backoff=Backoff(min_s, max_s)`` sets the pauses in one value (callers that carry their
   polling pace around, such as the installer, pass one instead of the two numbers).
+- Waits that may end without their condition (a grace period before SIGKILL) catch
+  ``WaitTimeout`` and go on.
 - On timeout, ``WaitTimeout`` is raised. Its message says what was awaited, for how long,
   how many probes ran, and the last observed state (``show(value)`` or the last transient
   exception); the same data is on the exception's attributes for reports.
@@ -47,8 +51,10 @@ from typing import Generic, TypeVar
 from tenacity import (
     RetryCallState,
     Retrying,
+    retry_if_exception,
     retry_if_exception_type,
     retry_if_result,
+    stop_after_attempt,
     stop_before_delay,
     wait_exponential,
 )
@@ -162,6 +168,43 @@ def wait_until(
     started = time.monotonic()
     result: T = retrying(attempt)
     log.debug("done waiting for %s after %.1fs", describe, time.monotonic() - started)
+    return result
+
+
+def retry(
+    describe: str,
+    action: Callable[[], T],
+    attempts: int,
+    *,
+    transient: Callable[[BaseException], bool],
+    backoff: Backoff | None = None,
+    before_retry: Callable[[BaseException, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``action``; when it raises an error ``transient`` accepts, run it again, ``attempts``
+    times in all, pausing with exponential backoff. ``before_retry(error, next_attempt)`` runs
+    before each pause (to clean up the failed attempt). The last error, or any other, propagates
+    unchanged: a retry never hides why the last attempt failed."""
+    pause = backoff or Backoff()
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        assert error is not None
+        log.debug(
+            "%s failed (%s); attempt %d of %d follows", describe, error, state.attempt_number + 1, attempts
+        )
+        if before_retry is not None:
+            before_retry(error, state.attempt_number + 1)
+
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=pause.min_s, min=pause.min_s, max=pause.max_s),
+        retry=retry_if_exception(transient),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    result: T = retrying(action)
     return result
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from filelock import FileLock
 
 from programs.runner import CommandError, CommandRunner
+from run.timeouts import GO_MOD_DOWNLOAD, XDS_CLIENT_BUILD
 
 SOURCE_DIR = Path(__file__).resolve().parent / "xdsclient"
-BUILD_TIMEOUT_S = 1200.0
 ISTIO_MODULE = "istio.io/istio"
 
 
@@ -50,7 +50,7 @@ class XdsClientBuild:
         """The cached binary, built first if needed (one build per host: a file lock)."""
         target = self.target()
         target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target.parent / ".build.lock"), timeout=BUILD_TIMEOUT_S + 60):
+        with FileLock(str(target.parent / ".build.lock"), timeout=XDS_CLIENT_BUILD.seconds() + 60):
             if target.exists():
                 return target
             self._build(target)
@@ -60,7 +60,7 @@ class XdsClientBuild:
         try:
             download = self.runner.run(
                 [self.go_binary, "mod", "download", "-json", f"{ISTIO_MODULE}@{self.istio_revision}"],
-                timeout_s=600.0,
+                timeout_s=GO_MOD_DOWNLOAD.seconds(),
                 title=f"go mod download {ISTIO_MODULE}@{self.istio_revision}",
             )
             module_dir = Path(json.loads(download.stdout)["Dir"])
@@ -82,7 +82,7 @@ class XdsClientBuild:
                     ],
                     cwd=work,
                     env={"CGO_ENABLED": "0", "GOFLAGS": ""},
-                    timeout_s=BUILD_TIMEOUT_S,
+                    timeout_s=XDS_CLIENT_BUILD.seconds(),
                     title="go build the synthetic proxy (programs/xdsclient)",
                 )
                 partial.chmod(0o755)

@@ -32,10 +32,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from reports import run_facts
+from clusters.providers import capabilities_of
 from reports.categories import classify
 from reports.outcomes import KNOWN_ISSUE, CheckOutcome, group_by_scenario
-from run.info import SUITE_NAME, RunInfo
+from run.info import SUITE_NAME, RunInfo, stand_in_entry
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "conformance-report.schema.json"
 API_VERSION = "conformance.eicp.istio.io/v1"
@@ -55,12 +55,6 @@ IMPLEMENTATION = {
     "project": "istio",
     "url": "https://istio.io/",
     "contact": ["https://github.com/istio/istio/issues"],
-}
-# True of every kwok-mode run, whatever else the provider noted.
-KWOK_STAND_IN = {
-    "component": "nodes, pods and their status",
-    "standIn": "simulated by KWOK: no container runtime, so no traffic through Envoy",
-    "role": None,
 }
 
 
@@ -153,12 +147,6 @@ def known_issue_entry(label: str, outcome: CheckOutcome, issue: Mapping[str, Any
     }
 
 
-def stand_in_entry(text: str) -> dict[str, Any]:
-    """A provider's stand-in (``"nodes (kwok: no kubelet, ...)"``) as a report entry."""
-    component, _, rest = text.partition(" (")
-    return {"component": component, "standIn": rest.removesuffix(")") or "stood in for", "role": None}
-
-
 def profile_of(family: str) -> str:
     return next((name for name, families in PROFILES.items() if family in families), "CONTROL-PLANE")
 
@@ -203,20 +191,17 @@ def build_report(
     info: RunInfo,
     outcomes: Iterable[CheckOutcome],
     diagnostics: Mapping[str, str] | None = None,
-    facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report as plain data; ``diagnostics`` maps scenario names to their diagnostics dir,
-    ``facts`` (default: what ``reports.run_facts`` was told) adds stand-ins and probe figures."""
+    """The report as plain data; ``diagnostics`` maps scenario names to their diagnostics dir."""
     diagnostics = diagnostics or {}
     outcomes = list(outcomes)
     families = {check_label(outcome): outcome.identity.family for outcome in outcomes}
-    facts = run_facts.export() if facts is None else facts
-    # The cluster provider's own list (run.info), else what is true of any kwok run; then what
-    # other code noted (reports.run_facts).
-    stand_ins = [stand_in_entry(text) for text in getattr(info, "stand_ins", [])]
-    if info.mode == "kwok" and not stand_ins:
-        stand_ins.append(dict(KWOK_STAND_IN))
-    stand_ins += [dict(entry) for entry in facts.get("standIns", []) if entry not in stand_ins]
+    # What the run noted (run/info.py RunFacts), else what is true of any run of its mode
+    # (its provider's capabilities, clusters/providers.py).
+    capabilities = capabilities_of(info.mode)
+    stand_ins = [dict(entry) for entry in info.stand_ins] or [
+        stand_in_entry(text) for text in (capabilities.stands_in if capabilities else ())
+    ]
     scenarios = [
         _scenario_entry(
             scenario, release, items, diagnostics.get(f"{scenario}-{release}" if release else scenario)
@@ -257,7 +242,8 @@ def build_report(
         "scenarios": scenarios,
         "standIns": stand_ins,
         "workarounds": [dict(entry) for entry in info.workarounds],
-        "upgradeProbes": [dict(entry) for entry in facts.get("upgradeProbes", [])],
+        "upgradeProbes": [dict(entry) for entry in info.upgrade_probes],
+        **({"timeouts": info.timeouts} if info.timeouts else {}),
     }
 
 

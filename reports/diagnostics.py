@@ -2,9 +2,11 @@
 
 Per cluster (``<out>/<role>-<cluster>/``): nodes, namespaces, webhook configurations, Istio and
 Sail custom resources; per namespace (``<out>/<role>-<cluster>/<namespace>/``): resources,
-events, pods, the ``istio*`` configmaps, current and previous container logs, and for istiod
-pods the proxies they see connected (``pilot-discovery request GET /debug/connections`` and
-``/debug/syncz``). kind clusters also get ``kind export logs``; cloud-provider-kind's logs are
+events, pods, the ``istio*`` configmaps, current and previous container logs (where the
+topology's provider serves them: ``ProviderCapabilities.reaches_containers_of``; kwok pods have
+no containers, so only its stand-in processes' logs are read), and for istiod pods the proxies
+they see connected (``pilot-discovery request GET /debug/connections`` and ``/debug/syncz``).
+With the kind binary (kind clusters) ``kind export logs`` too; cloud-provider-kind's logs are
 copied in. Every byte written passes the redactor, and Secrets are never read.
 
 Collection is best effort: a failing command is recorded and the next one runs; a cluster
@@ -23,10 +25,12 @@ from typing import Any
 
 import yaml
 
+from clusters.capabilities import Capability, ProviderCapabilities
 from clusters.cluster import ClusterHandle, Topology
 from programs.exports import export_redacted, kind_logs_key
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from run.timeouts import DIAGNOSTICS_CALL, DIAGNOSTICS_REQUEST
 from scenarios.steps import Action, ScenarioPlan
 
 # Namespaces worth a look on every cluster when they exist, besides the scenario's own.
@@ -50,9 +54,7 @@ ISTIOD_DEBUG_PATHS: tuple[str, ...] = (
     "/debug/clusterz",
     "/debug/endpointShardz",
 )
-PER_CALL_TIMEOUT_S = 30.0
 SUMMARY_FILE = "SUMMARY.txt"  # written last: its presence means "collected"
-_REQUEST_TIMEOUT = "--request-timeout=20s"
 _LOG_TAIL_LINES = "5000"
 _MIN_TIME_FOR_A_CALL_S = 0.5
 _MAX_COPIED_FILE_BYTES = 20 * 1024 * 1024
@@ -69,6 +71,7 @@ class DiagnosticsResult:
     files: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was not collected on purpose, and why
     duration_s: float = 0.0
 
     @property
@@ -81,6 +84,7 @@ class DiagnosticsResult:
             f"{len(self.files)} files in {self.duration_s:.1f}s; {len(self.errors)} errors; "
             f"{len(self.skipped)} items skipped at the deadline",
         ]
+        lines.extend(f"note: {note}" for note in self.notes)
         lines.extend(f"error: {error}" for error in self.errors)
         if self.skipped:
             lines.append(
@@ -112,7 +116,10 @@ class _Collector:
             return None
         try:
             done = self.runner.run(
-                argv, timeout_s=min(PER_CALL_TIMEOUT_S, left), attach=False, title=f"diagnostics: {what}"
+                argv,
+                timeout_s=min(DIAGNOSTICS_CALL.seconds(), left),
+                attach=False,
+                title=f"diagnostics: {what}",
             )
         except CommandError as error:
             why = str(error).splitlines()[0]
@@ -151,7 +158,7 @@ def _items(text: str | None) -> list[dict[str, Any]]:
 
 
 def _collect_namespace(
-    c: _Collector, cluster: ClusterHandle, kubectl: list[str], base: Path, ns: str
+    c: _Collector, cluster: ClusterHandle, kubectl: list[str], base: Path, ns: str, logs: _Logs
 ) -> None:
     where = f"{cluster.role}/{ns}"
     out = base / safe_name(ns)
@@ -181,15 +188,24 @@ def _collect_namespace(
     pods = _items(c.run([*kubectl, "get", "pods", "-n", ns, "-o", "json"], f"{where} pods"))
     c.write_objects(out / "pods.yaml", pods)
     for pod in pods:
-        _collect_pod(c, kubectl, out, ns, pod, where)
+        _collect_pod(c, kubectl, out, ns, pod, where, logs)
+
+
+@dataclass
+class _Logs:
+    """Whose container logs the topology serves, and how many pods' logs were left unread."""
+
+    capabilities: ProviderCapabilities
+    unread: int = 0
 
 
 def _collect_pod(
-    c: _Collector, kubectl: list[str], out: Path, ns: str, pod: dict[str, Any], where: str
+    c: _Collector, kubectl: list[str], out: Path, ns: str, pod: dict[str, Any], where: str, logs: _Logs
 ) -> None:
     name = str(pod.get("metadata", {}).get("name", ""))
     if not name:
         return
+    labels = pod.get("metadata", {}).get("labels", {}) or {}
     spec = pod.get("spec", {})
     statuses = pod.get("status", {})
     restarts = {
@@ -199,7 +215,9 @@ def _collect_pod(
     containers = [
         str(item.get("name")) for item in (*spec.get("initContainers", []), *spec.get("containers", []))
     ]
-    for container in containers:
+    reached = logs.capabilities.reaches_containers_of(ns, labels)
+    logs.unread += 0 if reached else 1
+    for container in containers if reached else ():
         argv = [*kubectl, "logs", "-n", ns, name, "-c", container, f"--tail={_LOG_TAIL_LINES}"]
         text = c.run(argv, f"{where} logs {name}/{container}")
         if text is not None:
@@ -208,8 +226,7 @@ def _collect_pod(
             text = c.run([*argv, "--previous"], f"{where} previous logs {name}/{container}")
             if text is not None:
                 c.write(out / "logs" / safe_name(name) / f"{safe_name(container)}.previous.log", text)
-    labels = pod.get("metadata", {}).get("labels", {}) or {}
-    if labels.get("app") == "istiod" and "discovery" in containers:
+    if reached and labels.get("app") == "istiod" and "discovery" in containers:
         for path in ISTIOD_DEBUG_PATHS:
             argv = [
                 *kubectl,
@@ -241,9 +258,13 @@ def _collect_cluster(
     cluster: ClusterHandle,
     namespaces: Iterable[str],
     kind_bin: str | None,
-    is_kind: bool,
+    capabilities: ProviderCapabilities,
 ) -> None:
-    kubectl = [cluster.kubectl_bin, *cluster.kube_args(), _REQUEST_TIMEOUT]
+    kubectl = [
+        cluster.kubectl_bin,
+        *cluster.kube_args(),
+        f"--request-timeout={DIAGNOSTICS_REQUEST.seconds():g}s",
+    ]
     base = Path(safe_name(f"{cluster.role}-{cluster.name}"))
     listed = c.run([*kubectl, "get", "namespaces", "-o", "name"], f"{cluster.role} namespaces")
     if listed is None:
@@ -275,10 +296,14 @@ def _collect_cluster(
                 c.run([*kubectl, "get", resource, "-A", "-o", "json"], f"{cluster.role} {resource}")
             )
             c.write_objects(base / "cluster-scoped" / f"{safe_name(resource)}.yaml", objects)
+    logs = _Logs(capabilities)
     for ns in dict.fromkeys([*namespaces, *DEFAULT_NAMESPACES]):
         if ns in existing:
-            _collect_namespace(c, cluster, kubectl, base, ns)
-    if is_kind and kind_bin:
+            _collect_namespace(c, cluster, kubectl, base, ns, logs)
+    if logs.unread:
+        why = capabilities.why_not(Capability.CONTAINER_LOGS)
+        c.result.notes.append(f"{cluster.role}: container logs of {logs.unread} pod(s) not read: {why}")
+    if kind_bin:
         _kind_export_logs(c, cluster, kind_bin, base)
 
 
@@ -349,7 +374,7 @@ def collect_diagnostics(
     for role, cluster in topology.clusters.items():
         try:
             _collect_cluster(
-                collector, cluster, namespaces_by_role.get(role, ()), kind_bin, topology.mode == "kind"
+                collector, cluster, namespaces_by_role.get(role, ()), kind_bin, topology.capabilities
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             # A surprise in one cluster's output must not cost the others' diagnostics.

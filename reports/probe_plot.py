@@ -1,7 +1,7 @@
 """The pre-upgrade plot of the HTML summary: each traffic probe's success ratio over time, with
 the upgrade window shaded and the required ratio drawn as a dashed line. Inline SVG only.
 
-The points come from the conformance report's ``upgradeProbes`` (reports/run_facts.py buckets
+The points come from the conformance report's ``upgradeProbes`` (reports/probe_figures.py buckets
 the probe's requests); the window is the probe's ``upgradeWindow`` or, when the upgrade driver
 did not give one, the span of the scenario's ``upgrade`` phases on the timeline.
 """

@@ -19,7 +19,6 @@ import yaml
 
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
-from reports import run_facts
 from reports.allure_files import environment_properties, write_environment
 from reports.categories import write_categories
 from reports.commands import CommandLog
@@ -63,7 +62,6 @@ def worker_payload(state: ReportState, timeline: Timeline, facts: RunFacts) -> s
             "timeline": timeline.to_dicts(),
             "commands": state.commands.to_dict(),
             "runinfo": facts.export(),
-            "facts": run_facts.export(),
             "plans": state.plans,
         }
     )
@@ -74,7 +72,6 @@ def merge_payload(state: ReportState, payload: str, timeline: Timeline, facts: R
     timeline.extend_from_dicts(data.get("timeline", []))
     state.commands.merge(data.get("commands", {}))
     facts.merge(data.get("runinfo", {}))
-    run_facts.merge(data.get("facts", {}))
     state.plans.update(data.get("plans", {}))
 
 

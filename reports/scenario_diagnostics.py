@@ -9,11 +9,12 @@ from pathlib import Path
 from clusters.cluster import Topology
 from programs.runner import CommandRunner
 from reports import diagnostics
+from run.timeouts import DIAGNOSTICS
 from scenarios.steps import ScenarioPlan
 
 
 def diagnose_with(
-    deadline_s: float, runner: CommandRunner, report_dir: Path
+    runner: CommandRunner, report_dir: Path
 ) -> Callable[[Topology, ScenarioPlan, Path, str | None], str]:
     def diagnose(topology: Topology, plan: ScenarioPlan, out_dir: Path, kind_bin: str | None) -> str:
         return diagnostics.collect_diagnostics(
@@ -21,7 +22,7 @@ def diagnose_with(
             diagnostics.namespaces_from_plan(plan),
             out_dir,
             runner,
-            float(deadline_s),
+            DIAGNOSTICS.seconds(),
             kind_bin=kind_bin,
             extra_logs=sorted((report_dir / "logs").glob("*cloud-provider-kind*")),
         ).summary()

@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+from run import timeouts
 from run.config_checks import (
     ConfigError,
     check_contexts,
@@ -32,18 +33,17 @@ from run.config_checks import (
     existing_clusters,
     fail,
 )
+from scenarios.facts import Facts
+from scenarios.registry import SCENARIO_IDS, reaches_istiod_by_name
 from scenarios.releases import IstioRelease, IstioVersion, Pins, VersionError, load_pins
-from scenarios.steps import SCENARIO_IDS
+from scenarios.second_remote import BASES as SECOND_REMOTE_BASES
 from scenarios.workarounds import WORKAROUNDS
 
-__all__ = ["ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
+__all__ = ["SECOND_REMOTE_BASES", "ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
 
-TopologyMode = Literal["kind", "existing", "kwok"]
 IngressVariant = Literal["istio", "gateway-api", "both"]
 
-TOPOLOGY_MODES: tuple[str, ...] = ("kind", "existing", "kwok")
 INGRESS_VARIANTS: tuple[str, ...] = ("istio", "gateway-api", "both")
-SECOND_REMOTE_BASES = ("ip-passthrough", "dns-tls")
 DEFAULT_TOOLS_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "eicp" / "tools"
 DEFAULT_REPORT_DIR = Path("eicp-report")
 _PREFIX_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
@@ -67,13 +67,12 @@ class Defaults:
     """The one place option defaults are defined (``fixtures/options.py`` declares them with these)."""
 
     scenario: tuple[str, ...] = SCENARIO_IDS
-    second_remote_base: str = "ip-passthrough"
+    second_remote_base: str = SECOND_REMOTE_BASES[0]
     ingress: str = "istio"
     topology_mode: str = "kind"
     cluster_prefix: str = "eicp"
     # Pre-upgrade probe: the share of requests that must succeed while the control plane is upgraded.
     upgrade_min_success_ratio: float = 0.995
-    diagnostics_timeout_s: float = 300.0
     report_dir: Path = DEFAULT_REPORT_DIR
     tools_dir: Path = DEFAULT_TOOLS_DIR
 
@@ -104,7 +103,7 @@ class SuiteConfig:
     scenarios: tuple[str, ...]
     second_remote_base: str
     ingress: IngressVariant
-    mode: TopologyMode
+    mode: str  # a --topology-mode of clusters/providers.py
     existing: ExistingClusters | None
     keep_clusters: bool
     reuse_clusters: bool
@@ -120,7 +119,8 @@ class SuiteConfig:
     external_tls_secret: str | None
     image_archive_dir: Path | None
     preload_images: tuple[str, ...]
-    diagnostics_timeout_s: float = DEFAULTS.diagnostics_timeout_s
+    # Overridden deadlines (run/timeouts.py): --timeout NAME=SECONDS / FILE, --diagnostics-timeout.
+    timeouts: dict[str, float] = field(default_factory=dict)
     istio_hub: str | None = None
     istio_tag: str | None = None
     istioctl: Path | None = None
@@ -128,9 +128,19 @@ class SuiteConfig:
 
     @property
     def uses_external_hostname(self) -> bool:
-        """Whether a selected scenario publishes the external gateway under a host name (dns-tls)."""
-        return "dns-tls" in self.scenarios or (
-            "second-remote" in self.scenarios and self.second_remote_base == "dns-tls"
+        """Whether a selected scenario reaches istiod by a host name (scenarios/registry.py)."""
+        return any(reaches_istiod_by_name(scenario, self.choices()) for scenario in self.scenarios)
+
+    def choices(self) -> Facts:
+        """The facts known before any cluster work: the user's choices, nothing discovered."""
+        return Facts(
+            ingress=self.ingress,
+            second_remote_base=self.second_remote_base,
+            external_hostname=self.external_hostname,
+            external_tls_secret=self.external_tls_secret or Facts.external_tls_secret,
+            suite_pki=self.external_tls_secret is None,
+            step_deadlines=timeouts.step_overrides(self.timeouts),
+            workarounds=frozenset(self.workarounds),
         )
 
 
@@ -143,11 +153,11 @@ def choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
     return value
 
 
-def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_MODES) -> SuiteConfig:
+def build_config(option: Option, *, modes: tuple[str, ...]) -> SuiteConfig:
     """Validate the option values (``option("--flag")``); raise ``ConfigError`` naming the first bad one.
 
-    ``available_modes``: the topology modes whose provider is installed (kwok only once its
-    package exists); asking for another is refused here, before any work.
+    ``modes``: the topology modes, one per provider (clusters/providers.py, which this neutral
+    module cannot import); asking for another is refused here, before any work.
     """
     pins = load_pins()
     releases, upgrade_to = _releases(option, pins)
@@ -157,12 +167,7 @@ def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_
         choice("--scenario", scenario, SCENARIO_IDS)
     base = choice("--second-remote-base", option("--second-remote-base"), SECOND_REMOTE_BASES)
     ingress = choice("--ingress", option("--ingress"), INGRESS_VARIANTS)
-    mode = choice("--topology-mode", option("--topology-mode"), TOPOLOGY_MODES)
-    if mode not in available_modes:
-        fail(
-            f"--topology-mode {mode!r} is not available in this checkout (its provider package "
-            f"clusters/{mode}/ is missing): accepted values are {', '.join(available_modes)}"
-        )
+    mode = choice("--topology-mode", option("--topology-mode"), modes)
     prefix = option("--cluster-prefix")
     if not _PREFIX_RE.match(prefix):
         fail(
@@ -174,11 +179,7 @@ def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_
         fail(
             f"--kind-node-image {node_image!r} is not an image reference (e.g. kindest/node:v1.37.0@sha256:...)"
         )
-    diagnostics_timeout = float(option("--diagnostics-timeout"))
-    if not math.isfinite(diagnostics_timeout) or diagnostics_timeout <= 0:
-        fail(
-            f"--diagnostics-timeout {option('--diagnostics-timeout')}: must be a positive, finite number of seconds"
-        )
+    deadlines = _timeouts(option)
     archive_dir = option("--image-archive-dir")
     if archive_dir is not None and not archive_dir.is_dir():
         fail(f"--image-archive-dir {archive_dir}: no such directory")
@@ -197,7 +198,7 @@ def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_
         scenarios=scenarios,
         second_remote_base=base,
         ingress=ingress,  # type: ignore[arg-type]
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         existing=None,
         keep_clusters=option("--keep-clusters"),
         reuse_clusters=option("--reuse-clusters"),
@@ -213,7 +214,7 @@ def build_config(option: Option, *, available_modes: tuple[str, ...] = TOPOLOGY_
         external_tls_secret=option("--external-tls-secret"),
         image_archive_dir=archive_dir,
         preload_images=tuple(option("--preload-image")),
-        diagnostics_timeout_s=diagnostics_timeout,
+        timeouts=deadlines,
         istio_hub=option("--istio-hub"),
         istio_tag=option("--istio-tag"),
         istioctl=option("--istioctl"),
@@ -252,13 +253,13 @@ def _check_hostname(config: SuiteConfig, mode: str) -> None:
             "dns-tls on existing clusters needs --external-hostname: a real DNS name for the external "
             "gateway (the suite publishes its own test name only on kind clusters it created)"
         )
-    if "dns-tls" in config.scenarios and config.external_tls_secret and hostname is None:
+    if config.uses_external_hostname and config.external_tls_secret and hostname is None:
         fail("--external-tls-secret needs --external-hostname (the name the certificate is for)")
     if mode == "kwok" and config.external_tls_secret:
         fail(
             f"--external-tls-secret {config.external_tls_secret!r} cannot apply in kwok mode: its clusters are "
             "created by the run, so no secret of yours is in them, and they trust no CA but the run's; "
-            "dns-tls there uses the per-run PKI (leave --external-tls-secret out)"
+            "the gateway certificate comes from the per-run PKI there (leave --external-tls-secret out)"
         )
 
 
@@ -293,6 +294,19 @@ def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], Ist
         if eol is not None:
             warnings.warn(eol, UserWarning, stacklevel=2)
     return releases, upgrade_to
+
+
+def _timeouts(option: Option) -> dict[str, float]:
+    try:
+        found = timeouts.parse(option("--timeout"))
+    except timeouts.TimeoutsError as error:
+        raise ConfigError(str(error)) from None
+    diagnostics = option("--diagnostics-timeout")  # the older spelling of one of them
+    if diagnostics is not None:
+        if not (math.isfinite(diagnostics) and diagnostics > 0):
+            fail(f"--diagnostics-timeout {diagnostics}: must be a positive, finite number of seconds")
+        found.setdefault(timeouts.DIAGNOSTICS.name, float(diagnostics))
+    return found
 
 
 def _workarounds(values: list[str]) -> tuple[str, ...]:

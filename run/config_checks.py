@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from scenarios.registry import roles_for
+
 # Docker's reference grammar (distribution/reference): a registry host with an optional port,
 # then lowercase path components; a tag is up to 128 word characters, dots and dashes.
 _DOMAIN = (
@@ -91,8 +93,9 @@ def existing_clusters(
     (the contexts are checked against the kubeconfig files by ``check_contexts``)."""
     contexts: dict[str, str] = {role: option(flag) for role, flag in ROLE_FLAGS if option(flag)}
     missing = [flag for role, flag in ROLE_FLAGS[:2] if role not in contexts]
-    if "second-remote" in scenarios and "second" not in contexts:
-        missing.append("--second-context (the second-remote scenario needs it)")
+    needing_second = [scenario for scenario in scenarios if "second" in roles_for(scenario)]
+    if needing_second and "second" not in contexts:
+        missing.append(f"--second-context (the {', '.join(needing_second)} scenario needs it)")
     if missing:
         fail("--topology-mode existing needs " + ", ".join(missing))
     if len(set(contexts.values())) != len(contexts):

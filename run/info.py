@@ -1,10 +1,14 @@
-"""What the reports say about the run itself: suite, Istio, Kubernetes and tool versions, mode, date.
+"""What the reports say about the run itself: suite, Istio, Kubernetes and tool versions, mode,
+date, and the facts only the code doing the work learns: the stand-ins a run used, the traffic
+probe's figures during an upgrade.
 
-Facts only known at run time are noted on the run's ``RunFacts`` by the code that learns them
-(fixture ``run_facts``, or ``run.state.run_state(config).facts``)::
+They are noted on the run's one ``RunFacts`` (fixture ``run_facts``, or
+``run.state.run_state(config).facts``; never a module global), by the code that learns them::
 
     run_facts.note_kubernetes_version("external", "v1.34.0")     # topology, after `kubectl version`
     run_facts.note_tool("kind", "v0.33.0", source="cache")        # tool resolution
+    run_facts.note_stand_ins(provider.stand_ins())                # "component (stand-in)" texts
+    run_facts.note_upgrade_probe(entry)                           # reports/probe_figures.py
 
 Under pytest-xdist every worker notes its own; the controller merges them (``export``/``merge``).
 """
@@ -14,10 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from run import timeouts
 from run.config import SuiteConfig
 from scenarios.releases import IstioRelease, load_pins
 from scenarios.workarounds import WORKAROUNDS
@@ -28,8 +34,15 @@ UNKNOWN = "unknown"
 REPORTED_TOOLS = ("kind", "cloud-provider-kind", "kubectl", "helm")
 
 
+def stand_in_entry(text: str, role: str | None = None) -> dict[str, Any]:
+    """A provider's stand-in (``"nodes (kwok: no kubelet, ...)"``) as the reports list it."""
+    component, _, rest = text.partition(" (")
+    return {"component": component, "standIn": rest.removesuffix(")") or "stood in for", "role": role}
+
+
 class RunFacts:
-    """Versions learnt while a run works: each cluster's Kubernetes server, each tool used.
+    """What a run learns while it works: each cluster's Kubernetes server, each tool used, what
+    the cluster provider stood in for, the upgrade probes' figures.
 
     One per pytest process, reachable as ``run.state.run_state(config).facts`` (fixture
     ``run_facts``); thread-safe, since clusters are created in parallel.
@@ -39,7 +52,8 @@ class RunFacts:
         self._lock = threading.Lock()
         self._kubernetes: dict[str, str] = {}
         self._tools: dict[str, str] = {}
-        self._stand_ins: list[str] = []  # what the cluster provider stands in for (kwok mode)
+        self._stand_ins: list[dict[str, Any]] = []  # report entries: component, standIn, role
+        self._probes: list[dict[str, Any]] = []  # reports/probe_figures.py upgrade_probe_entry
 
     def note_kubernetes_version(self, role: str, version: str | None) -> None:
         """Record the server version a cluster reported (``None`` when it could not be read)."""
@@ -51,68 +65,48 @@ class RunFacts:
         with self._lock:
             self._tools[name] = version + (f" ({source})" if source else "")
 
-    def note_stand_ins(self, stand_ins: tuple[str, ...]) -> None:
-        """Record what the cluster provider stands in for instead of running it for real."""
-        with self._lock:
-            self._stand_ins.extend(item for item in stand_ins if item not in self._stand_ins)
+    def note_stand_ins(self, stand_ins: Iterable[str], *, role: str | None = None) -> None:
+        """Record what the cluster provider stands in for, in its "component (stand-in)" form."""
+        self._add_stand_ins(stand_in_entry(text, role) for text in stand_ins)
 
-    def export(self) -> dict[str, dict[str, str]]:
+    def note_stand_in(self, component: str, stand_in: str, *, role: str | None = None) -> None:
+        """Record that ``component`` was replaced by ``stand_in`` in this run."""
+        self._add_stand_ins([{"component": component, "standIn": stand_in, "role": role}])
+
+    def note_upgrade_probe(self, entry: Mapping[str, Any]) -> None:
+        """Record one traffic probe's figures during an upgrade (reports/probe_figures.py)."""
+        with self._lock:
+            self._probes.append(dict(entry))
+
+    def _add_stand_ins(self, entries: Iterable[dict[str, Any]]) -> None:
+        with self._lock:
+            self._stand_ins.extend(entry for entry in entries if entry not in self._stand_ins)
+
+    def export(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "kubernetes": dict(self._kubernetes),
                 "tools": dict(self._tools),
-                "stand_ins": {item: item for item in self._stand_ins},
+                "standIns": [dict(entry) for entry in self._stand_ins],
+                "upgradeProbes": [dict(entry) for entry in self._probes],
             }
 
-    def merge(self, data: dict[str, dict[str, str]]) -> None:
+    def merge(self, data: Mapping[str, Any]) -> None:
         with self._lock:
             for role, version in data.get("kubernetes", {}).items():
                 # A known version beats "unknown" from another worker's failed lookup.
                 if self._kubernetes.get(role, UNKNOWN) == UNKNOWN:
                     self._kubernetes[role] = version
             self._tools.update(data.get("tools", {}))
-            self._stand_ins.extend(item for item in data.get("stand_ins", {}) if item not in self._stand_ins)
+            self._stand_ins.extend(e for e in data.get("standIns", []) if e not in self._stand_ins)
+            self._probes.extend(dict(entry) for entry in data.get("upgradeProbes", []))
 
     def reset(self) -> None:
         with self._lock:
             self._kubernetes.clear()
             self._tools.clear()
             self._stand_ins.clear()
-
-
-# -- transitional: callers not yet handed the run's ``RunFacts`` (fixture ``run_facts``) ----------
-# They reach the facts of the pytest run that asked last (run.state.activate). The plugins no
-# longer use them; tests/test_report_conformance.py still does. Remove with that last caller.
-
-
-def _active() -> RunFacts:
-    from run.state import active_state
-
-    return active_state().facts
-
-
-def note_kubernetes_version(role: str, version: str | None) -> None:
-    _active().note_kubernetes_version(role, version)
-
-
-def note_tool(name: str, version: str, source: str | None = None) -> None:
-    _active().note_tool(name, version, source)
-
-
-def note_stand_ins(stand_ins: tuple[str, ...]) -> None:
-    _active().note_stand_ins(stand_ins)
-
-
-def export() -> dict[str, dict[str, str]]:
-    return _active().export()
-
-
-def merge(data: dict[str, dict[str, str]]) -> None:
-    _active().merge(data)
-
-
-def reset() -> None:
-    _active().reset()
+            self._probes.clear()
 
 
 def suite_version() -> str:
@@ -145,8 +139,12 @@ class RunInfo:
     kubernetes: dict[str, str]
     tools: dict[str, str]
     selected_scenarios: list[str] = field(default_factory=list)
-    # What the cluster provider stands in for instead of running it (empty for kind, existing).
-    stand_ins: list[str] = field(default_factory=list)
+    # What the cluster provider stood in for instead of running it (empty for kind, existing),
+    # as report entries (stand_in_entry), and the traffic probes' figures during an upgrade.
+    stand_ins: list[dict[str, Any]] = field(default_factory=list)
+    upgrade_probes: list[dict[str, Any]] = field(default_factory=list)
+    # The run's deadlines (run/timeouts.py): every one's value, and which were overridden.
+    timeouts: dict[str, dict[str, float]] = field(default_factory=dict)
     # Workarounds of known issues the run applied (--workaround): name and what it changes.
     workarounds: list[dict[str, str]] = field(default_factory=list)
 
@@ -173,7 +171,7 @@ def build_run_info(
     config: SuiteConfig, *, now: dt.datetime | None = None, facts: RunFacts | None = None
 ) -> RunInfo:
     pins = load_pins()
-    noted = (facts or _active()).export()
+    noted = (facts or RunFacts()).export()
     tools = {name: str(pins.tools.get(name, {}).get("version") or UNKNOWN) for name in REPORTED_TOOLS}
     tools.update(noted["tools"])
     stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
@@ -186,6 +184,8 @@ def build_run_info(
         kubernetes=noted["kubernetes"],
         tools=tools,
         selected_scenarios=list(config.scenarios),
-        stand_ins=list(noted.get("stand_ins", {})),
+        stand_ins=noted["standIns"],
+        upgrade_probes=noted["upgradeProbes"],
+        timeouts=timeouts.report_entry(config.timeouts),
         workarounds=[{"name": name, "change": WORKAROUNDS[name]} for name in config.workarounds],
     )

@@ -1,4 +1,4 @@
-"""What one pytest process knows about its run: the timeline and the versions it learnt.
+"""What one pytest process knows about its run: the timeline and the facts it learnt (run/info.py).
 
 One ``RunState`` per pytest ``Config``, kept in ``config.stash`` (``run_state(config)``), so
 in-process child runs (pytester) never see an outer run's records and nothing lives in a
@@ -26,22 +26,5 @@ RUN_STATE = pytest.StashKey[RunState]()
 
 
 def run_state(config: pytest.Config) -> RunState:
-    """This run's state, created on first use (and made the one the transitional module
-    functions reach: the run asking last is the one running)."""
-    return activate(config)
-
-
-class _Active:
-    """Transitional, for callers of the module-level ``run.info.note_*``/``export``/``reset`` only."""
-
-    state = RunState()
-
-
-def activate(config: pytest.Config) -> RunState:
-    """Make ``config``'s state the one the transitional module functions reach."""
-    _Active.state = config.stash.setdefault(RUN_STATE, RunState())
-    return _Active.state
-
-
-def active_state() -> RunState:
-    return _Active.state
+    """This run's state, created on first use."""
+    return config.stash.setdefault(RUN_STATE, RunState())

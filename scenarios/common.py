@@ -38,10 +38,33 @@ CONFIG_SECRET_NAME = "istio-kubeconfig"  # what create-remote-secret --type=conf
 MOUNTED_MESH_ROOT = "/var/run/secrets/istio/root-cert.pem"
 SYSTEM_ROOTS = "/etc/ssl/certs/ca-certificates.crt"  # seed 001: a publicly trusted certificate
 GATEWAY_API_CRDS_SOURCE = "github.com/kubernetes-sigs/gateway-api/config/crd?ref={version}"
-# Deadlines of the installer's waits, in seconds.
-DEADLINE_LB_S = 300
-DEADLINE_ROLLOUT_S = 300
-DEADLINE_GATEWAY_S = 300
+# The deadlines of the installer's waits, rendered into every plan: name -> (seconds, why).
+# run/timeouts.py lists them as ``step.<name>``; ``--timeout step.<name>=S`` reaches the
+# renderers as ``Facts.step_deadlines``.
+STEP_DEADLINES: dict[str, tuple[int, str]] = {
+    "lb-address": (
+        300,
+        "a LoadBalancer Service gets its address (cloud-provider-kind, a cloud's controller)",
+    ),
+    "rollout": (300, "a Deployment Available (image pulls on a cold node)"),
+    "gateway": (300, "a Gateway API Gateway Programmed"),
+    "hostname-precondition": (
+        180,
+        "the test hostname resolves and its certificate chain verifies from a pod (dns-tls)",
+    ),
+    "sail-istio-ready": (180, "an Istio resource of the Sail operator Ready (seed 004: --timeout=3m)"),
+    "sail-remote-ready": (
+        900,
+        "the remote Istio Ready: only once its webhooks answer, after the external istiod and the "
+        "gateway routes exist (Sail's e2e test waits 10 minutes here)",
+    ),
+}
+
+
+def step_deadline(facts: Facts, name: str) -> int | float:
+    """``name``'s deadline (``STEP_DEADLINES``), or its override; whole seconds print as such."""
+    seconds = facts.step_deadlines.get(name, STEP_DEADLINES[name][0])
+    return int(seconds) if float(seconds).is_integer() else seconds
 
 
 class ScenarioUnavailable(ValueError):
@@ -64,6 +87,10 @@ class RenderContext:
     def seed(self) -> str:
         """The seed whose text the steps cite."""
         return self.procedure.guide
+
+    def deadline(self, name: str) -> int | float:
+        """The deadline of one of the installer's waits (``STEP_DEADLINES``), as overridden."""
+        return step_deadline(self.facts, name)
 
     def cluster(self, role: Role) -> str:
         return self.facts.cluster_names.get(role) or placeholder(f"{role}_cluster_name")

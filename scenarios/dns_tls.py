@@ -2,7 +2,7 @@
 
 TLS is terminated at the external gateway (``SIMPLE`` with ``credentialName``) and a
 DestinationRule re-originates it to istiod; the remote profile uses ``injectionURL`` and
-``validationURL``. In a test environment (DESIGN §4) the suite brings what a production
+``validationURL``. In a test environment (README.md) the suite brings what a production
 setup has: a per-run PKI (scenarios/pki.py) whose intermediate is istiod's plugin CA
 (``cacerts``) and whose root signs the gateway's certificate, so proxies verify the gateway
 with the mesh root they mount (``XDS_ROOT_CA``/``CA_ROOT_CA``) and the remote API server with
@@ -30,8 +30,7 @@ ROLES: tuple[Role, ...] = ("external", "remote")
 TEST_HOSTNAME = "istiod.external-istiod.eicp.test"
 # The CA-only secret the gateway verifies istiod with (DestinationRule credentialName).
 UPSTREAM_CA_SECRET = "external-istiod-upstream-ca"
-PRECONDITION_DEADLINE_S = 180
-DESIGN_PKI = "DESIGN §4 dns-tls in a test environment"
+SUITE_PKI_SOURCE = "README §dns-tls in a test environment"
 
 
 def gateway_hostname(facts: Facts) -> str:
@@ -74,7 +73,7 @@ def precondition_step(ctx: RenderContext, role: Role) -> Step:
         f"{role}-precondition-gateway-name-and-tls",
         role,
         Action.PRECONDITION,
-        f"{DESIGN_PKI} (verify resolution and the certificate chain as a precondition)",
+        f"{SUITE_PKI_SOURCE} (verify resolution and the certificate chain as a precondition)",
         params={
             "check": "hostname-resolves-and-tls-verifies",
             "hostname": gateway_hostname(ctx.facts),
@@ -82,7 +81,7 @@ def precondition_step(ctx: RenderContext, role: Role) -> Step:
             # From a pod in this namespace of the remote: resolve, connect, verify the chain.
             "namespace": EXTERNAL_NS,
             "ca": f"pki:{pki.ROOT_CERT}" if ctx.facts.suite_pki else "system",
-            "deadline_s": PRECONDITION_DEADLINE_S,
+            "deadline_s": ctx.deadline("hostname-precondition"),
         },
     )
 
@@ -110,17 +109,21 @@ def pki_steps(ctx: RenderContext) -> dict[Hook, list[Step]]:
         ISTIO_SYSTEM,
         "kubernetes.io/tls",
         pki.GATEWAY_TLS_LAYOUT,
-        f"{ctx.seed} §Set up a gateway in the external cluster, step 3 (SSL_SECRET_NAME); {DESIGN_PKI}",
+        f"{ctx.seed} §Set up a gateway in the external cluster, step 3 (SSL_SECRET_NAME); {SUITE_PKI_SOURCE}",
     )
     upstream_ca = secret_step(
-        UPSTREAM_CA_SECRET, ISTIO_SYSTEM, "Opaque", pki.ROOT_CA_LAYOUT, f"{DESIGN_PKI} (gateway -> istiod)"
+        UPSTREAM_CA_SECRET,
+        ISTIO_SYSTEM,
+        "Opaque",
+        pki.ROOT_CA_LAYOUT,
+        f"{SUITE_PKI_SOURCE} (gateway -> istiod)",
     )
     cacerts = secret_step(
         "cacerts",
         EXTERNAL_NS,
         "Opaque",
         pki.CACERTS_LAYOUT,
-        f"004 §Common Setup, steps 4-6 (plug-in CA as cacerts); {DESIGN_PKI}",
+        f"004 §Common Setup, steps 4-6 (plug-in CA as cacerts); {SUITE_PKI_SOURCE}",
     )
     return {"before_istiod": [cacerts], "before_routing": [gateway_tls, upstream_ca]}
 
@@ -131,7 +134,7 @@ def flow(ctx: RenderContext) -> Flow:
     root_path = common.MOUNTED_MESH_ROOT if facts.suite_pki else common.SYSTEM_ROOTS
     extra = pki_steps(ctx)
     if publishes_hostname(facts):
-        extra["after_address"] = [publish_step(ctx, "remote", DESIGN_PKI)]
+        extra["after_address"] = [publish_step(ctx, "remote", SUITE_PKI_SOURCE)]
     extra["after_routing"] = [precondition_step(ctx, "remote")]
     return Flow(
         addressing="dns",
@@ -145,7 +148,7 @@ def flow(ctx: RenderContext) -> Flow:
             upstream_ca_credential=UPSTREAM_CA_SECRET if facts.suite_pki else None,
         ),
         extra=extra,
-        extra_uninstall=[publish_step(ctx, "remote", DESIGN_PKI, remove=True)]
+        extra_uninstall=[publish_step(ctx, "remote", SUITE_PKI_SOURCE, remove=True)]
         if publishes_hostname(facts)
         else [],
     )

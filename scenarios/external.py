@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.common import (
-    DEADLINE_LB_S,
     EXTERNAL_NS,
     GATEWAY_SERVICE,
     INJECTOR_WEBHOOK,
@@ -59,7 +58,7 @@ def external_gateway_steps(ctx: RenderContext, seed: str) -> list[Step]:
                 "resource": f"service/{GATEWAY_SERVICE}",
                 "namespace": ISTIO_SYSTEM,
                 "for": "load-balancer-address",
-                "deadline_s": DEADLINE_LB_S,
+                "deadline_s": ctx.deadline("lb-address"),
                 "provides": "external_istiod_addr",
             },
         ),

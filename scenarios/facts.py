@@ -50,6 +50,8 @@ class Facts:
     ingress: IngressChoice = "istio"
     # second-remote: the scenario it builds on.
     second_remote_base: str = "ip-passthrough"
+    # Overridden deadlines of the installer's waits (scenarios/common.py STEP_DEADLINES).
+    step_deadlines: dict[str, float] = field(default_factory=dict)
     # Workarounds of known issues the user asked for (scenarios/workarounds.py).
     workarounds: frozenset[str] = frozenset()
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from scenarios.common import (
-    DEADLINE_ROLLOUT_S,
     EXTERNAL_NS,
     ISTIO_SYSTEM,
     SAMPLE_NS,
@@ -96,7 +95,7 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
                 "resource": "deployment/istiod",
                 "namespace": EXTERNAL_NS,
                 "for": "condition=Available",
-                "deadline_s": DEADLINE_ROLLOUT_S,
+                "deadline_s": ctx.deadline("rollout"),
             },
         )
     )

@@ -1,6 +1,6 @@
 """The per-run private PKI of the dns-tls scenario (pure computation, no I/O).
 
-One root signs two things (DESIGN §4, "dns-tls in a test environment"):
+One root signs two things (README.md, "dns-tls in a test environment"):
 - an intermediate CA that the external istiod uses as its plugin CA (the ``cacerts`` secret:
   ``ca-cert.pem``, ``ca-key.pem``, ``root-cert.pem``, ``cert-chain.pem``, the layout
   pilot/pkg/bootstrap/istio_ca.go reads), so every proxy's mounted mesh root is this root;

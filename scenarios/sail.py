@@ -15,7 +15,6 @@ from typing import Any
 from scenarios import sail_manifests as cr
 from scenarios import sail_support
 from scenarios.common import (
-    DEADLINE_ROLLOUT_S,
     DEFAULT_VALIDATOR_WEBHOOK,
     EXTERNAL_NS,
     GATEWAY_SERVICE,
@@ -40,10 +39,6 @@ ROLES: tuple[Role, ...] = ("external", "remote")
 SAIL_REPO = "https://istio-ecosystem.github.io/sail-operator"
 SAIL_CHART = "sail-operator"
 SAIL_NS = "sail-operator"
-DEADLINE_ISTIO_READY_S = 180  # seed 004: --timeout=3m
-# The remote Istio is Ready only once its webhooks answer, i.e. after the external istiod and
-# the gateway routes exist (Sail's e2e test waits 10 minutes here).
-DEADLINE_REMOTE_READY_S = 900
 SECTION = "004 §External Control Plane"
 
 
@@ -52,7 +47,7 @@ def _wait(
     role: Role,
     resource: str,
     condition: str,
-    deadline: int,
+    deadline: int | float,
     seed: str,
     namespace: str | None = None,
     provides: str | None = None,
@@ -92,7 +87,7 @@ def operator_steps(ctx: RenderContext) -> list[Step]:
                 role,
                 "deployment/sail-operator",
                 "condition=Available",
-                DEADLINE_ROLLOUT_S,
+                ctx.deadline("rollout"),
                 seed,
                 SAIL_NS,
             )
@@ -114,7 +109,7 @@ def install_steps(ctx: RenderContext) -> list[Step]:
             "external",
             "istios/default",
             "condition=Ready",
-            DEADLINE_ISTIO_READY_S,
+            ctx.deadline("sail-istio-ready"),
             f"{SECTION}, step 1",
         )
     )
@@ -133,7 +128,7 @@ def install_steps(ctx: RenderContext) -> list[Step]:
             "external",
             f"service/{GATEWAY_SERVICE}",
             "load-balancer-address",
-            DEADLINE_ROLLOUT_S,
+            ctx.deadline("lb-address"),
             f"{SECTION}, steps 2-3",
             ISTIO_SYSTEM,
             "external_istiod_addr",
@@ -150,7 +145,7 @@ def install_steps(ctx: RenderContext) -> list[Step]:
             "remote",
             f"serviceaccount/{cr.ISTIOD}",
             "exists",
-            DEADLINE_ISTIO_READY_S,
+            ctx.deadline("sail-istio-ready"),
             f"{SECTION}, step 6 (the service account create-remote-secret reads)",
             namespace=EXTERNAL_NS,
         )
@@ -165,7 +160,7 @@ def install_steps(ctx: RenderContext) -> list[Step]:
             "external",
             f"istios/{cr.REVISION}",
             "condition=Ready",
-            DEADLINE_ISTIO_READY_S,
+            ctx.deadline("sail-istio-ready"),
             f"{SECTION}, step 7",
         )
     )
@@ -177,7 +172,7 @@ def install_steps(ctx: RenderContext) -> list[Step]:
             "remote",
             f"istios/{cr.REVISION}",
             "condition=Ready",
-            DEADLINE_REMOTE_READY_S,
+            ctx.deadline("sail-remote-ready"),
             f"{SECTION}, step 9",
         )
     )

@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import Literal
 
 from scenarios.common import (
-    DEADLINE_GATEWAY_S,
-    DEADLINE_ROLLOUT_S,
     EXTERNAL_NS,
     GATEWAY_API_CRDS_SOURCE,
     GATEWAY_SERVICE,
@@ -79,7 +77,7 @@ def sample_steps(
                     "resource": f"deployment/{deployment}",
                     "namespace": SAMPLE_NS,
                     "for": "condition=Available",
-                    "deadline_s": DEADLINE_ROLLOUT_S,
+                    "deadline_s": ctx.deadline("rollout"),
                 },
             )
         )
@@ -135,7 +133,7 @@ def expose_helloworld_steps(
                     "resource": f"deployment/{GATEWAY_SERVICE}",
                     "namespace": EXTERNAL_NS,
                     "for": "condition=Available",
-                    "deadline_s": DEADLINE_ROLLOUT_S,
+                    "deadline_s": ctx.deadline("rollout"),
                 },
             ),
             Step(
@@ -164,7 +162,7 @@ def expose_helloworld_steps(
                 "resource": "gateway.gateway.networking.k8s.io/helloworld-gateway",
                 "namespace": SAMPLE_NS,
                 "for": "condition=Programmed",
-                "deadline_s": DEADLINE_GATEWAY_S,
+                "deadline_s": ctx.deadline("gateway"),
             },
         ),
     ]

@@ -15,7 +15,6 @@ from typing import Any
 
 from scenarios import dns_tls, ip_passthrough
 from scenarios.common import (
-    DEADLINE_LB_S,
     EXTERNAL_NS,
     IOP_API,
     SAMPLE_NS,
@@ -133,7 +132,7 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
     register = f"{seed} §Register the new cluster"
     steps: list[Step] = []
     if addressing == "dns" and dns_tls.publishes_hostname(ctx.facts):
-        steps.append(dns_tls.publish_step(ctx, "second", dns_tls.DESIGN_PKI))
+        steps.append(dns_tls.publish_step(ctx, "second", dns_tls.SUITE_PKI_SOURCE))
     secret = remote_secret_step(
         ctx,
         "remote-secret-second",
@@ -188,7 +187,7 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
                     "resource": f"service/{EASTWEST_SERVICE}",
                     "namespace": EXTERNAL_NS,
                     "for": "load-balancer-address",
-                    "deadline_s": DEADLINE_LB_S,
+                    "deadline_s": ctx.deadline("lb-address"),
                 },
             )
         )
@@ -233,7 +232,7 @@ def second_uninstall(ctx: RenderContext, addressing: Addressing, host: str) -> l
         )
     steps += delete_namespaces("second", (EXTERNAL_NS,), section)
     if addressing == "dns" and dns_tls.publishes_hostname(ctx.facts):
-        steps.append(dns_tls.publish_step(ctx, "second", dns_tls.DESIGN_PKI, remove=True))
+        steps.append(dns_tls.publish_step(ctx, "second", dns_tls.SUITE_PKI_SOURCE, remove=True))
     return steps
 
 

@@ -16,8 +16,6 @@ import yaml
 Role = Literal["external", "remote", "second"]
 ROLES: tuple[Role, ...] = ("external", "remote", "second")
 
-SCENARIO_IDS: tuple[str, ...] = ("ip-passthrough", "dns-tls", "sail", "second-remote")
-
 
 class Action(StrEnum):
     """What the installer does with a step. Each maps to one installer method."""
@@ -44,7 +42,7 @@ class Action(StrEnum):
 
 
 # The params each action reads: required keys, then optional ones (after "|"). Renderers fill
-# them, the installer reads them, tests/test_render_contract.py holds both sides to this table.
+# them, the installer reads them, tests/test_render_matrix.py holds both sides to this table.
 PARAMS: dict[Action, str] = {
     Action.CREATE_NAMESPACE: "namespace",
     Action.LABEL_NAMESPACE: "namespace labels",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from scenarios import sail, sail_support
-from scenarios.common import DEADLINE_ROLLOUT_S, GATEWAY_SERVICE, ISTIO_SYSTEM, SAMPLE_NS, ScenarioUnavailable
+from scenarios.common import GATEWAY_SERVICE, ISTIO_SYSTEM, SAMPLE_NS, ScenarioUnavailable, step_deadline
 from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import IstioRelease
@@ -175,7 +175,7 @@ def plan_upgrade(
     if scenario_id == sail.SCENARIO:
         # Sail's external gateway is gateway-injected (image: auto): only a restart gives it
         # B's proxy. istioctl's external gateway is rolled by its own install step.
-        workloads = (_sail_gateway_restart(), *workloads)
+        workloads = (_sail_gateway_restart(facts), *workloads)
     clients = tuple(r for r in restarts if r.deployment == new_client)
     return UpgradePlan(
         scenario_id,
@@ -220,7 +220,7 @@ def _sample_restarts(steps: tuple[Step, ...], client: str) -> list[Restart]:
     return restarts
 
 
-def _sail_gateway_restart() -> Restart:
+def _sail_gateway_restart(facts: Facts) -> Restart:
     wait = Step(
         "external-wait-gateway-rollout",
         "external",
@@ -230,7 +230,7 @@ def _sail_gateway_restart() -> Restart:
             "resource": f"deployment/{GATEWAY_SERVICE}",
             "namespace": ISTIO_SYSTEM,
             "for": "condition=Available",
-            "deadline_s": DEADLINE_ROLLOUT_S,
+            "deadline_s": step_deadline(facts, "rollout"),
         },
     )
     return Restart("external", ISTIO_SYSTEM, GATEWAY_SERVICE, SAIL_INPLACE_SEED, wait)

@@ -1,5 +1,6 @@
 """Fixtures shared by the conformance checks (the reader for the scenario under test, judging) and
-the checks each scenario must run (suites/registry.py)."""
+the checks each scenario must run (suites/registry.py). Which checks may run on this topology is
+decided once, at collection (suites/applicability.py, applied by fixtures/scenario_plugin.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import json
 
 import pytest
 
+from clusters.providers import capabilities_of
 from programs.redaction import Redactor
 from suites.evaluation.evaluators.verdict import Verdict, diagnostics_hint
 from suites.evaluation.known import PROP_KNOWN_ISSUE, KnownIssueReproduced, expected_issues
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge, judge
-from suites.registry import check_id, other_mode_only, required_checks
+from suites.registry import check_id, required_checks
 
 
 @pytest.fixture
@@ -51,20 +53,5 @@ def pytest_eicp_required_checks(
     config: pytest.Config, scenarios: list[str], upgrade: bool
 ) -> dict[str, list[tuple[str, str]]]:
     """What each scenario must run for ``success``: the check registry's required set."""
-    mode = config.getoption("topology_mode", None)
-    return {scenario: required_checks(scenario, upgrade, mode) for scenario in scenarios}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Checks of another topology mode (suites/registry.py ``MODE_ONLY``) are deselected."""
-    mode = config.getoption("topology_mode", None)
-    keep: list[pytest.Item] = []
-    drop: list[pytest.Item] = []
-    for item in items:
-        name = getattr(item, "originalname", item.name)
-        families = [mark.name for mark in item.iter_markers()]
-        other = any(other_mode_only((family, name), mode) for family in families)
-        (drop if other else keep).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    capabilities = capabilities_of(config.getoption("topology_mode", "") or "")
+    return {scenario: required_checks(scenario, upgrade, capabilities) for scenario in scenarios}

@@ -3,12 +3,15 @@
 - ``checks()``: each check with its family (the module's marker) and its function. Every check
   takes the same four arguments (``installed_scenario``, ``observer``, ``diagnostics``,
   ``verdict_of``), so one check can be judged again against any view of a scenario.
-- ``required_checks(scenario, upgrade)``: what a scenario must run for a ``success`` result, in
-  the manner of the Gateway API conformance profiles. A run narrowed with ``-k``/``-m`` (or a
-  check deselected) reports the missing ones as skipped: ``partial``, never ``success``.
-- ``judge_again(view, observer, diagnostics)``: every non-upgrade check, against ``view`` (the
+- ``required_checks(scenario, upgrade, capabilities)``: what a scenario must run for a
+  ``success`` result, in the manner of the Gateway API conformance profiles: every check but
+  those it is excused from (``ScenarioSpec.excused_checks``) and those that are no part of the
+  conformance on these clusters (suites/applicability.py). A run narrowed with ``-k``/``-m``
+  (or a check deselected) reports the missing ones as skipped: ``partial``, never ``success``.
+- ``judge_again(view, observer, diagnostics)``: every non-upgrade check that may run there
+  (the same decision as at collection, suites/applicability.py), against ``view`` (the
   pre-upgrade mode judges release B with it, and release A when no other check ran). A check
-  that skips (no ingress gateway in the scenario) gives no verdict.
+  that may not, or that skips (no ingress gateway in the scenario), gives no verdict.
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from types import ModuleType
 
 import pytest
 
+from clusters.capabilities import ProviderCapabilities
 from clusters.cluster import Topology
 from scenarios.expectations import ScenarioExpectations
+from scenarios.facts import Facts
+from scenarios.registry import scenario_spec
 from scenarios.releases import IstioRelease
+from suites.applicability import APPLICABILITY_MARKS, CheckNeeds, decide
 from suites.evaluation.evaluators.verdict import Verdict
 from suites.evaluation.known import as_facts
 from suites.evaluation.readers import Observer
@@ -38,11 +45,6 @@ CHECK_MODULES: tuple[str, ...] = (
     "suites.test_traffic_xds",
 )
 UPGRADE_CHECK = ("upgrade", "test_upgrade_external_control_plane_in_place")
-# Checks a scenario need not run (none today): scenario id -> (family, check) pairs.
-NOT_REQUIRED: dict[str, frozenset[tuple[str, str]]] = {}
-# Checks only one --topology-mode runs: in other modes they are deselected and not required
-# (none today: the xDS-level traffic check runs in every mode).
-MODE_ONLY: dict[tuple[str, str], str] = {}
 
 CheckFunction = Callable[..., None]
 
@@ -52,11 +54,16 @@ class Check:
     family: str
     name: str
     function: CheckFunction
+    marks: tuple[pytest.Mark, ...] = ()  # its module's and its own
 
     @property
     def id(self) -> str:
         """As the reports name it: ``controlplane/test_external_gateway_has_address``."""
         return f"{self.family}/{self.name}"
+
+    @property
+    def needs(self) -> CheckNeeds:
+        return CheckNeeds.of(self.id, self.marks)
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,17 @@ class ScenarioView:
     topology: Topology
     expectations: ScenarioExpectations
     diagnostics_dir: Path
+    facts: Facts  # the facts it was rendered from (what the scenario needs depends on them)
+
+
+def _marks(holder: object) -> list[pytest.Mark]:
+    marks = getattr(holder, "pytestmark", None) or []
+    marks = marks if isinstance(marks, list) else [marks]
+    return [mark.mark if isinstance(mark, pytest.MarkDecorator) else mark for mark in marks]
 
 
 def _family(module: ModuleType) -> str:
-    marks = getattr(module, "pytestmark", None)
-    marks = marks if isinstance(marks, list) else [marks]
-    names = [mark.name for mark in marks if isinstance(mark, pytest.MarkDecorator | pytest.Mark)]
+    names = [mark.name for mark in _marks(module) if mark.name not in APPLICABILITY_MARKS]
     if not names:
         raise LookupError(f"{module.__name__} has no check-family marker (pytestmark)")
     return names[0]
@@ -87,21 +99,24 @@ def checks() -> tuple[Check, ...]:
         family = _family(module)
         for attribute, value in vars(module).items():
             if attribute.startswith("test_") and callable(value):
-                found.append(Check(family, attribute, value))
+                found.append(Check(family, attribute, value, (*_marks(module), *_marks(value))))
     return tuple(found)
 
 
-def required_checks(scenario: str, upgrade: bool, mode: str | None = None) -> list[tuple[str, str]]:
-    """(family, check) pairs a run of ``scenario`` (in topology ``mode``) must have for ``success``."""
-    wanted = [(check.family, check.name) for check in checks()] + ([UPGRADE_CHECK] if upgrade else [])
-    excused = NOT_REQUIRED.get(scenario, frozenset())
-    return [pair for pair in wanted if pair not in excused and not other_mode_only(pair, mode)]
-
-
-def other_mode_only(pair: tuple[str, str], mode: str | None) -> bool:
-    """Whether the (family, check) pair runs only in a topology mode other than ``mode``."""
-    only = MODE_ONLY.get(pair)
-    return only is not None and mode is not None and only != mode
+def required_checks(
+    scenario: str, upgrade: bool, capabilities: ProviderCapabilities | None = None
+) -> list[tuple[str, str]]:
+    """(family, check) pairs a run of ``scenario`` (on clusters with ``capabilities``) must have
+    for ``success``: not those it is excused from, nor those that are no part of the conformance
+    there (suites/applicability.py)."""
+    excused = scenario_spec(scenario).excused_checks
+    required = [
+        (check.family, check.name)
+        for check in checks()
+        if check.id not in excused
+        and (capabilities is None or decide(check.needs, scenario, Facts(), capabilities).required)
+    ]
+    return required + ([UPGRADE_CHECK] if upgrade and "/".join(UPGRADE_CHECK) not in excused else [])
 
 
 def check_id(name: str) -> str:
@@ -115,11 +130,15 @@ def check_id(name: str) -> str:
 
 
 def judge_again(view: ScenarioView, observer: Observer, diagnostics: str) -> list[Verdict]:
-    """Every registered check's verdicts against ``view``; a check that fails outright (no
-    verdict: ``pytest.fail``) gives a failed verdict naming it, one that skips gives none. Known
-    issues a check finds are told as facts: the check that owns them reports them."""
+    """Every registered check's verdicts against ``view``; a check that may not run there (the
+    collection's decision) or that skips gives none, one that fails outright (no verdict:
+    ``pytest.fail``) gives a failed verdict naming it. Known issues a check finds are told as
+    facts: the check that owns them reports them."""
     verdicts: list[Verdict] = []
     for check in checks():
+        capabilities = view.topology.capabilities
+        if not decide(check.needs, view.scenario, view.facts, capabilities, view.release).runs:
+            continue
         seen: list[Verdict] = []
         try:
             check.function(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
+from run.timeouts import CHECK_CLUSTERS
 from suites.evaluation.evaluators.clusters import evaluate_registered_clusters, registered_by_scenario
 from suites.evaluation.evaluators.controlplane import (
     evaluate_gateway,
@@ -18,9 +18,6 @@ from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge
 
 pytestmark = pytest.mark.controlplane
-
-# A remote secret's cluster is registered when istiod's informer sees the Secret; its sync follows.
-CLUSTERS_DEADLINE_S = 60.0
 
 
 def test_external_istiod_available_with_release(
@@ -88,6 +85,9 @@ def test_istiod_registers_exactly_the_scenario_clusters(
     # Settled once nothing but known issues is wrong: a known issue does not go away by waiting.
     verdict_of(
         verdict_until_ok(
-            "istiod's registered clusters", evaluate, CLUSTERS_DEADLINE_S, settled=lambda v: not v.problems
+            "istiod's registered clusters",
+            evaluate,
+            CHECK_CLUSTERS.seconds(),
+            settled=lambda v: not v.problems,
         )
     )

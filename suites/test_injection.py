@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
+from run.timeouts import CHECK_INJECTION_SYNC
 from suites.evaluation.evaluators.verdict import combine
 from suites.evaluation.judging import proxies_synced, sidecar_verdicts
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge
 
 pytestmark = pytest.mark.injection
-
-# Proxies connect within seconds of becoming Ready; a push in flight can leave one STALE briefly.
-SYNC_DEADLINE_S = 120.0
 
 
 def test_sidecars_injected_by_external_control_plane(
@@ -30,5 +27,11 @@ def test_proxies_connected_and_synced_to_external_istiod(
 ) -> None:
     check_version = not installed_scenario.release.custom
     verdict_of(
-        proxies_synced(observer, installed_scenario.expectations, check_version, diagnostics, SYNC_DEADLINE_S)
+        proxies_synced(
+            observer,
+            installed_scenario.expectations,
+            check_version,
+            diagnostics,
+            CHECK_INJECTION_SYNC.seconds(),
+        )
     )

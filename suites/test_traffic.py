@@ -12,32 +12,24 @@ from __future__ import annotations
 
 import pytest
 
+from run.timeouts import CHECK_TRAFFIC
+from scenarios.capabilities import Capability
 from scenarios.steps import Role
-from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
+from suites.applicability import needs
 from suites.evaluation.evaluators.verdict import Verdict, combine
 from suites.evaluation.judging import measure_traffic
 from suites.evaluation.readers import InstalledScenarioLike, Observer
 from suites.evaluation.reporting import Judge
 from suites.evaluation.traffic_explained import explained
 
-pytestmark = pytest.mark.traffic
-
-CONVERGENCE_DEADLINE_S = 300.0
-KWOK_NO_TRAFFIC = (
-    "kwok mode runs no data plane: its pods run no Envoy and have no pod network, so real "
-    "traffic through sidecars and gateways can only be checked on kind (or existing) clusters"
-)
-
-
-@pytest.fixture(autouse=True)
-def _real_data_plane_only(installed_scenario: InstalledScenarioLike) -> None:
-    """Traffic needs real Envoys: skipped, with the reason, where kwok stands in for the nodes."""
-    if installed_scenario.topology.mode == "kwok":
-        pytest.skip(KWOK_NO_TRAFFIC)
+pytestmark = [
+    pytest.mark.traffic,
+    needs(Capability.REAL_DATA_PLANE, "real requests through the sidecars and gateways"),
+]
 
 
 def _measure(observer: Observer, role: Role, url: str, vantage: str, diagnostics: str) -> Verdict:
-    return measure_traffic(observer, role, url, vantage, diagnostics, CONVERGENCE_DEADLINE_S)
+    return measure_traffic(observer, role, url, vantage, diagnostics, CHECK_TRAFFIC.seconds())
 
 
 def test_mesh_traffic_from_each_client(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from run.timeouts import CHECK_XDS
 from suites.evaluation.evaluators.verdict import Verdict, combine
 from suites.evaluation.evaluators.xds import evaluate_helloworld_xds
 from suites.evaluation.polling import verdict_until_ok
@@ -21,10 +22,6 @@ from suites.evaluation.reporting import Judge
 from suites.evaluation.xds_reader import read_helloworld_xds
 
 pytestmark = pytest.mark.traffic
-
-# istiod pushes EDS within a second of a pod becoming Ready; a second cluster's endpoints follow
-# its remote secret's informer sync.
-XDS_DEADLINE_S = 90.0
 
 
 def test_client_sidecars_route_helloworld_evenly(
@@ -54,5 +51,7 @@ def test_client_sidecars_route_helloworld_evenly(
         return combine("traffic/xds-endpoints", parts, diagnostics)
 
     verdict_of(
-        verdict_until_ok("helloworld's route and endpoints at every client sidecar", evaluate, XDS_DEADLINE_S)
+        verdict_until_ok(
+            "helloworld's route and endpoints at every client sidecar", evaluate, CHECK_XDS.seconds()
+        )
     )

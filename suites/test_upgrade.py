@@ -159,6 +159,11 @@ def mesh_verdicts(
 ) -> list[Verdict]:
     """Every check family of the registry, judged against ``observer.exp`` (A's or B's)."""
     view = ScenarioView(
-        installed.scenario, release, installed.topology, observer.exp, installed.diagnostics_dir
+        installed.scenario,
+        release,
+        installed.topology,
+        observer.exp,
+        installed.diagnostics_dir,
+        installed.facts,
     )
     return judge_again(view, observer, diagnostics)

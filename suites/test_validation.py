@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from suites.evaluation.applicability import applicable_in_this_mode  # noqa: F401 (autouse: skips what the mode cannot run)
 from suites.evaluation.evaluators.validation import ProbeOutcome, ProbePlan, evaluate_validation, probes
 from suites.evaluation.evaluators.verdict import combine
 from suites.evaluation.readers import InstalledScenarioLike, Observer

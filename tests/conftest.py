@@ -15,6 +15,7 @@ from programs.release_index import INDEX_ENV
 from programs.runner import CommandRunner
 from programs.tools import ResolvedTool, ToolResolver, ToolUnavailable
 from programs.tools_cli import resolve_named
+from run import timeouts
 from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
 
@@ -29,6 +30,22 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
     tools = FakeTools(tmp_path / "fake")
     monkeypatch.setenv("PATH", tools.path_env())
     return tools
+
+
+Deadlines = Callable[[dict[str, float]], None]
+
+
+@pytest.fixture
+def deadlines(request: pytest.FixtureRequest) -> Deadlines:
+    """Override deadlines of the timeout table for one test: ``deadlines({"install.restore": 0.5})``."""
+
+    def override(seconds: dict[str, float]) -> None:
+        for name in seconds:
+            assert name in timeouts.TABLE, f"no deadline {name!r} in run/timeouts.py"
+        previous = timeouts.use({**timeouts.current(), **seconds})
+        request.addfinalizer(lambda: timeouts.use(previous))
+
+    return override
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from programs.runner import CommandRunner
 from scenarios.steps import Role
 from tests.fakeexec import FakeTool, FakeTools
@@ -166,7 +167,7 @@ def make_topology(
             runner=runner,
             kubectl_bin=str(tools.bin_dir / "kubectl"),
         )
-    return Topology(mode=mode, clusters=clusters, prefix="eicp")
+    return Topology(provider_spec(mode).capabilities, clusters=clusters, prefix="eicp")
 
 
 def leaks(root: Path) -> list[str]:

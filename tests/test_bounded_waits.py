@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from fixtures.core import make_private_dir
+from clusters.providers import provider_spec
 from programs import downloads as downloads_module
+from programs.private_files import make_private_dir
 from programs.runner import CommandRunner
+from run.timeouts import CHECK_READ
 from suites.evaluation import readers
 
 
@@ -40,7 +42,7 @@ def test_remote_secret_read_has_a_request_timeout(monkeypatch: pytest.MonkeyPatc
     observer = readers.Observer(topology={"external": handle}, exp=exp)  # type: ignore[arg-type]
     summary = observer.remote_secret_metadata("remote")
     assert summary is not None
-    assert seen["_request_timeout"] == readers.READ_TIMEOUT_S
+    assert seen["_request_timeout"] == CHECK_READ.seconds()
     assert (seen["name"], seen["namespace"]) == ("istio-remote-secret-remote", "istio-system")
 
 
@@ -124,7 +126,7 @@ def test_the_scenario_cluster_set_lock_wait_is_bounded_and_names_its_holder(tmp_
     from clusters.cluster import Topology
     from install.session_setup import cluster_set_lock
 
-    topology = Topology(mode="kind", clusters={}, prefix="eicp")
+    topology = Topology(provider_spec("kind").capabilities, clusters={}, prefix="eicp")
     held = cluster_set_lock(topology, tmp_path, "ip-passthrough 1.30 (gw0)")
     started = time.monotonic()
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from scenarios.expectations import ScenarioExpectations
@@ -21,6 +22,7 @@ from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
 from tests import xds_dumps
+from tests.conftest import Deadlines
 from tests.fakeexec import FakeTool, FakeTools
 
 
@@ -56,7 +58,7 @@ def installed(runner: CommandRunner, tmp_path: Path) -> Installed:
     return Installed(
         "second-remote",
         fake.release(),
-        Topology("kind", clusters, "eicp"),  # type: ignore[arg-type]
+        Topology(provider_spec("kind").capabilities, clusters, "eicp"),  # type: ignore[arg-type]
         fake.second_remote(),
         tmp_path / "diagnostics",
     )
@@ -107,10 +109,10 @@ def test_second_remote_traffic_95_5_fails(fake_tools: FakeTools, installed: Inst
 
 
 def test_proxies_synced_check_reads_every_istiod(
-    fake_tools: FakeTools, installed: Installed, monkeypatch: pytest.MonkeyPatch
+    fake_tools: FakeTools, installed: Installed, deadlines: Deadlines
 ) -> None:
     """Both clusters run a pod named curl-5b549b49b8-qx7rl: each is matched by its own cluster id."""
-    monkeypatch.setattr(test_injection, "SYNC_DEADLINE_S", 0.5)
+    deadlines({"check.injection-sync": 0.5})
     kubectl = fake_tools.install("kubectl")
     remote_pods = fake.sample_pods(("v1",))
     second_pods = fake.sample_pods(("v2",), cluster_id=fake.SECOND_CLUSTER)
@@ -125,9 +127,9 @@ def test_proxies_synced_check_reads_every_istiod(
 
 
 def test_proxy_missing_from_istiod_fails_after_waiting(
-    fake_tools: FakeTools, installed: Installed, monkeypatch: pytest.MonkeyPatch
+    fake_tools: FakeTools, installed: Installed, deadlines: Deadlines
 ) -> None:
-    monkeypatch.setattr(test_injection, "SYNC_DEADLINE_S", 0.5)
+    deadlines({"check.injection-sync": 0.5})
     kubectl = fake_tools.install("kubectl")
     pods = fake.sample_pods(("v1",))
     kubectl.on(r"get pods -n sample", stdout=out(pods))

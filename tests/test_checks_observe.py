@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from programs.runner import CommandRunner
 from scenarios.expectations import IngressExpectation
 from suites.evaluation.evaluators.traffic import STATUS_MARKER
@@ -31,7 +32,7 @@ def observer(fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path) -> Ob
         )
         for role in ("external", "remote")
     }
-    return Observer(Topology("kind", clusters, "eicp"), fake.ip_passthrough())  # type: ignore[arg-type]
+    return Observer(Topology(provider_spec("kind").capabilities, clusters, "eicp"), fake.ip_passthrough())  # type: ignore[arg-type]
 
 
 def test_curl_batch_runs_one_exec_with_globbed_urls(fake_tools: FakeTools, observer: Observer) -> None:

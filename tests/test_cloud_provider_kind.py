@@ -43,7 +43,7 @@ def make(fakes: FakeTools, tmp_path: Path, redactor: Redactor, runner: CommandRu
             binary or fakes.bin_dir / "cloud-provider-kind",
             state_dir=tmp_path / "state",
             log_dir=tmp_path / "report" / "logs",
-            redactor=redactor,
+            runner=runner,
             docker=DockerCli(runner, "docker"),
             own_clusters=lambda: [OWN],
             run_id="1121000000",
@@ -228,8 +228,8 @@ import pytest
 # must never install the same scenario), so each worker gets one group.
 @pytest.mark.parametrize("group", [pytest.param("a", marks=pytest.mark.xdist_group("a")),
                                    pytest.param("b", marks=pytest.mark.xdist_group("b"))])
-def test_shares_one_cloud_provider_kind(cloud_provider_kind, topology, group):
-    cloud_provider_kind.ensure_started()
+def test_shares_one_cloud_provider_kind(load_balancers, topology, group):
+    load_balancers.ensure_started()
     state = json.loads((Path(os.environ["EICP_STATE_DIR"]) / "cloud-provider-kind.json").read_text())
     out = Path(os.environ["CHILD_OUT"])
     out.mkdir(exist_ok=True)

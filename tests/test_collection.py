@@ -14,8 +14,8 @@ from types import ModuleType
 
 import pytest
 
+from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import load_pins
-from scenarios.steps import SCENARIO_IDS
 from suites import test_controlplane, test_injection, test_traffic, test_validation
 from tests.fakeexec import FakeTools
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from clusters.kind.cloud_provider_kind import CloudProviderKind
 from clusters.kind.cpk_logs import RedactedLogs
 from programs.redaction import Redactor
+from programs.runner import CommandRunner
 from tests.report_support import BEARER_TOKEN, PRIVATE_KEY, leaks
 
 # Writes to its log at once (and into its --logs-dir, as the load-balancer log dumping does),
@@ -30,7 +31,7 @@ def test_logs_are_published_redacted_while_running_and_raw_ones_removed_at_stop(
         daemon,
         state_dir=tmp_path / "state",
         log_dir=report_logs,
-        redactor=Redactor(),
+        runner=CommandRunner(Redactor()),
         docker=None,
         own_clusters=list,
         run_id="1121000000",

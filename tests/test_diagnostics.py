@@ -76,6 +76,31 @@ def test_collects_per_cluster_and_namespace(
     assert PRIVATE_KEY not in log
 
 
+def test_kwok_reads_only_the_logs_its_stand_ins_serve(
+    fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path
+) -> None:
+    """kwok pods have no containers: no `kubectl logs` (and no "no logs found" error) for them,
+    one note per cluster saying why; the istiod stand-in's log is read (its capabilities)."""
+    script_kubectl(fake_tools.install("kubectl"))
+    topology = make_topology(fake_tools, runner, tmp_path, ("external", "remote"), mode="kwok")
+    out = tmp_path / "diag"
+
+    result = collect_diagnostics(topology, {"remote": ["sample"]}, out, runner, deadline_s=60)
+
+    calls = fake_tools.lines("kubectl")
+    logs = [line for line in calls if " logs " in line]
+    assert logs and all("istiod-5d8f7-abcde" in line for line in logs)
+    assert all("-n external-istiod istiod-5d8f7-abcde" in line for line in calls if " exec " in line)
+    assert (out / "external-eicp-external/external-istiod/logs/istiod-5d8f7-abcde/discovery.log").is_file()
+    assert not (out / "remote-eicp-remote/sample/logs").exists()
+    assert result.errors == []
+    assert any(
+        note.startswith("remote: container logs of 1 pod(s) not read: kwok pods have no containers")
+        for note in result.notes
+    )
+    assert "note: remote: container logs of" in result.summary()
+
+
 def test_unreachable_cluster_does_not_stop_the_others(
     fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path
 ) -> None:
@@ -211,3 +236,16 @@ def test_a_failed_kind_export_is_tried_again_by_the_next_collection(
     assert (
         tmp_path / "second/external-eicp-external/kind-logs/eicp-external-control-plane/journal.log"
     ).is_file()
+
+
+def test_only_the_pods_a_stand_in_runs_for_are_read_on_kwok() -> None:
+    """The external istiod's pods have a host process behind them (kwok Logs/Exec); the external
+    cluster's istio-system istiod and every other pod have no containers at all."""
+    from clusters.providers import provider_spec
+
+    kwok, kind = provider_spec("kwok").capabilities, provider_spec("kind").capabilities
+    istiod = {"app": "istiod"}
+    assert kwok.reaches_containers_of("external-istiod", istiod)
+    assert not kwok.reaches_containers_of("istio-system", istiod)
+    assert not kwok.reaches_containers_of("sample", {"app": "helloworld"})
+    assert kind.reaches_containers_of("sample", {"app": "helloworld"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from reports.commands import CommandSummary
 from reports.conformance import build_report
@@ -108,8 +107,8 @@ class _Sample:
         self.at, self.ok = at, ok
 
 
-def _probe_facts(window: tuple[float, float] | None) -> dict[str, list[dict[str, Any]]]:
-    from reports import run_facts
+def _with_probe(window: tuple[float, float] | None) -> RunInfo:
+    from reports.probe_figures import upgrade_probe_entry
 
     class Probe:
         vantage = "remote/curl"
@@ -119,19 +118,15 @@ def _probe_facts(window: tuple[float, float] | None) -> dict[str, list[dict[str,
             # 2 requests a second for 60 s from t=1000; the requests between 1020 and 1030 fail.
             self.samples = [_Sample(1000 + i / 2, not (1020 <= 1000 + i / 2 < 1030)) for i in range(120)]
 
-    run_facts.reset()
-    try:
-        run_facts.note_upgrade_probe(
-            "ip-passthrough-1.30.3",
-            Probe(),
-            upgrade_window=window,
-            min_ratio=0.95,
-            max_gap_s=10.0,
-            max_gap_bound_s=30,
-        )
-        return run_facts.export()
-    finally:
-        run_facts.reset()
+    entry = upgrade_probe_entry(
+        "ip-passthrough-1.30.3",
+        Probe(),
+        upgrade_window=window,
+        min_ratio=0.95,
+        max_gap_s=10.0,
+        max_gap_bound_s=30,
+    )
+    return RunInfo(**{**info().__dict__, "upgrade_probes": [entry]})
 
 
 def _upgrade_page(window: tuple[float, float] | None) -> list[tuple[str, dict[str, str | None]]]:
@@ -140,7 +135,7 @@ def _upgrade_page(window: tuple[float, float] | None) -> list[tuple[str, dict[st
         "upgrade", "istiod to B", "external", "ip-passthrough-1.30.3-to-1.31.0", 1015.0, 20.0, "passed"
     )
     data = outcomes()
-    report = build_report(info(), data, facts=_probe_facts(window))
+    report = build_report(_with_probe(window), data)
     parser = TagCollector()
     parser.feed(render_summary(info(), report, data, timeline.records()))
     return parser.tags
@@ -178,17 +173,17 @@ def test_pre_upgrade_plot_takes_the_window_from_the_timeline_when_the_probe_has_
 
 def test_kwok_stand_ins_are_named_in_the_facts() -> None:
     kwok = RunInfo(**{**info().__dict__, "mode": "kwok"})
-    facts = {
-        "standIns": [{"component": "LoadBalancer address", "standIn": f"netns {HOSTILE}", "role": "external"}]
-    }
-    html = render_summary(kwok, build_report(kwok, outcomes(), facts=facts), outcomes(), [])
-    assert "<tr><th>Stand-in</th><td>nodes, pods and their status: simulated by KWOK" in html
+    html = render_summary(kwok, build_report(kwok, outcomes()), outcomes(), [])
+    assert "<tr><th>Stand-in</th><td>nodes, pods and their status: simulated by KWOK" in html  # nothing noted
+    noted = {"component": "LoadBalancer address", "standIn": f"netns {HOSTILE}", "role": "external"}
+    kwok = RunInfo(**{**kwok.__dict__, "stand_ins": [noted]})
+    html = render_summary(kwok, build_report(kwok, outcomes()), outcomes(), [])
     assert "<tr><th>Stand-in (external)</th><td>LoadBalancer address: netns &lt;script&gt;" in html
 
 
 def test_pre_upgrade_legend_names_ratio_and_longest_gap() -> None:
     timeline = Timeline()
-    report = build_report(info(), outcomes(), facts=_probe_facts(None))
+    report = build_report(_with_probe(None), outcomes())
     html = render_summary(info(), report, outcomes(), timeline.records())
     assert (
         "ip-passthrough-1.30.3 remote/curl: 100/120 (83.3%); longest gap 10.0s (at most 30s)</span>" in html

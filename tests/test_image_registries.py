@@ -21,9 +21,9 @@ import pytest
 from scenarios import sail_support
 from scenarios.common import RenderedScenario
 from scenarios.facts import Facts
-from scenarios.registry import ScenarioUnavailable, render
+from scenarios.registry import SCENARIO_IDS, ScenarioUnavailable, render
 from scenarios.releases import IstioRelease, Pins, load_pins
-from scenarios.steps import SCENARIO_IDS, Step
+from scenarios.steps import Step
 from tests.test_render_golden import facts, release
 
 PINS = load_pins()

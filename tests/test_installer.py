@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from install.installer import (
     EnvironmentFault,
     Installer,
@@ -56,7 +57,7 @@ def make_topology(
             network=None,
             runner=runner,
         )
-    return Topology(mode="kind", clusters=clusters, prefix="eicp")
+    return Topology(provider_spec("kind").capabilities, clusters=clusters, prefix="eicp")
 
 
 def remote_secret_yaml(name: str = "istio-kubeconfig", token: str = TOKEN) -> str:
@@ -460,10 +461,8 @@ def test_publishing_without_node_access_is_refused_and_names_external_hostname(
     )
     with pytest.raises(StepFailed, match=r"no access to the kind node containers.*--external-hostname"):
         make_installer(tmp_path, topology).run_step(publish)
-    topology.mode = "existing"
-    with pytest.raises(
-        StepFailed, match=r"only in clusters it creates \(existing mode\).*--external-hostname"
-    ):
+    topology.capabilities = provider_spec("existing").capabilities
+    with pytest.raises(StepFailed, match=r"only in clusters it created.*--external-hostname"):
         make_installer(tmp_path, topology).run_step(publish)
     assert fake_tools.calls() == []  # refused before touching any cluster
 

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from clusters.cluster import Topology
+from clusters.providers import provider_spec
 from install.hostname import KindNodes, hosts_line
 from install.installer import EnvironmentFault, Installer, StepFailed
 from install.ledger import Ledger
@@ -27,6 +28,7 @@ from programs.runner import CommandRunner
 from scenarios import pki
 from scenarios.facts import Facts
 from scenarios.steps import Action, Step
+from tests.conftest import Deadlines
 from tests.fakeexec import FakeTools
 from tests.test_hostname import DOCKER_HOSTS, KUBEADM_COREFILE
 from tests.test_installer import make_installer, make_topology
@@ -333,9 +335,9 @@ def test_a_failing_probe_is_an_environment_fault_naming_what_to_fix(
 
 
 def test_a_probe_pod_that_never_runs_names_its_state_and_is_still_deleted(
-    precondition_world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    precondition_world: dict[str, Any], deadlines: Deadlines
 ) -> None:
-    monkeypatch.setattr("install.hostname.probe.PROBE_START_ALLOWANCE_S", 0.5)
+    deadlines({"install.hostname-probe-start": 0.5})
     world = precondition_world
     world["kubectl"].on(
         r" get pod/\S+ -n external-istiod -o json$", stdout=probe_pod("Pending", waiting="ImagePullBackOff")
@@ -375,7 +377,7 @@ def test_bad_precondition_parameters_are_refused_before_any_command(
 def test_existing_clusters_run_the_probe_without_node_access(precondition_world: dict[str, Any]) -> None:
     installer: Installer = precondition_world["installer"]
     topology: Topology = installer.topology
-    topology.mode = "existing"
+    topology.capabilities = provider_spec("existing").capabilities
     system = Step(
         PRECONDITION.name, "remote", Action.PRECONDITION, "t", params={**PRECONDITION.params, "ca": "system"}
     )

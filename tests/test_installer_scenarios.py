@@ -19,13 +19,15 @@ import pytest
 import yaml
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from install.installer import Installer, StepFailed
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandResult, CommandRunner
 from scenarios import pki
 from scenarios.facts import Facts
+from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import IstioRelease, load_pins
-from scenarios.steps import SCENARIO_IDS, Action, Role, ScenarioPlan
+from scenarios.steps import Action, Role, ScenarioPlan
 from tests.fakeexec import FakeTools
 from tests.test_installer import (
     API_SERVERS,
@@ -268,7 +270,7 @@ def simulated_install(
     }
     installer = Installer(
         scenario=scenario,
-        topology=Topology("kind", clusters, "eicp"),
+        topology=Topology(provider_spec("kind").capabilities, clusters, "eicp"),
         release=release,
         work_dir=tmp_path / "work",
         istioctl=Path("istioctl"),

@@ -200,7 +200,6 @@ def test_strict_expected_failure_turns_into_a_failure_when_the_issue_no_longer_r
             ),
             CheckOutcome(CheckIdentity("second-remote", "1.30.3", "controlplane", "test_other"), "m"),
         ],
-        facts={},
     )
     validate(report)
     scenario = report["scenarios"][0]
@@ -246,7 +245,7 @@ def test_every_report_shows_the_known_issue() -> None:
         known_issues=[issue],
     )
     passed = CheckOutcome(CheckIdentity("second-remote", "1.30.3", "controlplane", "test_other"), "p")
-    report = build_report(html_info(), [known, passed], facts={})
+    report = build_report(html_info(), [known, passed])
     page = render_summary(html_info(), report, [known, passed], [])
     assert '<td class="cell known"' in page and "success-with-known-issues" in page
     section = page.split("<h2>Known issues</h2>", 1)[1].split("<h2>", 1)[0]

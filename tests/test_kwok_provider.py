@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from clusters.capabilities import Capability
 from clusters.kwok.config import KwokBinaries
 from clusters.kwok.kwokctl import Kwokctl
 from clusters.kwok.preflight import kwok_preflight
@@ -144,7 +145,7 @@ def test_clusters_are_real_ready_separate_and_gone_after_teardown(make_provider:
         assert addresses <= {"127.0.0.1", host.address}, listeners
     assert len(servers) == 2
     # Names resolve through the clusters' own hosts files, which their API servers see as /etc/hosts.
-    assert topology.hostnames is not None and not topology.cluster_dns
+    assert topology.hostnames is not None and not topology.can(Capability.CLUSTER_DNS)
     remote_host = provider.cluster_host("remote")
     topology.hostnames.publish("remote", "istiod.eicp-selftest.test", "10.250.255.7")
     assert topology.hostnames.resolve("remote", "istiod.eicp-selftest.test")[0] == "10.250.255.7"
@@ -297,7 +298,7 @@ def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
         tools=tools,
     )
     provider = build_kwok_provider(context)
-    assert provider.mode == "kwok" and provider.settings.keep_clusters
+    assert provider.capabilities.mode == "kwok" and provider.settings.keep_clusters
     assert provider.identity.cluster_name("second") == "eicpb-r6-second-gw3"
     assert provider.lb_host_name(0) == "eicpb-r6-lb0-gw3" and provider.owner == "eicpb-r6-gw3"
     assert provider.binaries.kube_version == load_pins().tools["kube-apiserver"]["version"]

@@ -44,15 +44,19 @@ def test_every_contract_is_kept_in_the_tree() -> None:
     assert f"Contracts: {len(contracts())} kept, 0 broken." in output
 
 
-@pytest.mark.slow
-def test_a_pure_renderer_importing_the_installer_breaks_a_contract(tmp_path: Path) -> None:
-    """Plant one forbidden import in a copy of the tree: lint-imports must fail and name it."""
+def _copy_tree(target: Path) -> None:
     for name in ("pyproject.toml", *(str(p) for p in _root_packages())):
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy(source, tmp_path / name)
+            shutil.copy(source, target / name)
+
+
+@pytest.mark.slow
+def test_a_pure_renderer_importing_the_installer_breaks_a_contract(tmp_path: Path) -> None:
+    """Plant one forbidden import in a copy of the tree: lint-imports must fail and name it."""
+    _copy_tree(tmp_path)
     steps = tmp_path / "scenarios" / "steps.py"
     steps.write_text(steps.read_text() + "\nimport install.installer  # planted by the self-test\n")
     result = lint_imports(tmp_path)
@@ -62,6 +66,19 @@ def test_a_pure_renderer_importing_the_installer_breaks_a_contract(tmp_path: Pat
         output.split()
     )
     assert "scenarios.steps -> install.installer" in output
+
+
+@pytest.mark.slow
+def test_a_provider_importing_another_breaks_a_contract(tmp_path: Path) -> None:
+    """What providers share lives in clusters/; kwok reaching into kind's package is caught."""
+    _copy_tree(tmp_path)
+    config = tmp_path / "clusters" / "kwok" / "config.py"
+    config.write_text(config.read_text() + "\nimport clusters.kind.cli  # planted by the self-test\n")
+    result = lint_imports(tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "No cluster provider imports another" in output and "BROKEN" in output
+    assert "clusters.kwok.config -> clusters.kind.cli" in output
 
 
 def _root_packages() -> list[str]:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from install.installer import Installer, StepFailed
 from install.ledger import ObjectRef
 from install.snapshot import take_snapshot, take_topology_snapshot, verify_restored
@@ -209,7 +210,7 @@ def test_kubectl_prints_what_the_ledger_and_the_fakes_read(cluster: ClusterHandl
 
 
 def test_the_ledger_uninstall_gives_a_real_cluster_back(cluster: ClusterHandle, tmp_path: Path) -> None:
-    topology = Topology(mode="existing", clusters={"remote": cluster}, prefix="eicp")
+    topology = Topology(provider_spec("existing").capabilities, clusters={"remote": cluster}, prefix="eicp")
     # A CRD that was there before the run, and that the run's apply names too: never deleted.
     cluster.kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(_crd("gadgets")))
     before = take_topology_snapshot(topology, ("remote",))
@@ -286,7 +287,7 @@ def test_what_a_real_istioctl_install_makes_is_recorded_and_removed(
     before (an existing cluster's): its CRDs, cluster roles, webhooks and, in that namespace, the
     objects it labels as its own are read back; this control plane has no nodes, so istiod never
     becomes ready and the step ends at its deadline, as a failed install would."""
-    topology = Topology(mode="existing", clusters={"remote": cluster}, prefix="eicp")
+    topology = Topology(provider_spec("existing").capabilities, clusters={"remote": cluster}, prefix="eicp")
     cluster.kubectl("create", "namespace", "istio-system")
     before = take_topology_snapshot(topology, ("remote",))
     iop = {"apiVersion": "install.istio.io/v1alpha1", "kind": "IstioOperator", "spec": {"profile": "minimal"}}

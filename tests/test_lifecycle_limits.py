@@ -82,7 +82,7 @@ def test_teardown_stops_cloud_provider_kind_then_deletes_and_removes_own_leftove
         fakes.bin_dir / "cloud-provider-kind",
         state_dir=tmp_path / "state",
         log_dir=tmp_path / "report" / "logs",
-        redactor=redactor,
+        runner=CommandRunner(redactor=redactor),
         docker=provisioner.docker,
         own_clusters=provisioner.cluster_names,
         run_id=RUN,
@@ -226,7 +226,7 @@ def _pids_running(path: str) -> list[int]:
     return pids
 
 
-# -- bounded waits (issue 11 item 4) ----------------------------------------------------------
+# -- bounded waits ----------------------------------------------------------
 
 
 def test_the_cluster_set_lock_wait_is_bounded_and_names_its_holder(

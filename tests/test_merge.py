@@ -67,7 +67,7 @@ def job(
         )
         for (family, check), outcome in results.items()
     ]
-    write_report(build_report(run_info(version, mode), outcomes, facts={}), root / name)
+    write_report(build_report(run_info(version, mode), outcomes), root / name)
     return root / name
 
 

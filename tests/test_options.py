@@ -37,6 +37,8 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
             ["--scenario", "nope"],
             "--scenario 'nope' is not valid: accepted values are ip-passthrough, dns-tls, sail, second-remote",
         ),
+        (["--timeout", "kind.creat=9"], "--timeout 'kind.creat=9': unknown deadline 'kind.creat'"),
+        (["--timeout", "step.rollout=-1"], "--timeout step.rollout=-1: must be a positive, finite number"),
         (
             ["--topology-mode", "minikube"],
             "--topology-mode 'minikube' is not valid: accepted values are kind, existing",
@@ -147,7 +149,7 @@ def test_help_and_readme_document_every_option(runner: CommandRunner) -> None:
     assert not missing, f"options missing from README.md: {missing}"
 
 
-# -- issue 11: every bad input refused before any work, exit code 4, no traceback --------------
+# -- every bad input refused before any work, exit code 4, no traceback --------------
 
 
 def assert_refused(code: int, output: str, *named: str) -> None:
@@ -285,20 +287,9 @@ def test_cluster_names_must_be_dns1123_labels(runner: CommandRunner, name: str) 
     assert_refused(code, output, f"--remote-cluster-name {name!r} is not a DNS-1123 label")
 
 
-def test_kwok_mode_is_refused_while_its_provider_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    from fixtures import options
-
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert options.available_modes() == ("kind", "existing")
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
-    assert options.available_modes() == ("kind", "existing", "kwok")
-
-
 def test_certify_passes_the_tool_options_to_its_tools_step(tmp_path: Path) -> None:
     """ci/certify.sh gives its tools step --tool-path, --tools-dir and --no-download, and only
-    the tools of the run's mode (issue 10 item 9); a fake venv python records every call."""
+    the tools of the run's mode; a fake venv python records every call."""
     import subprocess
 
     venv = tmp_path / "venv"

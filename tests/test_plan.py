@@ -10,8 +10,8 @@ from pathlib import Path
 from fixtures.options import SuiteConfig
 from fixtures.plan import plan_facts, plan_text
 from programs.runner import CommandRunner
+from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import load_pins
-from scenarios.steps import SCENARIO_IDS
 from tests.fakeexec import FakeTools
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,8 +68,9 @@ def test_plan_follows_the_users_choices() -> None:
     facts = plan_facts(chosen)
     assert (facts.suite_pki, facts.external_tls_secret) == (False, "my-cert")
     text, _ = plan_text(chosen)
-    assert "credentialName: my-cert" in text and "istiod.example.com:15012" in text
-    assert "helloworld-gateway-api" in text and "publish-hostname" not in text
+    steps = text.split("\n\n", 1)[1]  # after the timeout table
+    assert "credentialName: my-cert" in steps and "istiod.example.com:15012" in steps
+    assert "helloworld-gateway-api" in steps and "publish-hostname" not in steps
 
 
 def test_plan_reports_a_scenario_that_cannot_render() -> None:

@@ -149,7 +149,7 @@ def test_real_tools_without_docker_engine_stop_with_one_clear_message(
     assert output.count("fix: ") >= 1
     assert "1 error" in output  # the one test that needed clusters; no other test ran
     transcript = (test_file.parent / "report" / "logs" / "commands-main.log").read_text()
-    # The host preflight runs first (issue 10: host, then tools, then clusters): with Docker
+    # The host preflight runs first (host, then tools, then clusters): with Docker
     # unusable no tool was even resolved.
     assert "docker info" in transcript or docker_problem.startswith("no 'docker'")
     assert f"{kind.path} version" not in transcript

@@ -18,20 +18,20 @@ from tests.test_scenario_plugin import CHECKS, FAKE_WORLD, PLUGINS, fake_cluster
 pytest_plugins = ["pytester"]
 
 V30 = str(load_pins().resolve_release("1.30").version)  # the release under test, from the table
-LABEL = f"sail-{V30}"
+LABEL = f"second-remote-{V30}"
 WITH_PROGRESS = FAKE_WORLD.replace(
     PLUGINS,
     'pytest_plugins = ["fixtures.options", "fixtures.core", "fixtures.scenario_plugin", "fixtures.progress"]\n',
 )
 # One more step for the heartbeat: a wait that sees the Deployment unavailable twice first.
-LEAVE_LINE = '        leave = scenario == "sail" and os.environ.get("LEAVE")\n'
+LEAVE_LINE = '        leave = scenario == "second-remote" and os.environ.get("LEAVE")\n'
 assert LEAVE_LINE in WITH_PROGRESS
 WITH_WAIT = WITH_PROGRESS.replace(
     LEAVE_LINE,
     '        wait = {"resource": "deployment/istiod", "namespace": ns, "for": "condition=Available", "deadline_s": 30}\n'
     '        steps += (Step("wait-istiod", "remote", Action.WAIT, "t", params=wait),)\n' + LEAVE_LINE,
 )
-ARGS = ("--scenario", "sail", "--istio-version", "1.30")
+ARGS = ("--scenario", "second-remote", "--istio-version", "1.30")
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_a_long_wait_shows_elapsed_deadline_and_last_state(
 ) -> None:
     world.makeconftest(WITH_WAIT)
     kubectl = fake_cluster(fake_tools)
-    get = r"get deployment/istiod -n ns-sail -o json"
+    get = r"get deployment/istiod -n ns-second-remote -o json"
     kubectl.on(get, stdout=json.dumps(istiod_deployment(available=False)), expand=False, times=2)
     kubectl.on(get, stdout=json.dumps(istiod_deployment()), expand=False)
     kubectl.save()

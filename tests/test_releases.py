@@ -117,7 +117,7 @@ def test_no_node_image_in_range_is_a_clear_error() -> None:
         profile.kind_node_image(load_pins().kind_node_images)
 
 
-# --- semver ordering (issue 10 item 6) -------------------------------------------------------
+# --- semver ordering -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_repeated_versions_naming_one_release_resolve_once() -> None:
     assert [str(r.version) for r in releases] == [patch, str(PINS.resolve_release("1.31").version)]
 
 
-# --- pins, defaults and end of life (issue 10 item 7) ---------------------------------------
+# --- pins, defaults and end of life ---------------------------------------
 
 
 def test_the_default_is_the_newest_ga_patch_never_a_pre_release() -> None:

@@ -86,7 +86,7 @@ def normalise_iop_group(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-# Suite additions for the private PKI of dns-tls (DESIGN §4), by path.
+# Suite additions for the private PKI of dns-tls (README.md, dns-tls in a test environment), by path.
 CA_BUNDLE_EXTRAS = {
     "spec.values.istiodRemote.injectionCABundle": (BUNDLE, "<absent>"),
     "spec.values.base.validationCABundle": (BUNDLE, "<absent>"),

@@ -11,9 +11,9 @@ import pytest
 from scenarios import common, dns_tls, sail_support
 from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts
-from scenarios.registry import ScenarioUnavailable, render, roles_for
+from scenarios.registry import SCENARIO_IDS, ScenarioUnavailable, render, roles_for
 from scenarios.releases import IstioRelease, IstioVersion, load_pins
-from scenarios.steps import PARAMS, SCENARIO_IDS, Action, Step, param_keys
+from scenarios.steps import PARAMS, Action, Step, param_keys
 from tests.test_render_golden import facts, release
 
 PINS = load_pins()
@@ -25,7 +25,7 @@ VARIANTS = [
     facts(ingress="both", second_remote_base="dns-tls"),
     facts(external_hostname="istiod.example.com", suite_pki=False, external_tls_secret="mine"),
 ]
-SEED_REF = re.compile(r"^(00[0-4] §|DESIGN §)")
+SEED_REF = re.compile(r"^(00[0-4] §|README §)")
 
 
 def release_for(scenario: str, minor: str) -> IstioRelease:

@@ -18,9 +18,8 @@ import pytest
 
 from scenarios import sail_support
 from scenarios.facts import Facts
-from scenarios.registry import ScenarioUnavailable, render
+from scenarios.registry import SCENARIO_IDS, ScenarioUnavailable, render
 from scenarios.releases import IstioRelease, IstioVersion, load_pins
-from scenarios.steps import SCENARIO_IDS
 
 GOLDENS = Path(__file__).resolve().parent / "goldens" / "plan"
 UPDATE = os.environ.get("EICP_UPDATE_GOLDENS") == "1"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reports import run_facts
 from reports.conformance import ReportInvalid, build_report, result_of, validate, write_report
 from reports.outcomes import CheckIdentity, CheckOutcome
-from run.info import RunInfo, build_run_info
+from reports.probe_figures import upgrade_probe_entry
+from run.info import RunFacts, RunInfo, build_run_info, stand_in_entry
 from scenarios.releases import load_pins
 
 
@@ -123,7 +123,6 @@ def test_gateway_api_shape_with_one_profile_per_plane() -> None:
             outcome("dns-tls", "test_istiod", "skipped", message="not on this release"),
             outcome("dns-tls", "test_mesh", "passed", "traffic"),
         ],
-        facts={},
     )
     validate(report)
     # The keys of gateway-api conformance/apis/v1 ConformanceReport, in its order.
@@ -157,18 +156,17 @@ def test_gateway_api_shape_with_one_profile_per_plane() -> None:
 
 def test_a_profile_without_checks_is_left_out_and_kwok_names_its_stand_ins() -> None:
     kwok = RunInfo(**{**info().__dict__, "mode": "kwok"})
-    facts = {
-        "standIns": [{"component": "LoadBalancer address", "standIn": "netns address", "role": "external"}],
-        "upgradeProbes": [],
-    }
-    report = build_report(kwok, [outcome("ip-passthrough", "test_istiod", "passed")], facts=facts)
+    report = build_report(kwok, [outcome("ip-passthrough", "test_istiod", "passed")])
     validate(report)
     assert [profile["name"] for profile in report["profiles"]] == ["CONTROL-PLANE"]
     assert report["mode"] == "kwok"
-    assert [entry["component"] for entry in report["standIns"]] == [
-        "nodes, pods and their status",
-        "LoadBalancer address",
-    ]
+    # Nothing noted: what every kwok run stands in for (its provider's capabilities).
+    assert [entry["component"] for entry in report["standIns"]] == ["nodes, pods and their status"]
+    noted = {"component": "LoadBalancer address", "standIn": "netns address", "role": "external"}
+    report = build_report(
+        RunInfo(**{**kwok.__dict__, "stand_ins": [noted]}), [outcome("ip-passthrough", "t", "passed")]
+    )
+    assert report["standIns"] == [noted]
 
 
 class _Sample:
@@ -186,17 +184,14 @@ class _Probe:
 
 
 def test_upgrade_probe_figures_are_reported() -> None:
-    run_facts.reset()
-    try:
-        run_facts.note_upgrade_probe(
-            "ip-passthrough-1.30.3", _Probe(), upgrade_window=(1005.0, 1020.0), min_ratio=0.9
-        )
-        worker = run_facts.export()
-        run_facts.reset()
-        run_facts.merge(worker)  # the controller's view under xdist
-        report = build_report(info(), [outcome("ip-passthrough", "test_upgrade", "passed", "upgrade")])
-    finally:
-        run_facts.reset()
+    worker, controller = RunFacts(), RunFacts()
+    worker.note_upgrade_probe(
+        upgrade_probe_entry("ip-passthrough-1.30.3", _Probe(), upgrade_window=(1005.0, 1020.0), min_ratio=0.9)
+    )
+    controller.merge(worker.export())  # the controller's view under xdist
+    probes = controller.export()["upgradeProbes"]
+    with_probes = RunInfo(**{**info().__dict__, "upgrade_probes": probes})
+    report = build_report(with_probes, [outcome("ip-passthrough", "test_upgrade", "passed", "upgrade")])
     validate(report)
     [probe] = report["upgradeProbes"]
     assert (probe["requests"], probe["successes"], probe["ratio"], probe["minRatio"]) == (60, 56, 0.9333, 0.9)
@@ -240,18 +235,14 @@ def test_writer_validates_then_writes_yaml_and_json(tmp_path: Path) -> None:
 
 def test_run_info_from_suite_config(pytestconfig: pytest.Config) -> None:
     from fixtures.options import SUITE_CONFIG
-    from run import info as runinfo
 
-    runinfo.reset()
-    try:
-        runinfo.note_kubernetes_version("external", "v1.35.1")
-        runinfo.note_kubernetes_version("remote", None)
-        runinfo.note_tool("kind", "v0.33.0", source="cache")
-        built = build_run_info(
-            pytestconfig.stash[SUITE_CONFIG], now=dt.datetime(2026, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
-        )
-    finally:
-        runinfo.reset()
+    facts = RunFacts()
+    facts.note_kubernetes_version("external", "v1.35.1")
+    facts.note_kubernetes_version("remote", None)
+    facts.note_tool("kind", "v0.33.0", source="cache")
+    built = build_run_info(
+        pytestconfig.stash[SUITE_CONFIG], now=dt.datetime(2026, 5, 6, 7, 8, 9, tzinfo=dt.UTC), facts=facts
+    )
     assert built.date == "2026-05-06T07:08:09Z"
     assert built.tools["kind"] == "v0.33.0 (cache)"
     assert built.tools["cloud-provider-kind"] == load_pins().tools["cloud-provider-kind"]["version"]
@@ -269,7 +260,6 @@ def test_a_scenario_skipped_as_not_applicable_says_so() -> None:
             outcome("dns-tls", "test_a", "skipped", message="no LoadBalancer support here"),
             outcome("ip-passthrough", "test_a", "passed"),
         ],
-        facts={},
     )
     validate(report)
     sail, dns, ip = report["scenarios"]
@@ -281,11 +271,12 @@ def test_a_scenario_skipped_as_not_applicable_says_so() -> None:
 NOTE_FACTS = """
     from types import SimpleNamespace as _Probe
 
-    from reports.run_facts import note_stand_in, note_upgrade_probe
+    from reports.probe_figures import upgrade_probe_entry
 
-    note_stand_in("LoadBalancer address", f"netns address for {scenario_id}", role="external")
+    run_facts.note_stand_in("LoadBalancer address", f"netns address for {scenario_id}", role="external")
     samples = [_Probe(at=100.0 + i, ok=i != 3) for i in range(10)]
-    note_upgrade_probe(label, _Probe(vantage="remote/curl", url="http://h:5000", samples=samples), min_ratio=0.9)
+    probe = _Probe(vantage="remote/curl", url="http://h:5000", samples=samples)
+    run_facts.note_upgrade_probe(upgrade_probe_entry(label, probe, min_ratio=0.9))
 """
 
 
@@ -324,12 +315,14 @@ def test_the_cluster_providers_stand_ins_are_reported() -> None:
             **info().__dict__,
             "mode": "kwok",
             "stand_ins": [
-                "LoadBalancer addresses (network-namespace hosts)",
-                "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
+                stand_in_entry("LoadBalancer addresses (network-namespace hosts)"),
+                stand_in_entry(
+                    "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)"
+                ),
             ],
         }
     )
-    report = build_report(kwok, [outcome("ip-passthrough", "test_istiod", "passed")], facts={})
+    report = build_report(kwok, [outcome("ip-passthrough", "test_istiod", "passed")])
     validate(report)
     assert report["standIns"] == [
         {"component": "LoadBalancer addresses", "standIn": "network-namespace hosts", "role": None},

@@ -407,7 +407,7 @@ def test_no_fragment_of_a_private_key_in_the_report_directory(fake_run: FakeRun)
     assert found == []
 
 
-# -- honest results (issue 10 item 10) ------------------------------------------------------------
+# -- honest results ------------------------------------------------------------
 
 HONEST_CONFTEST = """
 import os

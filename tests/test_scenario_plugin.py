@@ -21,7 +21,7 @@ pytest_plugins = ["pytester"]
 PLUGINS = 'pytest_plugins = ["fixtures.options", "fixtures.core", "fixtures.scenario_plugin"]\n'
 
 # A topology of one fake cluster, a renderer that creates one namespace per scenario (and, for
-# "sail" when LEAVE is set, forgets to delete it), and fake tool paths.
+# "second-remote" when LEAVE is set, forgets to delete it), and fake tool paths.
 FAKE_WORLD = PLUGINS + textwrap.dedent(
     """
     import os
@@ -31,6 +31,7 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
     import pytest
 
     from clusters.cluster import ClusterHandle, Topology
+    from clusters.providers import provider_spec
     from fixtures.scenario_plugin import InstallerTools
     from scenarios.expectations import ScenarioExpectations
     from scenarios.steps import Action, ScenarioPlan, Step
@@ -40,7 +41,7 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
         kubeconfig = tmp_path_factory.mktemp("kube") / "remote.kubeconfig"
         kubeconfig.write_text("apiVersion: v1\\n")
         handle = ClusterHandle("remote", "eicp-remote", "ctx-rem", kubeconfig, "https://10.0.0.1:6443", None, runner)
-        return Topology(os.environ.get("TOPOLOGY_MODE", "kind"), {"remote": handle}, "eicp")
+        return Topology(provider_spec(os.environ.get("TOPOLOGY_MODE", "kind")).capabilities, {"remote": handle}, "eicp")
 
     @pytest.fixture(scope="session", autouse=True)
     def record_diagnostics():
@@ -69,7 +70,7 @@ FAKE_WORLD = PLUGINS + textwrap.dedent(
             if scenario == "dns-tls":  # the suite's own test name: published in the cluster
                 publish = {"hostname": "istiod.eicp.test", "address": "<EXTERNAL_ISTIOD_ADDR>", "scopes": ["pods", "node"]}
                 steps += (Step("publish", "remote", Action.PUBLISH_HOSTNAME, "t", params=publish),)
-            leave = scenario == "sail" and os.environ.get("LEAVE")
+            leave = scenario == "second-remote" and os.environ.get("LEAVE")
             undo = () if leave else (Step("del", "remote", Action.DELETE, "t", params={"resource": f"namespace/{ns}"}),)
             plan = ScenarioPlan(scenario, str(release.version), ("remote",), steps, undo)
             return SimpleNamespace(plan=plan, expectations=ScenarioExpectations(scenario, str(release.version), "t"))
@@ -173,15 +174,16 @@ def test_loadgroup_keeps_each_scenario_on_one_worker(
     events = pytester.path / "events.txt"
     monkeypatch.setenv("EVENTS", str(events))
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))  # the subprocess imports the suite's plugins
+    scenarios = ("--scenario", "ip-passthrough", "--scenario", "dns-tls", "--scenario", "second-remote")
     result = pytester.runpytest_subprocess(
-        "-n", "3", "--dist", "loadgroup", "--istio-version", "1.30", "--istio-version", "1.29"
+        "-n", "3", "--dist", "loadgroup", *scenarios, "--istio-version", "1.30", "--istio-version", "1.29"
     )
-    result.assert_outcomes(passed=3 * 4 * 2)
+    result.assert_outcomes(passed=3 * 3 * 2)
     workers: dict[str, set[str]] = {}
     for line in events.read_text().splitlines():
         label, worker = line.split()
         workers.setdefault(label, set()).add(worker)
-    assert len(workers) == 8 and all(len(seen) == 1 for seen in workers.values()), workers
+    assert len(workers) == 6 and all(len(seen) == 1 for seen in workers.values()), workers
 
 
 def test_each_scenario_is_installed_once_and_uninstalled_before_the_next(
@@ -196,7 +198,7 @@ def test_each_scenario_is_installed_once_and_uninstalled_before_the_next(
         "--scenario",
         "ip-passthrough",
         "--scenario",
-        "sail",
+        "second-remote",
         "--istio-version",
         "1.30",
         "--tools-dir",
@@ -211,9 +213,19 @@ def test_each_scenario_is_installed_once_and_uninstalled_before_the_next(
         for line in fake_tools.lines("kubectl")
         if " create " in line or " delete " in line
     ]
-    assert order == ["ns-ip-passthrough", "namespace/ns-ip-passthrough", "ns-sail", "namespace/ns-sail"]
-    assert events.read_text().splitlines() == [f"check ip-passthrough-{V30}"] * 2 + [f"check sail-{V30}"] * 2
-    steps = (pytester.path / f"eicp-report/diagnostics/sail-{V30}/steps.jsonl").read_text().splitlines()
+    assert order == [
+        "ns-ip-passthrough",
+        "namespace/ns-ip-passthrough",
+        "ns-second-remote",
+        "namespace/ns-second-remote",
+    ]
+    assert (
+        events.read_text().splitlines()
+        == [f"check ip-passthrough-{V30}"] * 2 + [f"check second-remote-{V30}"] * 2
+    )
+    steps = (
+        (pytester.path / f"eicp-report/diagnostics/second-remote-{V30}/steps.jsonl").read_text().splitlines()
+    )
     assert [line.count('"outcome": "passed"') for line in steps] == [1, 1]
     assert (pytester.path / "cache/locks").is_dir()  # the cluster-set lock lives next to the tools cache
 
@@ -224,14 +236,20 @@ def test_a_leftover_after_uninstall_fails_the_run_loudly(
     fake_cluster(fake_tools, leave=True)  # the namespace outlives its delete
     monkeypatch.setenv("EVENTS", str(pytester.path / "events.txt"))
     monkeypatch.setenv("LEAVE", "1")
-    monkeypatch.setattr("install.snapshot.RESTORE_TIMEOUT_S", 0.5)
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest(
-        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+        "--scenario",
+        "second-remote",
+        "--istio-version",
+        "1.30",
+        "--tools-dir",
+        str(pytester.path / "cache/tools"),
+        "--timeout",
+        "install.restore=0.5",
     )
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["*UninstallFailed*", "*left behind: namespace/ns-sail*"])
+    result.stdout.fnmatch_lines(["*UninstallFailed*", "*left behind: namespace/ns-second-remote*"])
 
 
 EXISTING_KUBECONFIG = """apiVersion: v1
@@ -278,7 +296,7 @@ REPLACING_CHECK = textwrap.dedent(
         # more namespace only B has) and hands teardown B's installer and plan.
         b_only = Step("ns-b", "remote", Action.CREATE_NAMESPACE, "t", params={"namespace": "ns-b"})
         undo = Step("del-b", "remote", Action.DELETE, "t", params={"resource": "namespace/ns-b"})
-        plan = ScenarioPlan("sail", "1.31.0", ("remote",), (b_only,), (undo,))
+        plan = ScenarioPlan("second-remote", "1.31.0", ("remote",), (b_only,), (undo,))
         installer = Installer("sail-b", installed_scenario.topology, installed_scenario.release, Path("b"), Path("istioctl"))
         replace_installation(request.config, installed_scenario.label, installer, plan)
         installer.run_step(b_only)
@@ -294,12 +312,17 @@ def test_teardown_uninstalls_with_the_replacement_first_then_the_original(
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=REPLACING_CHECK)
     result = pytester.runpytest(
-        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+        "--scenario",
+        "second-remote",
+        "--istio-version",
+        "1.30",
+        "--tools-dir",
+        str(pytester.path / "cache/tools"),
     )
-    result.assert_outcomes(passed=1)  # no leftover: ns-b (B only) and ns-sail are both gone
+    result.assert_outcomes(passed=1)  # no leftover: ns-b (B only) and ns-second-remote are both gone
     deletes = [line.split()[-1] for line in fake_tools.lines("kubectl") if " delete " in line]
-    assert deletes == ["namespace/ns-b", "namespace/ns-sail"]
-    steps = (pytester.path / f"eicp-report/diagnostics/sail-{V30}/steps.jsonl").read_text()
+    assert deletes == ["namespace/ns-b", "namespace/ns-second-remote"]
+    steps = (pytester.path / f"eicp-report/diagnostics/second-remote-{V30}/steps.jsonl").read_text()
     assert '"step": "undo-ns-b"' in steps  # B's uninstall steps (from its ledger) are reported like A's
 
 
@@ -332,20 +355,20 @@ def test_teardown_collects_diagnostics_only_when_the_first_failure_did_not(
     if collected_at_failure:
         monkeypatch.setenv("SUMMARY_FIRST", "1")
     # A summary from an earlier run must not count as collected for this one.
-    stale = pytester.path / f"eicp-report/diagnostics/sail-{V30}/SUMMARY.txt"
+    stale = pytester.path / f"eicp-report/diagnostics/second-remote-{V30}/SUMMARY.txt"
     stale.parent.mkdir(parents=True)
     stale.write_text("earlier run\n")
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=FAILING_CHECK)
     result = pytester.runpytest(
-        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools"),
+        "--scenario", "second-remote", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools"),
         "--diagnostics-timeout", "42",
     )  # fmt: skip
     result.assert_outcomes(failed=1)
     lines = events.read_text().splitlines() if events.exists() else []
     collected = [line for line in lines if line.startswith("diagnostics")]
     # Once: at the first failure when it was asked for then (teardown does not again), else at teardown.
-    assert collected == [f"diagnostics sail-{V30} deadline=42 kind=/opt/kind/bin/kind"]
+    assert collected == [f"diagnostics second-remote-{V30} deadline=42 kind=/opt/kind/bin/kind"]
 
 
 def test_an_install_failure_is_diagnosed_at_teardown(
@@ -359,11 +382,16 @@ def test_an_install_failure_is_diagnosed_at_teardown(
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest(
-        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools")
+        "--scenario",
+        "second-remote",
+        "--istio-version",
+        "1.30",
+        "--tools-dir",
+        str(pytester.path / "cache/tools"),
     )
     result.assert_outcomes(errors=2)
     assert [line for line in events.read_text().splitlines() if line.startswith("diagnostics")] == [
-        f"diagnostics sail-{V30} deadline=300 kind=None"
+        f"diagnostics second-remote-{V30} deadline=300 kind=None"
     ]
 
 
@@ -407,8 +435,8 @@ def test_a_scenario_not_applicable_to_the_release_is_skipped_with_the_reason_bef
     pytester.makeconftest(FAKE_WORLD)
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest(
-        "--scenario", "sail", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools"), "-rs"
+        "--scenario", "ip-passthrough", "--istio-version", "1.30", "--tools-dir", str(pytester.path / "cache/tools"), "-rs"
     )  # fmt: skip
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines([f"*scenario sail is not applicable to Istio {V30}: test*"])
+    result.stdout.fnmatch_lines([f"*scenario ip-passthrough is not applicable to Istio {V30}: test*"])
     assert fake_tools.calls("kubectl") == []

@@ -20,8 +20,8 @@ from programs.runner import CommandRunner
 from programs.waits import Backoff
 from scenarios import registry
 from scenarios.facts import Facts
+from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import IstioRelease, load_pins
-from scenarios.steps import SCENARIO_IDS
 from tests.cluster_model import CRD, GATEWAY_API_CRDS, SAIL_CRDS, ModelRunner
 from tests.fakeexec import FakeTools
 from tests.test_installer import CONTEXTS, make_topology

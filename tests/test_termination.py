@@ -16,6 +16,7 @@ from typing import cast
 
 import pytest
 
+from clusters.run_registry import ClusterRecord, RunRegistry
 from fixtures.termination import Termination
 from tests import e2e_child, e2e_cluster_sim, topology_child
 from tests.e2e_child import fake_processes
@@ -110,13 +111,11 @@ def test_signals_handled_and_leftovers_listed(tmp_path: Path, monkeypatch: pytes
     """The handler itself: first signal raises KeyboardInterrupt, the same cancel twice is one,
     a signal while the session ends only reports what is left (layer 1, no child process)."""
     state = tmp_path / "state"
-    (state / "clusters").mkdir(parents=True)
-    (state / "clusters" / f"eicp-{RUN_ID}-remote.json").write_text(
-        f'{{"name": "eicp-{RUN_ID}-remote", "run_id": "{RUN_ID}", "worker": null, "kept": false}}'
-    )
-    (state / "clusters" / "eicp-1-remote.json").write_text(
-        '{"name": "eicp-1-remote", "run_id": "1", "worker": null, "kept": false}'
-    )
+    registry = RunRegistry(state)
+    for name, run_id in ((f"eicp-{RUN_ID}-remote", RUN_ID), ("eicp-1-remote", "1")):
+        registry.save(
+            ClusterRecord(name, "remote", run_id, None, "kindest/node", "10.1.0.0/16", "10.2.0.0/16", 0.0)
+        )
     monkeypatch.setenv("EICP_STATE_DIR", str(state))
     monkeypatch.setenv("EICP_RUN_ID", RUN_ID)
     monkeypatch.setenv("EICP_RUNS_DIR", str(tmp_path / "runs"))
@@ -125,6 +124,7 @@ def test_signals_handled_and_leftovers_listed(tmp_path: Path, monkeypatch: pytes
     # Only handed to the patched suite_config, and asked for pytest's capture manager.
     config = cast(pytest.Config, SimpleNamespace(pluginmanager=SimpleNamespace(getplugin=lambda name: None)))
     monkeypatch.setattr("fixtures.termination.suite_config", lambda _config: _Suite(tmp_path))
+    monkeypatch.setattr("fixtures.topology_plugin.suite_config", lambda _config: _Suite(tmp_path))
     stopped: list[signal.Signals] = []
 
     def stop(sig: signal.Signals) -> list[str]:
@@ -150,8 +150,50 @@ def test_signals_handled_and_leftovers_listed(tmp_path: Path, monkeypatch: pytes
     assert f"rm -rf {tmp_path / 'runs' / RUN_ID / 'main'}" in said
 
 
+def test_after_a_second_signal_kwok_leftovers_are_listed_by_the_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kwok's network namespaces and bridge, through its ProviderSpec.leftovers (layer 1)."""
+    from clusters.kwok import sweep
+    from clusters.netns import short_link_name
+
+    netns, sys_net = tmp_path / "netns", tmp_path / "net"
+    for name in (
+        f"eicp-{RUN_ID}-external",
+        f"eicp-{RUN_ID}-lb0",
+        f"eicp-{RUN_ID}-remote-gw1",
+        "eicp-1-remote",
+    ):
+        (netns / name).mkdir(parents=True)
+    bridge = short_link_name("ekb", f"eicp-{RUN_ID}")
+    (sys_net / bridge).mkdir(parents=True)
+    monkeypatch.setattr(sweep, "NETNS_DIR", netns)
+    monkeypatch.setattr(sweep, "SYS_NET", sys_net)
+    monkeypatch.setenv("EICP_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("EICP_RUN_ID", RUN_ID)
+    monkeypatch.setenv("EICP_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    suite = _Suite(tmp_path)
+    suite.mode = "kwok"
+    monkeypatch.setattr("fixtures.termination.suite_config", lambda _config: suite)
+    monkeypatch.setattr("fixtures.topology_plugin.suite_config", lambda _config: suite)
+    config = cast(pytest.Config, SimpleNamespace(pluginmanager=SimpleNamespace(getplugin=lambda name: None)))
+    said = Termination(config).leftovers("SIGTERM")
+    assert (
+        f"kwok clusters and test hosts of this run (network namespaces): eicp-{RUN_ID}-external, eicp-{RUN_ID}-lb0\n"
+        in said
+    )
+    assert "ip netns delete $ns" in said and f"ip link delete {bridge}" in said
+    assert "kind" not in said and "eicp-1-remote" not in said and "-gw1" not in said
+    sweep.registry_of(tmp_path / "state").save(
+        ClusterRecord(f"eicp-{RUN_ID}-external", "external", RUN_ID, None, "kwok", "", "", 0.0, kept=True)
+    )
+    assert "network namespaces" not in Termination(config).leftovers("SIGTERM")  # kept on purpose
+
+
 class _Suite:
     def __init__(self, root: Path) -> None:
+        self.mode = "kind"
         self.cluster_prefix = "eicp"
         self.report_dir = root / "report"
         self.tools_dir = root / "cache" / "tools"

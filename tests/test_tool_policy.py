@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from clusters.providers import refused_tools
 from programs.runner import CommandRunner
 from programs.tool_policy import RunToolResolver, reported_version, skew_problem
 from programs.tools import ResolvedTool, ToolSpec, ToolUnavailable
@@ -74,12 +75,13 @@ def test_existing_mode_never_resolves_kind(
 ) -> None:
     kind = fake_tools.install("kind").on(r"^version$", stdout="kind v0.33.0 go1.26 linux/amd64\n")
     resolver = make(tmp_path, runner, fake_tools)
-    resolver.mode = "existing"
+    resolver.refused = refused_tools("existing")
     with pytest.raises(ToolUnavailable, match="--topology-mode existing does not use kind"):
         resolver.resolve("kind")
     with pytest.raises(ToolUnavailable, match="does not use cloud-provider-kind"):
         resolver.resolve("cloud-provider-kind")
     assert fake_tools.calls(kind.name) == []  # not even asked for its version
+    assert "kind" not in refused_tools("kind") and "etcd" in refused_tools("kind")
 
 
 def test_reports_name_the_version_the_binary_reported() -> None:

@@ -174,7 +174,7 @@ def test_existing_mode_with_a_wrong_context_stops_cleanly(fakes: FakeTools, tmp_
         "prod-wset",
     )
     output = result.stdout + result.stderr
-    # Refused at configure time (issue 11: before tools are resolved), so a usage error now.
+    # Refused at configure time (before tools are resolved), so a usage error now.
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, output
     assert "Traceback" not in output
     assert "--remote-context 'prod-wset' is not a context" in output
@@ -216,28 +216,30 @@ def test_unfit_host_under_xdist_stops_every_worker_cleanly(fakes: FakeTools, tmp
     assert fakes.calls("kind") == [call for call in fakes.calls("kind") if call.args == ("version",)]
 
 
-def test_each_mode_dispatches_to_its_provider_builder(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    from types import ModuleType
+def test_each_mode_is_one_declared_provider_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
 
-    from fixtures import topology_plugin
+    from clusters import providers
+    from clusters.existing import ExistingProvider
+    from clusters.kind.lifecycle import KindProvisioner
+    from clusters.kwok.provider import KwokProvider
 
-    built: list[str] = []
-    kwok = ModuleType("clusters.kwok.provider")
+    assert providers.MODES == ("kind", "existing", "kwok")
+    classes: dict[str, Any] = {"kind": KindProvisioner, "existing": ExistingProvider, "kwok": KwokProvider}
+    specs = {mode: providers.provider_spec(mode) for mode in providers.MODES}
+    for mode, spec in specs.items():
+        assert spec.mode == mode and spec.capabilities is classes[mode].capabilities
 
-    def build_kwok_provider(context: object) -> str:
-        built.append("kwok")
-        return "kwok-provider"
+        def build(context: object, mode: str = mode) -> Any:
+            return f"{mode}-provider"
 
-    kwok.build_kwok_provider = build_kwok_provider  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "clusters.kwok.provider", kwok)
-    monkeypatch.setattr(topology_plugin, "build_kind_provider", lambda context: "kind-provider")
-    monkeypatch.setattr(topology_plugin, "build_existing_provider", lambda context: "existing-provider")
-    for mode in ("kind", "existing", "kwok"):
-        context = SimpleNamespace(config=SimpleNamespace(mode=mode))
-        provider: object = topology_plugin.build_provider(context)  # type: ignore[arg-type]
-        assert provider == f"{mode}-provider"
-    assert built == ["kwok"]
+        monkeypatch.setattr(providers, "_BY_MODE", {mode: replace(spec, build=build)})
+        context: Any = SimpleNamespace(config=SimpleNamespace(mode=mode))
+        built: object = providers.build_provider(context)
+        assert built == f"{mode}-provider"
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="accepted modes are kind, existing, kwok"):
+        providers.provider_spec("minikube")
 
 
 def test_installer_tools_are_resolved_before_any_cluster() -> None:

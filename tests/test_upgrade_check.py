@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from clusters.cluster import ClusterHandle, Topology
+from clusters.providers import provider_spec
 from fixtures.scenario_plugin import InstalledScenario, InstallerTools
 from fixtures.upgrade_plugin import UpgradeDriver
 from programs.redaction import Redactor
@@ -19,7 +20,7 @@ from programs.runner import CommandRunner
 from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import load_pins
-from suites import test_controlplane, test_injection, test_traffic, test_traffic_xds, test_upgrade
+from suites import test_upgrade
 from suites.evaluation import judging
 from suites.evaluation.evaluators.balance import BATCH_SIZE
 from suites.evaluation.evaluators.traffic import STATUS_MARKER
@@ -28,6 +29,7 @@ from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
 from tests import xds_dumps
+from tests.conftest import Deadlines
 from tests.fakeexec import FakeTool, FakeTools
 
 A, B = str(load_pins().resolve_release("1.29").version), str(load_pins().resolve_release("1.30").version)
@@ -63,7 +65,11 @@ class World:
 
 @pytest.fixture
 def world(
-    fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_tools: FakeTools,
+    runner: CommandRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    deadlines: Deadlines,
 ) -> World:
     clusters = {
         role: ClusterHandle(
@@ -76,7 +82,7 @@ def world(
     installed = InstalledScenario(
         "ip-passthrough",
         old,
-        Topology("kind", clusters, "eicp"),  # type: ignore[arg-type]
+        Topology(provider_spec("kind").capabilities, clusters, "eicp"),  # type: ignore[arg-type]
         rendered.plan,
         rendered.expectations,
         FACTS,
@@ -94,10 +100,14 @@ def world(
         fake.release(B), tools, tmp_path / "run", min_probe_requests=10, probe_batch_size=5
     )
     # A failing check fails at once, not after the real convergence deadlines.
-    monkeypatch.setattr(test_traffic, "CONVERGENCE_DEADLINE_S", 3.0)
-    monkeypatch.setattr(test_injection, "SYNC_DEADLINE_S", 3.0)
-    monkeypatch.setattr(test_traffic_xds, "XDS_DEADLINE_S", 3.0)
-    monkeypatch.setattr(test_controlplane, "CLUSTERS_DEADLINE_S", 3.0)
+    deadlines(
+        {
+            "check.traffic-convergence": 3.0,
+            "check.injection-sync": 3.0,
+            "check.xds": 3.0,
+            "check.istiod-clusters": 3.0,
+        }
+    )
     monkeypatch.setattr(Observer, "remote_secret_metadata", lambda self, role: fake.remote_secret_meta())
     monkeypatch.setattr(Observer, "cluster_uid", lambda self, role: fake.KUBE_SYSTEM_UID)
     istioctl = fake_tools.install("istioctl")

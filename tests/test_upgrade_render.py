@@ -11,9 +11,9 @@ import pytest
 from scenarios import sail_support
 from scenarios.common import ScenarioUnavailable
 from scenarios.facts import Facts
-from scenarios.registry import render
+from scenarios.registry import SCENARIO_IDS, render
 from scenarios.releases import IstioRelease, load_pins
-from scenarios.steps import SCENARIO_IDS, Action, ScenarioPlan
+from scenarios.steps import Action, ScenarioPlan
 from scenarios.upgrade import plan_upgrade, render_upgrade
 
 PINS = load_pins()

@@ -1,13 +1,16 @@
-"""wait_until: returns the passing value, backs off, stops at the deadline with the last state."""
+"""wait_until: returns the passing value, backs off, stops at the deadline with the last state;
+retry: tries again on transient errors only, a bounded number of times, and never hides the last."""
 
 from __future__ import annotations
 
 import itertools
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from programs.waits import Backoff, Observation, WaitTimeout, wait_until
+from programs.waits import Backoff, Observation, WaitTimeout, retry, wait_until
 
 
 class Flaky(Exception):
@@ -126,3 +129,64 @@ def test_a_backoff_sets_both_pauses() -> None:
         sleep=sleeps.append,
     )
     assert sleeps == [2.0, 3.0, 3.0, 3.0, 3.0]
+
+
+def test_retry_tries_again_on_transient_errors_only_and_never_hides_the_last() -> None:
+    calls: list[int] = []
+    cleaned: list[tuple[str, int]] = []
+    sleeps: list[float] = []
+
+    def flaky() -> str:
+        calls.append(len(calls) + 1)
+        if len(calls) < 3:
+            raise Flaky(f"attempt {len(calls)}")
+        return "done"
+
+    def clean(error: BaseException, attempt: int) -> None:
+        cleaned.append((str(error), attempt))
+
+    transient = lambda error: isinstance(error, Flaky)  # noqa: E731
+    backoff = Backoff(1.0, 1.5)
+    assert (
+        retry(
+            "flaky", flaky, 3, transient=transient, backoff=backoff, before_retry=clean, sleep=sleeps.append
+        )
+        == "done"
+    )
+    assert cleaned == [("attempt 1", 2), ("attempt 2", 3)] and sleeps == [1.0, 1.5]
+    calls.clear()
+    with pytest.raises(Flaky, match="attempt 2"):  # two attempts in all, the last error as it was
+        retry("flaky", flaky, 2, transient=transient, sleep=sleeps.append)
+
+    def broken() -> None:
+        calls.append(0)
+        raise ValueError("not transient")
+
+    calls.clear()
+    with pytest.raises(ValueError, match="not transient"):
+        retry("broken", broken, 5, transient=transient, sleep=sleeps.append)
+    assert calls == [0]
+
+
+def test_nothing_else_sleeps_in_a_loop_or_uses_tenacity() -> None:
+    """programs/waits.py is the one wait primitive (periodic threads wait on an Event)."""
+    root = Path(__file__).resolve().parent.parent
+    found = subprocess.run(
+        [
+            "git",
+            "grep",
+            "-nE",
+            r"time\.sleep\(|\bsleep\(|tenacity",
+            "--",
+            "*.py",
+            ":!tests",
+            ":!programs/waits.py",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode == 128:
+        pytest.skip(f"not a git checkout: {found.stderr.strip()}")
+    assert found.stdout == ""

@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
 from clusters.cluster import ClusterHandle, ProviderError
 from clusters.kind.cli import DockerCli, KindCli, KindError, transient_create_failure
 from clusters.kind.cloud_provider_kind import CloudProviderKind
@@ -27,9 +25,16 @@ from clusters.networks import ROLE_NETWORKS
 from clusters.run_registry import ClusterRecord, RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from programs.waits import Backoff, retry
+from run.timeouts import KIND_BRING_UP, KIND_COREDNS, KIND_CREATE_WAIT, KIND_NODES_READY, REGISTRY_LOCK
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.lifecycle")
+
+
+def go_duration(seconds: float) -> str:
+    """kind's --wait, in Go's duration syntax: ``5m``, ``90s``."""
+    return f"{seconds / 60:g}m" if seconds % 60 == 0 else f"{seconds:g}s"
 
 
 @dataclass(frozen=True)
@@ -45,13 +50,13 @@ class KindSettings:
     parallel_cluster_sets: int = 1
     create_attempts: int = 3
     retry_wait_s: float = 10.0
-    create_wait: str = "5m"
-    nodes_ready_deadline_s: float = 300.0
-    coredns_deadline_s: float = 300.0
+    create_wait: str = field(default_factory=lambda: go_duration(KIND_CREATE_WAIT.seconds()))
+    nodes_ready_deadline_s: float = field(default_factory=KIND_NODES_READY.seconds)
+    coredns_deadline_s: float = field(default_factory=KIND_COREDNS.seconds)
     # The whole parallel bring-up (all creations with their retries, node preparation, image
     # loading) and the wait for the host's cluster-set lock are bounded too.
-    bring_up_deadline_s: float = 2700.0
-    lock_timeout_s: float = 600.0
+    bring_up_deadline_s: float = field(default_factory=KIND_BRING_UP.seconds)
+    lock_timeout_s: float = field(default_factory=REGISTRY_LOCK.seconds)
 
 
 class ProvisioningError(ProviderError):
@@ -199,28 +204,29 @@ class KindBringUp(KindState):
                 and transient_create_failure(error) is not None
             )
 
-        def clean_before_retry(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
+        def clean_before_retry(error: BaseException, attempt: int) -> None:
             why = transient_create_failure(error) if isinstance(error, CommandError) else None
             log.warning(
                 "kind create %s failed with a known transient failure (%s); attempt %d of %d follows",
                 name,
                 why,
-                state.attempt_number + 1,
+                attempt,
                 self.settings.create_attempts,
             )
             self.kind.delete(name, kubeconfig)
 
-        for attempt in Retrying(
-            stop=stop_after_attempt(self.settings.create_attempts),
-            retry=retry_if_exception(retry_transient),
-            wait=wait_exponential(multiplier=self.settings.retry_wait_s, max=6 * self.settings.retry_wait_s),
-            before_sleep=clean_before_retry,
-            reraise=True,
-        ):
-            with attempt:
-                self._check_not_cancelled()
-                self.kind.create(name, config_path, kubeconfig, wait=self.settings.create_wait)
+        def create() -> None:
+            self._check_not_cancelled()
+            self.kind.create(name, config_path, kubeconfig, wait=self.settings.create_wait)
+
+        retry(
+            f"kind create {name}",
+            create,
+            self.settings.create_attempts,
+            transient=retry_transient,
+            backoff=Backoff(self.settings.retry_wait_s, 6 * self.settings.retry_wait_s),
+            before_retry=clean_before_retry,
+        )
         return self._connect(role, name, created=True)
 
     def _connect_adopted(self, role: Role) -> ClusterHandle:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from clusters.names import validate_cluster_name
 from programs.runner import CommandError, CommandRunner
+from run.timeouts import KIND_CREATE, KIND_DELETE, KIND_EXPORT_LOGS, KIND_LOAD, KIND_QUERY
 
 KIND_NETWORK_ENV = "KIND_EXPERIMENTAL_DOCKER_NETWORK"
 DEFAULT_KIND_NETWORK = "kind"
@@ -26,11 +27,6 @@ API_SERVER_PORT = 6443
 CPK_CLUSTER_LABEL = "io.x-k8s.cloud-provider-kind.cluster"
 CPK_CONTAINER_PREFIX = "kindccm-"
 
-CREATE_TIMEOUT_S = 900.0  # image pull + boot of a node on a slow runner
-DELETE_TIMEOUT_S = 300.0
-QUERY_TIMEOUT_S = 60.0
-LOAD_TIMEOUT_S = 900.0
-EXPORT_LOGS_TIMEOUT_S = 300.0
 
 # kind failures known to be transient, by name. Anything else is a real failure and is not
 # retried. Matched against kind's redacted stderr/stdout.
@@ -87,7 +83,7 @@ class KindCli:
                 "--wait",
                 wait,
             ],
-            timeout_s=CREATE_TIMEOUT_S,
+            timeout_s=KIND_CREATE.seconds(),
             title=f"kind create cluster {name}",
         )
 
@@ -95,13 +91,13 @@ class KindCli:
         """``kind delete cluster``; succeeds when the cluster does not exist (kind's behaviour)."""
         self.runner.run(
             [self.kind_bin, "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig)],
-            timeout_s=DELETE_TIMEOUT_S,
+            timeout_s=KIND_DELETE.seconds(),
             title=f"kind delete cluster {name}",
         )
 
     def clusters(self) -> list[str]:
         """Every kind cluster on this host (kind prints "No kind clusters found." on stderr)."""
-        result = self.runner.run([self.kind_bin, "get", "clusters"], timeout_s=QUERY_TIMEOUT_S)
+        result = self.runner.run([self.kind_bin, "get", "clusters"], timeout_s=KIND_QUERY.seconds())
         return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
     def exists(self, name: str) -> bool:
@@ -113,7 +109,7 @@ class KindCli:
         if internal:
             argv.append("--internal")
         result = self.runner.run(
-            argv, timeout_s=QUERY_TIMEOUT_S, attach=False, title=f"kind get kubeconfig {name}"
+            argv, timeout_s=KIND_QUERY.seconds(), attach=False, title=f"kind get kubeconfig {name}"
         )
         if "clusters:" not in result.stdout:
             raise KindError(f"kind get kubeconfig --name {name} returned no kubeconfig")
@@ -123,7 +119,7 @@ class KindCli:
         directory.mkdir(parents=True, exist_ok=True)
         self.runner.run(
             [self.kind_bin, "export", "logs", str(directory), "--name", name],
-            timeout_s=EXPORT_LOGS_TIMEOUT_S,
+            timeout_s=KIND_EXPORT_LOGS.seconds(),
             title=f"kind export logs {name}",
         )
         return directory
@@ -133,14 +129,14 @@ class KindCli:
             return
         self.runner.run(
             [self.kind_bin, "load", "docker-image", "--name", name, *images],
-            timeout_s=LOAD_TIMEOUT_S,
+            timeout_s=KIND_LOAD.seconds(),
             title=f"kind load docker-image into {name}",
         )
 
     def load_image_archive(self, name: str, archive: Path) -> None:
         self.runner.run(
             [self.kind_bin, "load", "image-archive", str(archive), "--name", name],
-            timeout_s=LOAD_TIMEOUT_S,
+            timeout_s=KIND_LOAD.seconds(),
             title=f"kind load image-archive {archive.name} into {name}",
         )
 
@@ -164,7 +160,7 @@ class DockerCli:
         """The server version; raises ``CommandError`` when the daemon cannot be reached."""
         result = self.runner.run(
             [self.docker_bin, "info", "--format", "{{.ServerVersion}}"],
-            timeout_s=QUERY_TIMEOUT_S,
+            timeout_s=KIND_QUERY.seconds(),
             title="docker info",
         )
         return result.stdout.strip()
@@ -172,7 +168,7 @@ class DockerCli:
     def container_ip(self, container: str, network: str) -> str:
         result = self.runner.run(
             [self.docker_bin, "inspect", "--format", "{{json .NetworkSettings.Networks}}", container],
-            timeout_s=QUERY_TIMEOUT_S,
+            timeout_s=KIND_QUERY.seconds(),
             title=f"docker inspect {container}",
         )
         try:
@@ -209,7 +205,7 @@ class DockerCli:
                 "--format",
                 f'{{{{.Names}}}}\t{{{{.Label "{CPK_CLUSTER_LABEL}"}}}}',
             ],
-            timeout_s=QUERY_TIMEOUT_S,
+            timeout_s=KIND_QUERY.seconds(),
             title="docker ps cloud-provider-kind containers",
         )
         containers = []
@@ -223,7 +219,7 @@ class DockerCli:
         if names:
             self.runner.run(
                 [self.docker_bin, "rm", "-f", *names],
-                timeout_s=QUERY_TIMEOUT_S,
+                timeout_s=KIND_QUERY.seconds(),
                 title=f"docker rm -f {' '.join(names)}",
                 check=False,  # a container cloud-provider-kind removed meanwhile is fine
             )

@@ -1,4 +1,4 @@
-"""Supervisor of the one cloud-provider-kind daemon per host (DESIGN §3, §6).
+"""Supervisor of the one cloud-provider-kind daemon per host (versions.yaml pins it).
 
 cloud-provider-kind serves LoadBalancer Services of *every* kind cluster on the host and has
 no leader election, so exactly one may run. Every pytest process (each xdist worker, and any
@@ -15,12 +15,12 @@ the daemon's process group (it gets its own session), then SIGKILL after a grace
 daemon is found dead, this run's leftover ``kindccm-*`` containers are removed before a new one
 starts.
 
-This is the one place the suite starts a process outside ``CommandRunner.run``: the runner is
-for bounded commands, this daemon lives for the session. Its argv is logged redacted, start and
-stop are Allure steps, and its output goes straight to a file (not through a pipe, so it
-survives the exit of the worker that started it). That log and the load-balancer logs are
-written in private, in the state directory, and reach the report directory only redacted
-(clusters/kind/cpk_logs.py). Flags (v0.10.0 and v0.11.0, ``cmd/app.go``): Gateway API support and the default
+It is started like every other long-lived child of the suite, by ``CommandRunner.start``: argv
+logged redacted, its own process group, output straight to a file (not through a pipe, so it
+survives the exit of the worker that started it); start and stop are Allure steps. That log
+and the load-balancer logs are written in private, in the state directory, and reach the
+report directory only redacted (clusters/kind/cpk_logs.py). Flags (v0.10.0 and v0.11.0,
+``cmd/app.go``): Gateway API support and the default
 IngressClass are turned off (the suite installs its own CRDs and classes), and load-balancer
 logs are dumped.
 """
@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -45,8 +44,10 @@ from filelock import FileLock
 from clusters.kind.cli import DockerCli
 from clusters.kind.cpk_logs import RedactedLogs
 from clusters.process_id import ProcessId
-from programs.redaction import Redactor
+from programs.background import BackgroundProcess
+from programs.runner import CommandError, CommandRunner
 from programs.waits import WaitTimeout, wait_until
+from run.timeouts import CPK_LOCK, CPK_STARTUP, CPK_STOP
 
 __all__ = [
     "CloudProviderKind",
@@ -58,9 +59,6 @@ log = logging.getLogger("eicp.cloud_provider_kind")
 
 STATE_FILE = "cloud-provider-kind.json"
 LOCK_FILE = "cloud-provider-kind.lock"
-LOCK_TIMEOUT_S = 120.0
-STARTUP_GRACE_S = 1.0
-STOP_TIMEOUT_S = 20.0
 _LOG_TAIL_LINES = 30
 
 
@@ -76,32 +74,33 @@ class CloudProviderKind:
         binary: str | Path,
         state_dir: Path,
         log_dir: Path,
-        redactor: Redactor,
+        runner: CommandRunner,
         docker: DockerCli | None,
         own_clusters: Callable[[], Sequence[str]],
         *,
         run_id: str,
         worker: str,
-        startup_grace_s: float = STARTUP_GRACE_S,
-        stop_timeout_s: float = STOP_TIMEOUT_S,
+        startup_grace_s: float | None = None,
+        stop_timeout_s: float | None = None,
     ) -> None:
         self.binary = str(binary)
         self.state_dir = state_dir
         self.log_dir = log_dir
-        self.redactor = redactor
+        self.runner = runner
+        self.redactor = runner.redactor
         self.docker = docker
         self.own_clusters = own_clusters
         self.run_id = run_id
         self.worker = worker
-        self.startup_grace_s = startup_grace_s
-        self.stop_timeout_s = stop_timeout_s
+        self.startup_grace_s = CPK_STARTUP.seconds() if startup_grace_s is None else startup_grace_s
+        self.stop_timeout_s = CPK_STOP.seconds() if stop_timeout_s is None else stop_timeout_s
         self.me = ProcessId.of(os.getpid())
         # Distinguishes handles inside one process (tests simulate two workers that way).
         self.key = uuid.uuid4().hex[:12]
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: BackgroundProcess | None = None
         self._joined = False
         self.logs = RedactedLogs(
-            state_dir / "cloud-provider-kind-logs", self.log_file, self.lb_log_dir, redactor
+            state_dir / "cloud-provider-kind-logs", self.log_file, self.lb_log_dir, self.redactor
         )
 
     # -- paths and argv -----------------------------------------------------------------
@@ -222,7 +221,7 @@ class CloudProviderKind:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.state_dir / LOCK_FILE), timeout=LOCK_TIMEOUT_S):
+        with FileLock(str(self.state_dir / LOCK_FILE), timeout=CPK_LOCK.seconds()):
             yield
 
     def _start(self) -> dict[str, Any]:
@@ -230,23 +229,12 @@ class CloudProviderKind:
         self.logs.prepare()
         shown = " ".join(self.redactor.redact_argv(argv))
         with allure.step(f"start cloud-provider-kind: {shown}"):
-            log.info("$ %s &  (log, redacted: %s)", shown, self.log_file)
-            with self.logs.raw_log.open("ab") as output:
-                try:
-                    process = subprocess.Popen(
-                        argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=output,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,  # own process group: Ctrl-C on the terminal skips it
-                        close_fds=True,
-                    )
-                except OSError as error:
-                    raise CloudProviderKindError(f"cannot start {shown}: {error}") from None
+            log.info("cloud-provider-kind log (redacted): %s", self.log_file)
             try:
-                code = process.wait(timeout=self.startup_grace_s)
-            except subprocess.TimeoutExpired:
-                code = None
+                process = self.runner.start(argv, log_file=self.logs.raw_log, title="cloud-provider-kind")
+            except CommandError as error:
+                raise CloudProviderKindError(f"cannot start {shown}: {error}") from None
+            code = process.exit_within(self.startup_grace_s)
             if code is not None:
                 raise CloudProviderKindError(
                     f"cloud-provider-kind exited with code {code} right after start ({shown}); "
@@ -280,7 +268,7 @@ class CloudProviderKind:
     def _wait_gone(self, daemon: ProcessId, deadline_s: float) -> None:
         def gone() -> bool:
             if self._process is not None and self._process.pid == daemon.pid:
-                self._process.poll()  # reap our own child so it is not left a zombie
+                self._process.running()  # reap our own child so it is not left a zombie
             return not daemon.alive()
 
         wait_until(

@@ -13,10 +13,10 @@ import contextlib
 import logging
 import shutil
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from programs.private_files import make_private_dir
 from programs.redaction import Redactor, copy_redacted, copy_tree_redacted
 
 log = logging.getLogger("eicp.cloud_provider_kind")
@@ -33,6 +33,7 @@ class RedactedLogs:
     redactor: Redactor
     interval_s: float = PUBLISH_INTERVAL_S
     _publishing: threading.Event = field(default_factory=threading.Event)
+    _stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def raw_log(self) -> Path:
@@ -43,8 +44,7 @@ class RedactedLogs:
         return self.raw_dir / "lb"
 
     def prepare(self) -> None:
-        self.raw_lb_dir.mkdir(parents=True, exist_ok=True)
-        self.raw_dir.chmod(0o700)
+        make_private_dir(self.raw_lb_dir)
         self.report_lb_dir.mkdir(parents=True, exist_ok=True)
 
     def publish(self) -> None:
@@ -63,11 +63,13 @@ class RedactedLogs:
         if self._publishing.is_set():
             return
         self._publishing.set()
+        self._stopped.clear()
         threading.Thread(target=self._publish_while_used, name="cpk-log-publisher", daemon=True).start()
 
     def stop_publishing(self) -> None:
         """The last copy of this process's use of the daemon."""
         self._publishing.clear()
+        self._stopped.set()
         self.publish()
 
     def remove_raw(self) -> None:
@@ -83,8 +85,7 @@ class RedactedLogs:
 
     def _publish_while_used(self) -> None:
         seen: tuple[float, int] | None = None
-        while self._publishing.is_set():
-            time.sleep(self.interval_s)
+        while not self._stopped.wait(self.interval_s):
             with contextlib.suppress(OSError):
                 stat = self.raw_log.stat()
                 if (stat.st_mtime, stat.st_size) != seen and self._publishing.is_set():

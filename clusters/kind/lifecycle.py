@@ -37,7 +37,9 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from clusters.capabilities import Capability, ProviderCapabilities
 from clusters.cluster import Topology
 from clusters.kind.bringup import KindBringUp, KindSettings, ProvisioningError, TeardownError
 from clusters.kind.nodes import prepare_nodes
@@ -45,7 +47,7 @@ from clusters.kind.preflight import check_docker, check_inotify, check_memory
 from clusters.kind.teardown import KindTeardown
 from clusters.names import NameParts, RunIdentity, worker_for_names
 from clusters.preflight import PreflightError
-from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider
+from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider, StepRecordLike
 from clusters.run_registry import ClusterRecord, RegistryBusy, RunRegistry
 from programs.runner import CommandRunner
 from scenarios.steps import Role
@@ -67,6 +69,13 @@ __all__ = [
 
 log = logging.getLogger("eicp.lifecycle")
 
+CAPABILITIES = ProviderCapabilities(
+    mode="kind",
+    clusters="kind clusters",
+    creates_clusters=True,
+    supports=frozenset(Capability),
+)
+
 
 def host_preflight(runner: CommandRunner, docker_bin: str, proc_root: Path = Path("/proc")) -> None:
     """Docker answers and the inotify limits suffice; raise ``PreflightError`` listing every problem.
@@ -85,7 +94,7 @@ class KindProvisioner(KindBringUp, KindTeardown):
 
     Its state is ``KindState``'s fields (clusters/kind/bringup.py), shared with the mixins."""
 
-    mode: str = "kind"
+    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
     preflight_passed: bool = False  # set when the builder ran ``host_preflight`` already
 
     # -- the ClusterProvider contract ---------------------------------------------------
@@ -95,6 +104,9 @@ class KindProvisioner(KindBringUp, KindTeardown):
 
     def stand_ins(self) -> tuple[str, ...]:
         return ()
+
+    def step_recorded(self, record: StepRecordLike) -> None:
+        """kind follows nothing the steps create: its nodes run the pods themselves."""
 
     def cluster_names(self) -> list[str]:
         """Names of this run's clusters (created or adopted), for cloud-provider-kind cleanup."""
@@ -127,7 +139,7 @@ class KindProvisioner(KindBringUp, KindTeardown):
             if isinstance(error, ProvisioningError) and self.kept_message:
                 raise ProvisioningError(error.errors, self.kept_message) from None
             raise
-        return Topology(mode="kind", clusters=dict(self.handles), prefix=self.identity.prefix)
+        return Topology(self.capabilities, clusters=dict(self.handles), prefix=self.identity.prefix)
 
     def teardown(self, *, failed: bool, interrupted: bool = False) -> str | None:
         """End of session: release cloud-provider-kind, delete or keep this run's clusters.

@@ -11,9 +11,9 @@ from typing import Any
 from clusters.cluster import ClusterHandle
 from programs.runner import CommandError
 from programs.waits import wait_until
+from run.timeouts import KIND_NODE_PROBE
 
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
-KUBECTL_PROBE_TIMEOUT_S = 30.0
 
 
 def prepare_nodes(
@@ -66,8 +66,8 @@ def _get_json(handle: ClusterHandle, *args: str) -> dict[str, Any]:
         *args,
         "-o",
         "json",
-        f"--request-timeout={int(KUBECTL_PROBE_TIMEOUT_S)}s",
-        timeout_s=KUBECTL_PROBE_TIMEOUT_S + 10,
+        f"--request-timeout={int(KIND_NODE_PROBE.seconds())}s",
+        timeout_s=KIND_NODE_PROBE.seconds() + 10,
     )
     data: dict[str, Any] = json.loads(result.stdout)
     return data

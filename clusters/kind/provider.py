@@ -16,10 +16,16 @@ from clusters.kind.config import node_image_for
 from clusters.kind.lifecycle import KindProvisioner, KindSettings, RunIdentity, RunRegistry, worker_for_names
 from clusters.kind.lifecycle import host_preflight as _host_preflight
 from clusters.provider import ProviderContext
+from programs.runner import CommandRunner
 from scenarios.releases import VersionError, load_pins
 
 DOCKER = "docker"  # not a pinned tool: kind and cloud-provider-kind call it from PATH
 KIND_TOOLS = ("kubectl", "kind", "cloud-provider-kind")
+
+
+def kind_host_preflight(runner: CommandRunner) -> None:
+    """Docker answers and the inotify limits suffice (the memory check waits for the cluster count)."""
+    _host_preflight(runner, DOCKER)
 
 
 def build_kind_provider(context: ProviderContext) -> KindProvisioner:
@@ -63,7 +69,7 @@ def build_kind_provider(context: ProviderContext) -> KindProvisioner:
         cpk_bin,
         state_dir=registry.state_dir,
         log_dir=context.report_dir / "logs",
-        redactor=context.redactor,
+        runner=context.runner,
         docker=docker,
         own_clusters=provisioner.cluster_names,
         run_id=context.run_id,

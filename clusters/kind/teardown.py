@@ -11,18 +11,17 @@ import logging
 import os
 import signal
 import threading
-import time
 from functools import partial
 
 from clusters.kind.bringup import KindState, ProvisioningError
 from clusters.kind.nodes import own_children_running
 from programs.exports import export_redacted, kind_logs_key
 from programs.runner import CommandError
+from programs.waits import WaitTimeout, wait_until
+from run.timeouts import KIND_INTERRUPT
 from scenarios.steps import ROLES, Role
 
 log = logging.getLogger("eicp.lifecycle")
-
-INTERRUPT_GRACE_S = 30.0
 
 
 class KindTeardown(KindState):
@@ -73,19 +72,28 @@ class KindTeardown(KindState):
         Only direct children running one of this provisioner's executables are signalled.
         """
         executables = {self.kind.kind_bin, self.docker.docker_bin, self.kubectl_bin}
-        deadline = time.monotonic() + INTERRUPT_GRACE_S
-        while True:
-            pids = own_children_running(executables)
-            for pid in pids:
+
+        def signal_children() -> list[str]:
+            for pid in own_children_running(executables):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     if os.getpgid(pid) == pid:
                         os.killpg(pid, signal.SIGTERM)
                     else:
                         os.kill(pid, signal.SIGTERM)
-            busy = [t for t in threading.enumerate() if t.name.startswith("kind_") and t.is_alive()]
-            if not busy or time.monotonic() > deadline:
-                return
-            time.sleep(0.2)
+            return [t.name for t in threading.enumerate() if t.name.startswith("kind_") and t.is_alive()]
+
+        try:
+            wait_until(
+                "this run's kind threads to end after SIGTERM to their commands",
+                signal_children,
+                KIND_INTERRUPT.seconds(),
+                until=lambda busy: not busy,
+                show=lambda busy: f"still running: {', '.join(busy)}",
+                initial_delay_s=0.2,
+                max_delay_s=0.2,
+            )
+        except WaitTimeout as timeout:
+            log.warning("%s; deleting the clusters anyway", timeout)
 
     def _forget_failed_creations(self) -> None:
         """Before keeping clusters: drop the ones whose creation failed (kind removed their nodes)."""

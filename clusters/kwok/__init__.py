@@ -4,6 +4,7 @@ The topology plugin's dispatch calls ``clusters.kwok.provider.build_kwok_provide
 (a ``ProviderContext``, clusters/provider.py), which returns a ``KwokProvider``.
 
 - provider.py: the lifecycle (preflight, sweep, provision, teardown) and the builder;
+- capabilities.py: what its clusters can do and what every kwok run stands in for;
 - config.py: the kwokctl configuration of each role's cluster (pure);
 - kwokctl.py: kwokctl inside a cluster's network namespace;
 - forward.py: the API server, bound to its namespace's loopback, reached at the namespace's address;

@@ -22,12 +22,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from run.timeouts import KWOK_FORWARD, KWOK_FORWARD_CONNECT
+
 log = logging.getLogger("eicp.kwok.forward")
 
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = Path("/run/netns")
 ACCEPT_POLL_S = 0.5
-START_TIMEOUT_S = 10.0
 _BUFFER = 1 << 16
 
 
@@ -67,9 +68,9 @@ class LoopbackForwarder:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._serve, name=f"forward-{self.netns}", daemon=True)
         self._thread.start()
-        if not self._ready.wait(START_TIMEOUT_S):
+        if not self._ready.wait(KWOK_FORWARD.seconds()):
             raise ForwardError(
-                f"forwarder {self.address}:{self.port} in {self.netns} did not start within {START_TIMEOUT_S:.0f} s"
+                f"forwarder {self.address}:{self.port} in {self.netns} did not start within {KWOK_FORWARD.seconds():.0f} s"
             )
         if self._error is not None:
             raise ForwardError(
@@ -111,7 +112,9 @@ class LoopbackForwarder:
                 break
             client.settimeout(None)
             try:
-                upstream = socket.create_connection(("127.0.0.1", self.port), timeout=5.0)
+                upstream = socket.create_connection(
+                    ("127.0.0.1", self.port), timeout=KWOK_FORWARD_CONNECT.seconds()
+                )
                 upstream.settimeout(None)
             except OSError as error:
                 log.warning(

@@ -27,7 +27,6 @@ import shutil
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,17 +37,22 @@ from clusters.kwok.gateway_model import SYSTEM_ROOTS, Objects, Plan, Planner, Wo
 from clusters.kwok.haproxy_config import RenderError, render
 from clusters.kwok.istiod_host import NetnsHostLike
 from programs.background import BackgroundProcess
+from programs.private_files import make_private_dir, write_private
 from programs.runner import CommandError
+from programs.waits import WaitTimeout, wait_until
+from run.timeouts import (
+    KWOK_GATEWAY_API,
+    KWOK_GATEWAY_CHECK,
+    KWOK_GATEWAY_CONNECT,
+    KWOK_GATEWAY_LISTEN,
+    KWOK_GATEWAY_POLL,
+    KWOK_GATEWAY_STOP,
+)
 
 log = logging.getLogger("eicp.kwok.gateway")
 
 ISTIO_GROUP = "networking.istio.io"
 ISTIO_VERSION = "v1"  # served by every supported release's CRDs (v1beta1/v1alpha3 objects too)
-API_TIMEOUT_S = 20.0
-POLL_S = 1.0
-CHECK_TIMEOUT_S = 30.0
-LISTEN_DEADLINE_S = 15.0
-STOP_GRACE_S = 10.0
 STAND_IN = (
     "external gateway (HAProxy {version} from Debian, in the network namespace of the gateway Service's "
     "LoadBalancer address, configured from the Gateway, VirtualService and DestinationRule read back from "
@@ -85,7 +89,7 @@ class GatewayStandIns:
     haproxy: Path
     work_dir: Path  # 0700, removed at stop: certificates, keys, configuration
     log_dir: Path  # HAProxy's logs (kept for diagnostics; no secret reaches them)
-    poll_s: float = POLL_S
+    poll_s: float = field(default_factory=KWOK_GATEWAY_POLL.seconds)
     proxies: dict[str, GatewayProxy] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
@@ -94,8 +98,7 @@ class GatewayStandIns:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
-        self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.work_dir.chmod(0o700)
+        make_private_dir(self.work_dir)
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="eicp-gateway-stand-ins", daemon=True)
@@ -104,7 +107,7 @@ class GatewayStandIns:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=API_TIMEOUT_S * 3)
+            self._thread.join(timeout=KWOK_GATEWAY_API.seconds() * 3)
             self._thread = None
         with self._lock:
             for proxy in self.proxies.values():
@@ -149,7 +152,7 @@ class GatewayStandIns:
                 self._apply(proxy, plan)
 
     def _apply(self, proxy: GatewayProxy, plan: Plan) -> None:
-        proxy.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dir(proxy.directory)
         files: dict[Path, bytes] = {}
         listeners = []
         for listener in plan.listeners:
@@ -181,10 +184,10 @@ class GatewayStandIns:
         if digest == proxy.digest and proxy.process is not None and proxy.process.running():
             return
         for path, data in files.items():
-            _write_private(path, data)
+            write_private(path, data)
         check = self.external.runner.run(
             [str(self.haproxy), "-c", "-q", "-f", str(config)],
-            timeout_s=CHECK_TIMEOUT_S,
+            timeout_s=KWOK_GATEWAY_CHECK.seconds(),
             check=False,
             attach=False,
             title=f"haproxy -c (the gateway stand-in's configuration for {proxy.host.address})",
@@ -211,23 +214,33 @@ class GatewayStandIns:
         self._note(f"gateway at {proxy.host.address}: HAProxy started ({len(listeners)} listener(s))")
 
     def _wait_listening(self, proxy: GatewayProxy, ports: list[int]) -> None:
-        deadline = time.monotonic() + LISTEN_DEADLINE_S
         waiting = set(ports)
-        while waiting and time.monotonic() < deadline:
+
+        def not_listening() -> list[int]:
             if proxy.process is None or not proxy.process.running():
                 raise RuntimeError(f"HAProxy at {proxy.host.address} exited: {_tail(proxy)}")
             for port in list(waiting):
                 with (
                     contextlib.suppress(OSError),
-                    socket.create_connection((proxy.host.address, port), timeout=1.0),
+                    socket.create_connection(
+                        (proxy.host.address, port), timeout=KWOK_GATEWAY_CONNECT.seconds()
+                    ),
                 ):
                     waiting.discard(port)
-            time.sleep(0.1)
-        if waiting:
-            raise RuntimeError(
-                f"HAProxy at {proxy.host.address} does not listen on {sorted(waiting)} after "
-                f"{LISTEN_DEADLINE_S:.0f}s: {_tail(proxy)}"
+            return sorted(waiting)
+
+        try:
+            wait_until(
+                f"HAProxy at {proxy.host.address} to listen on {sorted(ports)}",
+                not_listening,
+                KWOK_GATEWAY_LISTEN.seconds(),
+                until=lambda left: not left,
+                show=lambda left: f"not listening on {left}",
+                initial_delay_s=0.1,
+                max_delay_s=0.1,
             )
+        except WaitTimeout as timeout:
+            raise RuntimeError(f"{timeout}: {_tail(proxy)}") from None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -240,7 +253,7 @@ class GatewayStandIns:
         def istio(plural: str) -> list[Any]:
             try:
                 found: Any = custom.list_cluster_custom_object(
-                    ISTIO_GROUP, ISTIO_VERSION, plural, _request_timeout=API_TIMEOUT_S
+                    ISTIO_GROUP, ISTIO_VERSION, plural, _request_timeout=KWOK_GATEWAY_API.seconds()
                 )
             except client.ApiException as error:
                 if error.status == 404:  # Istio's CRDs not installed yet
@@ -250,10 +263,10 @@ class GatewayStandIns:
 
         core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
         services = api.sanitize_for_serialization(
-            core.list_service_for_all_namespaces(_request_timeout=API_TIMEOUT_S)
+            core.list_service_for_all_namespaces(_request_timeout=KWOK_GATEWAY_API.seconds())
         )
         deployments = api.sanitize_for_serialization(
-            apps.list_deployment_for_all_namespaces(_request_timeout=API_TIMEOUT_S)
+            apps.list_deployment_for_all_namespaces(_request_timeout=KWOK_GATEWAY_API.seconds())
         )
         objects = Objects(
             gateways=istio("gateways"),
@@ -281,7 +294,7 @@ class GatewayStandIns:
         namespace, _, name = ref.partition("/")
         try:
             found = client.CoreV1Api(self.external.api()).read_namespaced_secret(
-                name, namespace, _request_timeout=API_TIMEOUT_S
+                name, namespace, _request_timeout=KWOK_GATEWAY_API.seconds()
             )
         except client.ApiException as error:
             if error.status == 404:
@@ -317,7 +330,7 @@ class GatewayStandIns:
 
     def _end(self, proxy: GatewayProxy) -> None:
         if proxy.process is not None:
-            proxy.process.stop(grace_s=STOP_GRACE_S)
+            proxy.process.stop(grace_s=KWOK_GATEWAY_STOP.seconds())
             proxy.process = None
         shutil.rmtree(proxy.directory, ignore_errors=True)
         proxy.digest = ""
@@ -357,12 +370,6 @@ def _pod_labels(deployments: list[Any], namespace: str, selector: Mapping[str, s
 
 def _netns_argv(netns: str) -> list[str]:
     return ["ip", "netns", "exec", netns]
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def _tail(proxy: GatewayProxy, lines: int = 8) -> str:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from clusters.netns import NetnsHost
 from clusters.netns_etc import HostsFileError, NetnsEtcFiles
 from programs.runner import CommandRunner
+from run.timeouts import KWOK_HOSTNAME_LOOKUP
 from scenarios.steps import Role
 
-LOOKUP_TIMEOUT_S = 30.0
 STAND_IN = (
     "cluster DNS (kwok clusters have none: the suite's test hostname resolves through each cluster's "
     "own hosts file, /etc/netns/<its network namespace>/hosts, with hosts: files only)"
@@ -58,7 +58,7 @@ class NetnsHostnames:
         """``getent hosts`` inside the cluster's namespace: the resolver its API server uses."""
         result = self._runner.run(
             self._host(role).exec_argv(["getent", "hosts", hostname]),
-            timeout_s=LOOKUP_TIMEOUT_S,
+            timeout_s=KWOK_HOSTNAME_LOOKUP.seconds(),
             check=False,
             attach=False,
             title=f"[{role}] getent hosts {hostname} (in the cluster's network namespace)",

@@ -52,14 +52,14 @@ from clusters.kwok.pod_sandbox import (
 from clusters.kwok.pod_sandbox_logs import CriLog
 from programs.background import BackgroundProcess
 from programs.runner import CommandError
+from programs.waits import Observation, WaitTimeout, wait_until
+from run.timeouts import KWOK_ISTIOD_API, KWOK_ISTIOD_PROBE, KWOK_ISTIOD_READY, KWOK_ISTIOD_STOP
 
 log = logging.getLogger("eicp.kwok.istiod")
 CONTAINER = "discovery"
 ENTRYPOINT = "pilot-discovery"  # the pilot image's entrypoint: /usr/local/bin/pilot-discovery
-READY_DEADLINE_S = 90.0
 RESTART_BACKOFF_S = 5.0
 _LOG_TAIL = 40
-API_TIMEOUT_S = 30.0
 
 
 class NetnsHostLike(Protocol):
@@ -81,7 +81,7 @@ class IstiodHost:
     host: NetnsHostLike
     binary_for: Callable[[str], Path]  # container image -> pilot-discovery of that release
     work_dir: Path
-    ready_deadline_s: float = READY_DEADLINE_S
+    ready_deadline_s: float = field(default_factory=KWOK_ISTIOD_READY.seconds)
     restarts: int = 0
     last_error: str = ""
     _process: BackgroundProcess | None = None
@@ -105,7 +105,7 @@ class IstiodHost:
 
         try:
             found = self._apps().read_namespaced_deployment(
-                self.name, self.namespace, _request_timeout=API_TIMEOUT_S
+                self.name, self.namespace, _request_timeout=KWOK_ISTIOD_API.seconds()
             )
         except client.ApiException as error:
             if error.status == 404:
@@ -126,7 +126,7 @@ class IstiodHost:
         api = self.cluster.api()
         sets: Obj = api.sanitize_for_serialization(
             self._apps().list_namespaced_replica_set(
-                self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT_S
+                self.namespace, label_selector=selector, _request_timeout=KWOK_ISTIOD_API.seconds()
             )
         )
         hashes = {
@@ -137,7 +137,7 @@ class IstiodHost:
         }
         pods: Obj = api.sanitize_for_serialization(
             client.CoreV1Api(api).list_namespaced_pod(
-                self.namespace, label_selector=selector, _request_timeout=API_TIMEOUT_S
+                self.namespace, label_selector=selector, _request_timeout=KWOK_ISTIOD_API.seconds()
             )
         )
         running = [
@@ -238,25 +238,25 @@ class IstiodHost:
     def _wait_ready(self, container: Obj) -> None:
         probe = (container.get("readinessProbe") or {}).get("httpGet") or {"path": "/ready", "port": 8080}
         url = f"http://{_url_host(self.host.address)}:{probe.get('port', 8080)}{probe.get('path', '/ready')}"
-        deadline = time.monotonic() + self.ready_deadline_s
-        last = "no answer yet"
-        while time.monotonic() < deadline:
+
+        def ready() -> Observation[None]:
             assert self._process is not None
             if not self._process.running():
                 raise SandboxError(
                     f"istiod exited with {self._process.returncode()} before it was ready:\n{self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(url, timeout=2.0) as answer:
-                    if answer.status == 200:
-                        return
-                    last = f"HTTP {answer.status}"
+                with urllib.request.urlopen(url, timeout=KWOK_ISTIOD_PROBE.seconds()) as answer:
+                    return Observation(answer.status == 200, f"HTTP {answer.status}", None)
             except (urllib.error.URLError, OSError) as error:
-                last = str(error)
-            time.sleep(0.5)
-        raise SandboxError(
-            f"istiod not ready at {url} within {self.ready_deadline_s:.0f}s (last: {last}):\n{self.log_tail()}"
-        )
+                return Observation(False, str(error), None)
+
+        try:
+            wait_until(
+                f"istiod ready at {url}", ready, self.ready_deadline_s, initial_delay_s=0.5, max_delay_s=0.5
+            )
+        except WaitTimeout as timeout:
+            raise SandboxError(f"istiod not ready: {timeout}:\n{self.log_tail()}") from None
 
     def _route_exec_and_logs(self, pod: PodIdentity, root: Path, binary: Path, log_file: Path) -> None:
         """kwok Exec/Logs objects for the pod, so ``kubectl exec``/``logs`` reach the process."""
@@ -267,7 +267,7 @@ class IstiodHost:
                 "-f",
                 "-",
                 stdin=yaml.safe_dump_all(objects),
-                timeout_s=API_TIMEOUT_S,
+                timeout_s=KWOK_ISTIOD_API.seconds(),
                 title=f"[external] route kubectl exec/logs of {pod.namespace}/{pod.name} to the istiod host process",
             )
         except CommandError as error:
@@ -281,7 +281,7 @@ class IstiodHost:
     def stop(self, *, keep_exec: bool = False) -> None:
         """Stop the process (SIGTERM, then SIGKILL: bounded) and remove its private files."""
         if self._process is not None:
-            self._process.stop(grace_s=10.0)
+            self._process.stop(grace_s=KWOK_ISTIOD_STOP.seconds())
             self._process = None
         if self._cri is not None:
             self._cri.stop()
@@ -301,7 +301,7 @@ class IstiodHost:
                     "--ignore-not-found",
                     "--wait=false",
                     check=False,
-                    timeout_s=20.0,
+                    timeout_s=KWOK_ISTIOD_API.seconds(),
                 )
             self._exec_objects = []
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from programs.redaction import Redactor
-
-API_TIMEOUT_S = 30.0
+from run.timeouts import KWOK_ISTIOD_API
 
 
 @dataclass
@@ -35,7 +34,9 @@ class KubeObjectSource:
         from kubernetes import client
 
         try:
-            found = self._core().read_namespaced_config_map(name, namespace, _request_timeout=API_TIMEOUT_S)
+            found = self._core().read_namespaced_config_map(
+                name, namespace, _request_timeout=KWOK_ISTIOD_API.seconds()
+            )
         except client.ApiException as error:
             if error.status == 404:
                 return None
@@ -46,7 +47,9 @@ class KubeObjectSource:
         from kubernetes import client
 
         try:
-            found = self._core().read_namespaced_secret(name, namespace, _request_timeout=API_TIMEOUT_S)
+            found = self._core().read_namespaced_secret(
+                name, namespace, _request_timeout=KWOK_ISTIOD_API.seconds()
+            )
         except client.ApiException as error:
             if error.status == 404:
                 return None
@@ -79,7 +82,7 @@ class KubeObjectSource:
             )
         )
         answer = self._core().create_namespaced_service_account_token(
-            service_account, namespace, request, _request_timeout=API_TIMEOUT_S
+            service_account, namespace, request, _request_timeout=KWOK_ISTIOD_API.seconds()
         )
         token = str(answer.status.token)
         self.redactor.register(token)

@@ -19,11 +19,8 @@ import yaml
 from clusters.kwok.config import scale_node_args
 from clusters.netns import NetnsHost
 from programs.runner import CommandResult, CommandRunner
+from run.timeouts import KWOK_CREATE, KWOK_DELETE, KWOK_SCALE
 from scenarios.steps import Role
-
-CREATE_TIMEOUT_S = 180.0
-DELETE_TIMEOUT_S = 90.0
-SCALE_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -74,16 +71,16 @@ class Kwokctl:
             "--kubeconfig",
             str(kubeconfig),
             "--wait",
-            f"{int(CREATE_TIMEOUT_S - 30)}s",
-            timeout_s=CREATE_TIMEOUT_S,
+            f"{int(KWOK_CREATE.seconds() - 30)}s",
+            timeout_s=KWOK_CREATE.seconds(),
         )
 
     def scale_node(self, host: NetnsHost, role: Role, name: str) -> None:
-        self.run(host, role, *scale_node_args(role), "--name", name, timeout_s=SCALE_TIMEOUT_S)
+        self.run(host, role, *scale_node_args(role), "--name", name, timeout_s=KWOK_SCALE.seconds())
 
     def delete(self, host: NetnsHost, role: Role, name: str) -> CommandResult:
         return self.run(
-            host, role, "delete", "cluster", "--name", name, timeout_s=DELETE_TIMEOUT_S, check=False
+            host, role, "delete", "cluster", "--name", name, timeout_s=KWOK_DELETE.seconds(), check=False
         )
 
 

@@ -27,14 +27,13 @@ from typing import Any
 
 from clusters.cluster import ClusterHandle
 from clusters.netns import HostNetwork, NetnsError, NetnsHost
+from run.timeouts import KWOK_LB_API, KWOK_LB_STOP
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok.lb")
 
 POLL_S = 0.5
-API_TIMEOUT_S = 10
 MAX_HOSTS = 16
-STOP_TIMEOUT_S = 15.0
 
 ServiceKey = tuple[Role, str, str]  # (role, namespace, name)
 
@@ -73,7 +72,7 @@ class NetnsLoadBalancers:
         self._stop.set()
         thread = self._thread
         if thread is not None:
-            thread.join(timeout=STOP_TIMEOUT_S)
+            thread.join(timeout=KWOK_LB_STOP.seconds())
 
     # -- what D2's host processes and the checks ask -------------------------------------------
 
@@ -121,8 +120,8 @@ class NetnsLoadBalancers:
         core = client.CoreV1Api(cluster.api())
         services = core.list_service_for_all_namespaces(
             field_selector="spec.type=LoadBalancer",
-            timeout_seconds=API_TIMEOUT_S,
-            _request_timeout=API_TIMEOUT_S,
+            timeout_seconds=int(KWOK_LB_API.seconds()),
+            _request_timeout=KWOK_LB_API.seconds(),
         )
         for service in services.items:
             if service.metadata is None:
@@ -135,7 +134,9 @@ class NetnsLoadBalancers:
                 body: dict[str, Any] = {
                     "status": {"loadBalancer": {"ingress": [{"ip": host.address, "ipMode": "VIP"}]}}
                 }
-                core.patch_namespaced_service_status(name, namespace, body, _request_timeout=API_TIMEOUT_S)
+                core.patch_namespaced_service_status(
+                    name, namespace, body, _request_timeout=KWOK_LB_API.seconds()
+                )
                 log.info(
                     "LoadBalancer %s/%s on %s: %s (test host %s)",
                     namespace,

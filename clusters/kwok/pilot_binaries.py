@@ -21,12 +21,12 @@ from pathlib import Path
 
 from programs.runner import CommandError, CommandRunner
 from programs.tools import ToolResolver
+from run.timeouts import KWOK_PILOT_VERSION
 from scenarios.releases import IstioRelease
 
 log = logging.getLogger("eicp.kwok")
 
 TOOL = "pilot-discovery"
-VERSION_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def image_tag(image: str) -> str:
 def custom_istioctl_version(runner: CommandRunner, istioctl: Path) -> str:
     result = runner.run(
         [str(istioctl), "version", "--remote=false", "--short"],
-        timeout_s=VERSION_TIMEOUT_S,
+        timeout_s=KWOK_PILOT_VERSION.seconds(),
         title="which Istio source is the custom istioctl built from?",
         attach=False,
     )

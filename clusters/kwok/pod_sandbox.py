@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from programs.private_files import make_private_dir, write_private
+
 Obj = dict[str, Any]
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_TOKEN_SECONDS = 3607  # what the API server's admission asks for the kube-api-access volume
@@ -96,13 +98,6 @@ def container_of(template: Obj, name: str) -> Obj:
 # --- files --------------------------------------------------------------------------------
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
 def _relative(path: str) -> PurePosixPath:
     relative = PurePosixPath(path.lstrip("/"))
     if ".." in relative.parts or not relative.parts:
@@ -135,8 +130,7 @@ class Materializer:
 
     def prepare(self, template: Obj, container: Obj) -> None:
         """Create the 0700 root and write every volume the container mounts."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.root.chmod(0o700)
+        make_private_dir(self.root)
         volumes = {v["name"]: v for v in (template.get("spec") or {}).get("volumes") or []}
         mounts = list(container.get("volumeMounts") or [])
         for mount in mounts:
@@ -148,11 +142,11 @@ class Materializer:
             sub_path = mount.get("subPath")
             if sub_path:
                 if sub_path in files:
-                    _write(target, files[sub_path])
+                    write_private(target, files[sub_path])
                 continue
             target.mkdir(parents=True, exist_ok=True, mode=0o700)
             for name, data in files.items():
-                _write(target / _relative(name), data)
+                write_private(target / _relative(name), data)
         automount = (template.get("spec") or {}).get("automountServiceAccountToken", True)
         if automount and not any(m.get("mountPath") == SERVICE_ACCOUNT_DIR for m in mounts):
             self._service_account_volume()
@@ -162,9 +156,9 @@ class Materializer:
         target = self.root / _relative(SERVICE_ACCOUNT_DIR)
         ca = self._config_map_or_fail("kube-root-ca.crt", optional=False)
         token = self.source.token(self.pod.namespace, self.pod.service_account, None, DEFAULT_TOKEN_SECONDS)
-        _write(target / "token", token.encode())
-        _write(target / "ca.crt", ca["ca.crt"])
-        _write(target / "namespace", self.pod.namespace.encode())
+        write_private(target / "token", token.encode())
+        write_private(target / "ca.crt", ca["ca.crt"])
+        write_private(target / "namespace", self.pod.namespace.encode())
 
     def _config_map_or_fail(self, name: str, *, optional: bool) -> dict[str, bytes]:
         data = self.source.config_map(self.pod.namespace, name)

@@ -6,6 +6,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from run.timeouts import KWOK_LOG_FOLLOWER
+
 
 class CriLog:
     """Follows a process's raw output file and rewrites it as a CRI log, the format kwok's
@@ -27,7 +29,7 @@ class CriLog:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10.0)
+            self._thread.join(timeout=KWOK_LOG_FOLLOWER.seconds())
             self._thread = None
         self.pump(final=True)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from clusters.netns import IpCli, NetnsError
 from clusters.preflight import PreflightError, Problem, available_memory_mib
 from programs.runner import CommandError, CommandRunner
+from run.timeouts import KWOK_HAPROXY_VERSION
 
 MEMORY_PER_CLUSTER_MIB = 600
 MEMORY_PER_ISTIOD_MIB = 300
@@ -36,7 +37,6 @@ HAPROXY_FIX = (
     "install HAProxy 2.6 or newer (Debian 12/Ubuntu: 'apt-get install haproxy'; ci/selftest.sh does)"
 )
 CURL_FIX = "install curl (Debian/Ubuntu: 'apt-get install curl')"
-VERSION_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def check_haproxy(runner: CommandRunner, name: str = "haproxy") -> tuple[list[Pr
         )
     try:
         output = runner.run(
-            [found, "-v"], timeout_s=VERSION_TIMEOUT_S, attach=False, title="haproxy -v"
+            [found, "-v"], timeout_s=KWOK_HAPROXY_VERSION.seconds(), attach=False, title="haproxy -v"
         ).stdout
     except CommandError as error:
         return [Problem(f"'{found} -v' fails: {' '.join(str(error).split())[:300]}", HAPROXY_FIX)], None, ""
@@ -144,6 +144,19 @@ def check_curl(name: str = "curl") -> tuple[list[Problem], Path | None]:
             Problem(f"no {name!r} executable on PATH (it runs the hostname probe in kwok mode)", CURL_FIX)
         ], None
     return [], Path(found)
+
+
+def host_preflight(runner: CommandRunner) -> None:
+    """What the host needs before any tool is resolved (the memory check waits for the cluster count)."""
+    problems = [
+        *check_root(),
+        *check_iproute2(runner),
+        *check_loopback(),
+        *check_haproxy(runner)[0],
+        *check_curl()[0],
+    ]
+    if problems:
+        raise PreflightError(problems)
 
 
 def kwok_preflight(

@@ -33,11 +33,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
+from clusters.capabilities import ProviderCapabilities
 from clusters.cluster import ClusterHandle, ProviderError, Topology
 from clusters.kubeconfig import save_kubeconfig
+from clusters.kwok.capabilities import CAPABILITIES, STAND_INS
 from clusters.kwok.config import (
     KwokBinaries,
     dump_config,
@@ -55,28 +58,23 @@ from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
 from clusters.kwok.preflight import HostPrograms, check_memory, kwok_preflight
 from clusters.kwok.proxy_configs import SyntheticProxyConfigs
 from clusters.kwok.stand_ins import ExternalStandIns, stand_in_texts
-from clusters.kwok.sweep import kept_message, mark_kept, sweep_leftovers
+from clusters.kwok.sweep import kept_message, mark_kept, registry_of, sweep_leftovers
 from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
-from clusters.kwok.xds_proxies import StepRecordLike, SyntheticProxies, build_synthetic_proxies
+from clusters.kwok.xds_proxies import SyntheticProxies, build_synthetic_proxies
 from clusters.names import RunIdentity, worker_for_names
 from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost
 from clusters.networks import ROLE_NETWORKS
 from clusters.preflight import PreflightError
-from clusters.provider import ProviderContext
+from clusters.provider import ProviderContext, StepRecordLike
 from clusters.run_registry import ClusterRecord, RunRegistry
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tool_policy import KWOK_MODE_TOOLS
+from run.timeouts import KWOK_NODES_READY
 from scenarios.releases import load_pins
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok")
-
-NODES_READY_TIMEOUT_S = 120.0
-STAND_INS = (
-    "LoadBalancer addresses (network-namespace hosts)",
-    "nodes (kwok: no kubelet, no container runtime; pods get a status, never containers)",
-)
 
 
 class KwokProvisioningError(ProviderError):
@@ -103,8 +101,8 @@ class KwokProvider:
     redactor: Redactor
     ip: IpCli
     programs: HostPrograms
+    capabilities: ClassVar[ProviderCapabilities] = CAPABILITIES
     log_dir: Path | None = None  # the stand-ins' logs worth keeping (no secrets): the report's
-    mode: str = "kwok"
     network: HostNetwork | None = None
     cluster_hosts: dict[Role, NetnsHost] = field(default_factory=dict)
     handles: dict[Role, ClusterHandle] = field(default_factory=dict)
@@ -159,11 +157,10 @@ class KwokProvider:
         assert self.network is not None  # no cluster DNS: names resolve through the hosts files
         hostnames = NetnsHostnames(lambda: dict(self.cluster_hosts), self.network.etc, self.runner)
         return Topology(
-            mode="kwok",
+            self.capabilities,
             clusters=dict(self.handles),
             prefix=self.identity.prefix,
             hostnames=hostnames,
-            cluster_dns=False,
             proxy_configs=SyntheticProxyConfigs(lambda: self.proxies),
         )
 
@@ -210,10 +207,8 @@ class KwokProvider:
             self._delete_all()
             self.kept_message = None
 
-    # -- what the istiod host processes ask (clusters/kwok/istiod_host.py) ----------------------
-
     def cluster_host(self, role: Role) -> NetnsHost:
-        """The test host (network namespace) ``role``'s cluster runs in."""
+        """The test host (network namespace) ``role``'s cluster runs in (clusters/kwok/istiod_host.py asks)."""
         return self.cluster_hosts[role]
 
     # -- bring-up -----------------------------------------------------------------------------
@@ -261,8 +256,8 @@ class KwokProvider:
             created_by_suite=True,
         )
         handle.kubectl(
-            "wait", "--for=condition=Ready", "node", "--all", f"--timeout={int(NODES_READY_TIMEOUT_S)}s",
-            timeout_s=NODES_READY_TIMEOUT_S + 15,
+            "wait", "--for=condition=Ready", "node", "--all", f"--timeout={int(KWOK_NODES_READY.seconds())}s",
+            timeout_s=KWOK_NODES_READY.seconds() + 15,
             title=f"[{role}] kwok node Ready",
         )  # fmt: skip
         log.info("kwok cluster %s (%s) ready at %s in %.1f s", name, role, server, time.monotonic() - started)
@@ -393,7 +388,7 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         ),
         binaries=binaries,
         kwokctl=Kwokctl(context.runner, tools["kwokctl"].path, tools["kubectl"].path, workdir),
-        registry=RunRegistry(context.state_dir / "kwok"),
+        registry=registry_of(context.state_dir),
         run_dir=context.run_dir,
         runner=context.runner,
         redactor=context.redactor,

@@ -1,20 +1,63 @@
-"""The kwok provider's leftovers: what a kept cluster set's message says, and the sweep of
-finished earlier runs (their network namespaces, processes first, and their bridges)."""
+"""The kwok provider's leftovers: what a kill right now would leave of this run and how to
+remove it (``kwok_leftovers``, asked by a signal handler: files only, no commands), and the
+sweep of finished earlier runs (their network namespaces, processes first, and their bridges)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
+from clusters.capabilities import LeftoverScope
 from clusters.kwok.config import leftover_owner
 from clusters.names import RunIdentity
-from clusters.netns import HostNetwork, IpCli, delete_netns
+from clusters.netns import HostNetwork, IpCli, delete_netns, short_link_name
 from clusters.netns_etc import NetnsEtcFiles
 from clusters.run_registry import RunRegistry
+from run.timeouts import KWOK_SWEEP_GRACE
 
 log = logging.getLogger("eicp.kwok")
 
-SWEEP_GRACE_S = 3.0  # leftover test clusters: no data worth a graceful shutdown
+NETNS_DIR = Path("/run/netns")  # where `ip netns add` names its namespaces
+SYS_NET = Path("/sys/class/net")
+
+
+def registry_of(state_dir: Path) -> RunRegistry:
+    """The kwok provider's own host registry (clusters/run_registry.py) in the suite's state dir."""
+    return RunRegistry(state_dir / "kwok")
+
+
+def kwok_leftovers(scope: LeftoverScope) -> list[str]:
+    """This process's network namespaces (its kwok clusters and test hosts) and its bridge, each
+    with the command that removes it; nothing once the run is kept on purpose."""
+    netns_dir, sys_net = NETNS_DIR, SYS_NET
+    records = registry_of(scope.state_dir).records()
+    if any(r.run_id == scope.run_id and r.worker == scope.worker and r.kept for r in records):
+        return []
+    names: list[str] = []
+    with contextlib.suppress(OSError):
+        names = sorted(
+            entry.name
+            for entry in netns_dir.iterdir()
+            if leftover_owner(scope.prefix, entry.name) == (scope.run_id, scope.worker)
+        )
+    owner = f"{scope.prefix}-{scope.run_id}" + (f"-{scope.worker}" if scope.worker else "")
+    bridge = short_link_name("ekb", owner)
+    lines = []
+    if names:
+        lines.append(f"kwok clusters and test hosts of this run (network namespaces): {', '.join(names)}")
+        lines.append(
+            f"  delete them: for ns in {' '.join(names)}; do ip netns pids $ns | xargs -r kill -9; "
+            "ip netns delete $ns; done"
+        )
+    if (sys_net / bridge).exists():
+        lines.append(f"bridge {bridge} ({owner}): ip link delete {bridge}")
+    if lines:
+        lines.append(
+            f"  or run the suite again in kwok mode with --cluster-prefix {scope.prefix}: its sweep "
+            "deletes the network namespaces and bridges of finished runs with that prefix"
+        )
+    return lines
 
 
 def sweep_leftovers(
@@ -34,7 +77,7 @@ def sweep_leftovers(
     swept = [name for name in ip.netns_names() if leftover(name)]
     if swept:
         log.info("deleting leftover network namespaces of earlier runs: %s", ", ".join(swept))
-        delete_netns(ip, swept, SWEEP_GRACE_S, etc)
+        delete_netns(ip, swept, KWOK_SWEEP_GRACE.seconds(), etc)
     for name in swept:
         registry.forget(name)
     for name in etc.names():  # files whose namespace is already gone (a crash between the two)

@@ -26,21 +26,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clusters.cluster import ClusterHandle
-from clusters.kwok.istiod_host import API_TIMEOUT_S, IstiodHost, NetnsHostLike
+from clusters.kwok.capabilities import ISTIOD_NAMESPACES
+from clusters.kwok.istiod_host import IstiodHost, NetnsHostLike
 from clusters.kwok.pod_sandbox import SandboxError
 from programs.runner import CommandError
+from programs.waits import WaitTimeout, wait_until
+from run.timeouts import KWOK_ISTIOD_API, KWOK_STAND_INS_STOP
 
 log = logging.getLogger("eicp.kwok.workloads")
 ISTIOD_SELECTOR = "app=istiod"
 POLL_S = 1.0
-STOP_DEADLINE_S = 60.0
 STAND_INS = (  # "component (how it is stood in)", as the reports list them
     "external istiod Deployment (the real pilot-discovery as a host process, built from the Deployment, "
     "in a network namespace and address of its own, reached through the gateway's stand-in)",
@@ -82,7 +83,7 @@ class IstiodStandIns:
     # Only the external control plane: the external cluster's own istio-system istiod (the
     # default profile the gateway's IstioOperator installs) serves nothing but the gateway,
     # which kwok mode stands in for, so it is not run (see STAND_INS).
-    namespaces: tuple[str, ...] = ("external-istiod",)
+    namespaces: tuple[str, ...] = ISTIOD_NAMESPACES
     poll_s: float = POLL_S
     shim_dir: Path | None = None  # a directory on the kwok controllers' PATH (default: work_dir/exec-bin)
     hosts: dict[tuple[str, str], IstiodHost] = field(default_factory=dict)
@@ -103,7 +104,7 @@ class IstiodStandIns:
         """Stop the watcher, then every istiod process (bounded), and delete their exec routes."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=STOP_DEADLINE_S)
+            self._thread.join(timeout=KWOK_STAND_INS_STOP.seconds())
             self._thread = None
         with self._lock:
             for host in self.hosts.values():
@@ -118,7 +119,7 @@ class IstiodStandIns:
         api = self.external.api()
         found: Any = api.sanitize_for_serialization(
             client.AppsV1Api(api).list_deployment_for_all_namespaces(
-                label_selector=ISTIOD_SELECTOR, _request_timeout=API_TIMEOUT_S
+                label_selector=ISTIOD_SELECTOR, _request_timeout=KWOK_ISTIOD_API.seconds()
             )
         )
         present = {
@@ -151,14 +152,22 @@ class IstiodStandIns:
 
     def wait_running(self, deadline_s: float) -> list[IstiodHost]:
         """Block until at least one istiod process runs (for tests and diagnostics)."""
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
+
+        def running() -> list[IstiodHost]:
             with self._lock:
-                running = [host for host in self.hosts.values() if host.running()]
-            if running:
-                return running
-            time.sleep(0.5)
-        raise TimeoutError(f"no istiod process running after {deadline_s:.0f}s; events: {self.events[-5:]}")
+                return [host for host in self.hosts.values() if host.running()]
+
+        try:
+            return wait_until(
+                "an istiod host process to run",
+                running,
+                deadline_s,
+                show=lambda hosts: f"{len(hosts)} running; events: {self.events[-5:]}",
+                initial_delay_s=0.5,
+                max_delay_s=0.5,
+            )
+        except WaitTimeout as timeout:
+            raise TimeoutError(f"no istiod process running: {timeout}") from None
 
     def describe(self) -> str:
         with self._lock:

@@ -25,39 +25,27 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from clusters.cluster import ClusterHandle, ProviderError
 from clusters.kwok.pilot_binaries import pilot_source
-from clusters.provider import ProviderContext
+from clusters.provider import ProviderContext, StepRecordLike
 from programs.background import BackgroundProcess
+from programs.private_files import make_private_dir, write_private
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.waits import wait_until
 from programs.xds_client import XdsClientBuild, XdsClientUnavailable, go_revision_of
+from run.timeouts import KWOK_PROXY_SYNC
 from scenarios.releases import IstioRelease, load_pins
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok.xds")
 
 PROXY_CONTAINER = "istio-proxy"
-SYNC_DEADLINE_S = 90.0
 TOKEN_DURATION = "2h"
 STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; no Envoy, no traffic)"
 TOKEN_VOLUME = "istio-token"  # the projected token the injector mounts for istio-agent
-
-
-class StepRecordLike(Protocol):
-    """What ``install.installer.StepRecord`` tells about a finished step."""
-
-    @property
-    def role(self) -> Role: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def phase(self) -> str: ...
-    @property
-    def outcome(self) -> str: ...
 
 
 @dataclass
@@ -149,7 +137,7 @@ class SyntheticProxies:
         env = container_env(pod, PROXY_CONTAINER)
         account = spec.get("serviceAccountName") or "default"
         home = self.work_dir / cluster.role / namespace / name
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dir(home)
         # The token is a secret: not attached, and registered with the redactor at once.
         audience = token_audience(pod)
         token = cluster.runner.run(
@@ -173,7 +161,7 @@ class SyntheticProxies:
             attach=False,
         ).stdout.strip()
         self.redactor.register(token)
-        _write_private(home / "token", token)
+        write_private(home / "token", token)
         root = cluster.kubectl(
             "get",
             "configmap",
@@ -183,8 +171,8 @@ class SyntheticProxies:
             "-o",
             "jsonpath={.data.root-cert\\.pem}",
         ).stdout
-        _write_private(home / "root-cert.pem", root)
-        _write_private(home / "metadata.json", json.dumps(node_metadata(pod, env)))
+        write_private(home / "root-cert.pem", root)
+        write_private(home / "metadata.json", json.dumps(node_metadata(pod, env)))
         out_file = home / "xds.json"
         netns = ["ip", "netns", "exec", self.netns_of(cluster.role)] if self.netns_of else []
         process = self.runner.start(
@@ -231,7 +219,7 @@ class SyntheticProxies:
         wait_until(
             f"synthetic proxy of {proxy.namespace}/{proxy.pod} ({proxy.cluster}) to receive CDS and EDS",
             state,
-            deadline_s=SYNC_DEADLINE_S,
+            deadline_s=KWOK_PROXY_SYNC.seconds(),
             until=lambda s: s == "synced" or s.startswith("exited"),
             show=lambda s: s,
         )
@@ -346,11 +334,6 @@ def _cluster_internal(address: str) -> bool:
     return host.endswith((".svc", ".svc.cluster.local"))
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text(text)
-
-
 def _tail(path: Path, lines: int = 5) -> str:
     try:
         return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -374,5 +357,5 @@ def build_synthetic_proxies(context: ProviderContext, release: IstioRelease) -> 
     except XdsClientUnavailable as error:
         raise ProviderError(str(error)) from None
     work_dir = context.run_dir / "kwok" / "xds"
-    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(work_dir)
     return SyntheticProxies(binary, context.runner, context.redactor, work_dir)

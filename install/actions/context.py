@@ -22,8 +22,20 @@ from install.hostname import KindNodes
 from install.kubectl import dump, server_side_apply
 from install.ledger import Ledger, ObjectRef, documents_of, refs_from_output
 from install.snapshot import take_snapshot
+from programs.private_files import write_private
 from programs.runner import CommandError, CommandResult
 from programs.waits import Backoff
+from run.timeouts import (
+    INSTALL_COMMAND,
+    INSTALL_DELETE,
+    INSTALL_HELM,
+    INSTALL_ISTIOCTL,
+    INSTALL_MANIFEST_APPLY,
+    INSTALL_PUBLISH,
+    INSTALL_REMOTE_SECRET,
+    INSTALL_WAIT,
+    Deadline,
+)
 from scenarios.facts import Facts
 from scenarios.pki import SuitePki
 from scenarios.releases import IstioRelease
@@ -32,16 +44,16 @@ from scenarios.steps import Action, Role, Step
 T = TypeVar("T")
 log = logging.getLogger("eicp.installer")
 
-DEFAULT_TIMEOUTS_S: dict[Action, float] = {
-    Action.ISTIOCTL_INSTALL: 900.0,
-    Action.MANIFEST_GENERATE_APPLY: 300.0,
-    Action.HELM_INSTALL: 600.0,
-    Action.WAIT: 300.0,
-    Action.REMOTE_SECRET: 120.0,
-    Action.DELETE: 300.0,
-    Action.PUBLISH_HOSTNAME: 300.0,
+# A step's deadline when it names none (``deadline_s``): by action, else INSTALL_COMMAND.
+ACTION_DEADLINES: dict[Action, Deadline] = {
+    Action.ISTIOCTL_INSTALL: INSTALL_ISTIOCTL,
+    Action.MANIFEST_GENERATE_APPLY: INSTALL_MANIFEST_APPLY,
+    Action.HELM_INSTALL: INSTALL_HELM,
+    Action.WAIT: INSTALL_WAIT,
+    Action.REMOTE_SECRET: INSTALL_REMOTE_SECRET,
+    Action.DELETE: INSTALL_DELETE,
+    Action.PUBLISH_HOSTNAME: INSTALL_PUBLISH,
 }
-DEFAULT_COMMAND_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ class ActionContext:
     def timeout(self, step: Step) -> float:
         if "deadline_s" in step.params:
             return float(step.params["deadline_s"])
-        return DEFAULT_TIMEOUTS_S.get(step.action, DEFAULT_COMMAND_TIMEOUT_S)
+        return ACTION_DEADLINES.get(step.action, INSTALL_COMMAND).seconds()
 
     def apply(
         self, cluster: ClusterHandle, documents: str, step: Step, *extra: str, title: str | None = None
@@ -113,12 +125,7 @@ class ActionContext:
 
     def write_private(self, step: Step, name: str, text: str) -> Path:
         """A file only this user reads, under ``<work dir>/<role>/`` (IstioOperators, values)."""
-        directory = self.work_dir / step.role
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        path.chmod(0o600)
-        return path
+        return write_private(self.work_dir / step.role / name, text)
 
 
 def param(step: Step, key: str, kind: type[T]) -> T:

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 
+from clusters.capabilities import Capability
 from clusters.cluster import ClusterHandle, HostnamePublishing
 from install.actions.context import ActionContext, param
 from install.faults import EnvironmentFault, PlanError
@@ -32,15 +33,13 @@ from install.hostname import (
     probe_manifests,
     probe_names,
 )
-from install.hostname import probe as probe_module
-from install.kubectl import POLL_COMMAND_TIMEOUT_S, dump, get_json
+from install.kubectl import dump, get_json
 from programs.runner import CommandError
 from programs.waits import Observation, WaitTimeout, wait_until
+from run.timeouts import INSTALL_POLL, INSTALL_PROBE_RUN, INSTALL_PROBE_START
 from scenarios.dns_tls import publishes_hostname
 from scenarios.pki import PRIVATE_MATERIAL
 from scenarios.steps import Action, Step
-
-PROBE_RUN_ALLOWANCE_S = 30.0  # the script's own deadline bounds it; this bounds the process
 
 
 def publish_hostname(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
@@ -49,13 +48,15 @@ def publish_hostname(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> 
     publishing (``Topology.hostnames``, kwok: the clusters' hosts files)."""
     hostname, scopes = param(step, "hostname", str), param(step, "scopes", list)
     provider = ctx.topology.hostnames
-    nodes = ctx.nodes if ctx.topology.mode == "kind" else None
+    node_access = ctx.topology.can(Capability.NODE_CONTAINERS)
+    nodes = ctx.nodes if node_access else None
     remove = bool(step.params.get("remove"))
     if provider is None and nodes is None and not remove:
         why = (
             "the installer was given no access to the kind node containers (no kind binary)"
-            if ctx.topology.mode == "kind"
-            else f"the suite publishes its own test name only in clusters it creates ({ctx.topology.mode} mode)"
+            if node_access
+            else ctx.topology.capabilities.why_not(Capability.PUBLISHES_HOSTNAMES)
+            or f"{ctx.topology.capabilities.clusters} declare no way to publish a name"
         )
         raise PlanError(
             f"step {step.name!r}: cannot publish {hostname} in {cluster.name}: {why}. The remote API "
@@ -110,7 +111,7 @@ def precondition(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str 
         )
         _probe_in_pod_network(ctx, step, cluster, request, provider)
         return None
-    if ctx.nodes is not None and ctx.topology.mode == "kind":
+    if ctx.nodes is not None and ctx.topology.can(Capability.NODE_CONTAINERS):
         nodes = ctx.nodes
         _check_resolution(
             ctx, step, cluster, request,
@@ -233,7 +234,7 @@ def _probe_in_pod_network(
     where = f"the network namespace of {cluster.name} (the host's sh and curl stand in for the probe pod)"
     result = cluster.runner.run(
         argv,
-        timeout_s=request.deadline_s + PROBE_RUN_ALLOWANCE_S,
+        timeout_s=request.deadline_s + INSTALL_PROBE_RUN.seconds(),
         check=False,
         title=f"[{cluster.role}] probe {request.hostname} on ports {', '.join(map(str, request.ports))}",
     )
@@ -251,7 +252,7 @@ def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, requ
     try:
         cluster.kubectl(
             "create", "-f", "-", stdin=dump(probe_manifests(request, suffix)),
-            timeout_s=POLL_COMMAND_TIMEOUT_S,
+            timeout_s=INSTALL_POLL.seconds(),
             title=f"[{cluster.role}] probe {request.hostname} from pod {namespace}/{pod}",
         )  # fmt: skip
 
@@ -266,7 +267,7 @@ def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, requ
             finished = wait_until(
                 f"probe pod {namespace}/{pod} to finish",
                 observe,
-                request.deadline_s + probe_module.PROBE_START_ALLOWANCE_S,
+                request.deadline_s + INSTALL_PROBE_START.seconds(),
                 backoff=ctx.poll,
             ).value
         except WaitTimeout as timeout:
@@ -277,7 +278,7 @@ def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, requ
         exit_code = finished[2] if finished is not None and finished[2] is not None else -1
         logs = cluster.kubectl(
             "logs", f"pod/{pod}", "-n", namespace, "-c", PROBE_CONTAINER,
-            timeout_s=POLL_COMMAND_TIMEOUT_S, check=False,
+            timeout_s=INSTALL_POLL.seconds(), check=False,
         ).stdout  # fmt: skip
         fault = probe_fault(request, exit_code, logs, where)
         if fault is not None:
@@ -287,5 +288,5 @@ def _probe_from_pod(ctx: ActionContext, step: Step, cluster: ClusterHandle, requ
             cluster.kubectl(
                 "delete", "--ignore-not-found", "--wait=false", "-n", namespace,
                 f"pod/{pod}", f"configmap/{configmap}",
-                timeout_s=POLL_COMMAND_TIMEOUT_S,
+                timeout_s=INSTALL_POLL.seconds(),
             )  # fmt: skip

@@ -14,9 +14,10 @@ from pathlib import Path
 from clusters.cluster import ClusterHandle
 from install.actions.context import ActionContext, param
 from install.faults import PlanError
-from install.kubectl import POLL_COMMAND_TIMEOUT_S, dump, tolerant_delete
+from install.kubectl import dump, tolerant_delete
 from install.ledger import OBJECT_COLUMNS, ObjectRef, parse_object_columns
 from programs.runner import CommandError, CommandResult
+from run.timeouts import INSTALL_POLL
 from scenarios.steps import Step
 
 log = logging.getLogger("eicp.installer")
@@ -61,7 +62,7 @@ def _labelled(ctx: ActionContext, cluster: ClusterHandle) -> set[ObjectRef] | No
         result = cluster.kubectl(
             "get", ",".join(ISTIOCTL_NAMESPACED_KINDS), "--all-namespaces", "-l", ISTIOCTL_COMPONENT_LABEL,
             "-o", OBJECT_COLUMNS, "--no-headers",
-            timeout_s=POLL_COMMAND_TIMEOUT_S,
+            timeout_s=INSTALL_POLL.seconds(),
             title=f"[{cluster.role}] the objects istioctl labels as its own",
         )  # fmt: skip
     except CommandError as error:

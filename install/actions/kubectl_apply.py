@@ -10,7 +10,6 @@ from install.faults import PlanError
 from install.kubectl import (
     FIELD_MANAGER,
     NOT_FOUND,
-    POLL_COMMAND_TIMEOUT_S,
     create_tolerant,
     dump,
     namespace_args,
@@ -18,6 +17,7 @@ from install.kubectl import (
 )
 from install.ledger import documents_of
 from programs.runner import CommandError
+from run.timeouts import INSTALL_POLL
 from scenarios.steps import Step
 
 
@@ -103,7 +103,7 @@ def install_gateway_api_crds(ctx: ActionContext, step: Step, cluster: ClusterHan
     """Seed 001: ``kubectl get crd ... || kubectl kustomize <source> | kubectl apply -f -``."""
     probe = param(step, "skip_if_present", str)
     try:
-        cluster.kubectl("get", probe, "-o", "name", timeout_s=POLL_COMMAND_TIMEOUT_S)
+        cluster.kubectl("get", probe, "-o", "name", timeout_s=INSTALL_POLL.seconds())
         return None  # present (installed by someone else or an earlier run): leave them be
     except CommandError as error:
         if not NOT_FOUND.search(error.stderr):

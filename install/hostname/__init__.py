@@ -45,7 +45,7 @@ from install.hostname.names import (
     check_hostname,
     check_scopes,
 )
-from install.hostname.nodes import HOSTS_EDIT_SCRIPT, QUERY_TIMEOUT_S, KindNodes, hosts_line, hosts_mark
+from install.hostname.nodes import HOSTS_EDIT_SCRIPT, KindNodes, hosts_line, hosts_mark
 from install.hostname.probe import (
     HANDSHAKE_DONE,
     PROBE_CA_DIR,
@@ -53,7 +53,6 @@ from install.hostname.probe import (
     PROBE_CONTAINER,
     PROBE_LINE,
     PROBE_SCRIPT,
-    PROBE_START_ALLOWANCE_S,
     ProbeAttempt,
     ProbeRequest,
     client_image,
@@ -94,8 +93,6 @@ __all__ = [
     "PROBE_CONTAINER",
     "PROBE_LINE",
     "PROBE_SCRIPT",
-    "PROBE_START_ALLOWANCE_S",
-    "QUERY_TIMEOUT_S",
     "SCOPES",
     "HostnameFault",
     "HostnamePublisher",

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from install.hostname.names import MARK, HostnameFault
 from programs.runner import CommandResult, CommandRunner
-
-QUERY_TIMEOUT_S = 60.0
+from run.timeouts import INSTALL_NODE_QUERY
 
 
 def hosts_mark(hostname: str) -> str:
@@ -52,7 +51,7 @@ class KindNodes:
     def names(self, cluster: str) -> list[str]:
         result = self.runner.run(
             [self.kind_bin, "get", "nodes", "--name", cluster],
-            timeout_s=QUERY_TIMEOUT_S,
+            timeout_s=INSTALL_NODE_QUERY.seconds(),
             title=f"kind get nodes --name {cluster}",
         )
         names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
@@ -64,7 +63,7 @@ class KindNodes:
         """``docker exec <node> sh -c <script> eicp <args...>``: values travel as arguments."""
         return self.runner.run(
             [self.docker_bin, "exec", node, "sh", "-c", script, "eicp", *args],
-            timeout_s=QUERY_TIMEOUT_S,
+            timeout_s=INSTALL_NODE_QUERY.seconds(),
             check=check,
             title=title,
         )
@@ -73,7 +72,7 @@ class KindNodes:
         """(first address, raw answer) of ``getent hosts`` on the node: what its resolver sees."""
         result = self.runner.run(
             [self.docker_bin, "exec", node, "getent", "hosts", hostname],
-            timeout_s=QUERY_TIMEOUT_S,
+            timeout_s=INSTALL_NODE_QUERY.seconds(),
             check=False,
             title=f"[{node}] getent hosts {hostname}",
         )

@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 
 from install.hostname.publisher import COREDNS_CONFIGMAP, COREDNS_NAMESPACE
+from run.timeouts import INSTALL_PROBE_START
 
 PROBE_CA_DIR = "/etc/eicp-probe"
 PROBE_CA_KEY = "ca.pem"
 PROBE_CONTAINER = "probe"
-PROBE_START_ALLOWANCE_S = 120  # scheduling and an image pull, on top of the probe's own deadline
 PROBE_LINE = re.compile(r"^eicp-probe port=(\d+) rc=(\d+) ip=(\S*) (.*)$", re.MULTILINE)
 # Exit codes after which the TLS handshake (and the verification) had succeeded: curl got as
 # far as HTTP, and what the HTTP server behind the gateway answers is not this check's concern.
@@ -86,7 +86,7 @@ def probe_manifests(request: ProbeRequest, suffix: str) -> list[dict[str, Any]]:
         "spec": {
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 0,
-            "activeDeadlineSeconds": int(request.deadline_s) + PROBE_START_ALLOWANCE_S,
+            "activeDeadlineSeconds": int(request.deadline_s) + INSTALL_PROBE_START.seconds(),
             "automountServiceAccountToken": False,
             "containers": [container],
         },

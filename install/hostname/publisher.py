@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from clusters.cluster import ClusterHandle
 from install.hostname.corefile import corefile_with, corefile_without, reloads_itself
 from install.hostname.names import HostnameFault, PublishRefused, check_address, check_hostname, check_scopes
-from install.hostname.nodes import HOSTS_EDIT_SCRIPT, QUERY_TIMEOUT_S, KindNodes, hosts_line, hosts_mark
+from install.hostname.nodes import HOSTS_EDIT_SCRIPT, KindNodes, hosts_line, hosts_mark
 from programs.runner import CommandError
+from programs.waits import Backoff, retry
+from run.timeouts import INSTALL_NODE_QUERY, INSTALL_PUBLISH
 
 COREDNS_NAMESPACE = "kube-system"
 COREDNS_CONFIGMAP = "coredns"
@@ -37,7 +37,7 @@ class HostnamePublisher:
 
     cluster: ClusterHandle
     nodes: KindNodes | None
-    timeout_s: float = 300.0
+    timeout_s: float = field(default_factory=INSTALL_PUBLISH.seconds)
 
     def publish(self, hostname: str, address: str, scopes: Sequence[object]) -> None:
         hostname, wanted = check_hostname(hostname), check_scopes(scopes)
@@ -84,19 +84,20 @@ class HostnamePublisher:
                 "-f",
                 "-",
                 stdin=json.dumps(configmap),
-                timeout_s=QUERY_TIMEOUT_S,
+                timeout_s=INSTALL_NODE_QUERY.seconds(),
                 title=f"[{self.cluster.role}] kubectl replace configmap/{COREDNS_CONFIGMAP} "
                 f"(Corefile block for {hostname})",
             )
             return not reloads_itself(wanted)
 
-        retrying = Retrying(
-            stop=stop_after_attempt(CONFLICT_ATTEMPTS),
-            wait=wait_exponential(multiplier=0.2, max=2.0),
-            retry=retry_if_exception(_is_conflict),
-            reraise=True,
+        changed = retry(
+            f"the Corefile edit in {self.cluster.name}",
+            attempt,
+            CONFLICT_ATTEMPTS,
+            transient=_is_conflict,
+            backoff=Backoff(0.2, 2.0),
         )
-        if retrying(attempt):
+        if changed:
             self._restart_coredns()
 
     def _coredns_configmap(self, missing_ok: bool) -> dict[str, Any] | None:
@@ -108,7 +109,7 @@ class HostnamePublisher:
                 COREDNS_NAMESPACE,
                 "-o",
                 "json",
-                timeout_s=QUERY_TIMEOUT_S,
+                timeout_s=INSTALL_NODE_QUERY.seconds(),
             )
         except CommandError as error:
             if not _NOT_FOUND.search(error.stderr):
@@ -126,7 +127,12 @@ class HostnamePublisher:
     def _restart_coredns(self) -> None:
         """CoreDNS without ``reload`` reads its Corefile only at start."""
         self.cluster.kubectl(
-            "rollout", "restart", COREDNS_DEPLOYMENT, "-n", COREDNS_NAMESPACE, timeout_s=QUERY_TIMEOUT_S
+            "rollout",
+            "restart",
+            COREDNS_DEPLOYMENT,
+            "-n",
+            COREDNS_NAMESPACE,
+            timeout_s=INSTALL_NODE_QUERY.seconds(),
         )
         self.cluster.kubectl(
             "rollout",
@@ -159,7 +165,7 @@ class HostnamePublisher:
         """node name -> the hosts file the running kube-apiserver container reads."""
         result = self.cluster.kubectl(
             "get", "pods", "-n", COREDNS_NAMESPACE, "-l", APISERVER_SELECTOR, "-o", "json",
-            timeout_s=QUERY_TIMEOUT_S,
+            timeout_s=INSTALL_NODE_QUERY.seconds(),
         )  # fmt: skip
         files: dict[str, str] = {}
         for pod in json.loads(result.stdout).get("items") or []:

@@ -29,9 +29,8 @@ from programs.pins import istio, kind_images, sail, tools, yaml_edit
 from programs.pins.model import Finding, Status, Upstream
 from scenarios.common import ScenarioUnavailable
 from scenarios.facts import Facts
-from scenarios.registry import render
+from scenarios.registry import SCENARIO_IDS, render
 from scenarios.releases import VERSIONS_FILE, Pins, parse_pins
-from scenarios.steps import SCENARIO_IDS
 
 TO_UPDATE = (Status.STALE, Status.END_OF_LIFE)
 

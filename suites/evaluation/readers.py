@@ -17,6 +17,7 @@ import yaml
 
 from clusters.cluster import ClusterHandle, Topology
 from install.upgrade_outcome import InstalledScenarioView
+from run.timeouts import CHECK_CURL_CONNECT, CHECK_CURL_MAX, CHECK_READ
 from scenarios.expectations import IngressExpectation, ScenarioExpectations
 from scenarios.steps import Role
 from suites.evaluation.evaluators.controlplane import ISTIOD_CONTAINER
@@ -28,10 +29,6 @@ from suites.evaluation.evaluators.validation import Probe, ProbeOutcome
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 LOCAL_INJECTOR_SELECTORS = ("app=istiod", "app=sidecar-injector")
 HELLOWORLD_PORT = 5000
-# Per request: connect and total time limits, so one stuck request cannot eat the batch's deadline.
-CURL_CONNECT_TIMEOUT_S = 5
-CURL_MAX_TIME_S = 10
-READ_TIMEOUT_S = 60.0
 
 
 # What the checks need from an installed scenario (declared once, in install/upgrade_outcome.py).
@@ -63,7 +60,7 @@ class Observer:
     def get(self, role: Role, *args: str) -> Obj | None:
         """``kubectl get ARGS -o json``; ``None`` when the named object does not exist."""
         result = self.cluster(role).kubectl(
-            "get", *args, "--ignore-not-found", "-o", "json", timeout_s=READ_TIMEOUT_S
+            "get", *args, "--ignore-not-found", "-o", "json", timeout_s=CHECK_READ.seconds()
         )
         return _json_or_none(result.stdout)
 
@@ -101,7 +98,7 @@ class Observer:
             "version",
             "-o",
             "json",
-            timeout_s=READ_TIMEOUT_S,
+            timeout_s=CHECK_READ.seconds(),
         )
         parsed = _json_or_none(result.stdout) or {}
         version = (parsed.get("clientVersion") or {}).get("version")
@@ -118,7 +115,7 @@ class Observer:
         api = client.CoreV1Api(self.cluster("external").api())
         try:
             # A request timeout, like every kubectl read here: a hung API server fails the check.
-            secret = api.read_namespaced_secret(name, namespace, _request_timeout=READ_TIMEOUT_S)
+            secret = api.read_namespaced_secret(name, namespace, _request_timeout=CHECK_READ.seconds())
         except client.ApiException as error:
             if error.status == 404:
                 return None
@@ -170,7 +167,7 @@ class Observer:
             "-",
             stdin=json.dumps(manifest),
             check=False,
-            timeout_s=READ_TIMEOUT_S,
+            timeout_s=CHECK_READ.seconds(),
             title=f"[{role}] dry-run a new pod in {self.exp.sample_namespace} (is it injected now?)",
         )
         pod = _json_or_none(result.stdout) if result.returncode == 0 else None
@@ -200,7 +197,7 @@ class Observer:
             result = self.cluster("external").kubectl(
                 "exec", "-n", self.exp.external_namespace, name, "-c", ISTIOD_CONTAINER, "--",
                 "pilot-discovery", "request", "GET", path,
-                timeout_s=READ_TIMEOUT_S,
+                timeout_s=CHECK_READ.seconds(),
             )  # fmt: skip
             answers[name] = json.loads(result.stdout or "null")
         return answers
@@ -220,7 +217,7 @@ class Observer:
             "-",
             stdin=yaml.safe_dump(probe.manifest, sort_keys=False),
             check=False,
-            timeout_s=READ_TIMEOUT_S,
+            timeout_s=CHECK_READ.seconds(),
             title=f"[{role}] dry-run {probe.kind} {probe.name} {labels or ''}".rstrip(),
         )
         return ProbeOutcome(probe, labels, result.returncode, result.stdout, result.stderr, configuration)
@@ -283,14 +280,14 @@ class Observer:
             "curl",
             "-sS",
             "--connect-timeout",
-            str(CURL_CONNECT_TIMEOUT_S),
+            str(CHECK_CURL_CONNECT.seconds()),
             "--max-time",
-            str(CURL_MAX_TIME_S),
+            str(CHECK_CURL_MAX.seconds()),
             "--write-out",
             f"\n{STATUS_MARKER}%{{http_code}}\n",
             f"{url}?eicp=[1-{count}]",
             check=False,
-            timeout_s=60.0 + count * (CURL_MAX_TIME_S / 4),
+            timeout_s=CHECK_READ.seconds() + count * (CHECK_CURL_MAX.seconds() / 4),
             title=f"[{role}] {count} requests {vantage} -> {url}",
         )
         return Batch(vantage, url, count, tuple(parse_responses(result.stdout)), result.stderr)

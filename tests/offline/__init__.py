@@ -1,1 +1,1 @@
-"""Offline tier: real upstream tools over every rendered scenario (DESIGN §6)."""
+"""Offline tier: real upstream tools over every rendered scenario (README.md, "Quick start")."""

@@ -1,4 +1,4 @@
-"""Offline tier (DESIGN §6): every scenario x supported release, rendered, then checked by real tools.
+"""Offline tier (README.md, "Quick start"): every scenario x supported release, rendered, then checked by real tools.
 
 - ``istioctl manifest generate -f`` for every IstioOperator (with the step's ``--set`` flags),
   asserting on what it generates: webhook configurations (names, counts, URLs or service
