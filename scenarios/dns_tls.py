@@ -8,10 +8,15 @@ setup has: a per-run PKI (scenarios/pki.py) whose intermediate is istiod's plugi
 with the mesh root they mount (``XDS_ROOT_CA``/``CA_ROOT_CA``) and the remote API server with
 the webhooks' ``caBundle``; and a test hostname made resolvable in the remote cluster. With a
 real hostname and certificate (``Facts.external_hostname``, ``suite_pki=False``) the same
-steps run without the name publishing and with the system roots, as seed 001 writes them.
+steps run without the name publishing and with the system roots, as seed 001 writes them;
+its DestinationRule (``SIMPLE`` without a CA) then has the gateway verify istiod's own
+certificate against the system roots, known issue ``gateway-verifies-istiod-with-system-roots``
+(suites/known_issues.yaml), unless the run applies ``--workaround gateway-trusts-istiod-ca``.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from scenarios import common, pki
 from scenarios.common import EXTERNAL_NS, ISTIO_SYSTEM, RenderContext, RenderedScenario
@@ -22,6 +27,7 @@ from scenarios.istioctl_flow import Flow, Hook, render_flow
 from scenarios.releases import IstioRelease
 from scenarios.remote import config_cluster_expectations, remote_cluster_iop, remote_webhooks
 from scenarios.steps import Action, Role, Step
+from scenarios.workarounds import GATEWAY_TRUSTS_ISTIOD_CA
 
 SCENARIO = "dns-tls"
 ROLES: tuple[Role, ...] = ("external", "remote")
@@ -31,6 +37,7 @@ TEST_HOSTNAME = "istiod.external-istiod.eicp.test"
 # The CA-only secret the gateway verifies istiod with (DestinationRule credentialName).
 UPSTREAM_CA_SECRET = "external-istiod-upstream-ca"
 SUITE_PKI_SOURCE = "README §dns-tls in a test environment"
+WORKAROUND_NOTE = f" (with the workaround {GATEWAY_TRUSTS_ISTIOD_CA})"
 
 
 def gateway_hostname(facts: Facts) -> str:
@@ -42,6 +49,17 @@ def publishes_hostname(facts: Facts) -> bool:
     """The suite makes its test name resolvable; a real name is resolved by real DNS, except in
     clusters that have none (kwok), where the suite publishes it as well."""
     return facts.external_hostname is None or not facts.clusters_have_dns
+
+
+def gateway_verifies_istiod_ca(facts: Facts) -> bool:
+    """The gateway -> istiod DestinationRule names the CA that issued istiod's certificate: the
+    suite's per-run PKI (its intermediate is istiod's plug-in CA), by default or as a workaround."""
+    return facts.suite_pki or GATEWAY_TRUSTS_ISTIOD_CA in facts.workarounds
+
+
+def uses_suite_pki(facts: Facts) -> bool:
+    """Whether the run needs its per-run PKI (the gateway's certificate, istiod's CA, or both)."""
+    return gateway_verifies_istiod_ca(facts)
 
 
 def ca_bundle(facts: Facts) -> str | None:
@@ -100,9 +118,11 @@ def pki_steps(ctx: RenderContext) -> dict[Hook, list[Step]]:
     """What the suite's per-run PKI adds: the gateway certificate, istiod's plug-in CA
     (``cacerts``) and the CA the gateway verifies istiod with. With a real certificate
     (``--external-tls-secret``) there is none of it: the user's secret already exists, istiod
-    keeps its own CA, and the DestinationRule is the guide's plain ``SIMPLE``."""
+    keeps its own CA, and the DestinationRule is the guide's plain ``SIMPLE``, unless the run
+    works around the known issue that makes (``gateway-trusts-istiod-ca``): then istiod's CA and
+    the CA the gateway verifies it with still come from the PKI."""
     facts = ctx.facts
-    if not facts.suite_pki:
+    if not gateway_verifies_istiod_ca(facts):
         return {}
     gateway_tls = secret_step(
         facts.external_tls_secret,
@@ -125,6 +145,9 @@ def pki_steps(ctx: RenderContext) -> dict[Hook, list[Step]]:
         pki.CACERTS_LAYOUT,
         f"004 §Common Setup, steps 4-6 (plug-in CA as cacerts); {SUITE_PKI_SOURCE}",
     )
+    if not facts.suite_pki:
+        noted = [replace(step, seed=step.seed + WORKAROUND_NOTE) for step in (cacerts, upstream_ca)]
+        return {"before_istiod": noted[:1], "before_routing": noted[1:]}
     return {"before_istiod": [cacerts], "before_routing": [gateway_tls, upstream_ca]}
 
 
@@ -145,20 +168,24 @@ def flow(ctx: RenderContext) -> Flow:
             host,
             "dns",
             credential_name=facts.external_tls_secret,
-            upstream_ca_credential=UPSTREAM_CA_SECRET if facts.suite_pki else None,
+            upstream_ca_credential=UPSTREAM_CA_SECRET if gateway_verifies_istiod_ca(facts) else None,
         ),
         extra=extra,
         extra_uninstall=[publish_step(ctx, "remote", SUITE_PKI_SOURCE, remove=True)]
         if publishes_hostname(facts)
         else [],
+        routing_note="" if facts.suite_pki or not gateway_verifies_istiod_ca(facts) else WORKAROUND_NOTE,
     )
 
 
 def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpectations:
     host = gateway_hostname(ctx.facts)
     hooks = remote_webhooks(ctx, "remote", "dns", host, ca_bundle_required=ctx.facts.suite_pki)
-    return config_cluster_expectations(
+    expected = config_cluster_expectations(
         ctx, scenario, hooks, host, watches_own_namespace_secrets=ctx.procedure.local_cluster_secret_watcher
+    )
+    return replace(
+        expected, gateway_verifies_istiod_with_system_roots=not gateway_verifies_istiod_ca(ctx.facts)
     )
 
 

@@ -70,6 +70,9 @@ class ScenarioExpectations:
     # The config cluster's istio-kubeconfig Secret carries istio/multiCluster=true (as
     # create-remote-secret --type=config writes it; not with the unlabelled-config-secret workaround).
     config_secret_multicluster_label: bool = True
+    # The external gateway re-originates TLS to istiod with the guide's DestinationRule (SIMPLE,
+    # no CA): Istio has it verify istiod's certificate against the system roots.
+    gateway_verifies_istiod_with_system_roots: bool = False
 
     @property
     def expected_versions(self) -> tuple[str, ...]:

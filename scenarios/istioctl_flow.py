@@ -40,6 +40,7 @@ class Flow:
     routing: tuple[Manifest, ...]
     extra: dict[Hook, list[Step]] = field(default_factory=dict)
     extra_uninstall: list[Step] = field(default_factory=list)
+    routing_note: str = ""  # appended to the routing step's seed (a workaround that changes it)
 
 
 def remote_config_set(ctx: RenderContext) -> list[str]:
@@ -105,7 +106,9 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
             "external-istiod-routing",
             "external",
             Action.APPLY,
-            f"{cp_section}, steps 7-9" + (" (IP address variant)" if flow.addressing == "ip" else ""),
+            f"{cp_section}, steps 7-9"
+            + (" (IP address variant)" if flow.addressing == "ip" else "")
+            + flow.routing_note,
             flow.routing,
         )
     )

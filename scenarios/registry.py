@@ -167,8 +167,9 @@ def publishes_hostname(scenario_id: str, facts: Facts) -> bool:
 
 
 def needs_suite_pki(scenario_id: str, facts: Facts) -> bool:
-    """Whether the scenario's gateway certificate comes from the suite's per-run PKI."""
-    return reaches_istiod_by_name(scenario_id, facts) and facts.suite_pki
+    """Whether the scenario needs the suite's per-run PKI: its gateway certificate, or istiod's
+    plug-in CA that the gateway verifies istiod with (scenarios/dns_tls.py, uses_suite_pki)."""
+    return reaches_istiod_by_name(scenario_id, facts) and dns_tls.uses_suite_pki(facts)
 
 
 def needs(scenario_id: str, facts: Facts) -> dict[Capability, str]:

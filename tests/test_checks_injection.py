@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from suites.evaluation.evaluators.injection import (
+    GATEWAY_SYSTEM_ROOTS,
     InjectionProbe,
     evaluate_injection,
     evaluate_proxies_synced,
@@ -244,3 +245,37 @@ def test_a_new_pod_admitted_without_sidecar_fails() -> None:
     probe_pod = fake.pod("eicp-injection-probe", app="eicp-injection-probe", sidecar="none")
     verdict = _inject(fake.sample_pods(), probe=InjectionProbe("remote", 0, probe_pod, ""))
     assert "a new pod in sample (dry run): no istio-proxy container" in verdict.message
+
+
+# The API server quotes the gateway's 503 body. Envoy's, as users quote it when an upstream's
+# certificate is refused; the kwok tier's HAProxy stand-in's (clusters/kwok/haproxy_config.py).
+WEBHOOK_503 = (
+    'Error from server (InternalError): Internal error occurred: failed calling webhook "namespace.sidecar-injector.istio.io": '
+    'failed to call webhook: an error on the server ("{body}") has prevented the request from succeeding'
+)
+ENVOY_REFUSED_ISTIOD = (
+    "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, "
+    "transport failure reason: TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end"
+)
+STAND_IN_REFUSED_ISTIOD = (
+    "upstream connect error (eicp gateway stand-in, HAProxy): SSL handshake failure; "
+    "TLS: error:0A000086:SSL routines::certificate verify failed"
+)
+
+
+@pytest.mark.parametrize(
+    "body", [ENVOY_REFUSED_ISTIOD, STAND_IN_REFUSED_ISTIOD], ids=["envoy", "haproxy-stand-in"]
+)
+def test_a_webhook_call_refused_because_the_gateway_refused_istiod_is_the_known_issue(body: str) -> None:
+    probe = InjectionProbe("remote", 1, None, WEBHOOK_503.format(body=body))
+    verdict = _inject(fake.sample_pods(), probe=probe)
+    assert verdict.problems == ()
+    assert [finding.issue for finding in verdict.findings] == [GATEWAY_SYSTEM_ROOTS]
+    assert body in verdict.findings[0].text
+
+
+def test_the_api_servers_own_x509_error_is_no_finding() -> None:
+    """The API server refusing the gateway's certificate (caBundle) is another failure."""
+    stderr = 'failed calling webhook "x": tls: failed to verify certificate: x509: certificate signed by unknown authority'
+    verdict = _inject(fake.sample_pods(), probe=InjectionProbe("remote", 1, None, stderr))
+    assert verdict.findings == () and len(verdict.problems) == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,11 +20,18 @@ from reports.conformance import build_report, validate
 from reports.outcomes import PROP_KNOWN_ISSUE as REPORTS_PROP
 from reports.outcomes import CheckIdentity, CheckOutcome
 from scenarios import registry
+from scenarios.dns_tls import UPSTREAM_CA_SECRET
 from scenarios.facts import Facts
 from scenarios.releases import load_pins
 from scenarios.versions import IstioVersion
-from scenarios.workarounds import MULTICLUSTER_LABEL, UNLABELLED_CONFIG_SECRET, WORKAROUNDS
+from scenarios.workarounds import (
+    GATEWAY_TRUSTS_ISTIOD_CA,
+    MULTICLUSTER_LABEL,
+    UNLABELLED_CONFIG_SECRET,
+    WORKAROUNDS,
+)
 from suites.evaluation.evaluators.clusters import CONFIG_CLUSTER_TWICE
+from suites.evaluation.evaluators.injection import GATEWAY_SYSTEM_ROOTS
 from suites.evaluation.evaluators.verdict import Finding, Verdict
 from suites.evaluation.known import PROP_KNOWN_ISSUE, expected_issues, judgement, table
 from suites.registry import checks
@@ -142,6 +150,7 @@ def pytest_sessionfinish(session):
 CHILD_CHECK = """
 import pytest
 from suites.evaluation.evaluators.clusters import CONFIG_CLUSTER_TWICE
+from suites.evaluation.evaluators.injection import GATEWAY_SYSTEM_ROOTS
 from suites.evaluation.evaluators.verdict import Finding, Verdict
 
 pytestmark = pytest.mark.controlplane
@@ -260,3 +269,49 @@ def test_every_report_shows_the_known_issue() -> None:
     assert category_name(allure_message, status="skipped") == "Known issues (expected failures)"
     assert category_name("Skipped: not applicable", status="skipped") == "Unknown"
     assert sum(c.name == "Known issues (expected failures)" for c in CATEGORIES) == 1
+
+
+def test_the_guides_destination_rule_on_a_certificate_of_your_own_is_the_gateway_issue() -> None:
+    """dns-tls with --external-tls-secret renders the guide's DestinationRule (SIMPLE, no CA): the
+    issue is expected by the injection check; with the suite's PKI, or the workaround, it is not."""
+    release = load_pins().resolve_release("1.31")
+    check = "injection/test_sidecars_injected_by_external_control_plane"
+    own = Facts(cluster_names={"remote": "r"}, external_hostname="istiod.example.com", suite_pki=False)
+    for scenario in ("dns-tls", "second-remote"):
+        exp = registry.render(scenario, release, replace(own, second_remote_base="dns-tls")).expectations
+        assert [i.id for i in expected_issues(check, exp, V131)] == [GATEWAY_SYSTEM_ROOTS], scenario
+    suite = registry.render("dns-tls", release, replace(own, suite_pki=True)).expectations
+    assert expected_issues(check, suite, V131) == ()
+    worked = registry.render(
+        "dns-tls", release, replace(own, workarounds=frozenset({GATEWAY_TRUSTS_ISTIOD_CA}))
+    )
+    assert expected_issues(check, worked.expectations, V131) == ()
+    assert table()[GATEWAY_SYSTEM_ROOTS].workaround_option == GATEWAY_TRUSTS_ISTIOD_CA
+
+
+def test_the_gateway_workaround_adds_istiods_ca_and_names_it_in_the_destination_rule() -> None:
+    release = load_pins().resolve_release("1.31")
+    own = Facts(cluster_names={"remote": "r"}, external_hostname="istiod.example.com", suite_pki=False)
+    plain = registry.render("dns-tls", release, own).plan
+    worked = registry.render(
+        "dns-tls", release, replace(own, workarounds=frozenset({GATEWAY_TRUSTS_ISTIOD_CA}))
+    ).plan
+    added = [s.name for s in worked.steps if s.name not in {p.name for p in plain.steps}]
+    assert added == ["external-secret-cacerts", f"external-secret-{UPSTREAM_CA_SECRET}"]
+    assert all(
+        f"with the workaround {GATEWAY_TRUSTS_ISTIOD_CA}" in s.seed for s in worked.steps if s.name in added
+    )
+    # The user's gateway certificate is never the suite's to make.
+    assert not any(s.name == f"external-secret-{own.external_tls_secret}" for s in worked.steps)
+
+    def upstream_tls(plan: Any) -> list[Any]:
+        routing = next(s for s in plan.steps if s.name == "external-istiod-routing")
+        rule = next(m for m in routing.manifests if m["kind"] == "DestinationRule")
+        return [level["tls"] for level in rule["spec"]["trafficPolicy"]["portLevelSettings"]]
+
+    assert upstream_tls(plain) == [{"mode": "SIMPLE"}, {"mode": "SIMPLE"}]  # seed 001 as written
+    for tls in upstream_tls(worked):
+        assert tls["credentialName"] == UPSTREAM_CA_SECRET
+        assert tls["sni"] == tls["subjectAltNames"][0] == "istiod.external-istiod.svc"
+    routing = next(s for s in worked.steps if s.name == "external-istiod-routing")
+    assert f"with the workaround {GATEWAY_TRUSTS_ISTIOD_CA}" in routing.seed

@@ -8,6 +8,10 @@ HAProxy in front of a small TLS server standing in for istiod:
   the upstream sees the DestinationRule's SNI on a connection HAProxy verified with the
   upstream CA; a ClientHello for another name is refused (no certificate for it); an upstream
   certificate for another name is not accepted (HAProxy answers 503);
+- dns-tls with the guide's own DestinationRule (``SIMPLE``, no CA): istiod's certificate from a
+  private CA is verified against the system roots, as Istio configures the gateway's Envoy, and
+  refused: a 503 whose body names the failure ("certificate verify failed"), which the injection
+  check recognises as known issue gateway-verifies-istiod-with-system-roots;
 - ip-passthrough: TLS passes untouched: the client sees the upstream's own certificate.
 """
 
@@ -32,6 +36,7 @@ from clusters.kwok.haproxy_config import render
 from scenarios import pki
 from scenarios.dns_tls import TEST_HOSTNAME, UPSTREAM_CA_SECRET
 from scenarios.external import istiod_routing
+from suites.evaluation.evaluators.injection import UPSTREAM_VERIFY_FAILED
 from tests.test_kwok_gateway_model import plan_of
 
 pytestmark = [pytest.mark.realtools]
@@ -181,3 +186,21 @@ def test_ip_passthrough_gateway_passes_tls_untouched(tmp_path: Path) -> None:
         ):
             tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert b"upstream sni=" + ISTIOD_NAME.encode() in tls.recv(4096)
+
+
+def test_guide_destination_rule_has_the_gateway_refuse_istiods_private_certificate(tmp_path: Path) -> None:
+    gateway, istiod_pki = pki.generate(TEST_HOSTNAME), pki.generate(TEST_HOSTNAME)
+    upstream = Upstream(istiod_pki, tmp_path)  # for the gateway's hostname: only the CA is wrong
+    port = free_port()
+    routing = istiod_routing(TEST_HOSTNAME, "dns", credential_name="gw")  # the guide's DestinationRule
+    listeners = on_loopback(plan_of(routing).listeners, port, upstream.port)
+    assert {route.upstream.tls.ca for route in listeners[0].routes if route.upstream.tls} == {"system"}
+    files = {
+        "gateway.pem": gateway.material(pki.GATEWAY_CERT) + gateway.material(pki.GATEWAY_KEY),
+        "gateway-root.pem": gateway.material(pki.ROOT_CERT),
+    }
+    with haproxy(listeners, tmp_path, files):
+        status, body = get(port, TEST_HOSTNAME, tmp_path / "gateway-root.pem")
+    assert status == 503, body
+    assert UPSTREAM_VERIFY_FAILED.search(body), body
+    assert body.startswith("upstream connect error (eicp gateway stand-in, HAProxy)"), body

@@ -12,7 +12,10 @@ address and port (HAProxy 2.6, Debian's):
   (``req.hdr(host)``, which holds ``:authority`` for HTTP/2), first match wins, no route -> 404
   (Envoy's answer); upstream TLS verified (``verify required``) against the DestinationRule's
   CA file (``@system-ca`` for the system roots) and the name sent as SNI, ALPN ``h2`` for an
-  HTTP/2 upstream.
+  HTTP/2 upstream; when no upstream connection could be made (istiod down, or its certificate
+  refused), a 503 whose body says why, as HAProxy saw it (``bc_err_str``, ``ssl_bc_err_str``:
+  e.g. "certificate verify failed"), as Envoy's 503 names the transport failure (its
+  ``upstream connect error ... CERTIFICATE_VERIFY_FAILED`` body, which the API server quotes).
 
 Long timeouts: an xDS stream is a request that lasts as long as the proxy runs.
 """
@@ -43,6 +46,12 @@ backend eicp_no_route
     mode http
     http-request return status 404 content-type text/plain string "no route (eicp gateway stand-in)"
 """
+
+
+UPSTREAM_ERROR = (
+    "    http-error status 503 content-type text/plain lf-string "
+    '"upstream connect error (eicp gateway stand-in, HAProxy): %[bc_err_str]; TLS: %[ssl_bc_err_str]"'
+)
 
 
 class RenderError(ValueError):
@@ -130,7 +139,9 @@ def _terminate(
 
 def _backend(name: str, upstream: Upstream, mode: str, ca_file: Callable[[str], Path]) -> str:
     server = f"    server upstream {upstream.address}:{upstream.port}"
+    lines = [f"backend {name}", f"    mode {'tcp' if mode == 'passthrough' else 'http'}"]
     if upstream.tls is not None:
+        lines.append(UPSTREAM_ERROR)
         ca = "@system-ca" if upstream.tls.ca == SYSTEM_ROOTS else str(ca_file(upstream.tls.ca))
         sni = f"str({upstream.tls.sni})" if upstream.tls.sni else "req.hdr(host),host_only"
         server += f" ssl verify required ca-file {ca} sni {sni}"
@@ -138,7 +149,4 @@ def _backend(name: str, upstream: Upstream, mode: str, ca_file: Callable[[str], 
             server += " alpn h2"
     elif upstream.h2:
         server += " proto h2"
-    return (
-        "\n".join([f"backend {name}", f"    mode {'tcp' if mode == 'passthrough' else 'http'}", server])
-        + "\n"
-    )
+    return "\n".join([*lines, server]) + "\n"
