@@ -16,7 +16,11 @@ Loaded with ``-p tests.test_kwok_tier_faults``; ``EICP_KWOK_FAULT`` names the fa
 - ``no-hosts-entry`` (dns-tls): the gateway hostname's line is taken out of the remote
   cluster's own hosts file (``/etc/netns/<its namespace>/hosts``), and the plugin waits until
   a lookup there fails, Go's resolver has re-read the file (it does every 5 s at most) and the
-  API server's idle connections to the gateway are closed (a name is looked up when dialling).
+  API server's idle connections to the gateway are closed (a name is looked up when dialling);
+- ``guide-destination-rule`` (dns-tls): the DestinationRule becomes the guide's own (``SIMPLE``
+  without a CA, scenarios/external.py rendered without the suite's upstream CA), and the plugin
+  waits until the gateway stand-in, reconfigured from it, answers a call to istiod with its 503
+  naming the refused certificate (known issue gateway-verifies-istiod-with-system-roots).
 
 It has no tests of its own (collected with the self-tests, it contributes nothing).
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import http.client
 import json
 import os
 import socket
@@ -40,7 +45,9 @@ import pytest
 from clusters.cluster import ClusterHandle
 from clusters.netns_etc import NetnsEtcFiles
 from scenarios.dns_tls import gateway_hostname
+from scenarios.external import istiod_routing
 from scenarios.facts import Facts
+from suites.evaluation.evaluators.injection import UPSTREAM_VERIFY_FAILED
 
 FAULT_ENV = "EICP_KWOK_FAULT"
 OTHER_NAME = "another-name.eicp-selftest.test"
@@ -69,9 +76,12 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         wrong_gateway_name(topology["external"], installed.facts)
     elif fault == "no-hosts-entry":
         no_hosts_entry(topology["remote"], installed.facts)
+    elif fault == "guide-destination-rule":
+        guide_destination_rule(topology["external"], installed.facts)
     else:
         raise pytest.UsageError(
-            f"{FAULT_ENV}={fault!r}: expected stop-istiod, wrong-ca-bundle, wrong-gateway-name or no-hosts-entry"
+            f"{FAULT_ENV}={fault!r}: expected stop-istiod, wrong-ca-bundle, wrong-gateway-name, "
+            "no-hosts-entry or guide-destination-rule"
         )
 
 
@@ -148,6 +158,47 @@ def wrong_gateway_name(external: ClusterHandle, facts: Facts) -> None:
     raise AssertionError(
         f"the gateway at {address}:15017 still serves {served!r} {FAULT_DEADLINE_S:.0f}s later"
     )
+
+
+def guide_destination_rule(external: ClusterHandle, facts: Facts) -> None:
+    """The DestinationRule as seed 001 writes it; wait until the gateway refuses istiod."""
+    hostname = gateway_hostname(facts)
+    rule = istiod_routing(hostname, "dns", credential_name=facts.external_tls_secret)[2]
+    patch = {"spec": {"trafficPolicy": rule["spec"]["trafficPolicy"]}}
+    name, namespace = rule["metadata"]["name"], rule["metadata"]["namespace"]
+    external.kubectl(
+        "patch", "destinationrule", name, "-n", namespace, "--type=merge", "-p", json.dumps(patch), timeout_s=30.0
+    )  # fmt: skip
+    address = str(facts.external_istiod_addr)
+    deadline = time.monotonic() + FAULT_DEADLINE_S
+    answer = ""
+    while time.monotonic() < deadline:
+        answer = gateway_answer(address, 15017, hostname)
+        if answer.startswith("503") and UPSTREAM_VERIFY_FAILED.search(answer):
+            return
+        time.sleep(1.0)
+    raise AssertionError(
+        f"the gateway at {address}:15017 still answers {answer!r} {FAULT_DEADLINE_S:.0f}s later"
+    )
+
+
+def gateway_answer(address: str, port: int, hostname: str) -> str:
+    """Status and body of a GET /inject through the gateway (the gateway's certificate unverified)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    connection = http.client.HTTPSConnection(address, port, context=context, timeout=10.0)
+    try:
+        connection.sock = context.wrap_socket(
+            socket.create_connection((address, port), timeout=10.0), server_hostname=hostname
+        )
+        connection.request("GET", "/inject", headers={"Host": f"{hostname}:{port}"})
+        response = connection.getresponse()
+        return f"{response.status} {response.read().decode(errors='replace')}"
+    except OSError as error:
+        return f"(no answer: {error})"
+    finally:
+        connection.close()
 
 
 def served_names(address: str, port: int, hostname: str) -> str:
