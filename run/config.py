@@ -33,6 +33,9 @@ from run.config_checks import (
     existing_clusters,
     fail,
 )
+from run.tls_secret_file import ACCEPTED as TLS_SECRET_FILE_ACCEPTED
+from run.tls_secret_file import TlsSecretFile, TlsSecretFileError
+from run.tls_secret_file import load as load_tls_secret_file
 from scenarios.facts import Facts
 from scenarios.registry import SCENARIO_IDS, reaches_istiod_by_name
 from scenarios.releases import IstioRelease, IstioVersion, Pins, VersionError, load_pins
@@ -125,6 +128,8 @@ class SuiteConfig:
     istio_tag: str | None = None
     istioctl: Path | None = None
     workarounds: tuple[str, ...] = ()  # scenarios/workarounds.py names, as asked for
+    # kwok: the user's gateway secret as a manifest (run/tls_secret_file.py), checked; its CA public.
+    external_tls_secret_file: TlsSecretFile | None = None
 
     @property
     def uses_external_hostname(self) -> bool:
@@ -133,12 +138,15 @@ class SuiteConfig:
 
     def choices(self) -> Facts:
         """The facts known before any cluster work: the user's choices, nothing discovered."""
+        secret_file = self.external_tls_secret_file
         return Facts(
             ingress=self.ingress,
             second_remote_base=self.second_remote_base,
             external_hostname=self.external_hostname,
             external_tls_secret=self.external_tls_secret or Facts.external_tls_secret,
             suite_pki=self.external_tls_secret is None,
+            external_tls_secret_file=str(secret_file.path) if secret_file else None,
+            external_tls_ca_bundle=secret_file.ca_bundle if secret_file else None,
             step_deadlines=timeouts.step_overrides(self.timeouts),
             workarounds=frozenset(self.workarounds),
         )
@@ -224,6 +232,7 @@ def build_config(option: Option, *, modes: tuple[str, ...]) -> SuiteConfig:
         kubeconfig, contexts, api_servers, names = existing_clusters(option, scenarios, _DNS_LABEL_RE)
         config = replace(config, existing=ExistingClusters(kubeconfig, contexts, api_servers, names))
     _check_hostname(config, mode)
+    config = _tls_secret_file(config, mode, option("--external-tls-secret-file"))
     if mode not in CREATING_MODES:
         for flag in KIND_ONLY_FLAGS:
             if option(flag):
@@ -255,12 +264,31 @@ def _check_hostname(config: SuiteConfig, mode: str) -> None:
         )
     if config.uses_external_hostname and config.external_tls_secret and hostname is None:
         fail("--external-tls-secret needs --external-hostname (the name the certificate is for)")
-    if mode == "kwok" and config.external_tls_secret:
+
+
+def _tls_secret_file(config: SuiteConfig, mode: str, path: Path | None) -> SuiteConfig:
+    """kwok mode creates its clusters: a secret of the user's comes as a manifest file."""
+    name = config.external_tls_secret
+    if path is not None and mode != "kwok":
         fail(
-            f"--external-tls-secret {config.external_tls_secret!r} cannot apply in kwok mode: its clusters are "
-            "created by the run, so no secret of yours is in them, and they trust no CA but the run's; "
-            "the gateway certificate comes from the per-run PKI there (leave --external-tls-secret out)"
+            f"--external-tls-secret-file {path} applies to kwok mode only (clusters the run creates); "
+            f"in {mode} mode the secret must already be in istio-system: give --external-tls-secret alone"
         )
+    if path is not None and name is None:
+        fail(f"--external-tls-secret-file {path} needs --external-tls-secret NAME (the Secret's name)")
+    if mode != "kwok" or name is None:
+        return config
+    if path is None:
+        fail(
+            f"--external-tls-secret {name!r} in kwok mode needs --external-tls-secret-file FILE: the run creates "
+            f"its clusters, so no secret of yours is in them; FILE is {TLS_SECRET_FILE_ACCEPTED}"
+        )
+    hostname = config.external_hostname or ""
+    try:
+        checked = load_tls_secret_file(path, name, hostname)
+    except TlsSecretFileError as error:
+        fail(f"--external-tls-secret-file {path}: {error}; expected {TLS_SECRET_FILE_ACCEPTED}")
+    return replace(config, external_tls_secret_file=checked)
 
 
 def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], IstioRelease | None]:

@@ -64,8 +64,31 @@ def uses_suite_pki(facts: Facts) -> bool:
 
 def ca_bundle(facts: Facts) -> str | None:
     if not facts.suite_pki:
-        return None  # a real CA: the API server's system roots verify the gateway
+        # The CA of the user's secret file (clusters the run creates trust no CA of the
+        # user's), else a real CA: the API server's system roots verify the gateway.
+        return facts.external_tls_ca_bundle
     return facts.mesh_root_ca_bundle or placeholder("mesh_root_ca_bundle")
+
+
+def user_secret_steps(ctx: RenderContext) -> list[Step]:
+    """The user's gateway secret, created from its manifest where the guide expects it to exist
+    (``--external-tls-secret-file``: clusters the run creates)."""
+    facts = ctx.facts
+    if facts.suite_pki or facts.external_tls_secret_file is None:
+        return []
+    step = Step(
+        f"external-secret-{facts.external_tls_secret}",
+        "external",
+        Action.CREATE_SECRET,
+        f"{ctx.seed} §Set up a gateway in the external cluster, step 3 (SSL_SECRET_NAME, from your file)",
+        params={
+            "namespace": ISTIO_SYSTEM,
+            "name": facts.external_tls_secret,
+            "type": "kubernetes.io/tls",
+            "data_from_file": facts.external_tls_secret_file,
+        },
+    )
+    return [step]
 
 
 def publish_step(ctx: RenderContext, role: Role, seed: str, *, remove: bool = False) -> Step:
@@ -98,10 +121,17 @@ def precondition_step(ctx: RenderContext, role: Role) -> Step:
             "ports": [15012, 15017],
             # From a pod in this namespace of the remote: resolve, connect, verify the chain.
             "namespace": EXTERNAL_NS,
-            "ca": f"pki:{pki.ROOT_CERT}" if ctx.facts.suite_pki else "system",
+            "ca": _precondition_ca(ctx.facts),
             "deadline_s": ctx.deadline("hostname-precondition"),
         },
     )
+
+
+def _precondition_ca(facts: Facts) -> str:
+    if facts.suite_pki:
+        return f"pki:{pki.ROOT_CERT}"
+    bundle = ca_bundle(facts)
+    return f"base64:{bundle}" if bundle else "system"
 
 
 def secret_step(name: str, namespace: str, secret_type: str, layout: dict[str, str], seed: str) -> Step:
@@ -156,6 +186,8 @@ def flow(ctx: RenderContext) -> Flow:
     host = gateway_hostname(facts)
     root_path = common.MOUNTED_MESH_ROOT if facts.suite_pki else common.SYSTEM_ROOTS
     extra = pki_steps(ctx)
+    if user_secret_steps(ctx):
+        extra["before_routing"] = user_secret_steps(ctx) + extra.get("before_routing", [])
     if publishes_hostname(facts):
         extra["after_address"] = [publish_step(ctx, "remote", SUITE_PKI_SOURCE)]
     extra["after_routing"] = [precondition_step(ctx, "remote")]
@@ -180,7 +212,7 @@ def flow(ctx: RenderContext) -> Flow:
 
 def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpectations:
     host = gateway_hostname(ctx.facts)
-    hooks = remote_webhooks(ctx, "remote", "dns", host, ca_bundle_required=ctx.facts.suite_pki)
+    hooks = remote_webhooks(ctx, "remote", "dns", host, ca_bundle_required=ca_bundle(ctx.facts) is not None)
     expected = config_cluster_expectations(
         ctx, scenario, hooks, host, watches_own_namespace_secrets=ctx.procedure.local_cluster_secret_watcher
     )

@@ -43,6 +43,10 @@ class Facts:
     # dns-tls: base64 of the per-run PKI root (PEM), the caBundle of the remote webhooks. It
     # is public; the installer sets it once the PKI exists (None renders a placeholder).
     mesh_root_ca_bundle: str | None = None
+    # dns-tls with the user's secret given as a manifest (kwok: --external-tls-secret-file): the
+    # file the installer creates the secret from, and base64 of its ca.crt (public), the caBundle.
+    external_tls_secret_file: str | None = None
+    external_tls_ca_bundle: str | None = None
     # False when the clusters resolve no name but those the suite publishes (kwok: no cluster
     # DNS, no route to any DNS server): a real --external-hostname is published there too.
     clusters_have_dns: bool = True

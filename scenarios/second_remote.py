@@ -250,7 +250,7 @@ def render(release: IstioRelease, facts: Facts) -> RenderedScenario:
         "second",
         addressing,
         flow.host,
-        ca_bundle_required=addressing == "ip" or facts.suite_pki,
+        ca_bundle_required=addressing == "ip" or dns_tls.ca_bundle(facts) is not None,
     )
     extra: dict[str, Any] = {
         "remote_secrets": {

@@ -34,7 +34,7 @@ class Action(StrEnum):
     PRECONDITION = "precondition"  # an environment check whose failure is an environment fault
     DELETE = "delete"
     # Added with the scenario renderers (params documented in PARAMS below).
-    CREATE_SECRET = "create-secret"  # a Secret whose data comes from the per-run PKI, by material name
+    CREATE_SECRET = "create-secret"  # a Secret from the per-run PKI (by material name) or the user's file
     PUBLISH_HOSTNAME = "publish-hostname"  # make a test hostname resolve in a cluster (pods and node)
     INSTALL_GATEWAY_API_CRDS = "install-gateway-api-crds"  # only when the CRDs are missing
     MANIFEST_GENERATE_DELETE = "manifest-generate-delete"  # istioctl manifest generate | kubectl delete
@@ -68,7 +68,8 @@ PARAMS: dict[Action, str] = {
     # check names what to verify; the others say how (see scenarios/dns_tls.py).
     Action.PRECONDITION: "check deadline_s | hostname ports ca namespace",
     # data_from_pki maps a Secret data key to a material name of scenarios/pki.py.
-    Action.CREATE_SECRET: "namespace name type data_from_pki",
+    # data_from_pki (data key -> PKI material name) or data_from_file (a Secret manifest's path).
+    Action.CREATE_SECRET: "namespace name type | data_from_pki data_from_file",
     # remove=True undoes what an earlier publish did (uninstall).
     Action.PUBLISH_HOSTNAME: "hostname address scopes | remove",
     Action.INSTALL_GATEWAY_API_CRDS: "version source skip_if_present",

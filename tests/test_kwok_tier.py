@@ -26,6 +26,7 @@ curl and the kwok tier's binaries are needed; without them the tests skip and sa
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -184,4 +185,31 @@ def test_an_interrupted_dns_tls_run_leaves_nothing(
         if process.poll() is None:
             process.kill()
     assert process.returncode == 2, output[-4000:]
+    child.assert_nothing_left()
+
+
+def test_dns_tls_with_a_secret_of_your_own_serves_it_and_injects(
+    real_tool: Callable[[str], ResolvedTool], tmp_path: Path
+) -> None:
+    """--external-tls-secret with its manifest (a CA and certificate this test makes): the
+    installer creates it, the gateway stand-in serves it (read back from the API server), the
+    remote API server verifies it with the caBundle (its ca.crt) when it calls the injector (no
+    other certificate for the name exists in this run: the suite makes no gateway certificate), and
+    the synthetic proxies (XDS_ROOT_CA: the image's system roots, stood in with that CA) connect.
+    The guide's DestinationRule would have the gateway refuse istiod (known issue
+    gateway-verifies-istiod-with-system-roots), so the run applies its workaround."""
+    from tests.test_tls_secret_file import HOST, NAME, issue, secret_manifest, write
+
+    material = issue(HOST)
+    secret_file = write(tmp_path / "secret.yaml", secret_manifest(material))
+    child = Child(real_tool, tmp_path, "dns-tls")
+    child.argv += [
+        "--external-hostname", HOST, "--external-tls-secret", NAME, "--external-tls-secret-file", str(secret_file),
+        "--workaround", "gateway-trusts-istiod-ca", "-k", "test_sidecars_injected or test_proxies_connected",
+    ]  # fmt: skip
+    result = child.run(None)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "2 passed" in output, output[-2000:]
+    assert base64.b64encode(material.key_pem).decode()[:40] not in output
     child.assert_nothing_left()

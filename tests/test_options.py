@@ -102,7 +102,7 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
                 "--external-tls-secret",
                 "mine",
             ],
-            "--external-tls-secret 'mine' cannot apply in kwok mode",
+            "--external-tls-secret 'mine' in kwok mode needs --external-tls-secret-file FILE",
         ),
         (
             ["--ingress", "nginx"],

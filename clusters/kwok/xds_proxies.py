@@ -20,6 +20,7 @@ resolves a discovery hostname (dns-tls) through that cluster's hosts file.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from typing import Any
 
 from clusters.cluster import ClusterHandle, ProviderError
 from clusters.kwok.pilot_binaries import pilot_source
+from clusters.kwok.proxy_roots import discovery_root, image_roots
 from clusters.provider import ProviderContext, StepRecordLike
 from programs.background import BackgroundProcess
 from programs.private_files import make_private_dir, write_private
@@ -74,6 +76,7 @@ class SyntheticProxies:
     redactor: Redactor
     work_dir: Path  # private (0700): tokens, workload keys and certificates live here
     netns_of: Callable[[Role], str] | None = None  # the network namespace of a role's pods
+    image_roots: bytes = b""  # a proxy image's system roots, stood in (clusters/kwok/proxy_roots.py)
     proxies: dict[tuple[str, str, str], SyntheticProxy] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -171,6 +174,7 @@ class SyntheticProxies:
             "-o",
             "jsonpath={.data.root-cert\\.pem}",
         ).stdout
+        root, _ = discovery_root(env, root, self.image_roots)
         write_private(home / "root-cert.pem", root)
         write_private(home / "metadata.json", json.dumps(node_metadata(pod, env)))
         out_file = home / "xds.json"
@@ -358,4 +362,8 @@ def build_synthetic_proxies(context: ProviderContext, release: IstioRelease) -> 
         raise ProviderError(str(error)) from None
     work_dir = context.run_dir / "kwok" / "xds"
     make_private_dir(work_dir)
-    return SyntheticProxies(binary, context.runner, context.redactor, work_dir)
+    secret_file = context.config.external_tls_secret_file
+    extra = base64.b64decode(secret_file.ca_bundle) if secret_file is not None else None
+    return SyntheticProxies(
+        binary, context.runner, context.redactor, work_dir, image_roots=image_roots(extra)
+    )

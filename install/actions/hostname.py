@@ -7,6 +7,7 @@ plan error, an unreachable name an environment fault).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import secrets
 from collections.abc import Callable
@@ -139,8 +140,13 @@ def _probe_request(ctx: ActionContext, step: Step) -> ProbeRequest:
             raise PlanError(f"step {step.name!r} needs the run's PKI for ca {ca!r}, but none was given")
         ca_pem = ctx.pki().material(material)
         description = f"the mesh root CA of this run's PKI ({material})"
+    elif ca.startswith("base64:"):
+        ca_pem = base64.b64decode(ca.removeprefix("base64:"))
+        description = "the CA of your --external-tls-secret-file (ca.crt, the webhooks' caBundle)"
     else:
-        raise PlanError(f"step {step.name!r}: ca {ca!r} is unknown; use 'system' or 'pki:<certificate>'")
+        raise PlanError(
+            f"step {step.name!r}: ca {ca!r} is unknown; use 'system', 'pki:<certificate>' or 'base64:<PEM>'"
+        )
     request = ProbeRequest(
         hostname=hostname,
         ports=ports,

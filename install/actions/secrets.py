@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,11 +16,16 @@ from clusters.cluster import ClusterHandle
 from install.actions.context import ActionContext, param
 from install.faults import PlanError
 from install.kubectl import dump
+from run.tls_secret_file import TlsSecretFileError, read_manifest, secret_data
 from scenarios.steps import Role, Step
 
 
 def create_secret(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
-    """A Secret whose data is PKI material (``data_from_pki``: data key -> material name)."""
+    """A Secret whose data is PKI material (``data_from_pki``: data key -> material name), or the
+    data of the user's Secret manifest (``data_from_file``, checked by run/tls_secret_file.py)."""
+    if "data_from_file" in step.params:
+        _secret_from_file(ctx, step, cluster)
+        return None
     if ctx.pki is None:
         raise PlanError(f"step {step.name!r} needs the run's PKI, but the installer was given none")
     layout = param(step, "data_from_pki", dict)
@@ -37,6 +43,24 @@ def create_secret(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str
     }
     ctx.apply(cluster, dump([secret]), step)
     return None
+
+
+def _secret_from_file(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> None:
+    path = Path(param(step, "data_from_file", str))
+    try:
+        data = secret_data(read_manifest(path))
+    except TlsSecretFileError as error:
+        raise PlanError(f"step {step.name!r}: {path} {error}") from None
+    for value in data.values():  # the key, and anything else a user's secret may hold
+        cluster.runner.redactor.register(value.decode(errors="replace"))
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": param(step, "name", str), "namespace": param(step, "namespace", str)},
+        "type": param(step, "type", str),
+        "data": {key: base64.b64encode(value).decode() for key, value in data.items()},
+    }
+    ctx.apply(cluster, dump([secret]), step)
 
 
 def remote_secret(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
