@@ -363,7 +363,7 @@ def test_bad_precondition_parameters_are_refused_before_any_command(
     for change, wanted in (
         ({"check": "something-else"}, "unknown precondition"),
         ({"ca": f"pki:{pki.ROOT_KEY}"}, "names a private key"),
-        ({"ca": "file:/etc/x"}, "use 'system' or 'pki:<certificate>'"),
+        ({"ca": "file:/etc/x"}, "use 'system', 'pki:<certificate>' or 'base64:<PEM>'"),
         ({"ports": [0]}, "must be TCP ports"),
     ):
         bad = Step(
