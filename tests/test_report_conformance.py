@@ -369,3 +369,11 @@ def test_an_istio_source_is_reported_as_a_source_with_its_xds_probe() -> None:
     assert "stand-in" not in probe["standIn"] and "no request is sent" in probe["standIn"]
     html = _xds_probes(report["upgradeXdsProbes"])
     assert "Stand-in: the upgrade&#x27;s background traffic probe" in html and "3.9 s" in html
+    # A source named as a release is refused by the report's own schema, whatever wrote it.
+    as_release = "1.31.1 (custom docker.io/istio:1.31-dev.b01690e6db7d)"
+    for broken, where in (
+        ({**report, "istio": [{**report["istio"][0], "build": as_release}]}, "istio/0/build"),
+        ({**report, "upgradeTo": {**report["upgradeTo"], "build": as_release}}, "- upgradeTo: "),
+    ):
+        with pytest.raises(ReportInvalid, match=where):
+            validate(broken)
