@@ -5,10 +5,11 @@
 #   bash ci/certify.sh [pytest options, e.g. --istio-version 1.30 --scenario ip-passthrough]
 #   bash ci/certify.sh --offline-snapshot --topology-mode kwok [pytest options]
 #
-# --offline-snapshot (this script's own flag, not pytest's): certify the pinned Istio source
-# snapshot (versions.yaml offline_istioctl) instead of a release, with istioctl and
-# pilot-discovery built from it; for machines that can fetch no Istio release (the self-tests'
-# control-plane tier runs this way). The reports name the snapshot, never a release.
+# --offline-snapshot (this script's own flag, not pytest's): certify the Istio source the tiers
+# pin (versions.yaml istio_sources.tier) instead of a release: short for --istio-source
+# istio.io/istio@<that version>, for machines that can fetch no Istio release (the self-tests'
+# control-plane tier runs this way). The reports name the source, never a release. Sources
+# given with --istio-source / --upgrade-to-source are built in the tools step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,15 +23,19 @@ step "Python environment ($VENV)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
 
 # The tools step takes the run's own tool options, and only the tools its mode uses.
-tool_args=() mode=kind snapshot=no
+tool_args=() mode=kind sources=()
 args=()
 for arg in "$@"; do
-  if [ "$arg" = --offline-snapshot ]; then snapshot=yes; else args+=("$arg"); fi
+  if [ "$arg" = --offline-snapshot ]; then
+    args+=(--istio-source "istio.io/istio@$("$VENV/bin/python" -c 'from scenarios.releases import load_pins; print(load_pins().tier_source())')")
+  else args+=("$arg"); fi
 done
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
     --tool-path | --tools-dir) tool_args+=("${args[i]}" "${args[i + 1]:-}"); i=$((i + 1)) ;;
     --tool-path=* | --tools-dir=* | --no-download) tool_args+=("${args[i]}") ;;
+    --istio-source | --upgrade-to-source) sources+=(--istio-source "${args[i + 1]:-}"); i=$((i + 1)) ;;
+    --istio-source=* | --upgrade-to-source=*) sources+=(--istio-source "${args[i]#*=}") ;;
     --topology-mode) mode=${args[i + 1]:-kind}; i=$((i + 1)) ;;
     --topology-mode=*) mode=${args[i]#--topology-mode=} ;;
   esac
@@ -48,16 +53,9 @@ step "Host preflight for --topology-mode $mode"
 
 step "Tools for --topology-mode $mode (explicit paths, cache, download, Go build, else PATH)"
 "$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" "${tools[@]}"
-
-if [ "$snapshot" = yes ]; then
-  step "The offline Istio source snapshot: istioctl and pilot-discovery built from it"
-  built=$("$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" istioctl-offline pilot-discovery-offline)
-  echo "$built"
-  istioctl=$(sed -n 's/^istioctl [^:]*: \(.*\) ([a-z ]*)$/\1/p' <<<"$built")
-  pilot=$(sed -n 's/^pilot-discovery [^:]*: \(.*\) ([a-z ]*)$/\1/p' <<<"$built")
-  tag=$("$VENV/bin/python" -c 'from scenarios.releases import load_pins; print(load_pins().offline_istioctl["reports_as"])')
-  args+=(--istio-version "${tag%%-*}" --istioctl "$istioctl" --istio-tag "$tag"
-    --tool-path "pilot-discovery=$pilot")
+if [ ${#sources[@]} -gt 0 ]; then
+  step "Istio sources: istioctl, pilot-discovery and the synthetic proxy built from each (cached)"
+  "$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" "${sources[@]}"
 fi
 
 step "Conformance run"

@@ -47,7 +47,12 @@ fi
 step "Real upstream tools (cache, download, else Go build; first build takes minutes)"
 # A tool that cannot be had is not fatal here: the tests that need it skip only when neither
 # a download nor Go is available, and fail otherwise, with every way tried listed.
-"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind istioctl-offline actionlint kwok-tier \
+# kwok-tier: the control planes; -offline: istioctl, pilot-discovery and the synthetic proxy
+# built from the Istio source the tiers certify (release-1.31), -upgrade-from: the same from the
+# older source their upgrade starts from (master) (versions.yaml istio_sources).
+"$VENV/bin/python" -m programs.tools_cli kind cloud-provider-kind actionlint kwok-tier \
+  istioctl-offline pilot-discovery-offline xdsclient-offline \
+  istioctl-upgrade-from pilot-discovery-upgrade-from xdsclient-upgrade-from \
   || echo "warning: some tools could not be had (see above); their tests will say why"
 
 step "Lint and type-check"
@@ -74,9 +79,20 @@ step "Self-tests"
 
 step "Control-plane tier: pytest suites --topology-mode kwok on real API servers and a real istiod"
 # ip-passthrough, dns-tls and second-remote against real etcd/kube-apiserver/controller-manager
-# per cluster, the real external istiod and HAProxy standing in for its gateway, on the offline
-# Istio source snapshot (no release can be fetched here); the README's "kwok mode" section says
-# what is real and what is stood in. The suite's own exit code and reports say everything,
-# known upstream issues included.
+# per cluster, the real external istiod and HAProxy standing in for its gateway, on the Istio
+# source the tiers pin (release-1.31; no release can be fetched here); the README's "kwok mode"
+# section says what is real and what is stood in. The suite's own exit code and reports say
+# everything, known upstream issues included.
 EICP_REPORT_DIR="$REPORT_DIR/kwok" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
   --scenario ip-passthrough --scenario dns-tls --scenario second-remote -rs
+
+step "Control-plane tier, pre-upgrade: ip-passthrough from the master source, upgraded to release-1.31"
+# Installed from the April master source (A), every check, the external control plane upgraded
+# in place to the release-1.31 source (B) by the suite's upgrade path, every check again on B,
+# with the xDS-level probe standing in for the traffic probe (the upgrade check fails on a probe
+# that did not end synced on B or went without a stream longer than its bound); then uninstall
+# and the restore proof. The suite's exit code says it all.
+pinned() { "$VENV/bin/python" -c "from scenarios.releases import load_pins; p = load_pins(); print($1)"; }
+EICP_REPORT_DIR="$REPORT_DIR/kwok-upgrade" bash ci/certify.sh --topology-mode kwok \
+  --istio-source "istio.io/istio@$(pinned p.upgrade_from_source)" \
+  --upgrade-to-source "istio.io/istio@$(pinned 'p.tier_source()')" --scenario ip-passthrough -rs

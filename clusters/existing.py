@@ -50,6 +50,10 @@ CAPABILITIES = ProviderCapabilities(
         Capability.NODE_CONTAINERS: (
             "the suite reaches no node of clusters it did not create (no kind, no docker exec)"
         ),
+        Capability.ISTIO_SOURCES: (
+            "its clusters pull istiod and proxy images, and a source build makes none (only "
+            "istioctl, pilot-discovery and the synthetic proxy, as host binaries)"
+        ),
     },
 )
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clusters import existing
-from clusters.capabilities import LeftoverScope, ProviderCapabilities
+from clusters.capabilities import Capability, LeftoverScope, ProviderCapabilities
 from clusters.kind import leftovers as kind_leftovers
 from clusters.kind import lifecycle as kind
 from clusters.kind.provider import build_kind_provider, kind_host_preflight
@@ -29,6 +29,7 @@ from programs.tool_policy import KWOK_MODE_TOOLS
 __all__ = [
     "MODES",
     "PROVIDERS",
+    "SOURCE_MODES",
     "ProviderSpec",
     "build_provider",
     "capabilities_of",
@@ -82,6 +83,10 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     ),
 )
 MODES: tuple[str, ...] = tuple(spec.mode for spec in PROVIDERS)
+# The modes whose clusters can run an Istio source's own builds (--istio-source).
+SOURCE_MODES: tuple[str, ...] = tuple(
+    spec.mode for spec in PROVIDERS if spec.capabilities.can(Capability.ISTIO_SOURCES)
+)
 _BY_MODE = {spec.mode: spec for spec in PROVIDERS}
 
 

@@ -90,6 +90,22 @@ class SamplesProvider:
                 return samples
         raise SamplesUnavailable(version, attempts)
 
+    def samples_from_tree(self, key: str, source: Path) -> Path:
+        """The samples/ of a local Istio checkout (``--istio-source DIR``), copied into the cache
+        under ``key`` (its revision and the digest of its uncommitted changes)."""
+        entry = self.cache_dir / "istio-samples" / _safe(f"source-{key}")
+        if not (entry / _COMPLETE).exists():
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(
+                str(entry.parent / f".{entry.name}.lock"), timeout=SAMPLES_DOWNLOAD.seconds() + 300.0
+            ):
+                if not (entry / _COMPLETE).exists():
+                    try:
+                        self._install(source, entry, f"checkout {source.parent}")
+                    except (OSError, ValueError) as error:
+                        raise SamplesUnavailable(key, [(f"copy {source}", _one_line(error))]) from None
+        return entry / "samples"
+
     def _from_archive(self, version: str, entry: Path, attempts: list[tuple[str, str]]) -> bool:
         url = expand_template(str(self.archive["download_url"]), version)
         how = f"release archive {url}"

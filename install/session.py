@@ -30,7 +30,7 @@ from install.installer import Installer, StepFailed, StepRecord
 from install.session_setup import InstallerTools, WaitHeartbeat, initial_facts, installer_tools_from
 from install.snapshot import UninstallLeftovers, take_topology_snapshot, verify_restored
 from install.upgrade import UpgradeDriver
-from install.upgrade_outcome import UpgradeOutcome, scenario_label
+from install.upgrade_outcome import UpgradeOutcome, UpgradeProbeFactory, scenario_label
 from programs.runner import CommandRunner
 from programs.waits import WaitTimeout
 from run.timeline import Timeline
@@ -135,6 +135,8 @@ class SessionContext:
     timeline: Timeline = field(default_factory=Timeline)
     load_balancers: LoadBalancerProvider | None = None
     kind_bin: str | None = None
+    # The provider's stand-in for the upgrade's traffic probe (kwok); None: the traffic probe.
+    upgrade_probes: UpgradeProbeFactory | None = None
 
 
 class ScenarioSession:
@@ -146,7 +148,7 @@ class ScenarioSession:
         self.context = context
         self.label = scenario_label(scenario_id, release)
         self.diagnostics_dir = context.report_dir / "diagnostics" / self.label
-        self.recorder = PlanRecorder(self.label, scenario_id, str(release.version), context.runner.redactor)
+        self.recorder = PlanRecorder(self.label, scenario_id, release.version_text, context.runner.redactor)
         self.failed = False  # a check failed, or the install did
         self._note: DiagnosticsNote | None = None
         self._installations: list[tuple[Installer, ScenarioPlan]] = []
@@ -303,7 +305,13 @@ class ScenarioSession:
         """Release B's driver: its installer reports like A's, and hands teardown B's plan."""
         ctx = self.context
         driver = UpgradeDriver(
-            target, ctx.tools, ctx.run_dir, ctx.load_balancers, timeline=ctx.timeline, **bounds
+            target,
+            ctx.tools,
+            ctx.run_dir,
+            ctx.load_balancers,
+            timeline=ctx.timeline,
+            probe_factory=ctx.upgrade_probes,
+            **bounds,
         )
         driver.on_control_plane_change = lambda _label, installer, plan: self.replace_installation(
             installer, plan

@@ -20,7 +20,7 @@ from install.samples import SamplesProvider
 from programs.runner import CommandRunner
 from programs.tools import ToolResolver
 from run.config import SuiteConfig
-from run.timeouts import INSTALL_CLUSTER_SET_LOCK, SAMPLES_VERSION
+from run.timeouts import INSTALL_CLUSTER_SET_LOCK
 from scenarios import pki
 from scenarios.dns_tls import gateway_hostname
 from scenarios.facts import Facts
@@ -147,23 +147,19 @@ def installer_tools_from(tools: ToolResolver, config: SuiteConfig, runner: Comma
     )
 
     def istioctl(release: IstioRelease) -> Path:
+        if release.source is not None:
+            return tools.resolve_source("istioctl", release.source).path
         if release.istioctl_path is not None:
             return release.istioctl_path
         return tools.resolve("istioctl", str(release.version)).path
 
     def samples(release: IstioRelease) -> Path:
-        # A custom istioctl built from the offline source snapshot has no release archive:
-        # its samples/ come from that same snapshot's Go module (found on the kwok tier).
-        if release.istioctl_path is not None:
-            offline = pins.offline_istioctl
-            printed = runner.run(
-                [str(release.istioctl_path), "version", "--remote=false", "--short"],
-                timeout_s=SAMPLES_VERSION.seconds(),
-                title="which Istio source is the custom istioctl built from?",
-            ).stdout  # "client version: 1.31-dev.b01690e6db7d"
-            reported = printed.strip().rsplit(" ", 1)[-1]
-            if offline and reported == offline.get("reports_as"):
-                return provider.samples_dir(reported, go_revision=offline["go_module_version"])
+        # An Istio source has no release archive: its samples/ come from the source tree itself.
+        source = release.source
+        if source is not None and source.directory is not None:
+            return provider.samples_from_tree(source.cache_key, source.directory / "samples")
+        if source is not None:
+            return provider.samples_dir(release.reported_version, go_revision=source.location)
         return provider.samples_dir(str(release.version))
 
     return InstallerTools(

@@ -189,6 +189,16 @@ class TrafficProbe:
                 self._lock.wait(timeout=min(left, 1.0))
             return len(self._batches)
 
+    def wait_ready(self, deadline_s: float) -> bool:
+        """A first batch finished (the probe works before anything changes)."""
+        return self.wait_for_batches(1, deadline_s) >= 1
+
+    def wait_settled(self, deadline_s: float) -> None:
+        """One more batch: the probe also covers what changed last (within the batch's own
+        deadline; ``deadline_s`` is for probes without batches)."""
+        del deadline_s
+        self.wait_for_batches(self.batches_done + 1, self.batch_deadline_s + 5)
+
     def stop(self, deadline_s: float | None = None) -> ProbeResult:
         """Stop after the running batch (waiting at most ``deadline_s``) and return the counts.
 

@@ -6,7 +6,9 @@ plane and the workloads are upgraded (gateway-injected gateways on the remotes i
 restarts the clients last. ``ScenarioSession.upgrade`` (install/session.py) is its caller.
 
 The probe's bounds: at least ``min_success_ratio`` (default 0.995) of its requests succeed, and
-no stretch longer than ``max_gap_s`` (default 5 s) passes without a successful response.
+no stretch longer than ``max_gap_s`` (default 5 s) passes without a successful response. Where
+the cluster provider's pods send no request (kwok), its stand-in runs instead
+(``probe_factory``: clusters/kwok/xds_probe.py, with bounds of its own).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,16 +25,23 @@ from clusters.cluster import ClusterHandle
 from clusters.provider import LoadBalancerProvider
 from install.installer import EnvironmentFault, Installer, StepFailed, StepRecord
 from install.traffic_probe import TrafficProbe
-from install.upgrade_outcome import UpgradableScenario, UpgradeOutcome, scenario_label
+from install.upgrade_gateways import gateway_restarts
+from install.upgrade_outcome import (
+    BackgroundProbe,
+    UpgradableScenario,
+    UpgradeOutcome,
+    UpgradeProbeFactory,
+    scenario_label,
+)
 from programs.runner import CommandError
 from programs.waits import WaitTimeout, wait_until
 from run.config import DEFAULTS
 from run.timeline import Timeline
 from run.timeouts import (
-    UPGRADE_GATEWAY,
     UPGRADE_ISTIOD,
     UPGRADE_MAX_GAP,
     UPGRADE_POLL,
+    UPGRADE_PROBE_SETTLE,
     UPGRADE_PROBE_START,
     UPGRADE_RESTART,
 )
@@ -40,7 +49,7 @@ from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import IstioRelease
-from scenarios.steps import Action, Role, ScenarioPlan, Step
+from scenarios.steps import Role, ScenarioPlan, Step
 from scenarios.upgrade import Restart, UpgradePlan, plan_upgrade
 
 log = logging.getLogger("eicp.upgrade")
@@ -52,8 +61,6 @@ log = logging.getLogger("eicp.upgrade")
 DEFAULT_MIN_SUCCESS_RATIO = DEFAULTS.upgrade_min_success_ratio  # 0.995, the option default
 # Fewer requests than this say nothing about "throughout".
 DEFAULT_MIN_PROBE_REQUESTS = 20
-GATEWAY_RESTART_SEED = "upgrade: restart the gateway-injected gateways so they run release B's proxy"
-_ISTIO_NS_SETTING = "values.global.istioNamespace="
 
 
 class UpgradeError(RuntimeError):
@@ -76,79 +83,6 @@ def upgrade_plan(
         plan.workloads + extra,
         plan.clients,
     )
-
-
-def gateway_restarts(plan: ScenarioPlan, skip: Iterable[tuple[Role, str]] = ()) -> tuple[Restart, ...]:
-    """Restarts for the gateways istiod injects (``inject.istio.io/templates: gateway``) outside
-    the external cluster: the remote ingress gateway and the east-west gateways, whether an
-    IstioOperator or a plain Deployment makes them. Their pods keep A's proxy until they are
-    replaced. Each waits with B's own rollout wait when B's plan has one."""
-    known = set(skip)
-    waits = {
-        (step.role, str(step.params.get("namespace")), str(step.params.get("resource"))): step
-        for step in plan.steps
-        if step.action is Action.WAIT
-    }
-    restarts: list[Restart] = []
-    for step in plan.steps:
-        if step.role == "external":
-            continue
-        for namespace, name in _injected_gateways(step):
-            if (step.role, name) in known:
-                continue
-            known.add((step.role, name))
-            wait = waits.get((step.role, namespace, f"deployment/{name}")) or Step(
-                f"{step.role}-wait-{name}-rollout",
-                step.role,
-                Action.WAIT,
-                GATEWAY_RESTART_SEED,
-                params={
-                    "resource": f"deployment/{name}",
-                    "namespace": namespace,
-                    "for": "condition=Available",
-                    "deadline_s": UPGRADE_GATEWAY.seconds(),
-                },
-            )
-            restarts.append(Restart(step.role, namespace, name, GATEWAY_RESTART_SEED, wait))
-    return tuple(restarts)
-
-
-def _injected_gateways(step: Step) -> list[tuple[str, str]]:
-    """(namespace, Deployment) of each gateway-injected gateway ``step`` makes."""
-    if step.action in (Action.ISTIOCTL_INSTALL, Action.MANIFEST_GENERATE_APPLY):
-        settings = [str(item) for item in step.params.get("set") or ()]
-        istio_ns = next(
-            (item.split("=", 1)[1] for item in settings if item.startswith(_ISTIO_NS_SETTING)), None
-        )
-        return [found for manifest in step.manifests for found in _operator_gateways(manifest, istio_ns)]
-    if step.action is Action.APPLY:
-        return [found for manifest in step.manifests for found in _gateway_deployment(manifest)]
-    return []
-
-
-def _operator_gateways(manifest: Mapping[str, Any], istio_ns: str | None) -> list[tuple[str, str]]:
-    if manifest.get("kind") != "IstioOperator":
-        return []
-    spec = manifest.get("spec") or {}
-    default_ns = str(spec.get("namespace") or istio_ns or "istio-system")
-    components = spec.get("components") or {}
-    found = []
-    for key in ("ingressGateways", "egressGateways"):
-        for gateway in components.get(key) or ():
-            if gateway.get("enabled") and gateway.get("name"):
-                found.append((str(gateway.get("namespace") or default_ns), str(gateway["name"])))
-    return found
-
-
-def _gateway_deployment(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
-    if manifest.get("kind") != "Deployment":
-        return []
-    template = ((manifest.get("spec") or {}).get("template") or {}).get("metadata") or {}
-    templates = str((template.get("annotations") or {}).get("inject.istio.io/templates", ""))
-    if "gateway" not in templates.split(","):
-        return []
-    metadata = manifest.get("metadata") or {}
-    return [(str(metadata.get("namespace") or "default"), str(metadata.get("name")))]
 
 
 class UpgradeTools(Protocol):
@@ -177,6 +111,9 @@ class UpgradeDriver:
     probe_start_deadline_s: float = field(default_factory=UPGRADE_PROBE_START.seconds)
     istiod_deadline_s: float = field(default_factory=UPGRADE_ISTIOD.seconds)
     timeline: Timeline = field(default_factory=Timeline)
+    # The provider's stand-in for the traffic probe where no request can be sent (kwok mode's
+    # xDS-level probe); None: the traffic probe.
+    probe_factory: UpgradeProbeFactory | None = None
     # Told (label, B's installer, B's full plan) just before the first step changes the
     # clusters: from then on teardown must uninstall what B installed (install/session.py).
     on_control_plane_change: Callable[[str, Installer, ScenarioPlan], None] | None = None
@@ -223,17 +160,7 @@ class UpgradeDriver:
         installer = self.installer(installed)
         label = scenario_label(installed.scenario, installed.release)
         completed: list[str] = []
-        probes = [
-            TrafficProbe(
-                installed.topology[role],
-                namespace,
-                pod,
-                client_container,
-                url,
-                batch_size=self.probe_batch_size,
-            )
-            for role, pod in sorted(client_pods.items())
-        ]
+        probes = self._probes(installed, client_pods, url, client_container, namespace)
         error: BaseException | None = None
         started: float | None = None
         try:
@@ -241,8 +168,10 @@ class UpgradeDriver:
                 probe.start()
             for probe in probes:
                 # The probe must work before anything changes, or its ratio would blame the upgrade.
-                if probe.wait_for_batches(1, self.probe_start_deadline_s) < 1:
-                    raise UpgradeError(f"the traffic probe from {probe.vantage} did not finish a first batch")
+                if not probe.wait_ready(self.probe_start_deadline_s):
+                    raise UpgradeError(
+                        f"the background probe from {probe.vantage} did not work before the upgrade"
+                    )
             # Right before the first control plane step, not after it: a step that fails
             # half-way has already applied some of B.
             self._hand_over_teardown(installed, installer, label)
@@ -257,8 +186,8 @@ class UpgradeDriver:
                 self._restart(installer, restart, label)
                 completed.append(f"restart {restart.deployment}")
             for probe in probes:
-                # One more batch after the last restart: the probe also covers the new pods.
-                probe.wait_for_batches(probe.batches_done + 1, probe.batch_deadline_s + 5)
+                # One more look after the last restart: the probe also covers the new pods.
+                probe.wait_settled(UPGRADE_PROBE_SETTLE.seconds())
         except (StepFailed, EnvironmentFault, UpgradeError, CommandError) as failure:
             error = failure
         finally:
@@ -272,6 +201,36 @@ class UpgradeDriver:
         if self.on_finished is not None:
             self.on_finished(outcome)
         return outcome
+
+    def _probes(
+        self,
+        installed: UpgradableScenario,
+        client_pods: Mapping[Role, str],
+        url: str,
+        client_container: str,
+        namespace: str,
+    ) -> list[BackgroundProbe]:
+        """The traffic probe from each client pod, or the provider's stand-in for it."""
+        if self.probe_factory is not None:
+            return list(
+                self.probe_factory(
+                    workloads=installed.expectations.workloads,
+                    clients=client_pods,
+                    namespace=namespace,
+                    target_tag=self.target.tag,
+                )
+            )
+        return [
+            TrafficProbe(
+                installed.topology[role],
+                namespace,
+                pod,
+                client_container,
+                url,
+                batch_size=self.probe_batch_size,
+            )
+            for role, pod in sorted(client_pods.items())
+        ]
 
     def _restart_clients(
         self, installer: Installer, plan: UpgradePlan, label: str, completed: list[str]

@@ -7,12 +7,13 @@ the scenario it needs, the outcome, the probe's longest gap, the steps left undo
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from clusters.cluster import Topology
+from clusters.upgrade_xds_probe import XdsProbeResult
 from install.traffic_probe import ProbeResult
 from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts
@@ -22,8 +23,9 @@ from scenarios.upgrade import UpgradePlan
 
 
 def scenario_label(scenario: str, release: IstioRelease) -> str:
-    """How runs, reports and diagnostics name one scenario x release: ``ip-passthrough-1.30.3``."""
-    return f"{scenario}-{release.version}" + ("-custom" if release.custom else "")
+    """How runs, reports and diagnostics name one scenario x release: ``ip-passthrough-1.30.3``,
+    ``ip-passthrough-1.31-source-eed52ebb`` for an Istio source."""
+    return f"{scenario}-{release.slug}"
 
 
 class InstalledScenarioView(Protocol):
@@ -49,13 +51,41 @@ class UpgradableScenario(InstalledScenarioView, Protocol):
     def facts(self) -> Facts: ...
 
 
+ProbeOutcome = ProbeResult | XdsProbeResult
+
+
+class BackgroundProbe(Protocol):
+    """What runs while the control plane is upgraded: the traffic probe (install/traffic_probe.py),
+    or where no request can be sent, a provider's stand-in for it (kwok: clusters/kwok/xds_probe.py)."""
+
+    @property
+    def vantage(self) -> str: ...
+    def start(self) -> object: ...
+    def wait_ready(self, deadline_s: float) -> bool: ...
+    def wait_settled(self, deadline_s: float) -> None: ...
+    def stop(self) -> ProbeOutcome: ...
+
+
+class UpgradeProbeFactory(Protocol):
+    """A cluster provider's probes for the upgrade, one per client pod (role -> pod)."""
+
+    def __call__(
+        self,
+        *,
+        workloads: Mapping[Role, tuple[str, ...]],
+        clients: Mapping[Role, str],
+        namespace: str,
+        target_tag: str,
+    ) -> Sequence[BackgroundProbe]: ...
+
+
 @dataclass(frozen=True)
 class UpgradeOutcome:
     """What happened: the plan, each probe's result, the first failure (if any), B's expectations."""
 
     plan: UpgradePlan | None
     expectations: ScenarioExpectations | None
-    probes: tuple[ProbeResult, ...]
+    probes: tuple[ProbeOutcome, ...]
     completed: tuple[str, ...]
     error: BaseException | None
     window: tuple[float, float] | None = None  # epoch seconds: first change to last restart

@@ -37,7 +37,9 @@ from programs.downloads import (
 )
 from programs.gobuild import GoBuilder, GoBuildError, GoRecipe
 from programs.runner import CommandError, CommandRunner
+from programs.source_builds import SourceBuildError, SourceBuilds
 from run.timeouts import GO_BUILD, TOOL_VERSION
+from scenarios.sources import IstioSource
 
 log = logging.getLogger("eicp.tools")
 
@@ -203,6 +205,23 @@ class ToolResolver:
                 tool = self._from_go(spec, wanted, go_revision or wanted, target, attempts)
         if tool is None:
             raise ToolUnavailable(name, wanted, attempts)
+        return self._remember(key, tool)
+
+    def resolve_source(self, name: str, source: IstioSource) -> ResolvedTool:
+        """``istioctl``, ``pilot-discovery`` or ``xdsclient`` built from an Istio source
+        (programs/source_builds.py: cached per source, never an explicit path or PATH binary:
+        the source is the user's decision). ``ToolUnavailable`` says why not."""
+        key = (name, f"source:{source.cache_key}")
+        if key in self._resolved:
+            return self._resolved[key]
+        builds = SourceBuilds(self.cache_dir, self.runner, go_binary=self.go_binary)
+        try:
+            path = builds.xdsclient(source) if name == "xdsclient" else builds.binary(name, source)
+        except SourceBuildError as error:
+            raise ToolUnavailable(
+                name, source.stamp, [(f"build from Istio {source.label}", str(error))]
+            ) from None
+        tool = ResolvedTool(name, source.stamp, path, f"built from Istio {source.label}", source.stamp)
         return self._remember(key, tool)
 
     def _remember(self, key: tuple[str, str], tool: ResolvedTool) -> ResolvedTool:

@@ -19,7 +19,6 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +41,14 @@ class XdsClientBuild:
     tools_dir: Path
     runner: CommandRunner
     go_binary: str = "go"
+    # An Istio source tree to build against instead of downloading ``istio_revision`` (an
+    # --istio-source checkout or module directory, programs/source_builds.py).
+    istio_dir: Path | None = None
+    cache_key: str | None = None  # the cache directory's name prefix (default: the revision)
 
     def target(self) -> Path:
-        return self.tools_dir / "xdsclient" / f"{self.istio_revision}-{source_digest()[:12]}" / "xdsclient"
+        key = self.cache_key or self.istio_revision
+        return self.tools_dir / "xdsclient" / f"{key}-{source_digest()[:12]}" / "xdsclient"
 
     def resolve(self) -> Path:
         """The cached binary, built first if needed (one build per host: a file lock)."""
@@ -56,14 +60,17 @@ class XdsClientBuild:
             self._build(target)
         return target
 
+    def _download(self) -> Path:
+        download = self.runner.run(
+            [self.go_binary, "mod", "download", "-json", f"{ISTIO_MODULE}@{self.istio_revision}"],
+            timeout_s=GO_MOD_DOWNLOAD.seconds(),
+            title=f"go mod download {ISTIO_MODULE}@{self.istio_revision}",
+        )
+        return Path(json.loads(download.stdout)["Dir"])
+
     def _build(self, target: Path) -> None:
         try:
-            download = self.runner.run(
-                [self.go_binary, "mod", "download", "-json", f"{ISTIO_MODULE}@{self.istio_revision}"],
-                timeout_s=GO_MOD_DOWNLOAD.seconds(),
-                title=f"go mod download {ISTIO_MODULE}@{self.istio_revision}",
-            )
-            module_dir = Path(json.loads(download.stdout)["Dir"])
+            module_dir = self.istio_dir or self._download()
             with tempfile.TemporaryDirectory(prefix="eicp-xdsclient-") as scratch:
                 work = Path(scratch)
                 write_wrapper_module(work, module_dir, self.istio_revision)
@@ -81,7 +88,7 @@ class XdsClientBuild:
                         ".",
                     ],
                     cwd=work,
-                    env={"CGO_ENABLED": "0", "GOFLAGS": ""},
+                    env={"CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"},
                     timeout_s=XDS_CLIENT_BUILD.seconds(),
                     title="go build the synthetic proxy (programs/xdsclient)",
                 )
@@ -90,7 +97,7 @@ class XdsClientBuild:
         except (CommandError, KeyError, json.JSONDecodeError) as error:
             raise XdsClientUnavailable(
                 f"the synthetic proxy (programs/xdsclient) could not be built against "
-                f"{ISTIO_MODULE}@{self.istio_revision}: {error}"
+                f"{self.istio_dir or f'{ISTIO_MODULE}@{self.istio_revision}'}: {error}"
             ) from None
 
 
@@ -112,13 +119,3 @@ def write_wrapper_module(work: Path, istio_dir: Path, revision: str) -> None:
     shutil.copyfile(istio_dir / "go.sum", work / "go.sum")
     for source in SOURCE_DIR.glob("*.go"):
         shutil.copyfile(source, work / source.name)
-
-
-def go_revision_of(version: str, offline: Mapping[str, str]) -> str:
-    """The Go module revision of an Istio version: the offline snapshot's when the version is a
-    build of that snapshot's commit (``1.31-alpha.<commit>``), else the version (a release tag)."""
-    snapshot = offline.get("go_module_version", "")
-    commit = re.search(r"[.+-]([0-9a-f]{12})$", version)
-    if commit is not None and snapshot.endswith(f"-{commit.group(1)}"):
-        return snapshot
-    return version

@@ -244,6 +244,7 @@ def build_report(
         "workarounds": [dict(entry) for entry in info.workarounds],
         "upgradeProbes": [dict(entry) for entry in info.upgrade_probes],
         **({"timeouts": info.timeouts} if info.timeouts else {}),
+        "upgradeXdsProbes": [dict(entry) for entry in info.upgrade_xds_probes],
     }
 
 

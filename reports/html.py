@@ -259,6 +259,36 @@ def _longest(phases: Sequence[PhaseRecord], limit: int = 20) -> str:
     )
 
 
+def _xds_probes(entries: Sequence[Mapping[str, Any]]) -> str:
+    """kwok mode's xDS-level stand-in for the traffic probe: per client, the longest stretch
+    without a synced stream carrying the endpoints, its bound and how the proxy ended."""
+    rows = []
+    for entry in entries:
+        switches = ", ".join(f"{s['to']} after {float(s['seconds']):.1f} s" for s in entry["switchovers"])
+        rows.append(
+            (
+                str(entry["scenario"]),
+                str(entry["vantage"]),
+                f"{float(entry['longestGapSeconds']):.1f} s",
+                f"{float(entry['boundSeconds']):.1f} s ({entry['boundBasis']})",
+                switches or "none",
+                f"{'synced' if entry['endedSynced'] else 'NOT synced'} on {entry['endedOn']}",
+            )
+        )
+    stand_in = escape(str(entries[0]["standIn"])) if entries else ""
+    return f"<p>Stand-in: {stand_in}.</p>" + _table(
+        (
+            "Scenario",
+            "Client proxy",
+            "Longest without a synced stream",
+            "Bound",
+            "istiod switch-overs",
+            "Ended",
+        ),
+        rows,
+    )
+
+
 def _commands(slowest: Sequence[CommandSummary], count: int, total_s: float, failed: int) -> str:
     summary = f"<p>{count} commands, {escape(_fmt_seconds(total_s))} in total, {failed} did not exit 0.</p>"
     rows = [
@@ -296,6 +326,12 @@ def render_summary(
         + (
             f"<h2>Traffic during the upgrade</h2>{probe_plot.render(report['upgradeProbes'], phases)}"
             if report.get("upgradeProbes")
+            else ""
+        )
+        + (
+            "<h2>Control plane during the upgrade (stand-in for the traffic probe)</h2>"
+            f"{_xds_probes(report['upgradeXdsProbes'])}"
+            if report.get("upgradeXdsProbes")
             else ""
         )
         + f"<h2>Longest phases</h2>{_longest(phases)}"

@@ -66,12 +66,10 @@ class CheckIdentity:
 
 
 def release_text(value: Any) -> str:
-    """A release parameter as text: an ``IstioRelease``'s version (``-custom`` for a custom build,
-    as the scenario plugin labels it), else ``str(value)``."""
-    version = getattr(value, "version", None)
-    if version is None:
-        return str(value)
-    return f"{version}-custom" if getattr(value, "custom", False) else str(version)
+    """A release parameter as text: an ``IstioRelease``'s slug (``1.30.5``, ``1.30.5-custom``,
+    ``1.31-source-eed52ebb``, as the scenario plugin labels it), else ``str(value)``."""
+    slug = getattr(value, "slug", None)
+    return str(slug) if slug is not None else str(value)
 
 
 def identify(item: pytest.Item) -> CheckIdentity | None:

@@ -46,7 +46,7 @@ def release_build(item: pytest.Item) -> str | None:
 def set_allure_labels(item: pytest.Item, identity: CheckIdentity, kubernetes: str, unknown: str) -> None:
     """Allure labels of a conformance check (a no-op without --alluredir)."""
     build = release_build(item) or identity.release
-    _dynamic.parent_suite(f"Istio {identity.release}" if identity.release else "Istio")
+    _dynamic.parent_suite(f"Istio {build}" if build else "Istio")
     _dynamic.suite(identity.scenario)
     _dynamic.sub_suite(identity.family)
     _dynamic.label("scenario", identity.scenario)

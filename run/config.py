@@ -33,6 +33,7 @@ from run.config_checks import (
     existing_clusters,
     fail,
 )
+from run.source_options import Inspect, check_upgrade_order, source_releases, wants_sources
 from run.tls_secret_file import ACCEPTED as TLS_SECRET_FILE_ACCEPTED
 from run.tls_secret_file import TlsSecretFile, TlsSecretFileError
 from run.tls_secret_file import load as load_tls_secret_file
@@ -161,14 +162,25 @@ def choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
     return value
 
 
-def build_config(option: Option, *, modes: tuple[str, ...]) -> SuiteConfig:
+def build_config(
+    option: Option,
+    *,
+    modes: tuple[str, ...],
+    source_modes: tuple[str, ...] = (),
+    inspect_source: Inspect | None = None,
+) -> SuiteConfig:
     """Validate the option values (``option("--flag")``); raise ``ConfigError`` naming the first bad one.
 
     ``modes``: the topology modes, one per provider (clusters/providers.py, which this neutral
-    module cannot import); asking for another is refused here, before any work.
+    module cannot import); asking for another is refused here, before any work. ``source_modes``:
+    those whose clusters can run an Istio source build (``Capability.ISTIO_SOURCES``);
+    ``inspect_source`` turns an ``--istio-source``/``--upgrade-to-source`` value into an
+    ``IstioSource`` (programs/istio_sources.py; run/source_options.py says what is refused first).
     """
     pins = load_pins()
-    releases, upgrade_to = _releases(option, pins)
+    releases, upgrade_to = _releases(
+        option, pins, str(option("--topology-mode")), source_modes, inspect_source
+    )
 
     scenarios = tuple(dict.fromkeys(option("--scenario") or DEFAULTS.scenario))
     for scenario in scenarios:
@@ -291,7 +303,13 @@ def _tls_secret_file(config: SuiteConfig, mode: str, path: Path | None) -> Suite
     return replace(config, external_tls_secret_file=checked)
 
 
-def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], IstioRelease | None]:
+def _releases(
+    option: Option, pins: Pins, mode: str, source_modes: tuple[str, ...], inspect: Inspect | None
+) -> tuple[tuple[IstioRelease, ...], IstioRelease | None]:
+    from_source: tuple[IstioRelease, ...] | None = None
+    source_target: IstioRelease | None = None
+    if wants_sources(option):
+        from_source, source_target = source_releases(option, pins, mode, source_modes, inspect)
     hub, tag, istioctl = option("--istio-hub"), option("--istio-tag"), option("--istioctl")
     if hub is not None:
         check_hub(hub)
@@ -299,23 +317,26 @@ def _releases(option: Option, pins: Pins) -> tuple[tuple[IstioRelease, ...], Ist
         check_tag(tag)
     if istioctl is not None:
         check_tool_path("--istioctl", istioctl)
-    # Default: the newest supported minor whose pinned patch is GA, as if given as a minor (so
-    # its newest patch is looked up at run time); values naming one release run once.
-    default = IstioVersion.parse(pins.default_version()).minor_key
-    versions: list[str] = option("--istio-version") or [default]
-    try:
-        releases = pins.resolve_releases(versions, hub=hub, tag=tag, istioctl_path=istioctl)
-    except VersionError as error:
-        raise ConfigError(f"--istio-version: {error}") from None
+    if from_source is not None:
+        releases = from_source
+    else:
+        # Default: the newest supported minor whose pinned patch is GA, as if given as a minor (so
+        # its newest patch is looked up at run time); values naming one release run once.
+        default = IstioVersion.parse(pins.default_version()).minor_key
+        versions: list[str] = option("--istio-version") or [default]
+        try:
+            releases = pins.resolve_releases(versions, hub=hub, tag=tag, istioctl_path=istioctl)
+        except VersionError as error:
+            raise ConfigError(f"--istio-version: {error}") from None
     upgrade_text = option("--upgrade-to")
     try:
-        upgrade_to = pins.resolve_release(upgrade_text) if upgrade_text else None
+        upgrade_to = pins.resolve_release(upgrade_text) if upgrade_text else source_target
     except VersionError as error:
         raise ConfigError(f"--upgrade-to: {error}") from None
     if upgrade_to is not None and len(releases) != 1:
         fail("--upgrade-to needs exactly one --istio-version (the release to upgrade from)")
-    if upgrade_to is not None and upgrade_to.version <= releases[0].version:
-        fail(f"--upgrade-to {upgrade_to.version} is not newer than --istio-version {releases[0].version}")
+    if upgrade_to is not None:
+        check_upgrade_order(releases[0], upgrade_to)
     for release in (*releases, *([upgrade_to] if upgrade_to else [])):
         # An end-of-life minor stays selectable, with a warning (versions.yaml end_of_life).
         eol = pins.end_of_life_warning(release, date.today())

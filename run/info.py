@@ -54,6 +54,7 @@ class RunFacts:
         self._tools: dict[str, str] = {}
         self._stand_ins: list[dict[str, Any]] = []  # report entries: component, standIn, role
         self._probes: list[dict[str, Any]] = []  # reports/probe_figures.py upgrade_probe_entry
+        self._xds_probes: list[dict[str, Any]] = []  # kwok's stand-in for a traffic probe
 
     def note_kubernetes_version(self, role: str, version: str | None) -> None:
         """Record the server version a cluster reported (``None`` when it could not be read)."""
@@ -78,6 +79,11 @@ class RunFacts:
         with self._lock:
             self._probes.append(dict(entry))
 
+    def note_upgrade_xds_probe(self, entry: Mapping[str, Any]) -> None:
+        """Record kwok mode's stand-in for a traffic probe (one ``upgradeXdsProbe`` of the schema)."""
+        with self._lock:
+            self._xds_probes.append(dict(entry))
+
     def _add_stand_ins(self, entries: Iterable[dict[str, Any]]) -> None:
         with self._lock:
             self._stand_ins.extend(entry for entry in entries if entry not in self._stand_ins)
@@ -89,6 +95,7 @@ class RunFacts:
                 "tools": dict(self._tools),
                 "standIns": [dict(entry) for entry in self._stand_ins],
                 "upgradeProbes": [dict(entry) for entry in self._probes],
+                "upgradeXdsProbes": [dict(entry) for entry in self._xds_probes],
             }
 
     def merge(self, data: Mapping[str, Any]) -> None:
@@ -100,6 +107,7 @@ class RunFacts:
             self._tools.update(data.get("tools", {}))
             self._stand_ins.extend(e for e in data.get("standIns", []) if e not in self._stand_ins)
             self._probes.extend(dict(entry) for entry in data.get("upgradeProbes", []))
+            self._xds_probes.extend(dict(entry) for entry in data.get("upgradeXdsProbes", []))
 
     def reset(self) -> None:
         with self._lock:
@@ -107,6 +115,7 @@ class RunFacts:
             self._tools.clear()
             self._stand_ins.clear()
             self._probes.clear()
+            self._xds_probes.clear()
 
 
 def suite_version() -> str:
@@ -118,7 +127,7 @@ def suite_version() -> str:
 
 
 def release_entry(release: IstioRelease) -> dict[str, Any]:
-    return {
+    entry: dict[str, Any] = {
         "version": str(release.version),
         "build": release.label,
         "hub": release.hub,
@@ -127,6 +136,18 @@ def release_entry(release: IstioRelease) -> dict[str, Any]:
         "requested": release.requested or str(release.version),
         "resolution": release.resolution,
     }
+    source = release.source
+    if source is not None:  # an Istio source: what it is, never a release
+        entry["source"] = {
+            "spec": source.spec,
+            "kind": source.kind,
+            "revision": source.revision,
+            "branch": source.branch,
+            "committed": source.committed.isoformat() if source.committed else None,
+            "dirty": source.dirty_digest is not None,
+            "stamp": source.stamp,
+        }
+    return entry
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,7 @@ class RunInfo:
     # as report entries (stand_in_entry), and the traffic probes' figures during an upgrade.
     stand_ins: list[dict[str, Any]] = field(default_factory=list)
     upgrade_probes: list[dict[str, Any]] = field(default_factory=list)
+    upgrade_xds_probes: list[dict[str, Any]] = field(default_factory=list)
     # The run's deadlines (run/timeouts.py): every one's value, and which were overridden.
     timeouts: dict[str, dict[str, float]] = field(default_factory=dict)
     # Workarounds of known issues the run applied (--workaround): name and what it changes.
@@ -160,7 +182,12 @@ class RunInfo:
 
     @property
     def istio_version(self) -> str:
-        return ", ".join(entry["version"] for entry in self.releases) or UNKNOWN
+        """The versions certified; an Istio source by its label (its VERSION file's minor alone
+        would read as a release)."""
+        return (
+            ", ".join(entry["build"] if entry.get("source") else entry["version"] for entry in self.releases)
+            or UNKNOWN
+        )
 
     @property
     def istio_build(self) -> str:
@@ -186,6 +213,7 @@ def build_run_info(
         selected_scenarios=list(config.scenarios),
         stand_ins=noted["standIns"],
         upgrade_probes=noted["upgradeProbes"],
+        upgrade_xds_probes=noted["upgradeXdsProbes"],
         timeouts=timeouts.report_entry(config.timeouts),
         workarounds=[{"name": name, "change": WORKAROUNDS[name]} for name in config.workarounds],
     )

@@ -86,6 +86,25 @@ SAMPLES_DOWNLOAD = _d(
 SAMPLES_VERSION = _d(
     "samples.istioctl-version", 60, "asking a custom istioctl which Istio source it was built from"
 )
+SOURCE_GO_DOWNLOAD = _d(
+    "sources.go-download",
+    600,
+    "`go mod download` of an Istio source module (--istio-source istio.io/istio@...)",
+)
+SOURCE_GIT = _d(
+    "sources.git", 120, "git rev-parse, status or diff in a local Istio checkout (--istio-source DIR)"
+)
+SOURCE_BUILD = _d(
+    "sources.build",
+    1800,
+    "a cold Go build of istioctl, pilot-discovery or the synthetic proxy in an Istio source tree "
+    "(istioctl: about 8 minutes here on 2 shared cores, module downloads included)",
+)
+SOURCE_BUILD_LOCK = _d(
+    "sources.build-lock",
+    5400,
+    "another process building the same source's binary: up to three cold source builds",
+)
 # -- clusters ------------------------------------------------------------------------------------
 REGISTRY_LOCK = _d(
     "clusters.registry-lock",
@@ -235,6 +254,16 @@ UPGRADE_MAX_GAP = _d(
     "upgrade.max-gap",
     5,
     "the longest stretch the traffic probe may go without a success during the upgrade (a bound judged, not a wait)",
+)
+UPGRADE_PROBE_SETTLE = _d(
+    "upgrade.probe-settle",
+    60,
+    "kwok's xDS-level probe (no request batches): its proxies settled on B after the last restart",
+)
+UPGRADE_XDS_PUSH_ALLOWANCE = _d(
+    "upgrade.xds-push-allowance",
+    5,
+    "part of the xDS-level probe's bound: B's first CDS and EDS on a proxy's new stream (a bound judged, not a wait)",
 )
 # -- checks, diagnostics -------------------------------------------------------------------------
 CHECK_READ = _d("check.read", 60, "one kubectl read of a check")

@@ -25,3 +25,7 @@ class Capability(StrEnum):
     # The nodes are containers the suite reaches with kind and docker (their hosts files,
     # ``kind export logs``).
     NODE_CONTAINERS = "node-containers"
+    # The clusters run the Istio control plane from host binaries, no images: an Istio source
+    # build (istioctl, pilot-discovery, the synthetic proxy) can be certified on them
+    # (--istio-source, --upgrade-to-source).
+    ISTIO_SOURCES = "istio-sources"

@@ -111,9 +111,10 @@ class RenderContext:
         """Pin the image hub in an IstioOperator: the release's own (docker.io/istio, where Istio
         keeps publishing; the 1.31 upgrade notes retire registry.istio.io and gcr.io/istio-release),
         never istioctl's built-in default, which source builds set to registry.istio.io/testing.
-        A custom build's tag is pinned too; a release's tag stays istioctl's own version."""
+        A custom build's tag is pinned too, and an Istio source's (its version stamp, which its
+        istioctl and pilot-discovery report); a release's tag stays istioctl's own version."""
         iop["spec"]["hub"] = self.release.hub
-        if self.release.custom:
+        if self.release.pins_build:
             iop["spec"]["tag"] = self.release.tag
         return iop
 
@@ -199,4 +200,4 @@ def scenario_plan(
 ) -> ScenarioPlan:
     """The plan of a rendered scenario, its step names checked for uniqueness."""
     unique_names([*steps, *uninstall])
-    return ScenarioPlan(scenario, str(release.version), roles, tuple(steps), tuple(uninstall))
+    return ScenarioPlan(scenario, release.version_text, roles, tuple(steps), tuple(uninstall))

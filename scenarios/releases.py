@@ -1,7 +1,8 @@
-"""Istio release profiles: every difference between Istio releases, keyed by minor version.
+"""Istio releases and the pins: every difference between Istio releases, keyed by minor version.
 
 The table itself is data in ``versions.yaml`` (the one file that pins every version); this
-module turns it into typed, validated profiles. Code elsewhere asks a profile
+module turns it into typed, validated pins: the release profiles (scenarios/profiles.py), the
+Istio sources (scenarios/sources.py) and the releases under test. Code elsewhere asks a profile
 ("which sample client?", "what injection path?") and never compares version numbers itself.
 """
 
@@ -11,11 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
-from scenarios.procedure import Procedure, SecondRemoteProcedure, parse_procedure
+from scenarios.procedure import Procedure, SecondRemoteProcedure
+from scenarios.profiles import KubernetesRange, ReleaseProfile, minor_tuple, parse_profile
+from scenarios.sources import IstioSource, SourcePin, parse_sources
 from scenarios.versions import IstioVersion, VersionError
 
 VERSIONS_FILE = Path(__file__).resolve().parent.parent / "versions.yaml"
@@ -24,106 +27,18 @@ __all__ = [
     "GIVEN_IN_FULL",
     "PINNED_PATCH",
     "IstioRelease",
+    "IstioSource",
     "IstioVersion",
     "KubernetesRange",
     "Pins",
     "Procedure",
     "ReleaseProfile",
     "SecondRemoteProcedure",
+    "SourcePin",
     "VersionError",
     "load_pins",
     "parse_pins",
 ]
-
-InjectionUrlForm = Literal["path", "env"]
-SampleClient = Literal["curl", "sleep"]
-
-
-@dataclass(frozen=True)
-class KubernetesRange:
-    minimum: tuple[int, int]
-    maximum: tuple[int, int]
-
-    def allows(self, minor: tuple[int, int]) -> bool:
-        return self.minimum <= minor <= self.maximum
-
-    def __str__(self) -> str:
-        return f"{self.minimum[0]}.{self.minimum[1]}-{self.maximum[0]}.{self.maximum[1]}"
-
-
-def _minor_tuple(text: str) -> tuple[int, int]:
-    major, minor = text.split(".", 1)
-    return int(major), int(minor)
-
-
-@dataclass(frozen=True)
-class ReleaseProfile:
-    """What differs between Istio minor releases, as the seeds and upstream practice show it."""
-
-    minor: str
-    # The newest patch the release notes show (istio.io content/en/news/releases); None: none yet.
-    latest_patch: str | None
-    # The day upstream support ends (istio.io news/support); None: not announced yet.
-    end_of_life: date | None
-    kubernetes: KubernetesRange
-    sample_client: SampleClient
-    injection_url_form: InjectionUrlForm
-    remote_secret_command: tuple[str, ...]
-    remote_profile: Literal["remote", "external"]
-    config_cluster_flag: bool
-    # The published Sail Operator chart that installs this minor (None: none published), and the
-    # newest patch of this minor its Istio CRD's spec.version accepts.
-    sail_chart_version: str | None
-    sail_istio_up_to: str | None
-    # The default image hub (istioctl's and the charts' own default for the release).
-    hub: str
-    # Native sidecars (istio-proxy as a restartable init container) are on by default for
-    # pods on kubelets of this Kubernetes minor or newer; None: off by default.
-    native_sidecars_since_kubernetes: tuple[int, int] | None
-    # Gateway API CRDs the release was built against (its go.mod), for the Gateway API ingress.
-    gateway_api_version: str
-    procedure: Procedure
-    supported: bool
-    candidate: bool
-    # Past its end of life (versions.yaml istio.past_end_of_life): certifiable on request only.
-    past_end_of_life: bool = False
-
-    def injection_path(self, cluster: str, network: str) -> str:
-        """The sidecar injector path that carries the cluster and network of a remote cluster.
-
-        Seed 001 (current): ``/inject/cluster/<cluster>/net/<network>``, with ``/`` in a cluster
-        name spelt ``--slash--``; seeds 003/000 (older): ``/inject/:ENV:cluster=<c>:ENV:net=<n>``.
-        """
-        if self.injection_url_form == "path":
-            return f"/inject/cluster/{cluster.replace('/', '--slash--')}/net/{network}"
-        return f"/inject/:ENV:cluster={cluster}:ENV:net={network}"
-
-    def native_sidecars(self, kubelet_minor: tuple[int, int]) -> bool:
-        """Whether injected pods on a kubelet of this Kubernetes minor get ``istio-proxy`` as a
-        restartable init container (``initContainers`` with ``restartPolicy: Always``) rather than
-        as a container: Istio turns native sidecars on by default since 1.28 where the kubelet
-        is 1.33 or newer, which every pinned kind node image is. ``kubectl exec -c istio-proxy``
-        reaches it either way; readers look for it in both lists."""
-        since = self.native_sidecars_since_kubernetes
-        return since is not None and kubelet_minor >= since
-
-    def is_end_of_life(self, today: date) -> bool:
-        return self.end_of_life is not None and today >= self.end_of_life
-
-    def kind_node_image(self, images: dict[str, str]) -> str:
-        """The newest pinned kind node image whose Kubernetes minor this release supports."""
-        allowed = sorted(
-            (minor for minor in images if self.kubernetes.allows(_minor_tuple(minor))),
-            key=_minor_tuple,
-        )
-        if not allowed:
-            raise VersionError(
-                f"no pinned kind node image for Istio {self.minor}: it supports Kubernetes "
-                f"{self.kubernetes}, pinned images are for {', '.join(sorted(images, key=_minor_tuple))}; "
-                "pass --kind-node-image kindest/node:vX.Y.Z@sha256:... or pin one in versions.yaml"
-            )
-        return images[allowed[-1]]
-
 
 # How a release's patch was chosen (IstioRelease.resolution; the conformance report says it).
 GIVEN_IN_FULL = "given in full"
@@ -132,7 +47,8 @@ PINNED_PATCH = "the pinned patch (versions.yaml latest_patch)"
 
 @dataclass(frozen=True)
 class IstioRelease:
-    """The Istio build under test: a version, its profile and, for custom builds, hub/tag/istioctl.
+    """The Istio build under test: a version, its profile and, for custom builds, hub/tag/istioctl;
+    or an Istio source (``--istio-source``): its VERSION file's minor and profile, built from it.
 
     ``requested`` is the ``--istio-version`` text it came from (``1.31`` or ``1.31.3``) and
     ``resolution`` how its patch was chosen; neither takes part in equality, so ``1.31`` and
@@ -145,12 +61,15 @@ class IstioRelease:
     tag: str
     istioctl_path: Path | None = None
     custom: bool = False
+    source: IstioSource | None = None
     requested: str = field(default="", compare=False)
     resolution: str = field(default=GIVEN_IN_FULL, compare=False)
 
     @property
     def minor_only(self) -> bool:
         """Whether the user named only the minor, so the patch is the suite's choice."""
+        if self.source is not None:
+            return False  # an Istio source has no patch to choose
         return self.requested != "" and not IstioVersion.parse(self.requested).is_full
 
     def at_patch(self, version: IstioVersion, resolution: str) -> IstioRelease:
@@ -167,13 +86,50 @@ class IstioRelease:
 
     @property
     def label(self) -> str:
-        """The version as plans, reports and the HTML name it; pre-releases and custom builds say so."""
+        """The version as plans, reports and the HTML name it; pre-releases, custom builds and
+        sources say so (a source is never named as a release)."""
+        if self.source is not None:
+            return self.source.label
         text = str(self.version)
         if self.is_prerelease:
             text += " (pre-release)"
         if self.custom:
             text += f" (custom {self.hub}:{self.tag})"
         return text
+
+    @property
+    def version_text(self) -> str:
+        """What plans and plan.yaml give as the version: ``1.30.5``, or a source's label."""
+        return self.source.label if self.source is not None else str(self.version)
+
+    @property
+    def slug(self) -> str:
+        """How run labels, diagnostics directories and test ids name it: ``1.30.5``,
+        ``1.30.5-custom``, ``1.31-source-eed52ebb``."""
+        if self.source is not None:
+            return self.source.slug
+        return str(self.version) + ("-custom" if self.custom else "")
+
+    @property
+    def reported_version(self) -> str:
+        """What its istioctl, pilot-discovery and injected proxies report: the version, or a
+        source's version stamp (``1.31-dev.eed52ebb66ad``)."""
+        return self.source.stamp if self.source is not None else str(self.version)
+
+    @property
+    def pins_build(self) -> bool:
+        """Whether the install pins hub and tag (custom builds and sources) instead of leaving
+        them to istioctl's defaults."""
+        return self.custom or self.source is not None
+
+    def order_key(self) -> tuple[Any, ...]:
+        """Releases order by version; a source sorts before every patch of its minor, and
+        sources of one minor by commit date."""
+        source = self.source.order_key() if self.source is not None else ("", "")
+        return (self.version.sort_key(), source)
+
+    def is_newer_than(self, other: IstioRelease) -> bool:
+        return self.order_key() > other.order_key()
 
 
 @dataclass(frozen=True)
@@ -182,7 +138,6 @@ class Pins:
 
     tools: dict[str, dict[str, Any]]
     kind_node_images: dict[str, str]
-    offline_istioctl: dict[str, str]
     profiles: dict[str, ReleaseProfile] = field(default_factory=dict)
     supported: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()
@@ -193,6 +148,52 @@ class Pins:
     def retired_registry_in(self, text: str) -> str | None:
         """The retired registry ``text`` (an image reference or hub) names, if any."""
         return next((r for r in self.retired_registries if text == r or text.startswith(r + "/")), None)
+
+    # istio_sources: the Istio sources versions.yaml knows (by Go module version), the one the
+    # offline and control-plane tiers certify per minor, and the older one their upgrade starts from.
+    sources: dict[str, SourcePin] = field(default_factory=dict)
+    tier_sources: dict[str, str] = field(default_factory=dict)
+    upgrade_from_source: str | None = None
+
+    def tier_source(self, minor: str | None = None) -> str:
+        """The Go module version of the source the tiers certify for ``minor`` (default: the
+        newest minor that has one)."""
+        if not self.tier_sources:
+            raise VersionError("versions.yaml pins no Istio source for the offline tier (istio_sources.tier)")
+        key = minor or max(self.tier_sources, key=minor_tuple)
+        if key not in self.tier_sources:
+            raise VersionError(
+                f"versions.yaml pins no Istio source for {key} (istio_sources.tier has "
+                f"{', '.join(sorted(self.tier_sources, key=minor_tuple))})"
+            )
+        return self.tier_sources[key]
+
+    def source_release(self, source: IstioSource) -> IstioRelease:
+        """The release a source is certified as: its VERSION file's profile (refused, naming the
+        accepted minors, when there is none), the source's stamp as the image tag."""
+        try:
+            version = IstioVersion.parse(source.version_file)
+        except VersionError:
+            raise VersionError(
+                f"Istio source {source.spec}: its VERSION file holds {source.version_file!r}, not "
+                "MAJOR.MINOR; no release profile can be chosen for it"
+            ) from None
+        try:
+            profile = self.profile(IstioVersion(version.major, version.minor))
+        except VersionError as error:
+            raise VersionError(
+                f"Istio source {source.spec}: its VERSION file says {source.version_file}, which has "
+                f"no release profile ({error})"
+            ) from None
+        return IstioRelease(
+            version=IstioVersion(version.major, version.minor),
+            profile=profile,
+            hub=profile.hub,
+            tag=source.stamp,
+            source=source,
+            requested=source.spec,
+            resolution=f"an Istio source: no patch; its VERSION file ({source.version_file}) names the profile",
+        )
 
     def profile(self, version: IstioVersion) -> ReleaseProfile:
         profile = self.profiles.get(version.minor_key)
@@ -301,44 +302,13 @@ class Pins:
         return tuple(releases)
 
 
-def _parse_profile(
-    minor: str, raw: dict[str, Any], supported: bool, candidate: bool, retired: bool
-) -> ReleaseProfile:
-    try:
-        k8s = raw["kubernetes"]
-        native = raw["native_sidecars_since_kubernetes"]
-        eol = raw["end_of_life"]
-        return ReleaseProfile(
-            minor=minor,
-            latest_patch=raw["latest_patch"],
-            end_of_life=date.fromisoformat(str(eol)) if eol is not None else None,
-            kubernetes=KubernetesRange(_minor_tuple(k8s["min"]), _minor_tuple(k8s["max"])),
-            sample_client=raw["sample_client"],
-            injection_url_form=raw["injection_url_form"],
-            remote_secret_command=tuple(raw["remote_secret_command"]),
-            remote_profile=raw["remote_profile"],
-            config_cluster_flag=bool(raw["config_cluster_flag"]),
-            sail_chart_version=raw["sail_chart_version"],
-            sail_istio_up_to=raw["sail_istio_up_to"],
-            hub=raw["hub"],
-            native_sidecars_since_kubernetes=_minor_tuple(native) if native is not None else None,
-            gateway_api_version=raw["gateway_api_version"],
-            procedure=parse_procedure(raw["procedure"]),
-            supported=supported,
-            candidate=candidate,
-            past_end_of_life=retired,
-        )
-    except KeyError as missing:
-        raise ValueError(f"versions.yaml: Istio release {minor} lacks {missing}") from None
-
-
 def parse_pins(data: dict[str, Any]) -> Pins:
     istio = data["istio"]
     supported = tuple(istio["supported"])
     candidates = tuple(istio.get("candidates", ()))
     retired = tuple(istio.get("past_end_of_life", ()))
     profiles = {
-        minor: _parse_profile(minor, raw, minor in supported, minor in candidates, minor in retired)
+        minor: parse_profile(minor, raw, minor in supported, minor in candidates, minor in retired)
         for minor, raw in istio["releases"].items()
     }
     listed = (*supported, *candidates, *retired)
@@ -361,15 +331,18 @@ def parse_pins(data: dict[str, Any]) -> Pins:
     undated = [m for m in retired if profiles[m].end_of_life is None]
     if undated:
         raise ValueError(f"versions.yaml: past_end_of_life releases without an end_of_life date: {undated}")
+    known, tier, upgrade_from = parse_sources(data.get("istio_sources") or {})
     return Pins(
         tools=data["tools"],
         kind_node_images=dict(data["kind_node_images"]),
-        offline_istioctl=dict(data.get("offline_istioctl", {})),
         profiles=profiles,
         supported=supported,
         candidates=candidates,
         past_end_of_life=retired,
         retired_registries=registries,
+        sources=known,
+        tier_sources=tier,
+        upgrade_from_source=upgrade_from,
     )
 
 

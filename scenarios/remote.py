@@ -174,7 +174,7 @@ def config_cluster_expectations(
     ``watches_own_namespace_secrets``: the external istiod runs with LOCAL_CLUSTER_SECRET_WATCHER."""
     return ScenarioExpectations(
         scenario=scenario,
-        istio_version=str(ctx.release.version),
+        istio_version=ctx.release.reported_version,
         proxy_image_tag=ctx.release.tag,
         istiod_deployment=istiod_deployment,
         remote_secrets={"remote": (EXTERNAL_NS, CONFIG_SECRET_NAME)},

@@ -139,9 +139,9 @@ def plan_upgrade(
     scenario_id: str, from_release: IstioRelease, to_release: IstioRelease, facts: Facts
 ) -> UpgradePlan:
     """The upgrade plan, or ``ScenarioUnavailable`` naming why this pair cannot be upgraded."""
-    if to_release.version <= from_release.version:
+    if not to_release.is_newer_than(from_release):
         raise ScenarioUnavailable(
-            f"cannot upgrade {scenario_id} from Istio {from_release.version} to {to_release.version}: "
+            f"cannot upgrade {scenario_id} from Istio {from_release.version_text} to {to_release.version_text}: "
             "the target must be newer"
         )
     old_client, new_client = from_release.profile.sample_client, to_release.profile.sample_client
@@ -179,8 +179,8 @@ def plan_upgrade(
     clients = tuple(r for r in restarts if r.deployment == new_client)
     return UpgradePlan(
         scenario_id,
-        str(from_release.version),
-        str(to_release.version),
+        from_release.version_text,
+        to_release.version_text,
         control_plane,
         workloads,
         clients,

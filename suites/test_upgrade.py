@@ -4,7 +4,7 @@ external control plane is upgraded in place to B, and works on B with B's proxie
 Runs only with ``--upgrade-to`` (fixtures/upgrade_plugin.py deselects it otherwise), right after the
 scenario's other checks on A. One test per scenario, so a release manager sees one verdict
 per scenario: every part (the checks on A, each upgrade step, the traffic probe's success
-ratio and longest gap, and every check family of the registry (suites/registry.py) against
+ratio and longest gap, or in kwok mode its xDS-level stand-in's (clusters/kwok/xds_probe.py), and every check family of the registry (suites/registry.py) against
 B's expectations) is judged and every problem is listed in its message. The upgrade itself
 is the scenario session's (install/session.py ``upgrade_driver``, install/upgrade.py).
 """
@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import pytest
 
+from clusters.upgrade_xds_probe import XdsProbeResult
 from install.traffic_probe import ProbeResult
 from install.upgrade_outcome import (
     UpgradableScenario,
@@ -28,6 +29,7 @@ from install.upgrade_outcome import (
 )
 from scenarios.common import ScenarioUnavailable
 from scenarios.releases import IstioRelease
+from suites.evaluation.evaluators.upgrade_probe import evaluate_xds_probe
 from suites.evaluation.evaluators.verdict import Verdict, combine
 from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import Judge
@@ -60,8 +62,23 @@ def test_upgrade_external_control_plane_in_place(
     )
     verdicts = [
         steps_verdict(outcome, diagnostics),
-        *(probe_verdict(r, upgrade_driver, diagnostics) for r in outcome.probes),
+        *(
+            evaluate_xds_probe(r, diagnostics)
+            if isinstance(r, XdsProbeResult)
+            else probe_verdict(r, upgrade_driver, diagnostics)
+            for r in outcome.probes
+        ),
     ]
+    if not outcome.probes and outcome.ok:
+        verdicts.append(
+            Verdict(
+                "upgrade/probe",
+                "a background probe per client throughout the upgrade",
+                "no probe ran",
+                diagnostics,
+                problems=("no background probe ran during the upgrade: nothing says the mesh kept working",),
+            )
+        )
     if outcome.ok and outcome.expectations is not None:
         after = Observer(installed_scenario.topology, outcome.expectations)
         verdicts += mesh_verdicts(installed_scenario, after, upgrade_driver.target, diagnostics)

@@ -71,7 +71,7 @@ def _samples_cache(tools_dir: Path) -> None:
     here, else the files the ip-passthrough plan applies."""
     entry = tools_dir / "istio-samples" / V30
     entry.mkdir(parents=True)
-    module = module_dir_or_reason(ISTIO_MODULE, load_pins().offline_istioctl["go_module_version"])
+    module = module_dir_or_reason(ISTIO_MODULE, load_pins().tier_source())
     if isinstance(module, Path) and (module / "samples").is_dir():
         (entry / "samples").symlink_to(module / "samples")
     else:

@@ -1,9 +1,9 @@
 """The kwok tier is real (layer 3): break the control plane or the gateway's name and TLS, and
 the injection check says how, in the API server's own words.
 
-Each test runs the suite as its users do (``pytest suites --topology-mode kwok``, the offline
-tier's istioctl and the pilot-discovery of the same source) with tests/test_kwok_tier_faults.py
-breaking something right before the injection check:
+Each test runs the suite as its users do (``pytest suites --topology-mode kwok --istio-source``
+the tiers' pinned Istio source) with tests/test_kwok_tier_faults.py breaking something right
+before the injection check:
 
 - ip-passthrough, istiod stopped: the remote API server's call through the gateway stand-in
   (HAProxy, TLS passthrough) finds no istiod behind it: the connection closes (``EOF``);
@@ -71,6 +71,8 @@ class Child:
         reason = kwok_host_usable()
         if reason:
             pytest.skip(reason)
+        for built in ("istioctl-offline", "pilot-discovery-offline", "xdsclient-offline"):
+            real_tool(built)  # built (or found cached) here, so the child run finds them cached
         self.prefix = "eicpt" + uuid.uuid4().hex[:6]
         self.runs_dir = tmp_path / "runs"
         self.report = tmp_path / "report"
@@ -80,9 +82,7 @@ class Child:
         self.argv = [
             sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-p", "tests.test_kwok_tier_faults",
             "-n", "0", "--topology-mode", "kwok", "--scenario", scenario, "--cluster-prefix", self.prefix,
-            "--istioctl", str(real_tool("istioctl-offline").path), "--istio-version", "1.31",
-            "--istio-tag", load_pins().offline_istioctl["reports_as"], *tool_paths,
-            "--tool-path", f"pilot-discovery={real_tool('pilot-discovery-offline').path}",
+            "--istio-source", f"istio.io/istio@{load_pins().tier_source()}", *tool_paths,
             "--report-dir", str(self.report), "-k", CHECK, "-q",
         ]  # fmt: skip
 

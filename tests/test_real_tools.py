@@ -55,7 +55,8 @@ def test_offline_istioctl_reports_its_snapshot_and_renders_the_remote_profile(
     real_tool: ResolveTool, runner: CommandRunner, tmp_path: Path
 ) -> None:
     istioctl = real_tool("istioctl-offline")
-    snapshot = load_pins().offline_istioctl["reports_as"]
+    pins = load_pins()
+    snapshot = pins.sources[pins.tier_source()].as_source().stamp
     version = runner.run([str(istioctl.path), "version", "--remote=false", "--short"]).stdout
     assert snapshot in version
     operator = tmp_path / "remote.yaml"

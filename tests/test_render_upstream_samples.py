@@ -23,7 +23,7 @@ from tests.test_render_golden import HUB_PIN, release
 from tests.upstream import istio_file
 
 PINS = load_pins()
-SNAPSHOT = PINS.offline_istioctl["go_module_version"]
+SNAPSHOT = PINS.tier_source()
 # (release rendered, Istio source version): each supported release's tag, and the offline
 # snapshot rendered with the profile of the minor its VERSION file names (1.31).
 SOURCES = [

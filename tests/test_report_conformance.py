@@ -332,3 +332,48 @@ def test_the_cluster_providers_stand_ins_are_reported() -> None:
             "role": None,
         },
     ]
+
+
+def test_an_istio_source_is_reported_as_a_source_with_its_xds_probe() -> None:
+    from dataclasses import replace
+
+    from clusters.upgrade_xds_probe import XdsProbeResult
+    from fixtures.reports_plugin import xds_probe_entry
+    from reports.html import _xds_probes
+    from run.info import release_entry
+    from tests.istio_sources_data import MASTER_SOURCE, RELEASE_SOURCE
+
+    pins = load_pins()
+    a, b = pins.source_release(MASTER_SOURCE), pins.source_release(RELEASE_SOURCE)
+    result = XdsProbeResult(
+        vantage="remote sample/curl-1", cluster="outbound|5000||helloworld.sample.svc.cluster.local",
+        wanted="helloworld v1 endpoints", window=(100.0, 160.0), streams_opened=1, longest_gap_s=3.9,
+        gap=(120.0, 123.9), switchovers=((b.tag, 3.0),), bound_s=9.0, bound_basis="3.0s + 2 x 0.5s + 5s",
+        ended_good=True, ended_on=b.tag, target_tag=b.tag, syncz=None,
+    )  # fmt: skip
+    run = replace(
+        info(), mode="kwok", releases=[release_entry(a)], upgrade_to=release_entry(b),
+        upgrade_xds_probes=[xds_probe_entry("ip-passthrough-1.31-source-b01690e6", result)],
+    )  # fmt: skip
+    assert run.istio_version == "1.31 source b01690e6 (master), 2026-04-23"  # never "1.31" alone
+    report = build_report(run, [outcome("ip-passthrough", "test_upgrade", "passed", "upgrade")])
+    validate(report)
+    assert report["implementation"]["version"] == "1.31 source b01690e6 (master), 2026-04-23"
+    assert report["istio"][0]["source"] == {
+        "spec": "istio.io/istio@v0.0.0-20260423205519-b01690e6db7d", "kind": "module", "revision": "b01690e6db7d",
+        "branch": "master", "committed": "2026-04-23", "dirty": False, "stamp": "1.31-dev.b01690e6db7d",
+    }  # fmt: skip
+    assert report["upgradeTo"]["build"] == "1.31 source eed52ebb (release-1.31), 2026-08-27"
+    [probe] = report["upgradeXdsProbes"]
+    assert (probe["longestGapSeconds"], probe["boundSeconds"], probe["endedOn"]) == (3.9, 9.0, b.tag)
+    assert "stand-in" not in probe["standIn"] and "no request is sent" in probe["standIn"]
+    html = _xds_probes(report["upgradeXdsProbes"])
+    assert "Stand-in: the upgrade&#x27;s background traffic probe" in html and "3.9 s" in html
+    # A source named as a release is refused by the report's own schema, whatever wrote it.
+    as_release = "1.31.1 (custom docker.io/istio:1.31-dev.b01690e6db7d)"
+    for broken, where in (
+        ({**report, "istio": [{**report["istio"][0], "build": as_release}]}, "istio/0/build"),
+        ({**report, "upgradeTo": {**report["upgradeTo"], "build": as_release}}, "- upgradeTo: "),
+    ):
+        with pytest.raises(ReportInvalid, match=where):
+            validate(broken)

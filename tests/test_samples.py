@@ -18,7 +18,7 @@ from tests.fakeexec import FakeTools
 from tests.upstream import ISTIO_MODULE, module_dir_or_reason
 
 ARCHIVE_SPEC = load_pins().tools["istio-release-archive"]
-OFFLINE_REVISION = load_pins().offline_istioctl["go_module_version"]
+OFFLINE_REVISION = load_pins().tier_source()
 
 
 def samples_tree(root: Path) -> Path:

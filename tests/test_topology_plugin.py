@@ -19,6 +19,7 @@ from fixtures.topology_plugin import (
 )
 from tests import topology_child
 from tests.fakeexec import FakeTools
+from tests.istio_sources_data import MASTER_SOURCE, RELEASE_SOURCE
 from tests.topology_child import first
 
 RUN = topology_child.RUN_ID
@@ -250,9 +251,16 @@ def test_installer_tools_are_resolved_before_any_cluster() -> None:
     release, target = pins.resolve_release("1.30"), pins.resolve_release("1.31")
     config = SimpleNamespace(scenarios=("sail", "dns-tls"), releases=(release,), upgrade_to=target)
     assert run_tools(config) == [  # type: ignore[arg-type]
-        ("helm", None),
-        ("istioctl", str(release.version)),
-        ("istioctl", str(target.version)),
+        ("helm", None, None),
+        ("istioctl", str(release.version), None),
+        ("istioctl", str(target.version), None),
     ]
     no_sail = SimpleNamespace(scenarios=("dns-tls",), releases=(release,), upgrade_to=None)
-    assert run_tools(no_sail) == [("istioctl", str(release.version))]  # type: ignore[arg-type]
+    assert run_tools(no_sail) == [("istioctl", str(release.version), None)]  # type: ignore[arg-type]
+    # An Istio source's istioctl is built from it (programs/source_builds.py), A's and B's alike.
+    a, b = (pins.source_release(source) for source in (MASTER_SOURCE, RELEASE_SOURCE))
+    from_sources = SimpleNamespace(scenarios=("ip-passthrough",), releases=(a,), upgrade_to=b)
+    assert run_tools(from_sources) == [  # type: ignore[arg-type]
+        ("istioctl", None, MASTER_SOURCE),
+        ("istioctl", None, RELEASE_SOURCE),
+    ]

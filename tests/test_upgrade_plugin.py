@@ -150,7 +150,7 @@ def test_the_upgrade_restarts_every_gateway_injected_gateway_outside_the_externa
     scenario: str, expected: set[tuple[str, str, str]]
 ) -> None:
     """Issue 10 item 8: their pods keep release A's proxy until they are replaced."""
-    from install.upgrade import gateway_restarts
+    from install.upgrade_gateways import gateway_restarts
     from scenarios.facts import Facts
     from scenarios.registry import render
     from scenarios.releases import load_pins

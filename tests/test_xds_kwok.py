@@ -61,6 +61,8 @@ def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
     if reason:
         pytest.skip(reason)
     before = set(_xdsclient_processes())
+    for built in ("istioctl-offline", "pilot-discovery-offline", "xdsclient-offline"):
+        real_tool(built)  # built (or found cached) here, so the child run finds them cached
     tool_paths = [
         arg for name in KWOK_MODE_TOOLS for arg in ("--tool-path", f"{name}={real_tool(name).path}")
     ]
@@ -68,9 +70,7 @@ def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
     argv = [
         sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-n", "0",
         "--topology-mode", "kwok", "--scenario", scenario,
-        "--istioctl", str(real_tool("istioctl-offline").path), "--istio-version", "1.31",
-        "--istio-tag", load_pins().offline_istioctl["reports_as"], *tool_paths,
-        "--tool-path", f"pilot-discovery={real_tool('pilot-discovery-offline').path}",
+        "--istio-source", f"istio.io/istio@{load_pins().tier_source()}", *tool_paths,
         "--report-dir", str(report), "-k", " or ".join(CHECKS), "-q",
     ]  # fmt: skip
     child = subprocess.run(

@@ -9,17 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from clusters.kwok.proxy_configs import SyntheticProxyConfigs
-from clusters.kwok.xds_proxies import (
-    SyntheticProxies,
-    container_env,
-    node_metadata,
-    node_type,
-    token_audience,
-)
-from programs.xds_client import go_revision_of
+from clusters.kwok.sidecar_pods import container_env, node_metadata, node_type, token_audience
+from clusters.kwok.xds_proxies import SyntheticProxies
 from scenarios.steps import Role
 from suites.evaluation.evaluators.envoy_config import ConfigDump
 from suites.evaluation.evaluators.injection import evaluate_proxies_synced
@@ -27,8 +19,6 @@ from suites.evaluation.evaluators.xds import helloworld_cluster
 from tests import checks_fakes as fake
 
 GOLDENS = Path(__file__).parent / "goldens" / "xds"
-SNAPSHOT = "v0.0.0-20260423205519-b01690e6db7d"
-OFFLINE = {"go_module_version": SNAPSHOT, "reports_as": "1.31-dev.b01690e6db7d"}
 
 
 def golden(name: str) -> Any:
@@ -70,20 +60,6 @@ def test_token_audience_and_node_type() -> None:
     gateway["spec"]["volumes"] = []
     assert node_type(gateway) == "router"
     assert token_audience(gateway) is None
-
-
-@pytest.mark.parametrize(
-    ("version", "revision"),
-    [
-        ("1.31-dev.b01690e6db7d", SNAPSHOT),
-        ("1.31-alpha.b01690e6db7d", SNAPSHOT),
-        ("1.31-dev+b01690e6db7d", SNAPSHOT),
-        ("1.30.3", "1.30.3"),
-        ("1.31-dev.0123456789ab", "1.31-dev.0123456789ab"),
-    ],
-)
-def test_the_go_revision_of_an_istio_version(version: str, revision: str) -> None:
-    assert go_revision_of(version, OFFLINE) == revision
 
 
 @dataclass(frozen=True)

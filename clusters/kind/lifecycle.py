@@ -73,7 +73,13 @@ CAPABILITIES = ProviderCapabilities(
     mode="kind",
     clusters="kind clusters",
     creates_clusters=True,
-    supports=frozenset(Capability),
+    supports=frozenset(Capability) - {Capability.ISTIO_SOURCES},
+    lacks={
+        Capability.ISTIO_SOURCES: (
+            "its clusters pull istiod and proxy images, and a source build makes none (only "
+            "istioctl, pilot-discovery and the synthetic proxy, as host binaries)"
+        ),
+    },
 )
 
 

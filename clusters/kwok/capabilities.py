@@ -17,7 +17,8 @@ CAPABILITIES = ProviderCapabilities(
     clusters="kwok clusters",
     creates_clusters=True,
     # The test hostname goes into the clusters' own hosts files (clusters/kwok/hostnames.py).
-    supports=frozenset({Capability.PUBLISHES_HOSTNAMES}),
+    # istiod and the sidecars' xDS clients are host binaries: an Istio source's own builds run.
+    supports=frozenset({Capability.PUBLISHES_HOSTNAMES, Capability.ISTIO_SOURCES}),
     lacks={
         Capability.REAL_DATA_PLANE: (
             "kwok mode runs no data plane: its pods get a status, never containers (no Envoy, no "

@@ -62,6 +62,18 @@ RESTART_BACKOFF_S = 5.0
 _LOG_TAIL = 40
 
 
+@dataclass(frozen=True)
+class IstiodRun:
+    """One process the host ran: its image, when the previous one began to stop (``None`` for
+    the first), when it started, and when it answered ready (epoch seconds; ``None``: never).
+    A restart's window, previous stop to ready, is how long no istiod served its address."""
+
+    image: str
+    stopping_at: float | None
+    started_at: float
+    ready_at: float | None
+
+
 class NetnsHostLike(Protocol):
     """A network-namespace host of the suite's (clusters/netns.py): its netns name and address."""
 
@@ -92,6 +104,8 @@ class IstiodHost:
     _cri: CriLog | None = None
     _any_pod_running: bool = False
     _exec_objects: list[tuple[str, str]] = field(default_factory=list)
+    runs: list[IstiodRun] = field(default_factory=list)  # every process started, oldest first
+    _binary: Path | None = None
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -180,8 +194,9 @@ class IstiodHost:
             self.last_error = f"exited with {self._process.returncode()}: {self.log_tail(8)}"
             log.warning("istiod %s/%s %s; restarting", self.namespace, self.name, self.last_error)
         reason = "restarted" if self._process is not None else "started"
+        stopping_at = time.time() if self._process is not None else None
         self.stop(keep_exec=True)
-        self._start(template, pod, key)
+        self._start(template, pod, key, stopping_at)
         return f"{reason} for pod {key[1]} (template {digest}) at {self.host.address}"
 
     def _without_pod(self) -> str:
@@ -193,7 +208,7 @@ class IstiodHost:
         # A rollout keeps the old pod until the new one runs (maxUnavailable rounds to 0).
         return "waiting: no Running pod of the current ReplicaSet yet"
 
-    def _start(self, template: Obj, pod: Obj, key: tuple[str, str]) -> None:
+    def _start(self, template: Obj, pod: Obj, key: tuple[str, str], stopping_at: float | None = None) -> None:
         meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
         identity = PodIdentity(
             name=str(meta["name"]),
@@ -219,7 +234,7 @@ class IstiodHost:
         container = container_of(template, CONTAINER)
         materializer.prepare(template, container)
         env = materializer.environment(container)
-        binary = self.binary_for(str(container.get("image") or ""))
+        binary = self._binary = self.binary_for(str(container.get("image") or ""))
         argv = _container_argv(container, env, binary)
         self._process = self.cluster.runner.start(
             sandbox_argv(self.host.netns, root, argv),
@@ -232,7 +247,10 @@ class IstiodHost:
         self._key, self._root, self._log, self._started_at = key, root, log_file, time.monotonic()
         self._cri = CriLog(log_file, cri_log)
         self._cri.start()
+        image, started_at = str(container.get("image") or ""), time.time()
+        self.runs.append(IstiodRun(image, stopping_at, started_at, None))
         self._wait_ready(container)
+        self.runs[-1] = IstiodRun(image, stopping_at, started_at, time.time())
         self._route_exec_and_logs(identity, root, binary, cri_log)
 
     def _wait_ready(self, container: Obj) -> None:
@@ -304,6 +322,19 @@ class IstiodHost:
                     timeout_s=KWOK_ISTIOD_API.seconds(),
                 )
             self._exec_objects = []
+
+    def request(self, path: str) -> str:
+        """GET ``path`` of the running process's debug endpoint as ``kubectl exec ... pilot-discovery
+        request GET path`` does: its own binary, inside its network namespace (127.0.0.1:15014,
+        where istiod answers debug requests without authentication)."""
+        if self._process is None or self._binary is None or not self._process.running():
+            raise SandboxError(f"istiod {self.namespace}/{self.name} is not running")
+        return self.cluster.runner.run(
+            ["ip", "netns", "exec", self.host.netns, str(self._binary), "request", "GET", path],
+            timeout_s=KWOK_ISTIOD_API.seconds(),
+            title=f"[external] pilot-discovery request GET {path} (istiod {self.namespace}/{self.name})",
+            attach=False,
+        ).stdout
 
     def running(self) -> bool:
         return self._process is not None and self._process.running()

@@ -4,11 +4,13 @@ the istioctl that installed it.
 kwok runs no images, so the external istiod is the real ``pilot-discovery`` binary run as a
 host process (clusters/kwok/istiod_host.py asks ``binary_for(image)``). The binary must be the
 release's own: for a release the suite resolves istioctl for, ``pilot-discovery`` at that
-release (a Go build of the same Istio revision, versions.yaml ``tools.pilot-discovery``); for a
-custom build (``--istioctl PATH``) the source the custom istioctl reports: the offline tier's
-source snapshot when it reports that snapshot's version (versions.yaml ``offline_istioctl``),
-else that version (or ``--tool-path pilot-discovery=PATH`` for a build of one's own). All are
-resolved before any cluster exists, so a missing one stops the session up front.
+release (a Go build of the same Istio revision, versions.yaml ``tools.pilot-discovery``); for an
+Istio source (``--istio-source``), the one built from that source (programs/source_builds.py),
+whose version stamp is the image tag the install pins; for a custom build (``--istioctl PATH``)
+the version the custom istioctl reports (or ``--tool-path pilot-discovery=PATH`` for a build of
+one's own). All are resolved before any cluster exists, so a missing one stops the session up
+front. The same mapping, image tag -> binary, picks the synthetic proxy of a pod by the tag of
+its injected proxy image (clusters/kwok/xds_proxies.py).
 """
 
 from __future__ import annotations
@@ -54,23 +56,27 @@ def custom_istioctl_version(runner: CommandRunner, istioctl: Path) -> str:
     return match.group(1)
 
 
-def pilot_source(release: IstioRelease, runner: CommandRunner, offline: Mapping[str, str]) -> PilotSource:
+def pilot_source(release: IstioRelease, runner: CommandRunner) -> PilotSource:
+    """The pilot-discovery version (and Go revision) of a release or custom build."""
     if release.istioctl_path is None:
         return PilotSource(str(release.version))
-    reported = custom_istioctl_version(runner, release.istioctl_path)
-    if reported == offline.get("reports_as"):
-        return PilotSource(reported, offline.get("go_module_version"))
-    return PilotSource(reported)
+    return PilotSource(custom_istioctl_version(runner, release.istioctl_path))
 
 
 def resolve_pilots(
-    releases: Iterable[IstioRelease], tools: ToolResolver, runner: CommandRunner, offline: Mapping[str, str]
+    releases: Iterable[IstioRelease], tools: ToolResolver, runner: CommandRunner
 ) -> dict[str, Path]:
     """Image tag -> pilot-discovery binary, for every release the run installs."""
     found: dict[str, Path] = {}
     for release in releases:
+        if release.source is not None:
+            found[release.tag] = tools.resolve_source(TOOL, release.source).path
+            log.info(
+                "istiod image tag %s runs pilot-discovery built from Istio %s", release.tag, release.label
+            )
+            continue
         try:
-            source = pilot_source(release, runner, offline)
+            source = pilot_source(release, runner)
         except (CommandError, ValueError) as error:
             raise ValueError(
                 f"Istio {release.label}: cannot tell which pilot-discovery goes with it: {error}"
@@ -81,16 +87,16 @@ def resolve_pilots(
     return found
 
 
-def binary_for(pilots: Mapping[str, Path]) -> Callable[[str], Path]:
-    """``image -> pilot-discovery`` for clusters/kwok/istiod_host.py; an unknown tag is an error
-    naming the tags the run knows."""
+def binary_for(pilots: Mapping[str, Path], what: str = TOOL) -> Callable[[str], Path]:
+    """``image -> binary`` (pilot-discovery for clusters/kwok/istiod_host.py, the synthetic proxy
+    for clusters/kwok/xds_proxies.py); an unknown tag is an error naming the tags the run knows."""
 
     def lookup(image: str) -> Path:
         tag = image_tag(image)
         if tag in pilots:
             return pilots[tag]
         raise ValueError(
-            f"no pilot-discovery for image {image!r}: this run installs tag(s) {', '.join(sorted(pilots)) or 'none'}"
+            f"no {what} for image {image!r}: this run installs tag(s) {', '.join(sorted(pilots)) or 'none'}"
         )
 
     return lookup

@@ -33,7 +33,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import yaml
 
@@ -59,6 +59,7 @@ from clusters.kwok.preflight import HostPrograms, check_memory, kwok_preflight
 from clusters.kwok.proxy_configs import SyntheticProxyConfigs
 from clusters.kwok.stand_ins import ExternalStandIns, stand_in_texts
 from clusters.kwok.sweep import kept_message, mark_kept, registry_of, sweep_leftovers
+from clusters.kwok.xds_probe import XdsUpgradeProbe, probes_for
 from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
 from clusters.kwok.xds_proxies import SyntheticProxies, build_synthetic_proxies
 from clusters.names import RunIdentity, worker_for_names
@@ -67,11 +68,11 @@ from clusters.networks import ROLE_NETWORKS
 from clusters.preflight import PreflightError
 from clusters.provider import ProviderContext, StepRecordLike
 from clusters.run_registry import ClusterRecord, RunRegistry
+from clusters.upgrade_xds_probe import STAND_IN as XDS_PROBE_STAND_IN
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tool_policy import KWOK_MODE_TOOLS
 from run.timeouts import KWOK_NODES_READY
-from scenarios.releases import load_pins
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok")
@@ -86,6 +87,7 @@ class KwokSettings:
     keep_clusters: bool = False
     keep_on_failure: bool = False
     istiods: int = 1  # istiod host processes the run will start (memory preflight)
+    upgrade: bool = False  # pre-upgrade mode (the xDS-level probe stands in for the traffic probe)
     parallel_cluster_sets: int = 1
 
 
@@ -176,7 +178,14 @@ class KwokProvider:
     def stand_ins(self) -> tuple[str, ...]:
         proxies = (PROXY_STAND_IN,) if self.proxies else ()
         external = stand_in_texts(self.programs) if self.pilots else ()
-        return (*STAND_INS, DNS_STAND_IN, *external, *proxies, *self.extra_stand_ins)
+        probe = (XDS_PROBE_STAND_IN,) if self.proxies and self.settings.upgrade else ()
+        return (*STAND_INS, DNS_STAND_IN, *external, *proxies, *probe, *self.extra_stand_ins)
+
+    def upgrade_probes(self, **wanted: Any) -> list[XdsUpgradeProbe]:
+        """The upgrade's stand-in for the traffic probe: kwok pods send no request, so each client's
+        synthetic proxy is followed at the xDS level (clusters/kwok/xds_probe.py ``probes_for``)."""
+        istiods = self._stand_ins.istiods if self._stand_ins is not None else None
+        return probes_for(self.proxies, istiods, **wanted) if self.proxies and istiods else []
 
     def teardown(self, *, failed: bool, interrupted: bool) -> str | None:
         if self._torn_down:
@@ -374,7 +383,7 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
     )
     releases = tuple(release for release in (*config.releases, config.upgrade_to) if release is not None)
     try:
-        pilots = resolve_pilots(releases, context.tools, context.runner, load_pins().offline_istioctl)
+        pilots = resolve_pilots(releases, context.tools, context.runner)
     except ValueError as error:
         raise ProviderError(str(error)) from None
     workdir = context.run_dir / "kwok" / "work"
@@ -384,6 +393,7 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
             keep_clusters=config.keep_clusters,
             keep_on_failure=config.keep_on_failure,
             istiods=1 + (1 if config.upgrade_to is not None else 0),
+            upgrade=config.upgrade_to is not None,
             parallel_cluster_sets=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")),
         ),
         binaries=binaries,
@@ -396,5 +406,5 @@ def build_kwok_provider(context: ProviderContext) -> KwokProvider:
         programs=programs,
         log_dir=context.report_dir / "logs",
         pilots=pilots,
-        proxies=build_synthetic_proxies(context, releases[0]) if releases and pilots else None,
+        proxies=build_synthetic_proxies(context, releases) if releases and pilots else None,
     )

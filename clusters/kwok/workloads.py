@@ -33,7 +33,7 @@ from typing import Any
 
 from clusters.cluster import ClusterHandle
 from clusters.kwok.capabilities import ISTIOD_NAMESPACES
-from clusters.kwok.istiod_host import IstiodHost, NetnsHostLike
+from clusters.kwok.istiod_host import IstiodHost, IstiodRun, NetnsHostLike
 from clusters.kwok.pod_sandbox import SandboxError
 from programs.runner import CommandError
 from programs.waits import WaitTimeout, wait_until
@@ -168,6 +168,20 @@ class IstiodStandIns:
             )
         except WaitTimeout as timeout:
             raise TimeoutError(f"no istiod process running: {timeout}") from None
+
+    def runs(self) -> list[IstiodRun]:
+        """Every istiod process started so far, oldest first (the upgrade's xDS probe reads the
+        switch-overs from them)."""
+        with self._lock:
+            return sorted(
+                (run for host in self.hosts.values() for run in host.runs), key=lambda run: run.started_at
+            )
+
+    def debug(self, path: str) -> str | None:
+        """GET ``path`` of the running istiod's debug endpoint (``None``: no istiod runs)."""
+        with self._lock:
+            running = [host for host in self.hosts.values() if host.running()]
+        return running[0].request(path) if running else None
 
     def describe(self) -> str:
         with self._lock:

@@ -29,25 +29,38 @@ from pathlib import Path
 from typing import Any
 
 from clusters.cluster import ClusterHandle, ProviderError
-from clusters.kwok.pilot_binaries import pilot_source
+from clusters.kwok.pilot_binaries import binary_for, pilot_source
 from clusters.kwok.proxy_roots import discovery_root, image_roots
+from clusters.kwok.sidecar_pods import (
+    PROXY_CONTAINER,
+    cluster_internal,
+    container_env,
+    injected_pods,
+    node_metadata,
+    node_type,
+    proxy_image,
+    token_audience,
+)
 from clusters.provider import ProviderContext, StepRecordLike
 from programs.background import BackgroundProcess
 from programs.private_files import make_private_dir, write_private
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from programs.tools import ToolUnavailable
 from programs.waits import wait_until
-from programs.xds_client import XdsClientBuild, XdsClientUnavailable, go_revision_of
+from programs.xds_client import XdsClientBuild, XdsClientUnavailable
 from run.timeouts import KWOK_PROXY_SYNC
-from scenarios.releases import IstioRelease, load_pins
+from scenarios.releases import IstioRelease
 from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok.xds")
 
-PROXY_CONTAINER = "istio-proxy"
 TOKEN_DURATION = "2h"
+# How long a proxy waits before reconnecting after its stream broke, constant (the client's
+# -retry-interval; Envoy's initial ADS retry delay, without growing): the upgrade's xDS probe
+# bounds a proxy's time without a stream by it (clusters/kwok/xds_probe.py).
+RETRY_INTERVAL_S = 0.5
 STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; no Envoy, no traffic)"
-TOKEN_VOLUME = "istio-token"  # the projected token the injector mounts for istio-agent
 
 
 @dataclass
@@ -59,6 +72,7 @@ class SyntheticProxy:
     pod: str
     process: BackgroundProcess
     out_file: Path
+    events_file: Path  # its stream log (programs/xdsclient/streams.go)
 
     def received(self) -> dict[str, Any] | None:
         """The xDS the client last wrote (``None`` before its first CDS/EDS arrived)."""
@@ -71,7 +85,7 @@ class SyntheticProxy:
 
 @dataclass
 class SyntheticProxies:
-    binary: Path
+    binary_for: Callable[[str], Path]  # the pod's proxy image -> the synthetic proxy of its release
     runner: CommandRunner
     redactor: Redactor
     work_dir: Path  # private (0700): tokens, workload keys and certificates live here
@@ -113,7 +127,7 @@ class SyntheticProxies:
             if key in self.proxies and self.proxies[key].process.running():
                 continue
             address = container_env(pod, PROXY_CONTAINER)["CA_ADDR"]
-            if _cluster_internal(address):
+            if cluster_internal(address):
                 log.info(
                     "no synthetic proxy for %s/%s (%s): its CA address %s needs cluster DNS",
                     meta["namespace"], meta["name"], cluster.role, address,
@@ -182,7 +196,7 @@ class SyntheticProxies:
         process = self.runner.start(
             [
                 *netns,
-                self.binary,
+                self.binary_for(proxy_image(pod)),
                 "-address",
                 env["CA_ADDR"],
                 "-root-cert",
@@ -207,12 +221,16 @@ class SyntheticProxies:
                 home / "certs",
                 "-out",
                 out_file,
+                "-events",
+                home / "streams.jsonl",
+                "-retry-interval",
+                f"{int(RETRY_INTERVAL_S * 1000)}ms",
                 "-hold",
             ],
             log_file=home / "xdsclient.log",
             title=f"[{cluster.role}] synthetic proxy for {namespace}/{name}",
         )
-        return SyntheticProxy(cluster.role, namespace, name, process, out_file)
+        return SyntheticProxy(cluster.role, namespace, name, process, out_file, home / "streams.jsonl")
 
     def _wait_synced(self, proxy: SyntheticProxy) -> None:
         def state() -> str:
@@ -233,111 +251,6 @@ class SyntheticProxies:
             )
 
 
-def injected_pods(cluster: ClusterHandle) -> list[dict[str, Any]]:
-    """Running pods of ``cluster`` whose spec has the injected ``istio-proxy`` container
-    (as a container, or as a restartable init container with native sidecars)."""
-    listing = json.loads(cluster.kubectl("get", "pods", "-A", "-o", "json").stdout)
-    pods = []
-    for pod in listing.get("items", []):
-        if pod.get("status", {}).get("phase") != "Running" or not pod.get("status", {}).get("podIP"):
-            continue
-        if _container(pod, PROXY_CONTAINER) is not None and "CA_ADDR" in container_env(pod, PROXY_CONTAINER):
-            pods.append(pod)
-    return pods
-
-
-def container_env(pod: dict[str, Any], container: str) -> dict[str, str]:
-    """The container's environment as the kubelet would give it (plain values and the
-    downward-API field references a sidecar uses)."""
-    spec = _container(pod, container) or {}
-    env: dict[str, str] = {}
-    for item in spec.get("env", []):
-        if "value" in item:
-            env[item["name"]] = str(item["value"])
-            continue
-        path = item.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
-        if path is not None:
-            value = _field(pod, path)
-            if value is not None:
-                env[item["name"]] = value
-    return env
-
-
-def node_type(pod: dict[str, Any]) -> str:
-    """``router`` for a gateway (its proxy runs ``proxy router``), else ``sidecar``."""
-    return "router" if "router" in (_container(pod, PROXY_CONTAINER) or {}).get("args", []) else "sidecar"
-
-
-def token_audience(pod: dict[str, Any]) -> str | None:
-    """The audience of the pod's ``istio-token`` projected token (what istio-agent presents)."""
-    for volume in pod.get("spec", {}).get("volumes", []):
-        if volume.get("name") != TOKEN_VOLUME:
-            continue
-        for source in volume.get("projected", {}).get("sources", []):
-            audience = source.get("serviceAccountToken", {}).get("audience")
-            if audience:
-                return str(audience)
-    return None
-
-
-def node_metadata(pod: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    """What istio-agent sends as node metadata: ``ISTIO_META_*`` with the prefix cut, plus
-    the pod's identity fields istiod keys proxies by. ``ISTIO_VERSION`` (istio-agent sends its
-    own build's) is the injected proxy image's tag: the version that sidecar would report."""
-    meta: dict[str, Any] = {
-        key.removeprefix("ISTIO_META_"): value for key, value in env.items() if key.startswith("ISTIO_META_")
-    }
-    image = str((_container(pod, PROXY_CONTAINER) or {}).get("image", ""))
-    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
-    if tag and "ISTIO_VERSION" not in meta:
-        meta["ISTIO_VERSION"] = tag
-    meta.update(
-        {
-            "NAMESPACE": pod["metadata"]["namespace"],
-            "NAME": pod["metadata"]["name"],
-            "LABELS": pod["metadata"].get("labels", {}),
-            "INSTANCE_IPS": pod.get("status", {}).get("podIP", ""),
-            "SERVICE_ACCOUNT": pod["spec"].get("serviceAccountName") or "default",
-        }
-    )
-    return meta
-
-
-def _container(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
-    spec = pod.get("spec", {})
-    for container in (*spec.get("containers", []), *spec.get("initContainers", [])):
-        if container.get("name") == name:
-            return dict(container)
-    return None
-
-
-def _field(pod: dict[str, Any], path: str) -> str | None:
-    simple = {
-        "metadata.name": pod["metadata"].get("name"),
-        "metadata.namespace": pod["metadata"].get("namespace"),
-        "metadata.uid": pod["metadata"].get("uid"),
-        "spec.serviceAccountName": pod.get("spec", {}).get("serviceAccountName"),
-        "spec.nodeName": pod.get("spec", {}).get("nodeName"),
-        "status.podIP": pod.get("status", {}).get("podIP"),
-        "status.hostIP": pod.get("status", {}).get("hostIP"),
-    }
-    if path in simple:
-        value = simple[path]
-        return None if value is None else str(value)
-    for kind in ("labels", "annotations"):
-        prefix = f"metadata.{kind}['"
-        if path.startswith(prefix) and path.endswith("']"):
-            value = pod["metadata"].get(kind, {}).get(path[len(prefix) : -2])
-            return None if value is None else str(value)
-    return None
-
-
-def _cluster_internal(address: str) -> bool:
-    """A Service name (``*.svc``, ``*.svc.cluster.local``): kwok clusters have no DNS for it."""
-    host = address.rsplit(":", 1)[0].strip("[]").rstrip(".")
-    return host.endswith((".svc", ".svc.cluster.local"))
-
-
 def _tail(path: Path, lines: int = 5) -> str:
     try:
         return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -345,25 +258,33 @@ def _tail(path: Path, lines: int = 5) -> str:
         return "(no log)"
 
 
-def build_synthetic_proxies(context: ProviderContext, release: IstioRelease) -> SyntheticProxies:
-    """The client built from the Istio source of ``release``'s pilot-discovery (the one the
-    run installs first), before any cluster exists; a ``ProviderError`` says why not."""
-    try:
-        offline = load_pins().offline_istioctl
-        source = pilot_source(release, context.runner, offline)
-    except (CommandError, ValueError) as error:
-        raise ProviderError(
-            f"Istio {release.label}: which Istio source for the synthetic proxy? {error}"
-        ) from None
-    revision = source.go_revision or go_revision_of(source.version, offline)
-    try:
-        binary = XdsClientBuild(revision, context.config.tools_dir, context.runner).resolve()
-    except XdsClientUnavailable as error:
-        raise ProviderError(str(error)) from None
+def build_synthetic_proxies(context: ProviderContext, releases: tuple[IstioRelease, ...]) -> SyntheticProxies:
+    """The client built from each release's Istio source (a pod's proxy image tag picks the one
+    of the release that injected it: an upgrade's restarted pods run B's), before any cluster
+    exists; a ``ProviderError`` says why not."""
+    binaries: dict[str, Path] = {}
+    for release in releases:
+        try:
+            binaries[release.tag] = _xdsclient_of(context, release)
+        except (CommandError, ValueError, XdsClientUnavailable, ToolUnavailable) as error:
+            raise ProviderError(f"Istio {release.label}: the synthetic proxy: {error}") from None
     work_dir = context.run_dir / "kwok" / "xds"
     make_private_dir(work_dir)
     secret_file = context.config.external_tls_secret_file
     extra = base64.b64decode(secret_file.ca_bundle) if secret_file is not None else None
     return SyntheticProxies(
-        binary, context.runner, context.redactor, work_dir, image_roots=image_roots(extra)
+        binary_for(binaries, "synthetic proxy"),
+        context.runner,
+        context.redactor,
+        work_dir,
+        image_roots=image_roots(extra),
     )
+
+
+def _xdsclient_of(context: ProviderContext, release: IstioRelease) -> Path:
+    if release.source is not None:
+        return context.tools.resolve_source("xdsclient", release.source).path
+    source = pilot_source(release, context.runner)
+    return XdsClientBuild(
+        source.go_revision or source.version, context.config.tools_dir, context.runner
+    ).resolve()

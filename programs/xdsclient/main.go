@@ -46,6 +46,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
+	grpcbackoff "google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -66,8 +67,8 @@ import (
 
 type options struct {
 	address, san, rootCert, tokenFile, clusterID, namespace, serviceAccount string
-	podName, podIP, metaFile, outFile, certDir, nodeType                    string
-	timeout                                                                 time.Duration
+	podName, podIP, metaFile, outFile, certDir, nodeType, eventsFile        string
+	timeout, retry                                                          time.Duration
 	hold                                                                    bool
 }
 
@@ -98,6 +99,8 @@ func main() {
 	flag.StringVar(&o.certDir, "cert-dir", "", "private directory for the workload key and certificate")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "deadline for the certificate and the first CDS/EDS")
 	flag.BoolVar(&o.hold, "hold", false, "stay connected (and keep -out current) until SIGTERM")
+	flag.StringVar(&o.eventsFile, "events", "", "JSON-lines file: every ADS stream opened, retry and CDS/EDS response (streams.go)")
+	flag.DurationVar(&o.retry, "retry-interval", 500*time.Millisecond, "how long to wait before reconnecting after a stream broke")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "xdsclient:", err)
@@ -121,18 +124,33 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	client, err := adsc.New(o.address, &adsc.ADSConfig{
+	events, err := openStreamLog(o.eventsFile)
+	if err != nil {
+		return err
+	}
+	config := &adsc.ADSConfig{
 		Config: adsc.Config{
 			ClientName: o.podName, XDSSAN: o.san, Namespace: o.namespace, Workload: o.podName,
 			IP: o.podIP, Meta: meta, CertDir: o.certDir, XDSRootCAFile: o.rootCert,
-			NodeType: model.NodeType(o.nodeType),
+			NodeType:      model.NodeType(o.nodeType),
+			BackoffPolicy: fixedRetry{interval: o.retry, log: events},
 			GrpcOpts: []grpc.DialOption{
 				grpc.WithPerRPCCredentials(caclient.NewDefaultTokenProvider(&security.Options{CredFetcher: tokenFile(o.tokenFile)})),
 				grpc.WithStreamInterceptor(withClusterID(o.clusterID)),
+				// gRPC's own reconnect backoff of the connection (1 s growing to 120 s by default)
+				// at the same constant interval.
+				grpc.WithConnectParams(grpc.ConnectParams{
+					Backoff:           grpcbackoff.Config{BaseDelay: o.retry, Multiplier: 1, MaxDelay: o.retry},
+					MinConnectTimeout: 5 * time.Second,
+				}),
 			},
 		},
 		InitialDiscoveryRequests: []*discovery.DiscoveryRequest{{TypeUrl: v3.ClusterType}, {TypeUrl: v3.ListenerType}},
-	})
+	}
+	if events != nil {
+		config.ResponseHandler = events
+	}
+	client, err := adsc.New(o.address, config)
 	if err != nil {
 		return fmt.Errorf("dial %s: %v", o.address, err)
 	}

@@ -15,8 +15,8 @@ from tests.upstream import istio_file
 
 @pytest.fixture
 def istioctl(real_tool: Callable[[str], ResolvedTool]) -> Path:
-    """The pinned offline istioctl (versions.yaml ``offline_istioctl``), resolved as the suite
-    does (``EICP_ISTIOCTL_BIN``, cache, download, Go build); skipped when it cannot be had."""
+    """istioctl built from the tiers' pinned Istio source (versions.yaml ``istio_sources.tier``),
+    as the suite builds it (programs/source_builds.py); skipped when it cannot be had."""
     return real_tool(OFFLINE_ISTIOCTL).path
 
 
@@ -24,7 +24,7 @@ def istioctl(real_tool: Callable[[str], ResolvedTool]) -> Path:
 def istio_crds_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Istio's CRD schemas from the Go module of the offline istioctl's Istio source
     (``go mod download``; skipped with the reason when the module cannot be had)."""
-    version = load_pins().offline_istioctl["go_module_version"]
+    version = load_pins().tier_source()
     path = tmp_path_factory.mktemp("istio-crds") / "crd-all.gen.yaml"
     path.write_text(istio_file(version, "manifests/charts/base/files/crd-all.gen.yaml"), encoding="utf-8")
     return path

@@ -8,8 +8,8 @@
   Sail ``Istio`` resources against the CRD of the Sail chart each release pins, both strict
   about unknown fields as ``kubectl apply`` is.
 
-The istioctl is the pinned offline build (versions.yaml ``offline_istioctl``, a 1.31
-development snapshot): it renders the charts of that snapshot for every release, so these
+The istioctl is the one built from the Istio source the tiers pin (versions.yaml
+``istio_sources``, the release-1.31 branch): it renders the charts of that source for every release, so these
 tests check the rendered inputs, not the charts of each release. Core Kubernetes objects
 (ServiceAccount, Deployment, Service of the Sail gateways) are not schema-checked here: no
 Kubernetes OpenAPI document is available offline.
