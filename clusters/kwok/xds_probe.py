@@ -43,6 +43,7 @@ from clusters.kwok.stream_log import (
 from clusters.kwok.xds_proxies import RETRY_INTERVAL_S, SyntheticProxies, SyntheticProxy
 from clusters.upgrade_xds_probe import ProxyEnd, XdsProbeResult
 from programs.runner import CommandError
+from programs.waits import Backoff, WaitTimeout, wait_until
 from run.timeouts import UPGRADE_XDS_PUSH_ALLOWANCE
 from scenarios.steps import Role
 
@@ -173,12 +174,18 @@ class XdsUpgradeProbe:
         return carries_versions(self.local_versions, self.remote_networks, HELLOWORLD_PORT, EASTWEST_PORT)
 
     def _wait(self, deadline_s: float) -> bool:
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
-            if self.good_now():
-                return True
-            time.sleep(POLL_S)
-        return self.good_now()
+        """True once the proxy carries the endpoints; False when the deadline passes first
+        (the probe reports that span; a wait here never fails the upgrade by itself)."""
+        try:
+            wait_until(
+                f"the synthetic proxy {'/'.join(self.key)} to carry both versions' endpoints",
+                self.good_now,
+                deadline_s,
+                backoff=Backoff(POLL_S, POLL_S),
+            )
+        except WaitTimeout:
+            return self.good_now()
+        return True
 
     def _syncz(self, problems: list[str]) -> list[dict[str, Any]] | None:
         """The serving istiod's ``/debug/syncz`` entries."""
