@@ -248,6 +248,12 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
         expand=False,
         stdout=json.dumps(dump),
     )
+    # The external cluster's own webhooks: its istio-system istiod's, none of the external istiod's.
+    kubectl.on(
+        external + r"get mutatingwebhookconfigurations" + read,
+        expand=False,
+        stdout=json.dumps(fakes.external_cluster_webhooks()),
+    )
     kubectl.on(
         external + r"get service istio-ingressgateway -n istio-system" + read,
         expand=False,

@@ -43,6 +43,7 @@ CHECKS = {
     "controlplane/test_external_gateway_has_address",
     "controlplane/test_remote_secrets_present",
     "controlplane/test_remote_webhook_configurations",
+    "controlplane/test_external_cluster_webhooks_untouched",
     "injection/test_sidecars_injected_by_external_control_plane",
     "injection/test_proxies_connected_and_synced_to_external_istiod",
     "validation/test_invalid_config_rejected_by_istiod",

@@ -169,6 +169,9 @@ def script_cluster(
         r"get service istio-ingressgateway -n external-istiod",
         stdout=out(fake.lb_service(namespace="external-istiod", ip="172.18.0.201")),
     )
+    kubectl.on(
+        r"kind-eicp-external get mutatingwebhookconfigurations", stdout=out(fake.external_cluster_webhooks())
+    )
     kubectl.on(r"get mutatingwebhookconfigurations", stdout=out(mutating))
     kubectl.on(r"get validatingwebhookconfigurations", stdout=out(validating))
     kubectl.on(
