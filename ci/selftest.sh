@@ -86,6 +86,13 @@ step "Control-plane tier: pytest suites --topology-mode kwok on real API servers
 EICP_REPORT_DIR="$REPORT_DIR/kwok" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
   --scenario ip-passthrough --scenario dns-tls --scenario second-remote -rs
 
+step "Control-plane tier, the doc test's Gateway API variant: ip-passthrough with its egress gateway"
+# One scenario as istio.io's doc test runs its Gateway API variant (gtwapi_test.sh), on the same
+# release-1.31 source: Gateway API CRDs from their Go module, istiod's gateway controller, and the
+# egress gateway installed by helm from that source's own chart.
+EICP_REPORT_DIR="$REPORT_DIR/kwok-gateway-api" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
+  --scenario ip-passthrough --ingress gateway-api --egress-gateway helm -rs
+
 step "Control-plane tier, pre-upgrade: ip-passthrough from the master source, upgraded to release-1.31"
 # Installed from the April master source (A), every check, the external control plane upgraded
 # in place to the release-1.31 source (B) by the suite's upgrade path, every check again on B,

@@ -46,6 +46,7 @@ CHECKS = {
     "controlplane/test_external_cluster_webhooks_untouched",
     "injection/test_sidecars_injected_by_external_control_plane",
     "injection/test_proxies_connected_and_synced_to_external_istiod",
+    "injection/test_ingress_gateways_injected_and_synced",
     "validation/test_invalid_config_rejected_by_istiod",
     "validation/test_valid_config_admitted",
     "traffic/test_mesh_traffic_from_each_client",
