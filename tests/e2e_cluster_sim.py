@@ -39,7 +39,7 @@ from suites.evaluation.evaluators.balance import BATCH_SIZE
 from suites.evaluation.evaluators.traffic import STATUS_MARKER
 from suites.evaluation.judging import CONVERGENCE_BATCH
 from tests import checks_fakes as fakes
-from tests import xds_dumps
+from tests import gateway_fakes, xds_dumps
 from tests.fakeexec import FakeTools
 from tests.topology_child import NODE_IPS, RUN_ID, first, install_cluster_fakes
 
@@ -203,7 +203,7 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
     ingress = exp.ingress[0]
     # The remote ingress gateway, injected by the external istiod with the gateway template.
     gateway_pods = fakes.as_list(
-        fakes.gateway_pod(
+        gateway_fakes.gateway_pod(
             ingress.service, namespace=ingress.namespace, cluster_id=remote_id, discovery=discovery
         )
     )
@@ -259,7 +259,7 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
     kubectl.on(
         external + r"get mutatingwebhookconfigurations" + read,
         expand=False,
-        stdout=json.dumps(fakes.external_cluster_webhooks()),
+        stdout=json.dumps(gateway_fakes.external_cluster_webhooks()),
     )
     kubectl.on(
         external + r"get service istio-ingressgateway -n istio-system" + read,
@@ -282,7 +282,7 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
     kubectl.on(
         remote + rf"get deployment {ingress.service} -n {ingress.namespace}" + read,
         expand=False,
-        stdout=json.dumps(fakes.gateway_deployment(ingress.service, namespace=ingress.namespace)),
+        stdout=json.dumps(gateway_fakes.gateway_deployment(ingress.service, namespace=ingress.namespace)),
     )
     kubectl.on(
         remote + rf"get pods -n {ingress.namespace} -l app={ingress.service}\S*" + read,

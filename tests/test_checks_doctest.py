@@ -17,6 +17,7 @@ from scenarios.ip_passthrough import expectations as ip_passthrough_expectations
 from suites.evaluation.evaluators.external_cluster import evaluate_external_webhooks
 from suites.evaluation.evaluators.gateways import evaluate_gateway_workload
 from tests import checks_fakes as fake
+from tests import gateway_fakes
 
 Obj = fake.Obj
 
@@ -30,14 +31,16 @@ def expectations(**facts: str) -> ScenarioExpectations:
 
 
 def test_the_external_clusters_own_webhooks_pass() -> None:
-    verdict = evaluate_external_webhooks(fake.external_cluster_webhooks(), expectations(), diagnostics="d")
+    verdict = evaluate_external_webhooks(
+        gateway_fakes.external_cluster_webhooks(), expectations(), diagnostics="d"
+    )
     assert verdict.ok, verdict.message
     assert "istio-sidecar-injector -> service istio-system/istiod/inject" in verdict.observed
 
 
 def test_a_webhook_named_for_the_external_istiod_fails_as_the_doc_test_does() -> None:
     # What the doc test greps for: the remote's injector configuration, found on the external cluster.
-    webhooks = fake.external_cluster_webhooks()
+    webhooks = gateway_fakes.external_cluster_webhooks()
     webhooks["items"].append(fake.mutating("istio-sidecar-injector-external-istiod", path="/inject"))
     verdict = evaluate_external_webhooks(webhooks, expectations(), diagnostics="d")
     assert not verdict.ok
@@ -86,13 +89,13 @@ def judge_egress(
     syncz: list[Obj] | None = None,
 ) -> tuple[bool, list[str]]:
     exp, gateway = egress()
-    pods = pods if pods is not None else fake.as_list(fake.gateway_pod("istio-egressgateway"))
+    pods = pods if pods is not None else fake.as_list(gateway_fakes.gateway_pod("istio-egressgateway"))
     verdict = evaluate_gateway_workload(
         "injection/egress-gateway",
         gateway,
-        deployment if deployment is not None else fake.gateway_deployment("istio-egressgateway"),
+        deployment if deployment is not None else gateway_fakes.gateway_deployment("istio-egressgateway"),
         pods,
-        service if service is not None else fake.cluster_ip_service("istio-egressgateway"),
+        service if service is not None else gateway_fakes.cluster_ip_service("istio-egressgateway"),
         syncz if syncz is not None else fake.syncz_for(pods),
         exp,
         diagnostics="d",
@@ -118,29 +121,31 @@ def test_a_healthy_egress_gateway_passes() -> None:
     ("broken", "problem"),
     [
         (
-            {"deployment": fake.gateway_deployment("istio-egressgateway", available=False)},
+            {"deployment": gateway_fakes.gateway_deployment("istio-egressgateway", available=False)},
             "Deployment is not Available",
         ),
         ({"pods": fake.as_list()}, "no pod of the Deployment"),
         (
-            {"pods": fake.as_list(fake.gateway_pod("istio-egressgateway", sidecar="none"))},
+            {"pods": fake.as_list(gateway_fakes.gateway_pod("istio-egressgateway", sidecar="none"))},
             "the pod was not injected: istio-proxy still has the chart's image 'auto'",
         ),
-        ({"pods": fake.as_list(fake.gateway_pod("istio-egressgateway", ready=False))}, "not Ready"),
+        ({"pods": fake.as_list(gateway_fakes.gateway_pod("istio-egressgateway", ready=False))}, "not Ready"),
         (
-            {"pods": fake.as_list(fake.gateway_pod("istio-egressgateway", tag="1.28.0"))},
+            {"pods": fake.as_list(gateway_fakes.gateway_pod("istio-egressgateway", tag="1.28.0"))},
             "is not proxyv2:",
         ),
         (
             {
                 "pods": fake.as_list(
-                    fake.gateway_pod("istio-egressgateway", discovery="istiod.istio-system.svc:15012")
+                    gateway_fakes.gateway_pod(
+                        "istio-egressgateway", discovery="istiod.istio-system.svc:15012"
+                    )
                 )
             },
             "not the external control plane",
         ),
         (
-            {"pods": fake.as_list(fake.gateway_pod("istio-egressgateway", cluster_id="Kubernetes"))},
+            {"pods": fake.as_list(gateway_fakes.gateway_pod("istio-egressgateway", cluster_id="Kubernetes"))},
             "was injected for cluster 'Kubernetes'",
         ),
         ({"syncz": []}, "its proxy is not connected to the external istiod"),
@@ -165,7 +170,7 @@ def test_an_unhealthy_egress_gateway_fails_naming_why(broken: dict[str, object],
 
 
 def test_a_gateway_whose_proxy_runs_as_a_sidecar_fails() -> None:
-    pod = fake.gateway_pod("istio-egressgateway")
+    pod = gateway_fakes.gateway_pod("istio-egressgateway")
     pod["spec"]["containers"][0]["args"][1] = "sidecar"
     ok, problems = judge_egress(pods=fake.as_list(pod))
     assert not ok and any("does not run as a gateway" in text for text in problems), problems
@@ -194,11 +199,11 @@ def judge_gateway_api(api_gateway: Obj | None, lb_ip: str | None = "172.18.0.202
     exp = expectations(ingress="gateway-api")
     [ingress] = exp.ingress
     assert ingress.gateway == "helloworld-gateway" and ingress.service == "helloworld-gateway-istio"
-    pods = fake.as_list(fake.gateway_pod("helloworld-gateway-istio", namespace="sample"))
+    pods = fake.as_list(gateway_fakes.gateway_pod("helloworld-gateway-istio", namespace="sample"))
     verdict = evaluate_gateway_workload(
         "injection/ingress-gateway[gateway-api]",
         ingress.workload(),
-        fake.gateway_deployment("helloworld-gateway-istio", namespace="sample"),
+        gateway_fakes.gateway_deployment("helloworld-gateway-istio", namespace="sample"),
         pods,
         fake.lb_service("helloworld-gateway-istio", "sample", ip=lb_ip),
         fake.syncz_for(pods),

@@ -28,7 +28,7 @@ from suites.evaluation.evaluators.verdict import Verdict
 from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
-from tests import xds_dumps
+from tests import gateway_fakes, xds_dumps
 from tests.conftest import Deadlines
 from tests.fakeexec import FakeTool, FakeTools
 
@@ -132,11 +132,11 @@ def script_cluster(
         r"get (deployment istiod|deployment/istiod) -n external-istiod", stdout=out(fake.istiod_deployment(B))
     )
     # The remote ingress gateway, gateway-injected (its check runs on B too).
-    gateway = fake.as_list(fake.gateway_pod("istio-ingressgateway", tag=proxy_tag, hub=proxy_hub))
+    gateway = fake.as_list(gateway_fakes.gateway_pod("istio-ingressgateway", tag=proxy_tag, hub=proxy_hub))
     kubectl.on(r"get pods -n external-istiod -l app=istio-ingressgateway", stdout=out(gateway))
     kubectl.on(
         r"get deployment istio-ingressgateway -n external-istiod",
-        stdout=out(fake.gateway_deployment("istio-ingressgateway")),
+        stdout=out(gateway_fakes.gateway_deployment("istio-ingressgateway")),
     )
     kubectl.on(r"get pods -n external-istiod -l", stdout=out(fake.istiod_pods(B)))
     kubectl.on(r"exec .* pilot-discovery version", stdout=out({"clientVersion": {"version": B}}))
@@ -177,7 +177,8 @@ def script_cluster(
         stdout=out(fake.lb_service(namespace="external-istiod", ip="172.18.0.201")),
     )
     kubectl.on(
-        r"kind-eicp-external get mutatingwebhookconfigurations", stdout=out(fake.external_cluster_webhooks())
+        r"kind-eicp-external get mutatingwebhookconfigurations",
+        stdout=out(gateway_fakes.external_cluster_webhooks()),
     )
     kubectl.on(r"get mutatingwebhookconfigurations", stdout=out(mutating))
     kubectl.on(r"get validatingwebhookconfigurations", stdout=out(validating))
