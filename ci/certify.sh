@@ -23,7 +23,7 @@ step "Python environment ($VENV)"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
 
 # The tools step takes the run's own tool options, and only the tools its mode uses.
-tool_args=() mode=kind sources=()
+tool_args=() mode=kind sources=() egress=none
 args=()
 for arg in "$@"; do
   if [ "$arg" = --offline-snapshot ]; then
@@ -38,13 +38,16 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --istio-source=* | --upgrade-to-source=*) sources+=(--istio-source "${args[i]#*=}") ;;
     --topology-mode) mode=${args[i + 1]:-kind}; i=$((i + 1)) ;;
     --topology-mode=*) mode=${args[i]#--topology-mode=} ;;
+    --egress-gateway) egress=${args[i + 1]:-none}; i=$((i + 1)) ;;
+    --egress-gateway=*) egress=${args[i]#--egress-gateway=} ;;
   esac
 done
 case "$mode" in
   existing) tools=(kubectl helm) ;;
-  kwok) tools=(kwok-tier) ;;  # sail, the one user of helm, is not applicable in kwok mode
+  kwok) tools=(kwok-tier) ;;  # sail is not applicable in kwok mode: helm only for the egress gateway
   *) tools=(kind cloud-provider-kind kubectl helm) ;;
 esac
+if [ "$mode" = kwok ] && [ "$egress" = helm ]; then tools+=(helm); fi
 
 # Before any tool is resolved or built: a host that cannot run the mode hears why in seconds
 # (without Docker, the message names the kwok-mode command that works here; exit 2).

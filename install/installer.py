@@ -104,6 +104,8 @@ class Installer:
     pki: Callable[[], SuitePki] | None = None
     # kind mode: the node containers, where the remote API server's hosts file is.
     nodes: KindNodes | None = None
+    # The Istio source tree the release under test was built from (None: a published release).
+    istio_source: Callable[[], Path | None] | None = None
     poll: Backoff = field(default_factory=Backoff)
     # What the install created; None: nothing is recorded and ``uninstall`` runs the plan's
     # uninstall steps instead (only for callers that have no ledger, e.g. some self-tests).
@@ -257,6 +259,7 @@ class Installer:
             poll=self.poll,
             facts=self._facts,
             ledger=self.ledger,
+            istio_source=self.istio_source,
         )
 
     # -- reporting ------------------------------------------------------------------------

@@ -179,6 +179,7 @@ class ScenarioSession:
             istioctl=ctx.tools.istioctl(release),
             helm=ctx.tools.helm,
             samples=lambda: ctx.tools.samples(release),
+            istio_source=lambda: ctx.tools.istio_source(release),
             load_balancers=ctx.load_balancers,
             pki=(lambda: suite_pki) if suite_pki is not None else None,
             nodes=KindNodes(ctx.runner, ctx.kind_bin, DOCKER_BIN) if ctx.kind_bin is not None else None,

@@ -40,6 +40,8 @@ class InstallerTools:
     samples: Callable[[IstioRelease], Path]
     # kind mode: publishing a hostname enters node containers; diagnostics run `kind export logs`.
     kind: Callable[[], Path] | None = None
+    # The Istio source tree a release was built from (its charts); None: a published release.
+    istio_source: Callable[[IstioRelease], Path | None] = lambda _release: None
 
 
 def suite_pki(scenario_id: str, facts: Facts, label: str, runner: CommandRunner) -> SuitePki | None:
@@ -162,9 +164,15 @@ def installer_tools_from(tools: ToolResolver, config: SuiteConfig, runner: Comma
             return provider.samples_dir(release.reported_version, go_revision=source.location)
         return provider.samples_dir(str(release.version))
 
+    def istio_source(release: IstioRelease) -> Path | None:
+        # A release built from an Istio source (``release.source``) has no published charts:
+        # helm installs from the very tree its istioctl was built from (programs/source_builds.py).
+        return None if release.source is None else tools.source_tree(release.source)
+
     return InstallerTools(
         istioctl=istioctl,
         helm=lambda: tools.resolve("helm").path,
         samples=samples,
         kind=lambda: tools.resolve("kind").path,
+        istio_source=istio_source,
     )

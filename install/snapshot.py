@@ -3,7 +3,9 @@
 Before a scenario installs, the names of every namespace, CRD, webhook configuration, cluster
 role and cluster role binding on each of its clusters are recorded, and so are the ConfigMaps
 istiod writes into every namespace it watches (``istio-ca-root-cert``, ``istio-ca-crl``: in a
-namespace that existed before, they outlive istiod unless removed). After the uninstall the
+namespace that existed before, they outlive istiod unless removed) and Helm's record of every
+release (its ``sh.helm.release.v1.*`` Secret: a chart the suite installed, such as the egress
+gateway or the Sail operator, shows by name until ``helm uninstall`` removed it). After the uninstall the
 same listing must come back identical. Anything extra is a leftover of the scenario; anything
 missing is something the suite removed without having created it. Namespaces and CRDs take a
 while to go away, so the comparison is polled until a deadline and the last difference is
@@ -40,6 +42,9 @@ TRACKED_KINDS: tuple[str, ...] = (
 ISTIOD_CONFIGMAPS: tuple[str, ...] = ("istio-ca-root-cert", "istio-ca-crl")
 # One line a ConfigMap ("<namespace>   <name>", kubectl's column layout), no header.
 CONFIGMAP_COLUMNS = "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name"
+# Helm 3 keeps each release revision as a Secret labelled owner=helm, named sh.helm.release.v1.<release>.v<N>.
+HELM_RELEASE_SELECTOR = "owner=helm"
+HELM_RELEASE_PREFIX = "sh.helm.release.v1."
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,20 @@ def parse_configmap_columns(output: str) -> set[str]:
     return names
 
 
+def parse_helm_releases(output: str) -> set[str]:
+    """Helm's release Secrets in ``kubectl get secrets -A -l owner=helm -o custom-columns=...``."""
+    names: set[str] = set()
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].startswith(HELM_RELEASE_PREFIX):
+            names.add(f"secret/{fields[1]} -n {fields[0]}")
+    return names
+
+
 def take_snapshot(cluster: ClusterHandle) -> ClusterSnapshot:
-    """One ``kubectl get <kinds> -o name`` call (a consistent listing of the tracked kinds) and
-    one listing of the ConfigMaps in every namespace, kept to istiod's."""
+    """One ``kubectl get <kinds> -o name`` call (a consistent listing of the tracked kinds), one
+    listing of the ConfigMaps in every namespace, kept to istiod's, and one of Helm's releases
+    (names only: the columns print no Secret data)."""
     result = cluster.kubectl(
         "get",
         ",".join(TRACKED_KINDS),
@@ -120,6 +136,19 @@ def take_snapshot(cluster: ClusterHandle) -> ClusterSnapshot:
         title=f"[{cluster.role}] snapshot of istiod's ConfigMaps in every namespace",
     )
     names |= parse_configmap_columns(configmaps.stdout)
+    releases = cluster.kubectl(
+        "get",
+        "secrets",
+        "--all-namespaces",
+        "-l",
+        HELM_RELEASE_SELECTOR,
+        "-o",
+        CONFIGMAP_COLUMNS,
+        "--no-headers",
+        timeout_s=INSTALL_SNAPSHOT.seconds(),
+        title=f"[{cluster.role}] snapshot of Helm's releases in every namespace",
+    )
+    names |= parse_helm_releases(releases.stdout)
     return ClusterSnapshot(role=cluster.role, objects=frozenset(names))
 
 

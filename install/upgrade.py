@@ -94,6 +94,8 @@ class UpgradeTools(Protocol):
     def helm(self) -> Callable[[], Path]: ...
     @property
     def samples(self) -> Callable[[IstioRelease], Path]: ...
+    @property
+    def istio_source(self) -> Callable[[IstioRelease], Path | None]: ...
 
 
 @dataclass
@@ -139,6 +141,7 @@ class UpgradeDriver:
             istioctl=self.tools.istioctl(self.target),
             helm=self.tools.helm,
             samples=lambda: self.tools.samples(self.target),
+            istio_source=lambda: self.tools.istio_source(self.target),
             load_balancers=self.load_balancers,
         )
         installer.add_listener(record_steps(installed.diagnostics_dir / "upgrade-steps.jsonl"))

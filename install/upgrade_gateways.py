@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from run.timeouts import UPGRADE_GATEWAY
+from scenarios.egress import GATEWAY_CHART
 from scenarios.steps import Action, Role, ScenarioPlan, Step
 from scenarios.upgrade import Restart
 
@@ -16,9 +17,9 @@ _ISTIO_NS_SETTING = "values.global.istioNamespace="
 
 def gateway_restarts(plan: ScenarioPlan, skip: Iterable[tuple[Role, str]] = ()) -> tuple[Restart, ...]:
     """Restarts for the gateways istiod injects (``inject.istio.io/templates: gateway``) outside
-    the external cluster: the remote ingress gateway and the east-west gateways, whether an
-    IstioOperator or a plain Deployment makes them. Their pods keep A's proxy until they are
-    replaced. Each waits with B's own rollout wait when B's plan has one."""
+    the external cluster: the remote ingress, egress and east-west gateways, whether an
+    IstioOperator, a plain Deployment or Istio's gateway Helm chart makes them. Their pods keep
+    A's proxy until they are replaced. Each waits with B's own rollout wait when B's plan has one."""
     known = set(skip)
     waits = {
         (step.role, str(step.params.get("namespace")), str(step.params.get("resource"))): step
@@ -59,6 +60,9 @@ def _injected_gateways(step: Step) -> list[tuple[str, str]]:
         return [found for manifest in step.manifests for found in _operator_gateways(manifest, istio_ns)]
     if step.action is Action.APPLY:
         return [found for manifest in step.manifests for found in _gateway_deployment(manifest)]
+    if step.action is Action.HELM_INSTALL and step.params.get("chart") == GATEWAY_CHART:
+        # Istio's gateway chart: a gateway-injected Deployment named after the Helm release.
+        return [(str(step.params["namespace"]), str(step.params["release"]))]
     return []
 
 

@@ -224,6 +224,14 @@ class ToolResolver:
         tool = ResolvedTool(name, source.stamp, path, f"built from Istio {source.label}", source.stamp)
         return self._remember(key, tool)
 
+    def source_tree(self, source: IstioSource) -> Path:
+        """The tree ``resolve_source`` builds from (the checkout, or the module's directory in the
+        Go module cache): where a source's charts are, since it has no published ones."""
+        try:
+            return SourceBuilds(self.cache_dir, self.runner, go_binary=self.go_binary).tree(source)
+        except SourceBuildError as error:
+            raise ToolUnavailable("istio-source", source.stamp, [("source tree", str(error))]) from None
+
     def _remember(self, key: tuple[str, str], tool: ResolvedTool) -> ResolvedTool:
         self._resolved[key] = tool
         if self.on_resolved is not None:

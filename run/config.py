@@ -46,8 +46,12 @@ from scenarios.workarounds import WORKAROUNDS
 __all__ = ["SECOND_REMOTE_BASES", "ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
 
 IngressVariant = Literal["istio", "gateway-api", "both"]
+EgressGatewayMethod = Literal["none", "helm"]
 
 INGRESS_VARIANTS: tuple[str, ...] = ("istio", "gateway-api", "both")
+# The guide's optional egress gateway on the remote: none, or installed as istio.io's doc test
+# for the page installs it (helm, the istio/gateway chart, service.type=ClusterIP).
+EGRESS_GATEWAY_METHODS: tuple[str, ...] = ("none", "helm")
 DEFAULT_TOOLS_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "eicp" / "tools"
 DEFAULT_REPORT_DIR = Path("eicp-report")
 _PREFIX_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
@@ -73,6 +77,7 @@ class Defaults:
     scenario: tuple[str, ...] = SCENARIO_IDS
     second_remote_base: str = SECOND_REMOTE_BASES[0]
     ingress: str = "istio"
+    egress_gateway: str = "none"
     topology_mode: str = "kind"
     cluster_prefix: str = "eicp"
     # Pre-upgrade probe: the share of requests that must succeed while the control plane is upgraded.
@@ -131,6 +136,7 @@ class SuiteConfig:
     workarounds: tuple[str, ...] = ()  # scenarios/workarounds.py names, as asked for
     # kwok: the user's gateway secret as a manifest (run/tls_secret_file.py), checked; its CA public.
     external_tls_secret_file: TlsSecretFile | None = None
+    egress_gateway: EgressGatewayMethod = "none"
 
     @property
     def uses_external_hostname(self) -> bool:
@@ -142,6 +148,7 @@ class SuiteConfig:
         secret_file = self.external_tls_secret_file
         return Facts(
             ingress=self.ingress,
+            egress_gateway=self.egress_gateway,
             second_remote_base=self.second_remote_base,
             external_hostname=self.external_hostname,
             external_tls_secret=self.external_tls_secret or Facts.external_tls_secret,
@@ -187,6 +194,7 @@ def build_config(
         choice("--scenario", scenario, SCENARIO_IDS)
     base = choice("--second-remote-base", option("--second-remote-base"), SECOND_REMOTE_BASES)
     ingress = choice("--ingress", option("--ingress"), INGRESS_VARIANTS)
+    egress = choice("--egress-gateway", option("--egress-gateway"), EGRESS_GATEWAY_METHODS)
     mode = choice("--topology-mode", option("--topology-mode"), modes)
     prefix = option("--cluster-prefix")
     if not _PREFIX_RE.match(prefix):
@@ -239,6 +247,7 @@ def build_config(
         istio_tag=option("--istio-tag"),
         istioctl=option("--istioctl"),
         workarounds=workarounds,
+        egress_gateway=egress,  # type: ignore[arg-type]
     )
     if mode == "existing":
         kubeconfig, contexts, api_servers, names = existing_clusters(option, scenarios, _DNS_LABEL_RE)

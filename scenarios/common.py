@@ -67,6 +67,9 @@ def step_deadline(facts: Facts, name: str) -> int | float:
     return int(seconds) if float(seconds).is_integer() else seconds
 
 
+GATEWAY_API_GO_MODULE = "sigs.k8s.io/gateway-api"  # its module zip holds config/crd (the same kustomization)
+
+
 class ScenarioUnavailable(ValueError):
     """A scenario cannot be rendered for this release or these facts; the message says why."""
 

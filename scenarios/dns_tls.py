@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from scenarios import common, pki
 from scenarios.common import EXTERNAL_NS, ISTIO_SYSTEM, RenderContext, RenderedScenario
+from scenarios.egress import egress_gateway_expectation
 from scenarios.expectations import ScenarioExpectations
 from scenarios.external import external_istiod_iop, istiod_routing
 from scenarios.facts import Facts, placeholder
@@ -214,7 +215,12 @@ def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpect
     host = gateway_hostname(ctx.facts)
     hooks = remote_webhooks(ctx, "remote", "dns", host, ca_bundle_required=ca_bundle(ctx.facts) is not None)
     expected = config_cluster_expectations(
-        ctx, scenario, hooks, host, watches_own_namespace_secrets=ctx.procedure.local_cluster_secret_watcher
+        ctx,
+        scenario,
+        hooks,
+        host,
+        watches_own_namespace_secrets=ctx.procedure.local_cluster_secret_watcher,
+        egress_gateway=egress_gateway_expectation(ctx),
     )
     return replace(
         expected, gateway_verifies_istiod_with_system_roots=not gateway_verifies_istiod_ca(ctx.facts)

@@ -38,6 +38,31 @@ class IngressExpectation:
     namespace: str
     service: str
     path: str = "/hello"
+    # The Gateway API variant: the Gateway whose Deployment and Service (named ``service``)
+    # the external istiod's gateway controller makes.
+    gateway: str | None = None
+
+    def workload(self) -> GatewayExpectation:
+        """The gateway Deployment behind this ingress (named like its Service, in either variant)."""
+        how = (
+            f"made by the external istiod's gateway controller for Gateway {self.namespace}/{self.gateway}"
+            if self.gateway
+            else "installed with the gateway injection template"
+        )
+        return GatewayExpectation(self.role, self.namespace, self.service, self.service, "LoadBalancer", how)
+
+
+@dataclass(frozen=True)
+class GatewayExpectation:
+    """A gateway Deployment on a remote cluster whose proxy the external istiod gives it: where
+    it runs, the Service in front of it, and how it was installed (for messages)."""
+
+    role: Role
+    namespace: str
+    deployment: str
+    service: str
+    service_type: Literal["LoadBalancer", "ClusterIP"]
+    how: str
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,8 @@ class ScenarioExpectations:
     # helloworld versions deployed per role (v1 in remote, v2 in second).
     workloads: dict[Role, tuple[str, ...]] = field(default_factory=dict)
     ingress: tuple[IngressExpectation, ...] = ()
+    # The guide's optional egress gateway on the first remote (--egress-gateway), if installed.
+    egress_gateway: GatewayExpectation | None = None
     # The address proxies must use for xDS: host:port of the external control plane.
     discovery_address: str = ""
     # The Istio "cluster" name each remote is known by (injection path, remote secret).

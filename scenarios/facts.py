@@ -15,6 +15,7 @@ from typing import Literal
 from scenarios.steps import Role
 
 IngressChoice = Literal["istio", "gateway-api", "both"]
+EgressGatewayChoice = Literal["none", "helm"]
 
 PLACEHOLDER_ADDR = "<EXTERNAL_ISTIOD_ADDR>"
 
@@ -52,6 +53,8 @@ class Facts:
     clusters_have_dns: bool = True
     # The sample's ingress variant(s).
     ingress: IngressChoice = "istio"
+    # The guide's optional egress gateway on the remote (--egress-gateway): none, or helm.
+    egress_gateway: EgressGatewayChoice = "none"
     # second-remote: the scenario it builds on.
     second_remote_base: str = "ip-passthrough"
     # Overridden deadlines of the installer's waits (scenarios/common.py STEP_DEADLINES).

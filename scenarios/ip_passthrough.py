@@ -9,6 +9,7 @@ webhook configuration names so it patches their ``caBundle`` with its own root.
 from __future__ import annotations
 
 from scenarios.common import RenderContext, RenderedScenario
+from scenarios.egress import egress_gateway_expectation
 from scenarios.expectations import ScenarioExpectations
 from scenarios.external import external_istiod_iop, istiod_routing
 from scenarios.facts import Facts
@@ -40,6 +41,7 @@ def expectations(ctx: RenderContext, scenario: str = SCENARIO) -> ScenarioExpect
         hooks,
         ctx.addr,
         watches_own_namespace_secrets=ctx.procedure.local_cluster_secret_watcher,
+        egress_gateway=egress_gateway_expectation(ctx),
     )
 
 

@@ -20,6 +20,7 @@ from scenarios.common import (
     namespace_steps,
     scenario_plan,
 )
+from scenarios.egress import egress_gateway_steps, egress_gateway_uninstall
 from scenarios.expectations import ScenarioExpectations
 from scenarios.external import controlplane_gateway_iop, external_gateway_steps
 from scenarios.remote import config_secret_steps
@@ -123,7 +124,9 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
         (remote_ingress_gateway_iop(ctx),),
         {"file": "istio-ingressgateway.yaml", "set": remote_gateway_set(ctx)},
     )
-    return steps + ingress_steps(ctx, gateway, {"istio": seed, "gateway-api": seed})
+    return steps + ingress_steps(
+        ctx, gateway, {"istio": seed, "gateway-api": seed}, optional=egress_gateway_steps(ctx)
+    )
 
 
 def uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
@@ -156,6 +159,7 @@ def uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
         ),
     ]
     steps += delete_namespaces("external", (ISTIO_SYSTEM, EXTERNAL_NS), ext)
+    steps += egress_gateway_uninstall(ctx, rem)
     steps += delete_namespaces("remote", (SAMPLE_NS,), rem)
     steps.append(
         Step(

@@ -6,6 +6,7 @@ the nightly matrix (releases it can be certified at), the reports (checks it nee
     render(id, release, facts)      # the plan and expectations; ScenarioUnavailable with the reason
     scenario_spec(id)               # the record
     needs(id, facts)                # Capability -> why, for these choices (--second-remote-base ...)
+    optional_parts(id, facts)       # the guide's optional parts it installs with these choices
 
 Adding a scenario is its renderer module and one ``ScenarioSpec`` in ``SCENARIOS`` (plus its
 goldens under tests/); see ARCHITECTURE.md.
@@ -26,6 +27,7 @@ from scenarios.steps import ROLES, Role
 Renderer = Callable[[IstioRelease, Facts], RenderedScenario]
 
 __all__ = [
+    "EGRESS_GATEWAY",
     "SCENARIOS",
     "SCENARIO_IDS",
     "RenderedScenario",
@@ -33,6 +35,7 @@ __all__ = [
     "ScenarioUnavailable",
     "needs",
     "needs_suite_pki",
+    "optional_parts",
     "publishes_hostname",
     "render",
     "roles_for",
@@ -40,6 +43,11 @@ __all__ = [
     "scenario_spec",
     "tools_of",
 ]
+
+
+# The guide's optional parts a scenario can install when the user asks: the egress gateway
+# (--egress-gateway) is seed 001's, so the istioctl scenarios have it; seed 004 (sail) not.
+EGRESS_GATEWAY = "egress-gateway"
 
 
 def _always_available(release: IstioRelease) -> str | None:
@@ -75,6 +83,8 @@ class ScenarioSpec:
     nightly_version: Callable[[str, ReleaseProfile], str | None] = _the_minor
     # Checks ("family/check") it need not run for a ``success`` result (none today).
     excused_checks: frozenset[str] = frozenset()
+    # The guide's optional parts it renders when the user asks for them (``EGRESS_GATEWAY``).
+    optional_parts: frozenset[str] = frozenset()
 
 
 _HOSTNAME_NEED = (
@@ -83,12 +93,18 @@ _HOSTNAME_NEED = (
 )
 
 SCENARIOS: tuple[ScenarioSpec, ...] = (
-    ScenarioSpec(ip_passthrough.SCENARIO, ip_passthrough.ROLES, ip_passthrough.render),
+    ScenarioSpec(
+        ip_passthrough.SCENARIO,
+        ip_passthrough.ROLES,
+        ip_passthrough.render,
+        optional_parts=frozenset({EGRESS_GATEWAY}),
+    ),
     ScenarioSpec(
         dns_tls.SCENARIO,
         dns_tls.ROLES,
         dns_tls.render,
         reaches_istiod_by_name=True,
+        optional_parts=frozenset({EGRESS_GATEWAY}),
     ),
     ScenarioSpec(
         sail.SCENARIO,
@@ -112,6 +128,7 @@ SCENARIOS: tuple[ScenarioSpec, ...] = (
         second_remote.ROLES,
         second_remote.render,
         base=lambda facts: facts.second_remote_base,
+        optional_parts=frozenset({EGRESS_GATEWAY}),
     ),
 )
 SCENARIO_IDS: tuple[str, ...] = tuple(spec.id for spec in SCENARIOS)
@@ -180,3 +197,9 @@ def needs(scenario_id: str, facts: Facts) -> dict[Capability, str]:
     if publishes_hostname(scenario_id, facts):
         found[Capability.PUBLISHES_HOSTNAMES] = _HOSTNAME_NEED
     return found
+
+
+def optional_parts(scenario_id: str, facts: Facts) -> frozenset[str]:
+    """The guide's optional parts ``scenario_id`` installs with the user's choices in ``facts``."""
+    chosen = {EGRESS_GATEWAY} if facts.egress_gateway != "none" else set()
+    return scenario_spec(scenario_id).optional_parts & chosen

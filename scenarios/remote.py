@@ -16,7 +16,7 @@ from scenarios.common import (
     RenderContext,
     iop,
 )
-from scenarios.expectations import ScenarioExpectations, WebhookExpectation
+from scenarios.expectations import GatewayExpectation, ScenarioExpectations, WebhookExpectation
 from scenarios.samples import ingress_expectations
 from scenarios.steps import Action, Role, Step
 from scenarios.workarounds import MULTICLUSTER_LABEL, UNLABELLED_CONFIG_SECRET
@@ -167,6 +167,7 @@ def config_cluster_expectations(
     webhooks: tuple[WebhookExpectation, ...],
     discovery_host: str,
     istiod_deployment: str = "istiod",
+    egress_gateway: GatewayExpectation | None = None,
     *,
     watches_own_namespace_secrets: bool,
 ) -> ScenarioExpectations:
@@ -183,6 +184,7 @@ def config_cluster_expectations(
         client_app=ctx.release.profile.sample_client,
         workloads={"remote": ("v1",)},
         ingress=ingress_expectations(ctx.facts),
+        egress_gateway=egress_gateway,
         discovery_address=f"{discovery_host}:15012",
         cluster_names={"remote": ctx.cluster("remote")},
         istiod_watches_own_namespace_secrets=watches_own_namespace_secrets,

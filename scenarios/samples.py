@@ -3,11 +3,13 @@ client) and the ingress that exposes helloworld (Istio APIs or the Gateway API).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from scenarios.common import (
     EXTERNAL_NS,
     GATEWAY_API_CRDS_SOURCE,
+    GATEWAY_API_GO_MODULE,
     GATEWAY_SERVICE,
     SAMPLE_NS,
     Manifest,
@@ -18,6 +20,11 @@ from scenarios.common import (
 from scenarios.expectations import IngressExpectation, IngressKind
 from scenarios.facts import Facts
 from scenarios.steps import Action, Role, Step
+
+# samples/helloworld/gateway-api/helloworld-gateway.yaml's Gateway; Istio's gateway deployment
+# controller names its Deployment and Service <gateway>-<class>.
+HELLOWORLD_GATEWAY = "helloworld-gateway"
+HELLOWORLD_GATEWAY_SERVICE = f"{HELLOWORLD_GATEWAY}-istio"
 
 
 def gateway_api_version(ctx: RenderContext) -> str:
@@ -113,6 +120,8 @@ def gateway_api_crd_step(ctx: RenderContext, role: Role, seed: str) -> Step:
             "version": version,
             "source": GATEWAY_API_CRDS_SOURCE.format(version=version),
             "skip_if_present": "crd/gateways.gateway.networking.k8s.io",
+            # The same kustomization from the Go module at that version, where GitHub is out of reach.
+            "go_module": GATEWAY_API_GO_MODULE,
         },
     )
 
@@ -159,10 +168,24 @@ def expose_helloworld_steps(
             Action.WAIT,
             f"{section}, step 3 (Gateway API)",
             params={
-                "resource": "gateway.gateway.networking.k8s.io/helloworld-gateway",
+                "resource": f"gateway.gateway.networking.k8s.io/{HELLOWORLD_GATEWAY}",
                 "namespace": SAMPLE_NS,
                 "for": "condition=Programmed",
                 "deadline_s": ctx.deadline("gateway"),
+            },
+        ),
+        # Programmed says the Service has an address, not that the gateway's pod runs: wait for
+        # the Deployment istiod's gateway controller made too, before its proxy is judged.
+        Step(
+            "remote-wait-helloworld-gateway-api-deployment",
+            "remote",
+            Action.WAIT,
+            f"{section}, step 3 (Gateway API: the Deployment istiod's gateway controller made)",
+            params={
+                "resource": f"deployment/{HELLOWORLD_GATEWAY_SERVICE}",
+                "namespace": SAMPLE_NS,
+                "for": "condition=Available",
+                "deadline_s": ctx.deadline("rollout"),
             },
         ),
     ]
@@ -174,16 +197,23 @@ def ingress_expectations(facts: Facts, istio_namespace: str = EXTERNAL_NS) -> tu
         if kind == "istio":
             out.append(IngressExpectation("istio", "remote", istio_namespace, GATEWAY_SERVICE))
         else:
-            # Istio's Gateway API deployment controller names the Service <gateway>-<class>.
-            out.append(IngressExpectation("gateway-api", "remote", SAMPLE_NS, "helloworld-gateway-istio"))
+            out.append(
+                IngressExpectation(
+                    "gateway-api", "remote", SAMPLE_NS, HELLOWORLD_GATEWAY_SERVICE, gateway=HELLOWORLD_GATEWAY
+                )
+            )
     return tuple(out)
 
 
-def ingress_steps(ctx: RenderContext, gateway: Step, seeds: dict[IngressKind, str]) -> list[Step]:
+def ingress_steps(
+    ctx: RenderContext, gateway: Step, seeds: dict[IngressKind, str], optional: Sequence[Step] = ()
+) -> list[Step]:
     """The ingress variant(s) the user chose: ``gateway`` (the Istio-API ingress gateway) when
-    the Istio APIs are among them, then helloworld exposed through each, citing ``seeds[kind]``."""
+    the Istio APIs are among them, then the ``optional`` gateways the user asked for (seed 001
+    §Enable gateways: the egress gateway), then helloworld exposed through each, citing ``seeds[kind]``."""
     kinds = ingress_kinds(ctx.facts)
     steps = [gateway] if "istio" in kinds else []
+    steps += optional
     for kind in kinds:
         steps += expose_helloworld_steps(ctx, kind, seeds[kind])
     return steps

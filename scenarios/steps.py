@@ -58,7 +58,9 @@ PARAMS: dict[Action, str] = {
         "source_role target_role command type namespace secret_name create_service_account"
         " | name service_account server"
     ),
-    Action.HELM_INSTALL: "release repo chart version namespace | create_namespace values",
+    # source_chart: the chart's path in Istio's source tree, used instead of repo/chart/version
+    # when the release under test is built from source (no published chart).
+    Action.HELM_INSTALL: "release repo chart version namespace | create_namespace values source_chart",
     # path inside the release archive of the version under test; selector is kubectl's -l.
     Action.APPLY_SAMPLE: "path namespace | selector",
     # resource is kubectl's TYPE/NAME; for is kubectl wait's --for (condition=Ready,
@@ -72,7 +74,8 @@ PARAMS: dict[Action, str] = {
     Action.CREATE_SECRET: "namespace name type | data_from_pki data_from_file",
     # remove=True undoes what an earlier publish did (uninstall).
     Action.PUBLISH_HOSTNAME: "hostname address scopes | remove",
-    Action.INSTALL_GATEWAY_API_CRDS: "version source skip_if_present",
+    # go_module: where the same kustomization comes from when source (GitHub) cannot be fetched.
+    Action.INSTALL_GATEWAY_API_CRDS: "version source skip_if_present | go_module",
     # Either manifests (deleted by kind/name) or resource (+ namespace).
     Action.DELETE: "| resource namespace",
     Action.MANIFEST_GENERATE_DELETE: "file | set",

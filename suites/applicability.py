@@ -33,12 +33,13 @@ import pytest
 from clusters.capabilities import Capability, ProviderCapabilities
 from scenarios.facts import Facts
 from scenarios.registry import needs as scenario_needs
-from scenarios.registry import scenario_spec
+from scenarios.registry import optional_parts, scenario_spec
 from scenarios.releases import IstioRelease
 
 NEEDS_MARK = "needs"
 ONLY_WITH_MARK = "only_with"
-APPLICABILITY_MARKS = (NEEDS_MARK, ONLY_WITH_MARK)
+PART_MARK = "optional_part"
+APPLICABILITY_MARKS = (NEEDS_MARK, ONLY_WITH_MARK, PART_MARK)
 
 
 def needs(capability: Capability, why: str) -> pytest.MarkDecorator:
@@ -54,6 +55,13 @@ def only_with(capability: Capability, why: str) -> pytest.MarkDecorator:
     return mark
 
 
+def optional_part(part: str, why: str) -> pytest.MarkDecorator:
+    """The check judges an optional part of the guide (scenarios/registry.py ``optional_parts``):
+    where the scenario does not install it in this run, it is left out and not required."""
+    mark: pytest.MarkDecorator = pytest.mark.optional_part(part, why)
+    return mark
+
+
 @dataclass(frozen=True)
 class CheckNeeds:
     """What one check declared through its marks (module and function)."""
@@ -61,15 +69,20 @@ class CheckNeeds:
     check: str  # as the reports name it: ``traffic/test_mesh_traffic_from_each_client``
     needs: Mapping[Capability, str] = field(default_factory=dict)
     only_with: Mapping[Capability, str] = field(default_factory=dict)
+    parts: Mapping[str, str] = field(default_factory=dict)  # optional parts of the guide it judges
 
     @classmethod
     def of(cls, check: str, marks: Iterable[pytest.Mark]) -> CheckNeeds:
         found: dict[str, dict[Capability, str]] = {NEEDS_MARK: {}, ONLY_WITH_MARK: {}}
+        parts: dict[str, str] = {}
         for mark in marks:
             if mark.name in found:
                 capability, why = mark.args
                 found[mark.name][Capability(capability)] = str(why)
-        return cls(check, found[NEEDS_MARK], found[ONLY_WITH_MARK])
+            elif mark.name == PART_MARK:
+                part, why = mark.args
+                parts[str(part)] = str(why)
+        return cls(check, found[NEEDS_MARK], found[ONLY_WITH_MARK], parts)
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,14 @@ def decide(
                 False,
                 f"{check.check} is part of the conformance only where clusters have {capability} "
                 f"({why}), which {capabilities.mode} mode lacks: {capabilities.why_not(capability)}",
+                required=False,
+            )
+    for part, why in check.parts.items():
+        if part not in optional_parts(scenario, facts):
+            return Applicability(
+                False,
+                f"{check.check} judges the guide's optional {part} ({why}), which {scenario} does not "
+                "install in this run",
                 required=False,
             )
     lacking = _lacking(f"scenario {scenario}", scenario_needs(scenario, facts), capabilities)

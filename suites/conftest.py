@@ -10,6 +10,7 @@ import pytest
 
 from clusters.providers import capabilities_of
 from programs.redaction import Redactor
+from scenarios.facts import Facts
 from suites.evaluation.evaluators.verdict import Verdict, diagnostics_hint
 from suites.evaluation.known import PROP_KNOWN_ISSUE, KnownIssueReproduced, expected_issues
 from suites.evaluation.readers import InstalledScenarioLike, Observer
@@ -54,4 +55,6 @@ def pytest_eicp_required_checks(
 ) -> dict[str, list[tuple[str, str]]]:
     """What each scenario must run for ``success``: the check registry's required set."""
     capabilities = capabilities_of(config.getoption("topology_mode", "") or "")
-    return {scenario: required_checks(scenario, upgrade, capabilities) for scenario in scenarios}
+    # The user's choices that decide which optional parts of the guide a scenario installs.
+    facts = Facts(egress_gateway=config.getoption("egress_gateway", None) or Facts.egress_gateway)
+    return {scenario: required_checks(scenario, upgrade, capabilities, facts) for scenario in scenarios}

@@ -29,7 +29,7 @@ from clusters.capabilities import ProviderCapabilities
 from clusters.cluster import Topology
 from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts
-from scenarios.registry import scenario_spec
+from scenarios.registry import optional_parts, scenario_spec
 from scenarios.releases import IstioRelease
 from suites.applicability import APPLICABILITY_MARKS, CheckNeeds, decide
 from suites.evaluation.evaluators.verdict import Verdict
@@ -104,19 +104,31 @@ def checks() -> tuple[Check, ...]:
 
 
 def required_checks(
-    scenario: str, upgrade: bool, capabilities: ProviderCapabilities | None = None
+    scenario: str,
+    upgrade: bool,
+    capabilities: ProviderCapabilities | None = None,
+    facts: Facts | None = None,
 ) -> list[tuple[str, str]]:
-    """(family, check) pairs a run of ``scenario`` (on clusters with ``capabilities``) must have
-    for ``success``: not those it is excused from, nor those that are no part of the conformance
-    there (suites/applicability.py)."""
+    """(family, check) pairs a run of ``scenario`` (on clusters with ``capabilities``, with the
+    user's choices in ``facts``) must have for ``success``: not those it is excused from, nor those
+    that are no part of the conformance there (suites/applicability.py), nor those of an optional
+    part of the guide the run does not install."""
+    chosen = facts if facts is not None else Facts()
     excused = scenario_spec(scenario).excused_checks
     required = [
         (check.family, check.name)
         for check in checks()
-        if check.id not in excused
-        and (capabilities is None or decide(check.needs, scenario, Facts(), capabilities).required)
+        if check.id not in excused and _required_here(check, scenario, chosen, capabilities)
     ]
     return required + ([UPGRADE_CHECK] if upgrade and "/".join(UPGRADE_CHECK) not in excused else [])
+
+
+def _required_here(
+    check: Check, scenario: str, facts: Facts, capabilities: ProviderCapabilities | None
+) -> bool:
+    if capabilities is not None:
+        return decide(check.needs, scenario, facts, capabilities).required
+    return all(part in optional_parts(scenario, facts) for part in check.needs.parts)
 
 
 def check_id(name: str) -> str:

@@ -12,6 +12,7 @@ from suites.evaluation.evaluators.controlplane import (
     evaluate_remote_secrets,
     evaluate_webhooks,
 )
+from suites.evaluation.evaluators.external_cluster import evaluate_external_webhooks
 from suites.evaluation.evaluators.verdict import Verdict, combine
 from suites.evaluation.polling import verdict_until_ok
 from suites.evaluation.readers import InstalledScenarioLike, Observer
@@ -91,3 +92,12 @@ def test_istiod_registers_exactly_the_scenario_clusters(
             settled=lambda v: not v.problems,
         )
     )
+
+
+def test_external_cluster_webhooks_untouched(
+    installed_scenario: InstalledScenarioLike, observer: Observer, diagnostics: str, verdict_of: Judge
+) -> None:
+    """istio.io's doc test: the external istiod's install adds no mutating webhook for itself to
+    the external cluster (its webhooks live on the remotes)."""
+    mutating, _ = observer.webhook_configurations("external")
+    verdict_of(evaluate_external_webhooks(mutating, installed_scenario.expectations, diagnostics=diagnostics))

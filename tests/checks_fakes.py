@@ -229,12 +229,14 @@ def local_istiod_pod() -> Obj:
 # --- webhook configurations ----------------------------------------------------------------
 
 
-def _client_config(url: str | None, path: str | None, ca_bundle: str | None) -> Obj:
+def _client_config(
+    url: str | None, path: str | None, ca_bundle: str | None, namespace: str = "external-istiod"
+) -> Obj:
     client: Obj = {}
     if url:
         client["url"] = url
     else:
-        client["service"] = {"name": "istiod", "namespace": "external-istiod", "path": path, "port": 443}
+        client["service"] = {"name": "istiod", "namespace": namespace, "path": path, "port": 443}
     if ca_bundle:
         client["caBundle"] = ca_bundle
     return client
@@ -247,6 +249,7 @@ def mutating(
     path: str | None = None,
     ca_bundle: str | None = CA_BUNDLE,
     count: int = 4,
+    service_namespace: str = "external-istiod",
 ) -> Obj:
     prefixes = ["rev.namespace.", "rev.object.", "namespace.", "object."][:count]
     return {
@@ -257,7 +260,7 @@ def mutating(
             {
                 "name": f"{prefix}sidecar-injector.istio.io",
                 "admissionReviewVersions": ["v1"],
-                "clientConfig": _client_config(url, path, ca_bundle),
+                "clientConfig": _client_config(url, path, ca_bundle, service_namespace),
                 "failurePolicy": "Fail",
                 "rules": [
                     {

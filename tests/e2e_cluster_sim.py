@@ -39,7 +39,7 @@ from suites.evaluation.evaluators.balance import BATCH_SIZE
 from suites.evaluation.evaluators.traffic import STATUS_MARKER
 from suites.evaluation.judging import CONVERGENCE_BATCH
 from tests import checks_fakes as fakes
-from tests import xds_dumps
+from tests import gateway_fakes, xds_dumps
 from tests.fakeexec import FakeTools
 from tests.topology_child import NODE_IPS, RUN_ID, first, install_cluster_fakes
 
@@ -200,6 +200,13 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
     client = fakes.as_list(*(p for p in pods["items"] if p["metadata"]["labels"]["app"] == exp.client_app))
     istiod_pods = fakes.istiod_pods()
     mutating, validating = fakes.healthy_webhooks(exp)
+    ingress = exp.ingress[0]
+    # The remote ingress gateway, injected by the external istiod with the gateway template.
+    gateway_pods = fakes.as_list(
+        gateway_fakes.gateway_pod(
+            ingress.service, namespace=ingress.namespace, cluster_id=remote_id, discovery=discovery
+        )
+    )
 
     kubectl.on(
         remote + r"get namespace kube-system" + read,
@@ -224,7 +231,7 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
     kubectl.on(
         external + r"exec -n external-istiod \S+ -c discovery -- pilot-discovery request GET /debug/syncz$",
         expand=False,
-        stdout=json.dumps(fakes.syncz_for(pods, remote_id)),
+        stdout=json.dumps(fakes.syncz_for(pods, remote_id) + fakes.syncz_for(gateway_pods, remote_id)),
     )
     # istiod's registered clusters as the real one lists them following the guide: the config
     # cluster, and `config` from istio-kubeconfig (known issue config-cluster-registered-twice).
@@ -248,6 +255,12 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
         expand=False,
         stdout=json.dumps(dump),
     )
+    # The external cluster's own webhooks: its istio-system istiod's, none of the external istiod's.
+    kubectl.on(
+        external + r"get mutatingwebhookconfigurations" + read,
+        expand=False,
+        stdout=json.dumps(gateway_fakes.external_cluster_webhooks()),
+    )
     kubectl.on(
         external + r"get service istio-ingressgateway -n istio-system" + read,
         expand=False,
@@ -266,7 +279,16 @@ def _kubectl_checks(tools: FakeTools, exp: ScenarioExpectations) -> None:
         stdout=json.dumps(client),
     )
     kubectl.on(remote + r"get pods -n sample" + read, expand=False, stdout=json.dumps(pods))
-    ingress = exp.ingress[0]
+    kubectl.on(
+        remote + rf"get deployment {ingress.service} -n {ingress.namespace}" + read,
+        expand=False,
+        stdout=json.dumps(gateway_fakes.gateway_deployment(ingress.service, namespace=ingress.namespace)),
+    )
+    kubectl.on(
+        remote + rf"get pods -n {ingress.namespace} -l app={ingress.service}\S*" + read,
+        expand=False,
+        stdout=json.dumps(gateway_pods),
+    )
     kubectl.on(
         remote + rf"get service {ingress.service} -n {ingress.namespace}" + read,
         expand=False,

@@ -205,5 +205,6 @@ def test_collection_skips_and_leaves_out_through_the_one_decision(
     assert sail and all(r.startswith("not applicable in kwok mode: scenario sail needs") for r in sail)
     kind, text = _collect(pytester, fake_tools, "--istio-version", "1.30", "--scenario", "ip-passthrough")
     assert kind[f"test_client_sidecars_route_helloworld_evenly[ip-passthrough-{label}]"] == "runs"
-    assert "(1 deselected)" in text  # the upgrade check (no --upgrade-to)
+    # The upgrade check (no --upgrade-to) and the egress gateway's (no --egress-gateway helm).
+    assert "(2 deselected)" in text
     assert all(reason == "runs" for reason in kind.values())

@@ -17,6 +17,7 @@ import pytest
 from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import load_pins
 from suites import test_controlplane, test_injection, test_traffic, test_validation
+from suites.registry import checks
 from tests.fakeexec import FakeTools
 
 pytest_plugins = ["pytester"]
@@ -86,7 +87,9 @@ def collect(pytester: pytest.Pytester, fake_tools: FakeTools, monkeypatch: pytes
 
 
 def test_family_and_scenario_selection_collects_exactly_that(collect: Collect) -> None:
-    items, printed = collect("-m", "injection", "--scenario", "ip-passthrough")
+    # --egress-gateway helm: the scenario installs the guide's optional egress gateway, so the
+    # check of that optional part is collected too.
+    items, printed = collect("-m", "injection", "--scenario", "ip-passthrough", "--egress-gateway", "helm")
     label = f"ip-passthrough-{_default_release()}"
     assert items == [f"suites/test_injection.py::{name}[{label}]" for name in _checks(test_injection)]
     assert len(items) >= 2
@@ -109,7 +112,9 @@ def test_every_check_belongs_to_one_family_and_names_its_scenario(collect: Colle
         if item.split("::")[0].removeprefix("suites/").removesuffix(".py")
         in {module.__name__.rsplit(".", 1)[-1] for module in FAMILIES.values()}
     ]
-    assert len(ours) == 2 * sum(len(_checks(module)) for module in FAMILIES.values())
+    # Checks of optional parts the run does not install (no --egress-gateway) are deselected.
+    optional = {check.name for check in checks() if check.needs.parts}
+    assert len(ours) == 2 * sum(len(set(_checks(module)) - optional) for module in FAMILIES.values())
     for item in everything:
         assert re.search(rf"\[(ip-passthrough|second-remote)-{re.escape(_patch('1.30'))}\]$", item), item
         group, families = printed[item]
@@ -119,6 +124,25 @@ def test_every_check_belongs_to_one_family_and_names_its_scenario(collect: Colle
         module = item.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
         expected = [family for family, mod in FAMILIES.items() if mod.__name__.endswith(module)]
         assert [printed[item][1]] == expected, item
+
+
+def test_checks_of_an_optional_part_are_collected_only_where_it_is_installed(collect: Collect) -> None:
+    egress = "test_remote_egress_gateway_injected_and_synced"
+    assert [check.needs.parts for check in checks() if check.name == egress] == [
+        {"egress-gateway": "--egress-gateway helm"}
+    ]
+    release = _patch("1.30")
+    by_default, _ = collect("-m", "injection", "--scenario", "ip-passthrough", "--istio-version", "1.30")
+    assert not [item for item in by_default if egress in item]
+    asked, _ = collect(
+        "-m", "injection", "--scenario", "ip-passthrough", "--scenario", "sail",
+        "--istio-version", "1.30", "--egress-gateway", "helm",
+    )  # fmt: skip
+    # seed 004 (sail) has no egress gateway: its check is not collected there.
+    assert [item for item in asked if egress in item] == [
+        f"suites/test_injection.py::{egress}[ip-passthrough-{release}]"
+    ]
+    assert [item for item in asked if "test_ingress_gateways" in item and "sail" in item]
 
 
 def test_releases_multiply_and_unknown_scenario_is_refused(

@@ -108,6 +108,10 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
             ["--ingress", "nginx"],
             "--ingress 'nginx' is not valid: accepted values are istio, gateway-api, both",
         ),
+        (
+            ["--egress-gateway", "istioctl"],
+            "--egress-gateway 'istioctl' is not valid: accepted values are none, helm",
+        ),
         (["--cluster-prefix", "Bad_Prefix"], "--cluster-prefix 'Bad_Prefix'"),
         (["--tool-path", "kind"], "--tool-path 'kind': expected NAME=PATH"),
         (

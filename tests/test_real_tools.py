@@ -10,10 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from programs.runner import CommandRunner
 from programs.tools import ResolvedTool
+from scenarios.facts import Facts
+from scenarios.registry import render
 from scenarios.releases import load_pins
+from tests import upstream
+from tests.upstream import go_module_dir
 
 pytestmark = [pytest.mark.realtools]
 
@@ -71,3 +76,51 @@ def test_offline_istioctl_reports_its_snapshot_and_renders_the_remote_profile(
     ).stdout
     assert "kind: MutatingWebhookConfiguration" in generated
     assert "https://203.0.113.7:15017/inject/cluster/remote1/net/network1" in generated
+
+
+def test_real_helm_renders_the_egress_gateway_from_the_tier_sources_chart(
+    real_tool: ResolveTool, runner: CommandRunner, tmp_path: Path
+) -> None:
+    """What the installer hands helm for a source build (``source_chart``, the step's values):
+    the doc test's egress gateway, a ClusterIP Service and a Deployment the injector completes."""
+    helm = real_tool("helm")
+    pins = load_pins()
+    version = pins.tier_source()  # the release-1.31 source the tiers certify
+    source = go_module_dir(upstream.ISTIO_MODULE, version)
+    release = pins.source_release(pins.sources[version].as_source())
+    step = next(
+        step
+        for step in render("ip-passthrough", release, Facts(egress_gateway="helm")).plan.steps
+        if step.name == "remote-egressgateway"
+    )
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(step.params["values"]))
+    rendered = runner.run(
+        [
+            str(helm.path), "template", step.params["release"], str(source / step.params["source_chart"]),
+            "--namespace", step.params["namespace"], "--values", str(values),
+        ],
+        attach=False,
+    ).stdout  # fmt: skip
+    documents = {(doc["kind"], doc["metadata"]["name"]): doc for doc in yaml.safe_load_all(rendered) if doc}
+    service = documents[("Service", "istio-egressgateway")]
+    assert service["spec"]["type"] == "ClusterIP"
+    template = documents[("Deployment", "istio-egressgateway")]["spec"]["template"]
+    assert template["metadata"]["annotations"]["inject.istio.io/templates"] == "gateway"
+    assert template["metadata"]["labels"]["sidecar.istio.io/inject"] == "true"
+    assert [(c["name"], c["image"]) for c in template["spec"]["containers"]] == [("istio-proxy", "auto")]
+
+
+def test_real_kubectl_builds_the_gateway_api_crds_from_the_go_module(
+    real_tool: ResolveTool, runner: CommandRunner
+) -> None:
+    """The kustomization the guide fetches from GitHub, from the sigs.k8s.io/gateway-api module
+    zip at a release's version (where GitHub cannot be reached)."""
+    kubectl = real_tool("kubectl")
+    version = load_pins().resolve_release("1.31").profile.gateway_api_version
+    module = go_module_dir("sigs.k8s.io/gateway-api", version)
+    rendered = runner.run(
+        [str(kubectl.path), "kustomize", str(module / "config" / "crd")], attach=False
+    ).stdout
+    names = {doc["metadata"]["name"] for doc in yaml.safe_load_all(rendered) if doc}
+    assert {"gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"} <= names

@@ -23,6 +23,7 @@ VARIANTS = [
     facts(),
     facts(ingress="gateway-api"),
     facts(ingress="both", second_remote_base="dns-tls"),
+    facts(ingress="gateway-api", egress_gateway="helm"),  # istio.io's doc test, Gateway API variant
     facts(external_hostname="istiod.example.com", suite_pki=False, external_tls_secret="mine"),
 ]
 SEED_REF = re.compile(r"^(00[0-4] §|README §)")

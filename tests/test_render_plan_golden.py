@@ -38,7 +38,14 @@ VARIANTS: dict[str, Facts] = {
     "-real-cert": replace(
         Facts(), external_hostname="istiod.example.com", external_tls_secret="my-cert", suite_pki=False
     ),
+    # istio.io's doc test for the page, Gateway API variant (gtwapi_test.sh): the Gateway API
+    # ingress and the optional egress gateway installed by helm
+    # (--ingress gateway-api --egress-gateway helm).
+    "-doctest-gateway-api": replace(Facts(), ingress="gateway-api", egress_gateway="helm"),
 }
+# The scenarios the doc-test variant is pinned for: the guide's two paths (the egress gateway is
+# rendered the same on second-remote's base).
+DOCTEST_SCENARIOS = ("ip-passthrough", "dns-tls")
 
 
 def plan_block(scenario: str, release: IstioRelease, facts: Facts) -> str:
@@ -83,6 +90,13 @@ def test_dns_tls_with_a_real_certificate_is_the_golden(minor: str) -> None:
     check(f"dns-tls-{minor}-real-cert", plan_block("dns-tls", table_release(minor), VARIANTS["-real-cert"]))
 
 
+@pytest.mark.parametrize("minor", PROFILES)
+@pytest.mark.parametrize("scenario", DOCTEST_SCENARIOS)
+def test_the_doc_test_gateway_api_variant_is_the_golden(scenario: str, minor: str) -> None:
+    variant = "-doctest-gateway-api"
+    check(f"{scenario}-{minor}{variant}", plan_block(scenario, table_release(minor), VARIANTS[variant]))
+
+
 @pytest.mark.parametrize("version", SAIL_VERSIONS)
 def test_sail_plan_at_its_newest_installable_version_is_the_golden(version: str) -> None:
     check(f"sail-{version}", plan_block("sail", load_pins().resolve_release(version), VARIANTS[""]))
@@ -93,6 +107,7 @@ def test_every_golden_is_compared() -> None:
     expected = {f"{s}-{m}.txt" for s in SCENARIO_IDS for m in PROFILES}
     expected |= {f"dns-tls-{m}-real-cert.txt" for m in PROFILES}
     expected |= {f"sail-{v}.txt" for v in SAIL_VERSIONS}
+    expected |= {f"{s}-{m}-doctest-gateway-api.txt" for s in DOCTEST_SCENARIOS for m in PROFILES}
     if UPDATE:
         for stale in {p.name for p in GOLDENS.glob("*.txt")} - expected:
             (GOLDENS / stale).unlink()

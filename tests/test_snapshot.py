@@ -76,6 +76,35 @@ def test_a_leftover_and_a_removed_object_fail_loudly(
     assert len(kubectl.calls("kubectl")) >= 4  # two listings before, then polls until the deadline
 
 
+def test_a_helm_release_left_in_a_namespace_that_stays_is_named(
+    tmp_path: Path, kubectl: FakeTools, runner: CommandRunner
+) -> None:
+    """The egress gateway's release in a remote namespace the uninstall does not delete
+    (existing clusters): its Helm record shows by name, and only Helm's records are listed."""
+    topology = make_topology(tmp_path, runner)
+    kubectl.set_state("releases", ["kube-system   sh.helm.release.v1.theirs.v3"])
+    kubectl.tools["kubectl"].on(
+        r"--context ctx-rem get secrets --all-namespaces -l owner=helm -o custom-columns=\S+ --no-headers$",
+        stdout_from_state="releases",
+    )
+    before = take_topology_snapshot(topology, ("remote",))
+    assert "secret/sh.helm.release.v1.theirs.v3 -n kube-system" in before["remote"].objects
+    kubectl.set_state(
+        "releases",
+        [
+            "kube-system   sh.helm.release.v1.theirs.v3",
+            "external-istiod   sh.helm.release.v1.istio-egressgateway.v1",
+            "external-istiod   not-a-release-record",
+        ],
+    )
+    with pytest.raises(UninstallLeftovers) as failure:
+        verify_restored("ip-passthrough-1.30.3", topology, before, timeout_s=0.5, poll=FAST)
+    assert str(failure.value).splitlines()[1:] == [
+        "[remote]",
+        "  left behind: secret/sh.helm.release.v1.istio-egressgateway.v1 -n external-istiod",
+    ]
+
+
 def test_a_namespace_that_is_still_terminating_is_waited_for(
     tmp_path: Path, kubectl: FakeTools, runner: CommandRunner
 ) -> None:
@@ -85,8 +114,9 @@ def test_a_namespace_that_is_still_terminating_is_waited_for(
     kubectl.tools["kubectl"].on(r"get namespaces,", times=2, stdout="\n".join([*BASE, "namespace/sample"]))
     listing(kubectl, "ctx-rem")
     verify_restored("dns-tls-1.30.3", topology, before, timeout_s=5, poll=FAST)
-    # The first listing plus three polls, each a listing of kinds and one of istiod's ConfigMaps.
-    assert len(kubectl.calls("kubectl")) == 8
+    # The first listing plus three polls, each a listing of kinds, one of istiod's ConfigMaps and
+    # one of Helm's releases.
+    assert len(kubectl.calls("kubectl")) == 12
 
 
 # -- the ledger-driven uninstall restores every scenario x ingress x release -------------------

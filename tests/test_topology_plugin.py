@@ -245,22 +245,48 @@ def test_each_mode_is_one_declared_provider_spec(monkeypatch: pytest.MonkeyPatch
 
 def test_installer_tools_are_resolved_before_any_cluster() -> None:
     from fixtures.topology_plugin import run_tools
+    from scenarios.facts import Facts
     from scenarios.releases import load_pins
 
     pins = load_pins()
+    # helm for Sail's operator (ScenarioSpec.tools) and for the egress gateway where a selected
+    # scenario installs it (--egress-gateway helm; sail has none).
     release, target = pins.resolve_release("1.30"), pins.resolve_release("1.31")
-    config = SimpleNamespace(scenarios=("sail", "dns-tls"), releases=(release,), upgrade_to=target)
-    assert run_tools(config) == [  # type: ignore[arg-type]
+
+    def run(
+        scenarios: tuple[str, ...], upgrade_to: object = None, egress: str = "none", releases: object = None
+    ) -> object:
+        config = SimpleNamespace(
+            scenarios=scenarios,
+            releases=releases or (release,),
+            upgrade_to=upgrade_to,
+            choices=lambda: Facts(egress_gateway=egress),  # type: ignore[arg-type]
+        )
+        return run_tools(config)  # type: ignore[arg-type]
+
+    assert run(("sail", "dns-tls"), target) == [
         ("helm", None, None),
         ("istioctl", str(release.version), None),
         ("istioctl", str(target.version), None),
     ]
-    no_sail = SimpleNamespace(scenarios=("dns-tls",), releases=(release,), upgrade_to=None)
-    assert run_tools(no_sail) == [("istioctl", str(release.version), None)]  # type: ignore[arg-type]
-    # An Istio source's istioctl is built from it (programs/source_builds.py), A's and B's alike.
+    assert run(("dns-tls",)) == [("istioctl", str(release.version), None)]
+    assert run(("dns-tls",), egress="helm") == [
+        ("helm", None, None),
+        ("istioctl", str(release.version), None),
+    ]
+    assert run(("sail", "dns-tls"), egress="helm") == [
+        ("helm", None, None),
+        ("istioctl", str(release.version), None),
+    ]
+    assert run(("sail",), egress="helm") == [("helm", None, None), ("istioctl", str(release.version), None)]
+    # An Istio source's istioctl is built from it (programs/source_builds.py), A's and B's alike;
+    # helm for its egress gateway all the same (the chart then comes from the source tree).
     a, b = (pins.source_release(source) for source in (MASTER_SOURCE, RELEASE_SOURCE))
-    from_sources = SimpleNamespace(scenarios=("ip-passthrough",), releases=(a,), upgrade_to=b)
-    assert run_tools(from_sources) == [  # type: ignore[arg-type]
+    assert run(("ip-passthrough",), b, releases=(a,)) == [
         ("istioctl", None, MASTER_SOURCE),
+        ("istioctl", None, RELEASE_SOURCE),
+    ]
+    assert run(("ip-passthrough",), egress="helm", releases=(b,)) == [
+        ("helm", None, None),
         ("istioctl", None, RELEASE_SOURCE),
     ]

@@ -28,7 +28,7 @@ from suites.evaluation.evaluators.verdict import Verdict
 from suites.evaluation.readers import Observer
 from suites.evaluation.reporting import judge
 from tests import checks_fakes as fake
-from tests import xds_dumps
+from tests import gateway_fakes, xds_dumps
 from tests.conftest import Deadlines
 from tests.fakeexec import FakeTool, FakeTools
 
@@ -131,11 +131,18 @@ def script_cluster(
     kubectl.on(
         r"get (deployment istiod|deployment/istiod) -n external-istiod", stdout=out(fake.istiod_deployment(B))
     )
+    # The remote ingress gateway, gateway-injected (its check runs on B too).
+    gateway = fake.as_list(gateway_fakes.gateway_pod("istio-ingressgateway", tag=proxy_tag, hub=proxy_hub))
+    kubectl.on(r"get pods -n external-istiod -l app=istio-ingressgateway", stdout=out(gateway))
+    kubectl.on(
+        r"get deployment istio-ingressgateway -n external-istiod",
+        stdout=out(gateway_fakes.gateway_deployment("istio-ingressgateway")),
+    )
     kubectl.on(r"get pods -n external-istiod -l", stdout=out(fake.istiod_pods(B)))
     kubectl.on(r"exec .* pilot-discovery version", stdout=out({"clientVersion": {"version": B}}))
     syncz = [
         fake.syncz_entry(f"{item['metadata']['name']}.{item['metadata']['namespace']}", version=proxy_tag)
-        for item in pods["items"]
+        for item in (*pods["items"], *gateway["items"])
     ]
     kubectl.on(r"exec .* /debug/syncz", stdout=out(syncz))
     # istiod's registered clusters as the real one lists them (the config cluster, and `config`
@@ -168,6 +175,10 @@ def script_cluster(
     kubectl.on(
         r"get service istio-ingressgateway -n external-istiod",
         stdout=out(fake.lb_service(namespace="external-istiod", ip="172.18.0.201")),
+    )
+    kubectl.on(
+        r"kind-eicp-external get mutatingwebhookconfigurations",
+        stdout=out(gateway_fakes.external_cluster_webhooks()),
     )
     kubectl.on(r"get mutatingwebhookconfigurations", stdout=out(mutating))
     kubectl.on(r"get validatingwebhookconfigurations", stdout=out(validating))

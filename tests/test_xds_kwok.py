@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -38,14 +39,20 @@ CHECKS = (
 CHILD_TIMEOUT_S = 900.0
 
 
-def _xdsclient_processes() -> list[str]:
+def _xdsclient_processes(run_id: str) -> list[str]:
+    """The synthetic proxies of one suite run: xdsclient processes whose environment holds its
+    ``EICP_RUN_ID`` (every process the run starts inherits it), never another run's on this machine."""
+    marker = f"EICP_RUN_ID={run_id}".encode()
     found = []
     for proc in Path("/proc").iterdir():
         try:
             exe = os.readlink(proc / "exe")
+            if not exe.endswith("/xdsclient"):
+                continue
+            environment = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
-            continue
-        if exe.endswith("/xdsclient"):
+            continue  # not a process, or one that ended meanwhile
+        if marker in environment:
             found.append(f"{proc.name}: {exe}")
     return found
 
@@ -60,7 +67,7 @@ def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
     reason = kwok_host_usable()
     if reason:
         pytest.skip(reason)
-    before = set(_xdsclient_processes())
+    run_id = "xdst" + uuid.uuid4().hex[:8]  # the child run's id (fixtures/core.py keeps a given one)
     for built in ("istioctl-offline", "pilot-discovery-offline", "xdsclient-offline"):
         real_tool(built)  # built (or found cached) here, so the child run finds them cached
     tool_paths = [
@@ -74,7 +81,13 @@ def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
         "--report-dir", str(report), "-k", " or ".join(CHECKS), "-q",
     ]  # fmt: skip
     child = subprocess.run(
-        argv, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=False
+        argv,
+        cwd=ROOT,
+        env={**child_env(), "EICP_RUN_ID": run_id},
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
     )
     tail = (child.stdout + child.stderr)[-4000:]
     assert child.returncode == 0, f"the child run failed:\n{tail}"
@@ -91,4 +104,5 @@ def test_synthetic_proxies_are_synced_and_get_helloworlds_endpoints(
     assert json.dumps(component) in listed and json.dumps(stood_in.removesuffix(")")) in listed, (
         "the synthetic proxies are not listed as a stand-in"
     )
-    assert set(_xdsclient_processes()) <= before, "synthetic proxy processes were left running"
+    left = _xdsclient_processes(run_id)
+    assert left == [], f"the run's synthetic proxy processes were left running: {left}"

@@ -60,7 +60,9 @@ TOKEN_DURATION = "2h"
 # -retry-interval; Envoy's initial ADS retry delay, without growing): the upgrade's xDS probe
 # bounds a proxy's time without a stream by it (clusters/kwok/xds_probe.py).
 RETRY_INTERVAL_S = 0.5
-STAND_IN = "sidecar proxies (synthetic xDS clients built from Istio's pkg/adsc; no Envoy, no traffic)"
+STAND_IN = (
+    "sidecar and gateway proxies (synthetic xDS clients built from Istio's pkg/adsc; no Envoy, no traffic)"
+)
 
 
 @dataclass

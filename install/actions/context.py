@@ -69,6 +69,9 @@ class ActionContext:
     poll: Backoff
     facts: Facts
     ledger: Ledger | None
+    # The Istio source tree the release was built from; None (or returning None): a published
+    # release, whose charts come from its Helm repository.
+    istio_source: Callable[[], Path | None] | None = None
 
     def timeout(self, step: Step) -> float:
         if "deadline_s" in step.params:

@@ -7,6 +7,7 @@ back from the cluster's listing after the install, so the ledger deletes it afte
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from install.actions.context import ActionContext, param
 from install.faults import PlanError
 from scenarios.steps import Action, Step
 
+log = logging.getLogger("eicp.installer")
 # helm install/upgrade's summary: "REVISION: 1" for a release it made, more for one it upgraded.
 _REVISION = re.compile(r"^REVISION:\s*(\d+)\s*$", re.MULTILINE)
 
@@ -29,11 +31,7 @@ def helm_install(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str 
         "upgrade",
         "--install",
         release,
-        param(step, "chart", str),
-        "--repo",
-        param(step, "repo", str),
-        "--version",
-        param(step, "version", str),
+        *_chart_args(ctx, step),
         "--namespace",
         namespace,
         *_kube_args(cluster),
@@ -91,6 +89,29 @@ def helm_uninstall(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> st
         title=f"[{cluster.role}] helm uninstall {release}",
     )
     return None
+
+
+def _chart_args(ctx: ActionContext, step: Step) -> list[str]:
+    """``CHART --repo REPO --version VERSION``; for a release built from Istio's source (no
+    published chart), the chart directory ``source_chart`` of that source tree instead."""
+    chart = [
+        param(step, "chart", str),
+        "--repo",
+        param(step, "repo", str),
+        "--version",
+        param(step, "version", str),
+    ]
+    in_source = step.params.get("source_chart")
+    source = ctx.istio_source() if in_source and ctx.istio_source is not None else None
+    if source is None:
+        return chart
+    directory = source / str(in_source)
+    if not (directory / "Chart.yaml").is_file():
+        raise PlanError(f"step {step.name!r}: {in_source} is not a chart in the Istio source {source}")
+    log.info(
+        "%s: the release is built from source; chart %s from %s", step.name, step.params["chart"], directory
+    )
+    return [str(directory)]
 
 
 def _helm(ctx: ActionContext, step: Step) -> Path:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path, PurePosixPath
 
 from clusters.cluster import ClusterHandle
 from install.actions.context import ActionContext, param
-from install.faults import PlanError
+from install.faults import EnvironmentFault, PlanError
 from install.kubectl import (
     FIELD_MANAGER,
     NOT_FOUND,
@@ -16,9 +17,12 @@ from install.kubectl import (
     tolerant_delete,
 )
 from install.ledger import documents_of
+from programs.gomodules import GoModuleUnavailable, module_dir
 from programs.runner import CommandError
 from run.timeouts import INSTALL_POLL
 from scenarios.steps import Step
+
+log = logging.getLogger("eicp.installer")
 
 
 def create_namespace(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
@@ -100,7 +104,11 @@ def _sample_path(ctx: ActionContext, step: Step) -> Path:
 
 
 def install_gateway_api_crds(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
-    """Seed 001: ``kubectl get crd ... || kubectl kustomize <source> | kubectl apply -f -``."""
+    """Seed 001: ``kubectl get crd ... || kubectl kustomize <source> | kubectl apply -f -``.
+
+    Where ``source`` (GitHub) cannot be fetched, the same kustomization comes from the Go
+    module ``go_module`` at the same version (its module zip holds ``config/crd``), as
+    ``kubectl kustomize <module dir>/config/crd``; both failures are reported if neither works."""
     probe = param(step, "skip_if_present", str)
     try:
         cluster.kubectl("get", probe, "-o", "name", timeout_s=INSTALL_POLL.seconds())
@@ -108,14 +116,45 @@ def install_gateway_api_crds(ctx: ActionContext, step: Step, cluster: ClusterHan
     except CommandError as error:
         if not NOT_FOUND.search(error.stderr):
             raise
-    rendered = cluster.kubectl(
-        "kustomize",
-        param(step, "source", str),
-        timeout_s=ctx.timeout(step),
-        title=f"[{cluster.role}] kubectl kustomize Gateway API CRDs {step.params['version']}",
-    )
+    version = param(step, "version", str)
+    source = param(step, "source", str)
+    title = f"[{cluster.role}] kubectl kustomize Gateway API CRDs {version}"
+    try:
+        rendered = cluster.kubectl("kustomize", source, timeout_s=ctx.timeout(step), title=title)
+    except CommandError as error:
+        module = step.params.get("go_module")
+        if not module:
+            raise
+        unreachable = " ".join(error.stderr_tail.split())[-300:] or str(error)
+        log.info(
+            "%s: %s cannot be fetched (%s); using the Go module %s@%s",
+            step.name,
+            source,
+            unreachable,
+            module,
+            version,
+        )
+        try:
+            directory = module_dir(cluster.runner, str(module), version) / _kustomization_path(source)
+        except GoModuleUnavailable as fallback:
+            raise EnvironmentFault(
+                f"step {step.name!r}: the Gateway API CRDs {version} could not be had: "
+                f"kubectl kustomize {source}: {unreachable}; {fallback}"
+            ) from None
+        rendered = cluster.kubectl(
+            "kustomize", str(directory), timeout_s=ctx.timeout(step), title=f"{title} (Go module {module})"
+        )
     ctx.apply(cluster, rendered.stdout, step)
     return None
+
+
+def _kustomization_path(source: str) -> str:
+    """``github.com/<org>/<repo>/<path>?ref=<version>`` -> ``<path>`` (inside the module)."""
+    location = source.split("?", 1)[0]
+    parts = location.split("/")
+    if len(parts) < 4:
+        raise PlanError(f"Gateway API CRD source {source!r} names no path inside its repository")
+    return "/".join(parts[3:])
 
 
 def delete(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:

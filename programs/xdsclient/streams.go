@@ -24,6 +24,7 @@ import (
 
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pkg/adsc"
@@ -81,6 +82,29 @@ func (l *streamLog) HandleResponse(_ *adsc.ADSC, msg *discovery.DiscoveryRespons
 		}
 		l.write(map[string]any{"event": "eds", "endpoints": byCluster})
 	}
+}
+
+// edsEndpoint is one endpoint of an EDS response: its socket address and its metadata as
+// protojson writes it (filterMetadata.istio.workload, which workloadVersion reads).
+type edsEndpoint struct {
+	Address  string
+	Port     uint32
+	Metadata json.RawMessage
+}
+
+func endpoints(cla *endpoint.ClusterLoadAssignment) []edsEndpoint {
+	var list []edsEndpoint
+	for _, group := range cla.GetEndpoints() {
+		for _, lb := range group.GetLbEndpoints() {
+			socket := lb.GetEndpoint().GetAddress().GetSocketAddress()
+			entry := edsEndpoint{Address: socket.GetAddress(), Port: socket.GetPortValue()}
+			if lb.GetMetadata() != nil {
+				entry.Metadata, _ = protojson.Marshal(lb.GetMetadata())
+			}
+			list = append(list, entry)
+		}
+	}
+	return list
 }
 
 // workloadVersion is the version field of an endpoint's istio.workload metadata

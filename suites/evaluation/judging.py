@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scenarios.expectations import ScenarioExpectations
+from scenarios.expectations import GatewayExpectation, ScenarioExpectations
 from scenarios.releases import IstioRelease
 from scenarios.steps import Role
 from suites.evaluation.evaluators.balance import BATCH_SIZE
+from suites.evaluation.evaluators.gateways import evaluate_gateway_workload
 from suites.evaluation.evaluators.injection import evaluate_injection, evaluate_proxies_synced
 from suites.evaluation.evaluators.traffic import Batch, converged, evaluate_batch
 from suites.evaluation.evaluators.verdict import Verdict, combine
@@ -88,3 +89,42 @@ def proxies_synced(
         return combine("injection/proxies-synced", parts, diagnostics)
 
     return verdict_until_ok("sample proxies to be synced with the external istiod", evaluate, deadline_s)
+
+
+def gateway_synced(
+    check: str,
+    observer: Observer,
+    gateway: GatewayExpectation,
+    release: IstioRelease,
+    diagnostics: str,
+    deadline_s: float,
+    api_gateway: str | None = None,
+) -> Verdict:
+    """Wait until a remote gateway is rolled out, injected by the external istiod and synced;
+    ``api_gateway`` names the Gateway API ``Gateway`` it was made from, if any."""
+    role, namespace = gateway.role, gateway.namespace
+
+    def evaluate() -> Verdict:
+        deployment = observer.get(role, "deployment", gateway.deployment, "-n", namespace)
+        return evaluate_gateway_workload(
+            check,
+            gateway,
+            deployment,
+            observer.deployment_pods(role, namespace, deployment),
+            observer.get(role, "service", gateway.service, "-n", namespace),
+            observer.syncz(),
+            observer.exp,
+            diagnostics=diagnostics,
+            api_gateway=(
+                observer.get(role, "gateways.gateway.networking.k8s.io", api_gateway, "-n", namespace)
+                if api_gateway
+                else None
+            ),
+            api_gateway_name=api_gateway,
+            expected_hub=release.hub if release.custom else None,
+            check_proxy_version=not release.custom,
+        )
+
+    return verdict_until_ok(
+        f"{gateway.deployment} on {role} to be rolled out and synced", evaluate, deadline_s
+    )

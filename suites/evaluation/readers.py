@@ -75,11 +75,15 @@ class Observer:
         )
 
     def istiod_pods(self, deployment: Obj | None) -> Obj:
+        return self.deployment_pods("external", self.exp.external_namespace, deployment)
+
+    def deployment_pods(self, role: Role, namespace: str, deployment: Obj | None) -> Obj:
+        """The pods a Deployment in ``namespace`` selects (its ``matchLabels``)."""
         if deployment is None:
             return {"kind": "List", "items": []}
         labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
-        return self.get_list("external", "pods", "-n", self.exp.external_namespace, "-l", selector)
+        return self.get_list(role, "pods", "-n", namespace, "-l", selector)
 
     def istiod_reported_version(self, pods: Obj) -> str | None:
         """What ``pilot-discovery version`` says in the first Ready istiod pod."""

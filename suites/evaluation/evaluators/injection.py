@@ -70,7 +70,7 @@ def probe_problems(probe: InjectionProbe, exp: ScenarioExpectations, expected_hu
     where = f"{probe.role}: a new pod in {exp.sample_namespace} (dry run)"
     if probe.returncode != 0 or probe.pod is None:
         return [f"{where} was not admitted: {probe.stderr or f'kubectl exited with {probe.returncode}'}"]
-    problems, _ = _pod_problems(probe.pod, exp, exp.cluster_names.get(probe.role), expected_hub, ready=False)
+    problems, _ = pod_problems(probe.pod, exp, exp.cluster_names.get(probe.role), expected_hub, ready=False)
     return [f"{where}: {problem}" for problem in problems]
 
 
@@ -130,9 +130,9 @@ def evaluate_injection(
 
     problems.extend(_missing_workloads(role, pod_list, exp))
     for pod in pod_list:
-        pod_problems, summary = _pod_problems(pod, exp, cluster_name, expected_hub)
+        found, summary = pod_problems(pod, exp, cluster_name, expected_hub)
         observed.append(summary)
-        problems.extend(f"{role}: pod {name_of(pod)}: {problem}" for problem in pod_problems)
+        problems.extend(f"{role}: pod {name_of(pod)}: {problem}" for problem in found)
 
     findings: list[Finding] = []
     if probe is not None:
@@ -200,7 +200,7 @@ def _missing_workloads(role: Role, pods: list[Obj], exp: ScenarioExpectations) -
     return problems
 
 
-def _pod_problems(
+def pod_problems(
     pod: Obj,
     exp: ScenarioExpectations,
     cluster_name: str | None,
@@ -208,6 +208,8 @@ def _pod_problems(
     *,
     ready: bool = True,
 ) -> tuple[list[str], str]:
+    """Why ``pod`` is not Ready with the release's proxy from the external injector (its image,
+    discovery address and cluster ID), and a one-line summary of it."""
     problems: list[str] = []
     if ready and not condition_true(pod, "Ready"):
         problems.append(
