@@ -114,9 +114,7 @@ def allure_report(tmp_path_factory: pytest.TempPathFactory) -> AllureReport:
     binary = allure_binary()
     root = tmp_path_factory.mktemp("allure3")
     runner = CommandRunner(default_timeout_s=120)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fake_suite, "CHECKS", CHECKS)
-        run = fake_suite.run_fake_suite(root, FakeTools(root / "fake"), runner)
+    run = fake_suite.run_fake_suite(root, FakeTools(root / "fake"), runner, checks=CHECKS)
     # The environment fault is a failed test to pytest (an exception in the call), broken to Allure.
     assert run.returncode == 1 and "2 failed, 9 passed, 1 skipped" in run.output, run.output
     config = write_allure3_config(root / "allurerc.mjs", "eicp self-test")

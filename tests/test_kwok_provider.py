@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -32,12 +31,14 @@ from clusters.netns import IpCli, NetnsHost
 from clusters.netns_etc import NetnsEtcFiles
 from clusters.provider import ProviderContext
 from clusters.run_registry import RunRegistry
+from programs.istio_sources import inspect_source
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tool_policy import KWOK_MODE_TOOLS
 from programs.tools import ResolvedTool, ToolResolver
 from run.config import DEFAULT_TOOLS_DIR
 from scenarios.releases import load_pins
+from scenarios.sources import ISTIO_MODULE
 from scenarios.steps import Role
 from tests.test_kwok_netns import kwok_host_usable
 from tests.test_plan import config as suite_config
@@ -273,11 +274,10 @@ def test_the_builder_checks_the_host_and_resolves_every_tool_before_any_cluster(
         pytest.skip(reason)
     for name in (*KWOK_MODE_TOOLS, "pilot-discovery-offline"):
         real_tool(name)  # built or cached where the resolver below finds it
-    # The offline tier's way: a custom build (--istioctl) of the pinned Istio source snapshot.
-    release = replace(
-        load_pins().resolve_release("1.31"), istioctl_path=real_tool("istioctl-offline").path, custom=True
-    )
+    # The offline tier's way: the pinned Istio source (--istio-source), certified as itself.
     runner = CommandRunner(redactor, transcript=tmp_path / "commands.log")
+    pins = load_pins()
+    release = pins.source_release(inspect_source(f"{ISTIO_MODULE}@{pins.tier_source()}", pins, runner))
     tools = ToolResolver.from_pins(
         load_pins().tools,
         Path(os.environ.get("EICP_TOOLS_DIR", DEFAULT_TOOLS_DIR)),
