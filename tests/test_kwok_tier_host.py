@@ -55,7 +55,9 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[World, Istio
         self._any_pod_running = state.any_running
         return state.pod
 
-    def start(self: IstiodHost, template: Any, pod: Any, key: tuple[str, str]) -> None:
+    def start(
+        self: IstiodHost, template: Any, pod: Any, key: tuple[str, str], stopping_at: float | None = None
+    ) -> None:
         self._process = Process()  # type: ignore[assignment]
         self._key = key
         self._started_at = time.monotonic()
