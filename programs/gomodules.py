@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 
 from programs.runner import CommandError, CommandRunner
-
-DOWNLOAD_TIMEOUT_S = 900.0
+from run.timeouts import GO_MODULE_DOWNLOAD
 
 
 class GoModuleUnavailable(RuntimeError):
@@ -23,7 +22,7 @@ class GoModuleUnavailable(RuntimeError):
 
 
 def module_dir(
-    runner: CommandRunner, module: str, version: str, *, go: str = "go", timeout_s: float = DOWNLOAD_TIMEOUT_S
+    runner: CommandRunner, module: str, version: str, *, go: str = "go", timeout_s: float | None = None
 ) -> Path:
     """The directory of ``module@version`` in the Go module cache, downloaded first if needed."""
     how = f"go mod download {module}@{version}"
@@ -34,7 +33,7 @@ def module_dir(
         with tempfile.TemporaryDirectory() as outside_any_module:
             result = runner.run(
                 [binary, "mod", "download", "-json", f"{module}@{version}"],
-                timeout_s=timeout_s,
+                timeout_s=GO_MODULE_DOWNLOAD.seconds() if timeout_s is None else timeout_s,
                 title=how,
                 check=False,
                 cwd=Path(outside_any_module),

@@ -83,9 +83,7 @@ XDS_CLIENT_BUILD = _d(
 SAMPLES_DOWNLOAD = _d(
     "samples.go-download", 900, "the Istio source module whose samples/ a source build uses"
 )
-SAMPLES_VERSION = _d(
-    "samples.istioctl-version", 60, "asking a custom istioctl which Istio source it was built from"
-)
+GO_MODULE_DOWNLOAD = _d("programs.go-module-download", 900, "`go mod download` of a module a procedure reads")
 SOURCE_GO_DOWNLOAD = _d(
     "sources.go-download",
     600,
