@@ -27,6 +27,9 @@ class WebhookExpectation:
     path: str | None = None
     # The scenario relies on a caBundle being set (patched by the external istiod or by the suite).
     ca_bundle_required: bool = True
+    # Made by ``istioctl install`` itself, beside what ``istioctl manifest generate`` prints
+    # (the default revision tag's webhooks): absent from the generated manifests.
+    made_by_istioctl_install: bool = False
 
 
 @dataclass(frozen=True)
