@@ -104,4 +104,11 @@ pinned() { "$VENV/bin/python" -c "from scenarios.releases import load_pins; p = 
 EICP_REPORT_DIR="$REPORT_DIR/kwok-upgrade" bash ci/certify.sh --topology-mode kwok \
   --istio-source "istio.io/istio@$(pinned p.upgrade_from_source)" \
   --upgrade-to-source "istio.io/istio@$(pinned 'p.tier_source()')" --scenario ip-passthrough -rs || status=$?
+
+step "Control-plane tier, seeded guide revision: ip-passthrough following seed 001"
+# The tier above follows each release's default guide revision (today's page); the seeded one
+# stays proven on real API servers as well: ip-passthrough on the release-1.31 source following
+# seed 001 (manifest generate | kubectl apply on the remote, its cleanup) instead of today's page.
+EICP_REPORT_DIR="$REPORT_DIR/kwok-guide-001" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
+  --scenario ip-passthrough --guide-revision 001 -rs || status=$?
 exit "$status"
