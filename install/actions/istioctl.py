@@ -24,8 +24,8 @@ from clusters.cluster import ClusterHandle
 from install.actions.context import ActionContext, param
 from install.faults import PlanError
 from install.kubectl import KIND_GONE, dump, tolerant_delete
-from install.ledger import OBJECT_COLUMNS, ObjectRef, parse_object_columns
-from install.snapshot import take_snapshot
+from install.ledger import OBJECT_COLUMNS, ObjectRef, group_kind, parse_object_columns
+from install.snapshot import TRACKED_KINDS
 from programs.runner import CommandError, CommandResult
 from run.timeouts import INSTALL_POLL
 from scenarios.steps import Action, Step
@@ -126,23 +126,44 @@ def istioctl_uninstall(ctx: ActionContext, step: Step, cluster: ClusterHandle) -
     return None
 
 
+# Cluster-wide objects with their deletion mark: kubectl's custom columns, no header.
+DELETION_COLUMNS = (
+    "custom-columns=KIND:.kind,APIVERSION:.apiVersion,NAME:.metadata.name,"
+    "DELETING:.metadata.deletionTimestamp"
+)
+
+
 def _note_what_uninstall_left(ctx: ActionContext, cluster: ClusterHandle, step: Step) -> None:
-    """Say which of the run's recorded cluster-wide objects istioctl left (the ledger deletes
-    them next): istio.io's own test of the page removes the remote's validating webhooks by hand
-    after the purge, so what is left is worth a line in the log."""
+    """Say which of the run's recorded cluster-wide objects istioctl left in place (not even
+    being deleted; the ledger deletes them next): istio.io's own test of the page removes the
+    remote's validating webhooks by hand after the purge, so what is left is worth a line."""
     if ctx.ledger is None:
         return
+    kinds = [kind for kind in TRACKED_KINDS if kind != "namespaces"]
     try:
-        listing = take_snapshot(cluster).objects
+        result = cluster.kubectl(
+            "get", ",".join(kinds), "-o", DELETION_COLUMNS, "--no-headers",
+            timeout_s=INSTALL_POLL.seconds(), title=f"[{cluster.role}] what {step.name} left",
+        )  # fmt: skip
     except CommandError as error:
         log.warning("[%s] could not list what %s left: %s", cluster.role, step.name, error)
         return
-    recorded = {str(ref) for ref in ctx.ledger.recorded(cluster.role) if ref.namespace is None}
-    left = sorted(name for name in listing & recorded if not name.startswith("namespace/"))
+    recorded = {ref for ref in ctx.ledger.recorded(cluster.role) if ref.namespace is None}
+    left, deleting = [], 0
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if len(fields) != 4:
+            continue
+        ref = ObjectRef(group_kind({"kind": fields[0], "apiVersion": fields[1]}), fields[2])
+        if ref in recorded:
+            if fields[3] == "<none>":
+                left.append(str(ref))
+            else:
+                deleting += 1
     log.info(
-        "[%s] %s: still listed once istioctl uninstall returned: %s", cluster.role, step.name,
-        ", ".join(left) + " (CRDs may be terminating; the run deletes what remains next)"
-        if left else "none of the run's cluster-wide objects",
+        "[%s] %s: istioctl uninstall left %s of the run's cluster-wide objects in place%s",
+        cluster.role, step.name, ", ".join(sorted(left)) if left else "none",
+        f" ({deleting} more being deleted)" if deleting else "",
     )  # fmt: skip
 
 
