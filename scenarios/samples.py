@@ -96,7 +96,8 @@ def remote_ingress_gateway_iop(ctx: RenderContext) -> Manifest:
     guide revision names it. The name keeps ``istioctl install`` from pruning the remote
     profile's objects when both are istioctl installs: istioctl prunes the objects that carry
     its owner labels and are not in the new manifest, and an unnamed IstioOperator's owner
-    labels match every install in the cluster (operator/pkg/install/install.go ``prune``)."""
+    labels match every install in the cluster (operator/pkg/install/install.go ``prune``; on the
+    kwok tier an unnamed one removed the remote profile's injector, validator and istiod Service)."""
     spec = {
         "profile": "empty",
         "components": {
