@@ -22,7 +22,7 @@ from install.ledger import ObjectRef
 from install.snapshot import take_snapshot, take_topology_snapshot, verify_restored
 from programs.background import BackgroundProcess
 from programs.redaction import Redactor
-from programs.runner import CommandError, CommandRecord, CommandRunner
+from programs.runner import CommandError, CommandRunner
 from programs.tools import ResolvedTool
 from programs.waits import Backoff, wait_until
 from scenarios.releases import load_pins
@@ -320,96 +320,3 @@ def test_what_a_real_istioctl_install_makes_is_recorded_and_removed(
     )
     assert [line for line in leftovers.stdout.splitlines() if "kube-root-ca.crt" not in line] == []
     cluster.kubectl("delete", "namespace/istio-system", "--wait=true", "--timeout=60s")
-
-
-def _remote_config_cluster_steps() -> tuple[Step, Step]:
-    """Today's guide on the remote config cluster: its namespace, then ``istioctl install -f
-    remote-config-cluster.yaml --set values.defaultRevision=default`` (IP address variant),
-    undone by ``istioctl uninstall -y --purge -f`` it; as the renderer makes them."""
-    from scenarios.facts import Facts
-    from scenarios.registry import render
-
-    release = load_pins().resolve_release("1.31", guide="istio.io-6129086")
-    facts = Facts(cluster_names={"remote": "remote"}, external_istiod_addr="10.20.30.40")
-    steps = {step.name: step for step in render("ip-passthrough", release, facts).plan.steps}
-    install = steps["remote-config-cluster"]
-    assert install.action is Action.ISTIOCTL_INSTALL and install.params["uninstall"] == "purge"
-    return steps["remote-namespace-external-istiod"], install
-
-
-def _remote_installer(cluster: ClusterHandle, real_tool: ResolveTool, tmp_path: Path, name: str) -> Installer:
-    return Installer(
-        scenario=name,
-        topology=Topology(
-            provider_spec("existing").capabilities, clusters={"remote": cluster}, prefix="eicp"
-        ),
-        release=load_pins().resolve_release("1.31", guide="istio.io-6129086"),
-        work_dir=tmp_path,
-        istioctl=real_tool("istioctl-offline").path,
-        poll=FAST,
-    )
-
-
-WEBHOOKS = "admissionregistration.k8s.io"
-
-
-def _uninstall_commands(cluster: ClusterHandle) -> list[str]:
-    """The ``istioctl uninstall`` command lines the cluster's runner runs from now on."""
-    seen: list[str] = []
-
-    def listen(record: CommandRecord) -> None:
-        if record.argv and record.argv[0].endswith("istioctl") and "uninstall" in record.argv:
-            seen.append(" ".join(record.argv))
-
-    cluster.runner.add_listener(listen)
-    return seen
-
-
-def test_istioctl_install_of_the_remote_profile_is_recorded_with_its_revision_tag_and_purged(
-    cluster: ClusterHandle, real_tool: ResolveTool, tmp_path: Path
-) -> None:
-    """The real istioctl installs today's remote config cluster: the default revision tag's
-    webhooks it makes beside its manifest are recorded, the guide's purge runs as the step's
-    undo, and the uninstall leaves the API server as the snapshot found it."""
-    installer = _remote_installer(cluster, real_tool, tmp_path, "ledger-remote-profile")
-    topology = installer.topology
-    before = take_topology_snapshot(topology, ("remote",))
-    uninstalls = _uninstall_commands(cluster)
-    for step in _remote_config_cluster_steps():
-        installer.run_step(step)
-    assert installer.ledger is not None
-    recorded = {str(ref) for ref in installer.ledger.recorded("remote")}
-    for name in ("istio-sidecar-injector-external-istiod", "istio-revision-tag-default-external-istiod"):
-        assert f"mutatingwebhookconfiguration.{WEBHOOKS}/{name}" in recorded
-    for name in ("istio-validator-external-istiod", "istiod-default-validator"):
-        assert f"validatingwebhookconfiguration.{WEBHOOKS}/{name}" in recorded
-    undo = next(entry.undo for entry in installer.ledger.entries if entry.step == "remote-config-cluster")
-    assert undo is not None and undo.action is Action.ISTIOCTL_UNINSTALL and undo.params["purge"] is True
-    assert installer.uninstall() == []
-    assert (
-        len(uninstalls) == 1 and "--purge" in uninstalls[0] and "remote-config-cluster.yaml" in uninstalls[0]
-    )
-    verify_restored("ledger-remote-profile", topology, before, timeout_s=120, poll=FAST)
-
-
-def test_the_guides_purge_is_refused_where_it_would_remove_what_the_run_did_not_make(
-    cluster: ClusterHandle, real_tool: ResolveTool, tmp_path: Path
-) -> None:
-    """An object labelled as Istio's that was there before (someone else's install): the purge
-    would delete it, so it does not run; the ledger removes the run's own objects, and the
-    foreign one stays."""
-    foreign = "clusterrole.rbac.authorization.k8s.io/someone-elses-istio"
-    cluster.kubectl("create", "clusterrole", "someone-elses-istio", "--verb=get", "--resource=pods")
-    cluster.kubectl("label", foreign, "operator.istio.io/component=Pilot")
-    installer = _remote_installer(cluster, real_tool, tmp_path, "ledger-remote-foreign")
-    before = take_topology_snapshot(installer.topology, ("remote",))
-    uninstalls = _uninstall_commands(cluster)
-    try:
-        for step in _remote_config_cluster_steps():
-            installer.run_step(step)
-        assert installer.uninstall() == []
-        assert uninstalls == []
-        verify_restored("ledger-remote-foreign", installer.topology, before, timeout_s=120, poll=FAST)
-        assert cluster.kubectl("get", foreign, "-o", "name").stdout.strip() == foreign
-    finally:
-        cluster.kubectl("delete", foreign, "--ignore-not-found")
