@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from scenarios import dns_tls, ip_passthrough, sail, sail_support, second_remote
 from scenarios.capabilities import Capability
 from scenarios.common import RenderedScenario, ScenarioUnavailable
+from scenarios.default_tag import with_unlisted_tag_expectation
 from scenarios.facts import Facts
 from scenarios.releases import IstioRelease, ReleaseProfile
 from scenarios.steps import ROLES, Role
@@ -153,7 +154,7 @@ def scenario_spec(scenario_id: str) -> ScenarioSpec:
 
 def render(scenario_id: str, release: IstioRelease, facts: Facts) -> RenderedScenario:
     """Render a scenario's steps and expectations; raises ScenarioUnavailable with the reason."""
-    return scenario_spec(scenario_id).render(release, facts)
+    return with_unlisted_tag_expectation(scenario_spec(scenario_id).render(release, facts))
 
 
 def guide_of(scenario_id: str, release: IstioRelease) -> str:
