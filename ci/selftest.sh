@@ -82,7 +82,7 @@ step "Control-plane tier: pytest suites --topology-mode kwok on real API servers
 # per cluster, the real external istiod and HAProxy standing in for its gateway, on the Istio
 # source the tiers pin (release-1.31; no release can be fetched here); the README's "kwok mode"
 # section says what is real and what is stood in. The suite's own exit code and reports say
-# everything, known upstream issues included. The three tier runs always run; the tier fails if any does.
+# everything, known upstream issues included. The tier runs below all run; the tier fails if any does.
 status=0
 EICP_REPORT_DIR="$REPORT_DIR/kwok" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
   --scenario ip-passthrough --scenario dns-tls --scenario second-remote -rs || status=$?

@@ -125,7 +125,7 @@ def test_guide_revisions_are_a_procedure_of_the_table_per_release() -> None:
     assert pins.profiles["1.21"].guides.names == ("000",)
     assert pins.guide_revisions() == (seeded, current)
     today, then = pins.profiles["1.31"].guides.get(current), pins.profiles["1.31"].guides.get(seeded)
-    # Each difference of the page from seed 001 is a named field (issue 22's table).
+    # Each difference of the page from seed 001 is a named field.
     assert (today.remote_install, then.remote_install) == ("istioctl-install", "manifest-generate")
     assert today.config_cluster_revision_tag_webhook and not then.config_cluster_revision_tag_webhook
     assert not today.external_istiod_service_account_step and then.external_istiod_service_account_step

@@ -130,8 +130,15 @@ def test_dns_tls_with_a_real_certificate_is_the_golden(minor: str, revision: str
 @pytest.mark.parametrize("minor", PROFILES)
 @pytest.mark.parametrize("scenario", DOCTEST_SCENARIOS)
 def test_the_doc_test_gateway_api_variant_is_the_golden(scenario: str, minor: str) -> None:
-    variant = "-doctest-gateway-api"
-    check(f"{scenario}-{minor}{variant}", plan_block(scenario, table_release(minor), VARIANTS[variant]))
+    # Pinned on seed 001 where the release offers it (the goldens predate guide revisions; today's
+    # page is pinned by the ordinary istio.io-6129086 goldens).
+    variant, seeded = (
+        "-doctest-gateway-api",
+        "001" if "001" in load_pins().profiles[minor].guides.names else None,
+    )
+    check(
+        f"{scenario}-{minor}{variant}", plan_block(scenario, table_release(minor, seeded), VARIANTS[variant])
+    )
 
 
 @pytest.mark.parametrize("version", SAIL_VERSIONS)
