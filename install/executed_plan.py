@@ -34,10 +34,13 @@ def phase_of(record: StepRecord, label: str) -> str:
 class PlanRecorder:
     """What ran, per phase, in order; thread-safe (installer listeners may run anywhere)."""
 
-    def __init__(self, label: str, scenario: str, release: str, redactor: Redactor) -> None:
+    def __init__(
+        self, label: str, scenario: str, release: str, redactor: Redactor, guide: str | None = None
+    ) -> None:
         self.label = label
         self.scenario = scenario
         self.release = release
+        self.guide = guide  # the guide revision the steps follow
         self.redactor = redactor
         self.plan: ScenarioPlan | None = None
         self.upgrade_steps: tuple[Step, ...] = ()
@@ -80,6 +83,8 @@ class PlanRecorder:
             "name": self.label,
             "scenario": self.scenario,
             "istioVersion": self.release,
+            # Every step's seed names it too; here once for a reader of the whole plan.
+            **({"guideRevision": self.guide} if self.guide else {}),
             "clusters": list(plan.roles) if plan else [],
             "facts": _redacted(dataclasses.asdict(facts), self.redactor) if facts is not None else {},
             **{phase: steps for phase, steps in phases.items() if steps or phase != "upgrade"},
@@ -98,10 +103,10 @@ def _steps(planned: Iterable[Step], records: list[StepRecord], redactor: Redacto
         rows.append(_row(index, step, ran.pop(0) if ran else None, redactor))
     leftovers = [record for pending in by_name.values() for record in pending]
     for record in sorted(leftovers, key=lambda entry: entry.started_at):
-        rows.append(
-            {"index": len(rows) + 1, "name": record.step, "role": record.role, "action": record.action}
-            | _outcome(record)
-        )
+        row = {"index": len(rows) + 1, "name": record.step, "role": record.role, "action": record.action}
+        if record.seed:
+            row["seed"] = record.seed
+        rows.append(row | _outcome(record))
     return rows
 
 

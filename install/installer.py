@@ -77,6 +77,8 @@ class StepRecord:
     duration_s: float
     outcome: Outcome
     error: str | None = None
+    # The guide revision and section the step follows (uninstall steps: what they undo).
+    seed: str = ""
 
 
 StepListener = Callable[[StepRecord], None]
@@ -292,6 +294,7 @@ class Installer:
             duration_s=duration,
             outcome=outcome,
             error=redactor.redact(str(error)) if error is not None else None,
+            seed=step.seed,
         )
         for listener in list(self._listeners):
             try:

@@ -36,6 +36,7 @@ from programs.waits import WaitTimeout
 from run.timeline import Timeline
 from scenarios.expectations import ScenarioExpectations
 from scenarios.facts import Facts
+from scenarios.registry import guide_of
 from scenarios.releases import IstioRelease
 from scenarios.steps import Action, ScenarioPlan
 from scenarios.upgrade import UpgradePlan
@@ -148,7 +149,13 @@ class ScenarioSession:
         self.context = context
         self.label = scenario_label(scenario_id, release)
         self.diagnostics_dir = context.report_dir / "diagnostics" / self.label
-        self.recorder = PlanRecorder(self.label, scenario_id, release.version_text, context.runner.redactor)
+        self.recorder = PlanRecorder(
+            self.label,
+            scenario_id,
+            release.version_text,
+            context.runner.redactor,
+            guide_of(scenario_id, release),
+        )
         self.failed = False  # a check failed, or the install did
         self._note: DiagnosticsNote | None = None
         self._installations: list[tuple[Installer, ScenarioPlan]] = []

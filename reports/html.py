@@ -82,6 +82,7 @@ def _facts(info: RunInfo, report: Mapping[str, Any]) -> str:
             for entry in info.releases
             if entry.get("resolution")
         ),
+        ("Guide revision", escape(info.guide_revisions)),
         ("Upgrade to", escape(info.upgrade_to["build"]) if info.upgrade_to else "–"),
         ("Kubernetes", escape(info.kubernetes_version)),
         ("Mode", escape(info.mode)),

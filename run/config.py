@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from run import timeouts
 from run.config_checks import (
@@ -312,13 +312,23 @@ def _tls_secret_file(config: SuiteConfig, mode: str, path: Path | None) -> Suite
     return replace(config, external_tls_secret_file=checked)
 
 
+def _guide_revision(option: Option, pins: Pins) -> str | None:
+    """``--guide-revision``: a revision some supported or candidate release offers (whether each
+    selected release offers it is checked as the release is resolved)."""
+    guide = option("--guide-revision")
+    if guide is not None:
+        choice("--guide-revision", guide, pins.guide_revisions())
+    return cast(str | None, guide)
+
+
 def _releases(
     option: Option, pins: Pins, mode: str, source_modes: tuple[str, ...], inspect: Inspect | None
 ) -> tuple[tuple[IstioRelease, ...], IstioRelease | None]:
+    guide = _guide_revision(option, pins)
     from_source: tuple[IstioRelease, ...] | None = None
     source_target: IstioRelease | None = None
     if wants_sources(option):
-        from_source, source_target = source_releases(option, pins, mode, source_modes, inspect)
+        from_source, source_target = source_releases(option, pins, mode, source_modes, inspect, guide)
     hub, tag, istioctl = option("--istio-hub"), option("--istio-tag"), option("--istioctl")
     if hub is not None:
         check_hub(hub)
@@ -334,12 +344,12 @@ def _releases(
         default = IstioVersion.parse(pins.default_version()).minor_key
         versions: list[str] = option("--istio-version") or [default]
         try:
-            releases = pins.resolve_releases(versions, hub=hub, tag=tag, istioctl_path=istioctl)
+            releases = pins.resolve_releases(versions, hub=hub, tag=tag, istioctl_path=istioctl, guide=guide)
         except VersionError as error:
             raise ConfigError(f"--istio-version: {error}") from None
     upgrade_text = option("--upgrade-to")
     try:
-        upgrade_to = pins.resolve_release(upgrade_text) if upgrade_text else source_target
+        upgrade_to = pins.resolve_release(upgrade_text, guide=guide) if upgrade_text else source_target
     except VersionError as error:
         raise ConfigError(f"--upgrade-to: {error}") from None
     if upgrade_to is not None and len(releases) != 1:

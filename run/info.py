@@ -135,6 +135,8 @@ def release_entry(release: IstioRelease) -> dict[str, Any]:
         "custom": release.custom,
         "requested": release.requested or str(release.version),
         "resolution": release.resolution,
+        # The revision of istio.io's guide every install step followed (--guide-revision).
+        "guideRevision": release.procedure.guide,
     }
     source = release.source
     if source is not None:  # an Istio source: what it is, never a release
@@ -192,6 +194,12 @@ class RunInfo:
     @property
     def istio_build(self) -> str:
         return ", ".join(entry["build"] for entry in self.releases) or UNKNOWN
+
+    @property
+    def guide_revisions(self) -> str:
+        """The guide revision of each release, in release order (one when they agree)."""
+        revisions = [str(entry.get("guideRevision", UNKNOWN)) for entry in self.releases]
+        return ", ".join(dict.fromkeys(revisions)) or UNKNOWN
 
 
 def build_run_info(

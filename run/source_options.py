@@ -31,7 +31,12 @@ def wants_sources(option: Option) -> bool:
 
 
 def source_releases(
-    option: Option, pins: Pins, mode: str, source_modes: tuple[str, ...], inspect: Inspect | None
+    option: Option,
+    pins: Pins,
+    mode: str,
+    source_modes: tuple[str, ...],
+    inspect: Inspect | None,
+    guide: str | None = None,
 ) -> tuple[tuple[IstioRelease, ...] | None, IstioRelease | None]:
     """(releases from ``--istio-source``, or ``None`` when it is not given; the upgrade target
     from ``--upgrade-to-source``, or ``None``). ``source_modes``: the topology modes whose
@@ -60,8 +65,8 @@ def source_releases(
         )
     if inspect is None:
         fail("--istio-source and --upgrade-to-source are not available here (no source inspector)")
-    releases = (_release(pins, inspect, "--istio-source", text),) if text else None
-    target = _release(pins, inspect, "--upgrade-to-source", target_text) if target_text else None
+    releases = (_release(pins, inspect, "--istio-source", text, guide),) if text else None
+    target = _release(pins, inspect, "--upgrade-to-source", target_text, guide) if target_text else None
     return releases, target
 
 
@@ -84,9 +89,9 @@ def _named(release: IstioRelease, release_flag: str) -> str:
     return f"{flag} {release.source.spec} (Istio {release.label})"
 
 
-def _release(pins: Pins, inspect: Inspect, flag: str, text: str) -> IstioRelease:
+def _release(pins: Pins, inspect: Inspect, flag: str, text: str, guide: str | None) -> IstioRelease:
     try:
         source = inspect(text)
-        return pins.source_release(source)
+        return pins.source_release(source, guide)
     except (VersionError, ValueError) as error:
         raise ConfigError(f"{flag} {text!r}: {error}") from None

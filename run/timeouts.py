@@ -214,9 +214,8 @@ INSTALL_MANIFEST_APPLY = _d("install.manifest-apply", 300, "istioctl manifest ge
 INSTALL_HELM = _d("install.helm-install", 600, "helm install --wait of the Sail operator")
 INSTALL_WAIT = _d("install.wait", 300, "a wait step that names no deadline of its own")
 INSTALL_REMOTE_SECRET = _d("install.remote-secret", 120, "istioctl create-remote-secret and its apply")
-INSTALL_DELETE = _d(
-    "install.delete", 300, "a delete step (namespaces are finalized by the namespace controller)"
-)
+INSTALL_DELETE = _d("install.delete", 300, "a delete step (the namespace controller finalizes namespaces)")
+INSTALL_UNINSTALL = _d("install.istioctl-uninstall", 300, "istioctl uninstall --purge: the guide's cleanup")
 INSTALL_PUBLISH = _d(
     "install.publish-hostname", 300, "publishing the test hostname (CoreDNS rollout, nodes' hosts files)"
 )

@@ -31,6 +31,9 @@ GATEWAY_SERVICE = "istio-ingressgateway"
 INJECTOR_WEBHOOK = f"istio-sidecar-injector-{EXTERNAL_NS}"
 VALIDATOR_WEBHOOK = f"istio-validator-{EXTERNAL_NS}"
 DEFAULT_VALIDATOR_WEBHOOK = "istiod-default-validator"
+# The default revision tag's injector istioctl install creates on a default-revision install
+# (istioctl/pkg/tag: istio-revision-tag-<tag>-<istio namespace>).
+REVISION_TAG_WEBHOOK = f"istio-revision-tag-default-{EXTERNAL_NS}"
 CONFIG_SECRET_NAME = "istio-kubeconfig"  # what create-remote-secret --type=config names its Secret
 # Where proxies find the mesh root: the istio-ca-root-cert ConfigMap mounted by the injection
 # template (volume istiod-ca-cert at /var/run/secrets/istio), the default of the agent's
@@ -83,12 +86,12 @@ class RenderContext:
 
     @property
     def procedure(self) -> Procedure:
-        """The procedure the release's guide documents (named fields of its release profile)."""
-        return self.release.profile.procedure
+        """The procedure of the guide revision the release follows (versions.yaml, --guide-revision)."""
+        return self.release.procedure
 
     @property
     def seed(self) -> str:
-        """The seed whose text the steps cite."""
+        """The guide revision whose text the steps cite (a seed number, or istio.io-<commit>)."""
         return self.procedure.guide
 
     def deadline(self, name: str) -> int | float:
@@ -122,10 +125,13 @@ class RenderContext:
         return iop
 
 
-def iop(spec: dict[str, Any], namespace: str | None = None) -> Manifest:
+def iop(spec: dict[str, Any], namespace: str | None = None, *, name: str | None = None) -> Manifest:
     manifest: Manifest = {"apiVersion": IOP_API, "kind": "IstioOperator"}
+    metadata = {"name": name} if name is not None else {}
     if namespace is not None:
-        manifest["metadata"] = {"namespace": namespace}
+        metadata["namespace"] = namespace
+    if metadata:
+        manifest["metadata"] = metadata
     manifest["spec"] = spec
     return manifest
 

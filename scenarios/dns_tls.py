@@ -200,6 +200,7 @@ def flow(ctx: RenderContext) -> Flow:
         routing=istiod_routing(
             host,
             "dns",
+            ctx.procedure.routing_api_versions,
             credential_name=facts.external_tls_secret,
             upstream_ca_credential=UPSTREAM_CA_SECRET if gateway_verifies_istiod_ca(facts) else None,
         ),

@@ -27,6 +27,9 @@ class WebhookExpectation:
     path: str | None = None
     # The scenario relies on a caBundle being set (patched by the external istiod or by the suite).
     ca_bundle_required: bool = True
+    # Made by ``istioctl install`` itself, beside what ``istioctl manifest generate`` prints
+    # (the default revision tag's webhooks): absent from the generated manifests.
+    made_by_istioctl_install: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class ScenarioExpectations:
     # The external gateway re-originates TLS to istiod with the guide's DestinationRule (SIMPLE,
     # no CA): Istio has it verify istiod's certificate against the system roots.
     gateway_verifies_istiod_with_system_roots: bool = False
+    # The plan runs on a remote an ``istioctl install`` that makes the default revision tag while
+    # the guide's listing of that cluster's mutating webhooks names no tag (scenarios/default_tag.py).
+    istioctl_install_adds_unlisted_revision_tag: bool = False
 
     @property
     def expected_versions(self) -> tuple[str, ...]:

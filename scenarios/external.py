@@ -18,7 +18,11 @@ from scenarios.common import (
     RenderContext,
     iop,
 )
+from scenarios.procedure import RoutingApis
 from scenarios.steps import Action, Step
+
+# All networking.istio.io/v1: seed 004 (the Sail guide) and istio.io-6129086 write them so.
+ROUTING_V1 = RoutingApis("networking.istio.io/v1", "networking.istio.io/v1", "networking.istio.io/v1")
 
 
 def controlplane_gateway_iop(ctx: RenderContext) -> Manifest:
@@ -72,7 +76,8 @@ def external_istiod_iop(
     *,
     root_ca_path: str = SYSTEM_ROOTS,
 ) -> Manifest:
-    """external-istiod.yaml: seed 001 (current) or 000 (older); IP form as 001's sed edits it."""
+    """external-istiod.yaml as the guide revision writes it (today's adds
+    ``global.externalIstiod: true``); IP form as the guide's sed edits it."""
     default_config: dict[str, Any] = {"discoveryAddress": f"{host}:15012"}
     if addressing == "dns":
         default_config["proxyMetadata"] = {"XDS_ROOT_CA": root_ca_path, "CA_ROOT_CA": root_ca_path}
@@ -105,7 +110,8 @@ def external_istiod_iop(
         env.append({"name": "LOCAL_CLUSTER_SECRET_WATCHER", "value": "true"})
     env.append({"name": "CLUSTER_ID", "value": ctx.cluster("remote")})
     env.append({"name": "SHARED_MESH_CONFIG", "value": "istio"})
-    glob: dict[str, Any] = {
+    glob: dict[str, Any] = {"externalIstiod": True} if ctx.procedure.external_istiod_value else {}
+    glob |= {
         "caAddress": f"{host}:15012",
         "istioNamespace": EXTERNAL_NS,
         "operatorManageWebhooks": True,
@@ -137,13 +143,14 @@ def external_istiod_iop(
 def istiod_routing(
     host: str,
     addressing: Addressing,
+    apis: RoutingApis,
     *,
     credential_name: str = "",
     istiod_service: str = "istiod",
-    api_version: str = "networking.istio.io/v1beta1",
     upstream_ca_credential: str | None = None,
 ) -> tuple[Manifest, ...]:
-    """external-istiod-gw.yaml: Gateway, VirtualService (and, DNS form, DestinationRule).
+    """external-istiod-gw.yaml: Gateway, VirtualService (and, DNS form, DestinationRule), each
+    of the ``apis`` version the guide revision writes.
 
     IP form (seed 001's sed / seed 004 step 8): TLS PASSTHROUGH on ``"*"`` with TLS routes
     matched by port and SNI, no DestinationRule. DNS form: TLS terminated at the gateway with
@@ -165,7 +172,7 @@ def istiod_routing(
         }
 
     gateway = {
-        "apiVersion": api_version,
+        "apiVersion": apis.gateway,
         "kind": "Gateway",
         "metadata": {"name": "external-istiod-gw", "namespace": EXTERNAL_NS},
         "spec": {
@@ -184,7 +191,7 @@ def istiod_routing(
         }
 
     virtual_service = {
-        "apiVersion": api_version,
+        "apiVersion": apis.virtual_service,
         "kind": "VirtualService",
         "metadata": {"name": "external-istiod-vs", "namespace": EXTERNAL_NS},
         "spec": {
@@ -210,7 +217,7 @@ def istiod_routing(
 
     xds_tls = upstream_tls()
     destination_rule = {
-        "apiVersion": "networking.istio.io/v1alpha3",
+        "apiVersion": apis.destination_rule,
         "kind": "DestinationRule",
         "metadata": {"name": "external-istiod-dr", "namespace": EXTERNAL_NS},
         "spec": {

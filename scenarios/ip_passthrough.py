@@ -29,7 +29,7 @@ def flow(ctx: RenderContext) -> Flow:
         host=host,
         remote_iop=remote_cluster_iop(ctx, "remote", "ip", host),
         external_iop=external_istiod_iop(ctx, "ip", host),
-        routing=istiod_routing(host, "ip"),
+        routing=istiod_routing(host, "ip", ctx.procedure.routing_api_versions),
     )
 
 

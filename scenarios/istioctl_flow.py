@@ -1,12 +1,13 @@
-"""The istioctl procedure of seed 001 (and 000/003 for older releases), shared by ip-passthrough
-and dns-tls: the two differ in addressing (an IP or a hostname) and in the steps dns-tls adds
-at fixed points (PKI secrets, name publishing, the environment precondition).
+"""The istioctl procedure of the guide revision a release follows (istio.io's page today, seed
+001 as seeded, seeds 000/003 for older releases), shared by ip-passthrough and dns-tls: the two
+differ in addressing (an IP or a hostname) and in the steps dns-tls adds at fixed points (PKI
+secrets, name publishing, the environment precondition).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from scenarios.common import (
     EXTERNAL_NS,
@@ -49,6 +50,24 @@ def remote_config_set(ctx: RenderContext) -> list[str]:
     return ["values.defaultRevision=default"] if ctx.procedure.remote_default_revision else []
 
 
+def remote_install_action(ctx: RenderContext) -> Action:
+    """How the guide revision puts the remote profile on a remote cluster."""
+    if ctx.procedure.remote_install == "istioctl-install":
+        return Action.ISTIOCTL_INSTALL
+    return Action.MANIFEST_GENERATE_APPLY
+
+
+def istioctl_params(ctx: RenderContext, file: str, sets: list[str] | None) -> dict[str, Any]:
+    """``file`` (and ``set``) of an IstioOperator step the guide's cleanup uninstalls, plus
+    ``uninstall='purge'`` where that cleanup is ``istioctl uninstall -y --purge -f <file>``."""
+    params: dict[str, Any] = {"file": file}
+    if sets is not None:
+        params["set"] = sets
+    if ctx.procedure.uninstall_purges:
+        params["uninstall"] = "purge"
+    return params
+
+
 def remote_gateway_set(ctx: RenderContext) -> list[str]:
     set_namespace = ctx.procedure.ingress_gateway_istio_namespace_set
     return [f"values.global.istioNamespace={EXTERNAL_NS}"] if set_namespace else []
@@ -66,17 +85,22 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
         Step(
             "remote-config-cluster",
             "remote",
-            Action.MANIFEST_GENERATE_APPLY,
+            remote_install_action(ctx),
             f"{remote_section}, steps 1-3" + (" (IP address variant)" if flow.addressing == "ip" else ""),
             (flow.remote_iop,),
-            {"file": "remote-config-cluster.yaml", "set": remote_config_set(ctx)},
+            istioctl_params(ctx, "remote-config-cluster.yaml", remote_config_set(ctx)),
         )
     )
 
     cp_section = f"{seed} §Set up the control plane in the external cluster"
     steps += namespace_steps("external", EXTERNAL_NS, f"{cp_section}, step 1")
     steps += extra.get("before_istiod", [])
-    steps += config_secret_steps(ctx, f"{cp_section}, step 2", ctx.procedure.remote_secret_service_account)
+    steps += config_secret_steps(
+        ctx,
+        f"{cp_section}, step 2",
+        ctx.procedure.remote_secret_service_account,
+        service_account_step=ctx.procedure.external_istiod_service_account_step,
+    )
     steps.append(
         Step(
             "external-istiod",
@@ -84,7 +108,7 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
             Action.ISTIOCTL_INSTALL,
             f"{cp_section}, steps 3-5" + (" (IP address variant)" if flow.addressing == "ip" else ""),
             (flow.external_iop,),
-            {"file": "external-istiod.yaml"},
+            istioctl_params(ctx, "external-istiod.yaml", None),
         )
     )
     steps.append(
@@ -130,12 +154,15 @@ def install_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
 
 
 def uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
-    """Seed 001 §Cleanup, removing exactly what the install applied.
+    """The guide's §Cleanup (what ``--plan`` shows; the uninstall itself undoes the ledger).
 
-    Where the seed runs ``istioctl uninstall --purge`` on the external cluster, the suite
-    deletes the generated manifests of its own two IstioOperators instead, so nothing it did
-    not install is removed from a cluster it does not own.
+    Today's guide: ``istioctl uninstall -y --purge -f <file>`` per cluster, then the namespaces.
+    Seed 001 (and 000/003): where the seed runs ``istioctl uninstall --purge`` on the external
+    cluster, the suite deletes the generated manifests of its own two IstioOperators instead,
+    and on the remote it deletes what ``manifest generate`` printed, as the seed does.
     """
+    if ctx.procedure.uninstall_purges:
+        return purge_uninstall_steps(ctx, flow)
     section = "001 §Cleanup"
     ext = f"{section} (external control plane cluster)"
     rem = f"{section} (remote config cluster)"
@@ -174,6 +201,45 @@ def uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
     steps += delete_namespaces("remote", (EXTERNAL_NS,), rem)
     steps += flow.extra_uninstall
     return steps
+
+
+def purge_uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
+    """Today's §Cleanup: the routing, ``istioctl uninstall -y --purge -f`` of each cluster's
+    file, the namespaces. (The suite never purges what it did not create: install/actions/
+    istioctl.py checks before it runs the purge.)"""
+    section = f"{ctx.seed} §Cleanup"
+    ext = f"{section} (external control plane cluster)"
+    rem = f"{section} (remote config cluster)"
+    steps = [
+        Step("delete-external-istiod-routing", "external", Action.DELETE, ext, flow.routing),
+        uninstall_step("delete-external-istiod", "external", ext, flow.external_iop, "external-istiod.yaml"),
+    ]
+    steps += delete_namespaces("external", (ISTIO_SYSTEM, EXTERNAL_NS), ext)
+    steps += delete_namespaces("remote", (SAMPLE_NS,), rem)
+    steps.append(
+        uninstall_step(
+            "delete-remote-config-cluster",
+            "remote",
+            rem,
+            flow.remote_iop,
+            "remote-config-cluster.yaml",
+            remote_config_set(ctx),
+        )
+    )
+    steps += delete_namespaces("remote", (EXTERNAL_NS,), rem)
+    steps += flow.extra_uninstall
+    return steps
+
+
+def uninstall_step(
+    name: str, role: Role, seed: str, manifest: Manifest, file: str, sets: list[str] | None = None
+) -> Step:
+    """``istioctl uninstall -y --purge -f <file> [--set ...]`` on ``role``."""
+    params: dict[str, Any] = {"file": file}
+    if sets is not None:
+        params["set"] = sets
+    params["purge"] = True
+    return Step(name, role, Action.ISTIOCTL_UNINSTALL, seed, (manifest,), params)
 
 
 def render_flow(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from scenarios.procedure import Procedure, parse_procedure
+from scenarios.procedure import GuideRevisions, Procedure, parse_guide_revisions
 from scenarios.versions import VersionError
 
 InjectionUrlForm = Literal["path", "env"]
@@ -57,11 +57,26 @@ class ReleaseProfile:
     native_sidecars_since_kubernetes: tuple[int, int] | None
     # Gateway API CRDs the release was built against (its go.mod), for the Gateway API ingress.
     gateway_api_version: str
-    procedure: Procedure
+    # The guide revisions the release can be certified with, and its default one.
+    guides: GuideRevisions
     supported: bool
     candidate: bool
     # Past its end of life (versions.yaml istio.past_end_of_life): certifiable on request only.
     past_end_of_life: bool = False
+
+    @property
+    def procedure(self) -> Procedure:
+        """The procedure of the release's default guide revision."""
+        return self.guides.get(None)
+
+    def guide_error(self, name: str) -> str | None:
+        """Why this release cannot follow guide revision ``name``; None when it can."""
+        if name in self.guides.revisions:
+            return None
+        return (
+            f"Istio {self.minor} cannot follow guide revision {name!r} (--guide-revision): its guide revisions are "
+            f"{', '.join(self.guides.names)} (default {self.guides.default})"
+        )
 
     def injection_path(self, cluster: str, network: str) -> str:
         """The sidecar injector path that carries the cluster and network of a remote cluster.
@@ -122,10 +137,12 @@ def parse_profile(
             hub=raw["hub"],
             native_sidecars_since_kubernetes=minor_tuple(native) if native is not None else None,
             gateway_api_version=raw["gateway_api_version"],
-            procedure=parse_procedure(raw["procedure"]),
+            guides=parse_guide_revisions(raw["procedure"]),
             supported=supported,
             candidate=candidate,
             past_end_of_life=retired,
         )
     except KeyError as missing:
         raise ValueError(f"versions.yaml: Istio release {minor} lacks {missing}") from None
+    except ValueError as error:
+        raise ValueError(f"versions.yaml: Istio release {minor}: {error}") from None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from scenarios import dns_tls, ip_passthrough, sail, sail_support, second_remote
 from scenarios.capabilities import Capability
 from scenarios.common import RenderedScenario, ScenarioUnavailable
+from scenarios.default_tag import with_unlisted_tag_expectation
 from scenarios.facts import Facts
 from scenarios.releases import IstioRelease, ReleaseProfile
 from scenarios.steps import ROLES, Role
@@ -33,6 +34,7 @@ __all__ = [
     "RenderedScenario",
     "ScenarioSpec",
     "ScenarioUnavailable",
+    "guide_of",
     "needs",
     "needs_suite_pki",
     "optional_parts",
@@ -85,6 +87,9 @@ class ScenarioSpec:
     excused_checks: frozenset[str] = frozenset()
     # The guide's optional parts it renders when the user asks for them (``EGRESS_GATEWAY``).
     optional_parts: frozenset[str] = frozenset()
+    # The guide its steps follow when not istio.io's external control plane page (whose
+    # revision is the release's, --guide-revision); None: that page.
+    own_guide: str | None = None
 
 
 _HOSTNAME_NEED = (
@@ -119,6 +124,7 @@ SCENARIOS: tuple[ScenarioSpec, ...] = (
             )
         },
         unavailable=sail_support.unavailable_reason,
+        own_guide=sail.GUIDE,
         # The newest patch the pinned chart installs, in full (a newer patch it does not know
         # would make it not applicable); none where no chart installs the minor.
         nightly_version=lambda minor, profile: sail_support.newest_installable(profile),
@@ -148,7 +154,13 @@ def scenario_spec(scenario_id: str) -> ScenarioSpec:
 
 def render(scenario_id: str, release: IstioRelease, facts: Facts) -> RenderedScenario:
     """Render a scenario's steps and expectations; raises ScenarioUnavailable with the reason."""
-    return scenario_spec(scenario_id).render(release, facts)
+    return with_unlisted_tag_expectation(scenario_spec(scenario_id).render(release, facts))
+
+
+def guide_of(scenario_id: str, release: IstioRelease) -> str:
+    """The guide revision a scenario's steps follow for ``release``: the release's istio.io
+    guide revision (``--guide-revision``), or the scenario's own guide (sail: seed 004)."""
+    return scenario_spec(scenario_id).own_guide or release.procedure.guide
 
 
 def roles_for(scenario_id: str) -> tuple[Role, ...]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from scenarios.procedure import Procedure, SecondRemoteProcedure
+from scenarios.procedure import GuideRevisions, Procedure, SecondRemoteProcedure
 from scenarios.profiles import KubernetesRange, ReleaseProfile, minor_tuple, parse_profile
 from scenarios.sources import IstioSource, SourcePin, parse_sources
 from scenarios.versions import IstioVersion, VersionError
@@ -26,6 +26,7 @@ VERSIONS_FILE = Path(__file__).resolve().parent.parent / "versions.yaml"
 __all__ = [
     "GIVEN_IN_FULL",
     "PINNED_PATCH",
+    "GuideRevisions",
     "IstioRelease",
     "IstioSource",
     "IstioVersion",
@@ -64,6 +65,13 @@ class IstioRelease:
     source: IstioSource | None = None
     requested: str = field(default="", compare=False)
     resolution: str = field(default=GIVEN_IN_FULL, compare=False)
+    # The guide revision chosen with --guide-revision; None: the release's default one.
+    guide: str | None = None
+
+    @property
+    def procedure(self) -> Procedure:
+        """The procedure of the guide revision this release is certified with."""
+        return self.profile.guides.get(self.guide)
 
     @property
     def minor_only(self) -> bool:
@@ -168,9 +176,10 @@ class Pins:
             )
         return self.tier_sources[key]
 
-    def source_release(self, source: IstioSource) -> IstioRelease:
+    def source_release(self, source: IstioSource, guide: str | None = None) -> IstioRelease:
         """The release a source is certified as: its VERSION file's profile (refused, naming the
-        accepted minors, when there is none), the source's stamp as the image tag."""
+        accepted minors, when there is none), the source's stamp as the image tag; ``guide``: the
+        guide revision of ``--guide-revision`` (None: the profile's default one)."""
         try:
             version = IstioVersion.parse(source.version_file)
         except VersionError:
@@ -185,6 +194,8 @@ class Pins:
                 f"Istio source {source.spec}: its VERSION file says {source.version_file}, which has "
                 f"no release profile ({error})"
             ) from None
+        if guide is not None and (refusal := profile.guide_error(guide)):
+            raise VersionError(f"Istio source {source.spec}: {refusal}")
         return IstioRelease(
             version=IstioVersion(version.major, version.minor),
             profile=profile,
@@ -193,6 +204,7 @@ class Pins:
             source=source,
             requested=source.spec,
             resolution=f"an Istio source: no patch; its VERSION file ({source.version_file}) names the profile",
+            guide=guide,
         )
 
     def profile(self, version: IstioVersion) -> ReleaseProfile:
@@ -259,11 +271,15 @@ class Pins:
         hub: str | None = None,
         tag: str | None = None,
         istioctl_path: Path | None = None,
+        guide: str | None = None,
     ) -> IstioRelease:
-        """Parse a user's ``--istio-version`` (plus custom-build overrides) into a release."""
+        """Parse a user's ``--istio-version`` (plus custom-build overrides and the guide
+        revision of ``--guide-revision``) into a release."""
         version = IstioVersion.parse(text)
         profile = self.profile(version)
         resolution = GIVEN_IN_FULL
+        if guide is not None and (refusal := profile.guide_error(guide)):
+            raise VersionError(refusal)
         if not version.is_full:
             if profile.latest_patch is None:
                 raise VersionError(
@@ -282,7 +298,17 @@ class Pins:
             custom=custom,
             requested=text.strip(),
             resolution=resolution,
+            guide=guide,
         )
+
+    def guide_revisions(self) -> tuple[str, ...]:
+        """Every guide revision a release the options accept offers (supported, candidate, or
+        past its end of life), in table order."""
+        names: dict[str, None] = {}
+        for profile in self.profiles.values():
+            if profile.supported or profile.candidate or profile.past_end_of_life:
+                names.update(dict.fromkeys(profile.guides.names))
+        return tuple(names)
 
     def resolve_releases(
         self,
@@ -291,12 +317,13 @@ class Pins:
         hub: str | None = None,
         tag: str | None = None,
         istioctl_path: Path | None = None,
+        guide: str | None = None,
     ) -> tuple[IstioRelease, ...]:
         """Resolve repeated ``--istio-version`` values; values naming the same release (``1.30``
         and its newest patch, say) run once, in the order first given."""
         releases: list[IstioRelease] = []
         for text in texts:
-            release = self.resolve_release(text, hub=hub, tag=tag, istioctl_path=istioctl_path)
+            release = self.resolve_release(text, hub=hub, tag=tag, istioctl_path=istioctl_path, guide=guide)
             if release not in releases:
                 releases.append(release)
         return tuple(releases)

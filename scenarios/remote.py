@@ -10,6 +10,7 @@ from scenarios.common import (
     DEFAULT_VALIDATOR_WEBHOOK,
     EXTERNAL_NS,
     INJECTOR_WEBHOOK,
+    REVISION_TAG_WEBHOOK,
     VALIDATOR_WEBHOOK,
     Addressing,
     Manifest,
@@ -74,32 +75,37 @@ def remote_webhooks(
     *,
     ca_bundle_required: bool,
 ) -> tuple[WebhookExpectation, ...]:
-    """The webhook configurations the remote profile installs (seed 001, "Confirm ..." steps):
-    the injector everywhere; on the config cluster the validator, and with seed 001's
+    """The webhook configurations the guide's "Confirm ..." steps list: the injector everywhere;
+    on the config cluster the default revision tag's injector where the guide lists it (today's
+    guide: ``istioctl install`` creates it), the validator, and with
     ``values.defaultRevision=default`` also the default validator."""
     injection_path = ctx.injection_path(role)
     config_cluster = role == "remote"
 
-    def where(path: str) -> dict[str, str | None]:
-        if addressing == "ip":
-            return {"path": path, "url": None}
-        return {"url": f"https://{url_host}:15017{path}", "path": None}
+    def hook(
+        kind: Literal["mutating", "validating"], name: str, count: int, path: str, *, by_install: bool = False
+    ) -> WebhookExpectation:
+        url = None if addressing == "ip" else f"https://{url_host}:15017{path}"
+        return WebhookExpectation(
+            kind,
+            name,
+            count,
+            url=url,
+            path=path if url is None else None,
+            ca_bundle_required=ca_bundle_required,
+            made_by_istioctl_install=by_install,
+        )
 
-    hooks = [
-        WebhookExpectation(
-            "mutating", INJECTOR_WEBHOOK, 4, ca_bundle_required=ca_bundle_required, **where(injection_path)
-        ),
-    ]
+    hooks = [hook("mutating", INJECTOR_WEBHOOK, 4, injection_path)]
+    if config_cluster and ctx.procedure.config_cluster_revision_tag_webhook:
+        # A copy of the injector's webhooks (istioctl/pkg/tag generate.go takes the injection
+        # URL or service path from it); the external istiod patches its caBundle too.
+        hooks.append(hook("mutating", REVISION_TAG_WEBHOOK, 4, injection_path, by_install=True))
     if config_cluster:
         names: tuple[str, ...] = (VALIDATOR_WEBHOOK,)
         if ctx.procedure.remote_default_revision:
             names += (DEFAULT_VALIDATOR_WEBHOOK,)
-        for name in names:
-            hooks.append(
-                WebhookExpectation(
-                    "validating", name, 1, ca_bundle_required=ca_bundle_required, **where("/validate")
-                )
-            )
+        hooks += [hook("validating", name, 1, "/validate") for name in names]
     return tuple(hooks)
 
 
@@ -113,7 +119,12 @@ def remote_secret_step(
     secret_type: Literal["config", "remote"],
     service_account: str | None,
     with_name: bool,
+    create_service_account: bool | None = None,
 ) -> Step:
+    """``create-remote-secret`` of ``source``'s credentials, applied on ``target``;
+    ``create_service_account`` None: as the guide revision does."""
+    if create_service_account is None:
+        create_service_account = ctx.procedure.remote_secret_creates_service_account
     params: dict[str, Any] = {
         "source_role": source,
         "target_role": target,
@@ -123,7 +134,7 @@ def remote_secret_step(
         "secret_name": CONFIG_SECRET_NAME
         if secret_type == "config"
         else f"istio-remote-secret-{ctx.cluster(source)}",
-        "create_service_account": ctx.procedure.remote_secret_creates_service_account,
+        "create_service_account": create_service_account,
     }
     if with_name:
         params["name"] = ctx.cluster(source)
@@ -138,16 +149,28 @@ def remote_secret_step(
     return Step(name, target, Action.REMOTE_SECRET, seed, params=params)
 
 
-def config_secret_steps(ctx: RenderContext, seed: str, service_account: str | None) -> list[Step]:
-    """The external istiod's service account, and the config cluster's remote secret for it."""
-    return [
-        Step(
-            "external-istiod-service-account",
-            "external",
-            Action.CREATE_SERVICE_ACCOUNT,
-            seed,
-            params={"namespace": EXTERNAL_NS, "name": "istiod-service-account"},
-        ),
+def config_secret_steps(
+    ctx: RenderContext,
+    seed: str,
+    service_account: str | None,
+    *,
+    service_account_step: bool,
+    create_service_account: bool | None = None,
+) -> list[Step]:
+    """The external istiod's service account (where the guide creates one), and the config
+    cluster's remote secret for it."""
+    steps = []
+    if service_account_step:
+        steps.append(
+            Step(
+                "external-istiod-service-account",
+                "external",
+                Action.CREATE_SERVICE_ACCOUNT,
+                seed,
+                params={"namespace": EXTERNAL_NS, "name": "istiod-service-account"},
+            )
+        )
+    steps.append(
         remote_secret_step(
             ctx,
             "remote-secret-config",
@@ -157,8 +180,10 @@ def config_secret_steps(ctx: RenderContext, seed: str, service_account: str | No
             secret_type="config",
             service_account=service_account,
             with_name=False,
-        ),
-    ]
+            create_service_account=create_service_account,
+        )
+    )
+    return steps
 
 
 def config_cluster_expectations(

@@ -27,7 +27,7 @@ from scenarios.common import (
     scenario_plan,
 )
 from scenarios.expectations import ScenarioExpectations, WebhookExpectation
-from scenarios.external import istiod_routing
+from scenarios.external import ROUTING_V1, istiod_routing
 from scenarios.facts import Facts
 from scenarios.releases import IstioRelease
 from scenarios.remote import config_cluster_expectations, config_secret_steps
@@ -39,7 +39,8 @@ ROLES: tuple[Role, ...] = ("external", "remote")
 SAIL_REPO = "https://istio-ecosystem.github.io/sail-operator"
 SAIL_CHART = "sail-operator"
 SAIL_NS = "sail-operator"
-SECTION = "004 §External Control Plane"
+GUIDE = "004"  # the Sail Operator's multicluster guide, whatever istio.io's guide revision
+SECTION = f"{GUIDE} §External Control Plane"
 
 
 def _wait(
@@ -150,7 +151,11 @@ def install_steps(ctx: RenderContext) -> list[Step]:
             namespace=EXTERNAL_NS,
         )
     )
-    steps += config_secret_steps(ctx, f"{SECTION}, step 6", cr.ISTIOD)
+    # Seed 004's own step 6, whatever the istio.io guide revision: the service account, then
+    # the secret for the operator's istiod service account (--create-service-account=false).
+    steps += config_secret_steps(
+        ctx, f"{SECTION}, step 6", cr.ISTIOD, service_account_step=True, create_service_account=False
+    )
     steps.append(
         Step("external-istio", "external", Action.APPLY, f"{SECTION}, step 7", (cr.external_istio(ctx),))
     )
@@ -164,7 +169,7 @@ def install_steps(ctx: RenderContext) -> list[Step]:
             f"{SECTION}, step 7",
         )
     )
-    routing = istiod_routing(ctx.addr, "ip", istiod_service=cr.ISTIOD, api_version="networking.istio.io/v1")
+    routing = istiod_routing(ctx.addr, "ip", ROUTING_V1, istiod_service=cr.ISTIOD)
     steps.append(Step("external-istiod-routing", "external", Action.APPLY, f"{SECTION}, step 8", routing))
     steps.append(
         _wait(

@@ -92,7 +92,12 @@ def sample_steps(
 
 
 def remote_ingress_gateway_iop(ctx: RenderContext) -> Manifest:
-    """Seed 001 "Enable gateways": istio-ingressgateway.yaml (gateway injection template)."""
+    """ "Enable gateways": istio-ingressgateway.yaml (gateway injection template), named as the
+    guide revision names it. The name keeps ``istioctl install`` from pruning the remote
+    profile's objects when both are istioctl installs: istioctl prunes the objects that carry
+    its owner labels and are not in the new manifest, and an unnamed IstioOperator's owner
+    labels match every install in the cluster (operator/pkg/install/install.go ``prune``; on the
+    kwok tier an unnamed one removed the remote profile's injector, validator and istiod Service)."""
     spec = {
         "profile": "empty",
         "components": {
@@ -100,7 +105,7 @@ def remote_ingress_gateway_iop(ctx: RenderContext) -> Manifest:
         },
         "values": {"gateways": {GATEWAY_SERVICE: {"injectionTemplate": "gateway"}}},
     }
-    return ctx.with_build(iop(spec))
+    return ctx.with_build(iop(spec, name=ctx.procedure.ingress_gateway_iop_name))
 
 
 def ingress_kinds(facts: Facts) -> tuple[Literal["istio", "gateway-api"], ...]:

@@ -28,7 +28,14 @@ from scenarios.common import (
     scenario_plan,
 )
 from scenarios.facts import Facts
-from scenarios.istioctl_flow import Flow, install_steps, uninstall_steps
+from scenarios.istioctl_flow import (
+    Flow,
+    install_steps,
+    istioctl_params,
+    remote_install_action,
+    uninstall_step,
+    uninstall_steps,
+)
 from scenarios.releases import IstioRelease
 from scenarios.remote import remote_cluster_iop, remote_secret_step, remote_webhooks
 from scenarios.samples import sample_steps
@@ -43,7 +50,10 @@ REMOTES: tuple[Role, ...] = ("remote", "second")  # eastwest-gateway-1.yaml, eas
 
 
 def eastwest_gateway_iop(ctx: RenderContext, network: str) -> Manifest:
-    """What ``gen-eastwest-gateway.sh --mesh mesh1 --cluster C --network N`` prints (multi-network)."""
+    """What ``samples/multicluster/gen-eastwest-gateway.sh`` prints for a network, with the
+    arguments the guide revision gives it (``Procedure.eastwest_generator_args``: seed 001
+    ``--mesh mesh1 --cluster C --network N``, today ``--network N``; the script ignores
+    ``--mesh`` and ``--cluster``, so both print this; the offline tier runs the script)."""
     ports = [
         {"name": "status-port", "port": 15021, "targetPort": 15021},
         {"name": "tls", "port": 15443, "targetPort": 15443},
@@ -153,10 +163,10 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
         Step(
             "second-remote-cluster",
             "second",
-            Action.MANIFEST_GENERATE_APPLY,
+            remote_install_action(ctx),
             f"{register}, steps 1-4" + (" (IP address variant)" if addressing == "ip" else ""),
             (second_iop(ctx, addressing, host),),
-            {"file": procedure.file, "set": []},
+            istioctl_params(ctx, procedure.file, []),
         )
     )
     if addressing == "dns":
@@ -207,6 +217,26 @@ def second_steps(ctx: RenderContext, addressing: Addressing, host: str) -> list[
 
 
 def second_uninstall(ctx: RenderContext, addressing: Addressing, host: str) -> list[Step]:
+    """The guide's cleanup of the second cluster: today ``istioctl uninstall -y --purge -f``
+    (which also removes the east-west gateways, labelled as Istio's by their chart); seed 001
+    ``manifest generate | kubectl delete``, and the suite deletes the east-west gateways too."""
+    if ctx.procedure.uninstall_purges:
+        section = f"{ctx.seed} §Cleanup (optional second remote cluster)"
+        steps = delete_namespaces("second", (SAMPLE_NS,), section)
+        steps.append(
+            uninstall_step(
+                "delete-second-remote-cluster",
+                "second",
+                section,
+                second_iop(ctx, addressing, host),
+                ctx.procedure.second_remote.file,
+                [],
+            )
+        )
+        steps += delete_namespaces("second", (EXTERNAL_NS,), section)
+        if addressing == "dns" and dns_tls.publishes_hostname(ctx.facts):
+            steps.append(dns_tls.publish_step(ctx, "second", dns_tls.SUITE_PKI_SOURCE, remove=True))
+        return steps
     section = "001 §Cleanup (optional second remote cluster)"
     steps = delete_namespaces("second", (SAMPLE_NS,), section)
     steps.append(

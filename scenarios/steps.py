@@ -39,6 +39,7 @@ class Action(StrEnum):
     INSTALL_GATEWAY_API_CRDS = "install-gateway-api-crds"  # only when the CRDs are missing
     MANIFEST_GENERATE_DELETE = "manifest-generate-delete"  # istioctl manifest generate | kubectl delete
     HELM_UNINSTALL = "helm-uninstall"
+    ISTIOCTL_UNINSTALL = "istioctl-uninstall"  # istioctl uninstall -y [--purge] -f <IstioOperator>
 
 
 # The params each action reads: required keys, then optional ones (after "|"). Renderers fill
@@ -48,8 +49,10 @@ PARAMS: dict[Action, str] = {
     Action.LABEL_NAMESPACE: "namespace labels",
     Action.ANNOTATE_NAMESPACE: "namespace annotations",
     Action.APPLY: "| namespace",
-    Action.ISTIOCTL_INSTALL: "file | set",
-    Action.MANIFEST_GENERATE_APPLY: "file | set",
+    # uninstall="purge": the guide's cleanup is ``istioctl uninstall -y --purge -f <file>``,
+    # which the ledger notes as the step's undo.
+    Action.ISTIOCTL_INSTALL: "file | set uninstall",
+    Action.MANIFEST_GENERATE_APPLY: "file | set uninstall",
     Action.CREATE_SERVICE_ACCOUNT: "namespace name",
     # source_role's credentials, applied on target_role; command is the profile's
     # remote_secret_command; server is the API server URL as reached from the target (kind:
@@ -80,6 +83,7 @@ PARAMS: dict[Action, str] = {
     Action.DELETE: "| resource namespace",
     Action.MANIFEST_GENERATE_DELETE: "file | set",
     Action.HELM_UNINSTALL: "release namespace",
+    Action.ISTIOCTL_UNINSTALL: "file purge | set",
 }
 
 

@@ -40,7 +40,13 @@ SAIL_INPLACE_SEED = (
 )
 RESTART_SEED = "istio.io §In-place upgrades / Sail §InPlace: kubectl rollout restart deployment"
 
-ControlPlaneStep = tuple[str, Role, Action]
+ControlPlaneStep = tuple[str, Role, Action | str]
+
+
+# "remote-profile" in the table: the action the guide revision puts the remote profile on a
+# remote with (manifest generate | kubectl apply, or istioctl install).
+REMOTE_PROFILE = "remote-profile"
+REMOTE_PROFILE_ACTIONS = frozenset({Action.MANIFEST_GENERATE_APPLY, Action.ISTIOCTL_INSTALL})
 
 
 def _table(text: str) -> tuple[ControlPlaneStep, ...]:
@@ -48,8 +54,12 @@ def _table(text: str) -> tuple[ControlPlaneStep, ...]:
     rows = []
     for line in text.strip().splitlines():
         name, role, action = line.split()
-        rows.append((name, cast(Role, role), Action(action)))
+        rows.append((name, cast(Role, role), action if action == REMOTE_PROFILE else Action(action)))
     return tuple(rows)
+
+
+def _action_fits(action: Action, wanted: Action | str) -> bool:
+    return action in REMOTE_PROFILE_ACTIONS if wanted == REMOTE_PROFILE else action == wanted
 
 
 # The control plane steps of the istioctl scenarios (seeds 001/000/003), in the roles and with
@@ -59,12 +69,12 @@ _ISTIOCTL_CONTROL_PLANE = _table(
     """
     external-gateway            external istioctl-install
     external-gateway-address    external wait
-    remote-config-cluster       remote   manifest-generate-apply
+    remote-config-cluster       remote   remote-profile
     external-istiod             external istioctl-install
     external-wait-istiod        external wait
     """
 )
-_SECOND_REMOTE_CONTROL_PLANE = _table("second-remote-cluster second manifest-generate-apply")
+_SECOND_REMOTE_CONTROL_PLANE = _table("second-remote-cluster second remote-profile")
 # Seed 004: the three Istio resources and their Ready waits.
 _SAIL_CONTROL_PLANE = _table(
     """
@@ -158,11 +168,12 @@ def plan_upgrade(
     wanted = _CONTROL_PLANE[scenario_id]
     for name, role, action in wanted:
         step = by_name.get(name)
-        if step is None or step.role != role or step.action != action:
+        if step is None or step.role != role or not _action_fits(step.action, action):
             found = f"{step.role}/{step.action.value}" if step else "no such step"
+            shown = action.value if isinstance(action, Action) else action
             raise ScenarioUnavailable(
                 f"upgrade of {scenario_id}: release {to_release.version}'s plan has no step {name!r} "
-                f"[{role}] ({action.value}); found {found} (a renderer changed: update scenarios/upgrade.py)"
+                f"[{role}] ({shown}); found {found} (a renderer changed: update scenarios/upgrade.py)"
             )
     names = {name for name, _, _ in wanted}
     control_plane = tuple(

@@ -33,14 +33,15 @@ V = str(load_pins().resolve_release("1.30").version)
 DIAGNOSTICS = f"/tmp/eicp-report/diagnostics/ip-passthrough-{V}"
 
 
-def release(version: str = V) -> IstioRelease:
-    return load_pins().resolve_release(version)
+def release(version: str = V, guide: str | None = None) -> IstioRelease:
+    return load_pins().resolve_release(version, guide=guide)
 
 
-def ip_passthrough(version: str = V) -> ScenarioExpectations:
-    """The ip-passthrough expectations, as the real renderer makes them."""
+def ip_passthrough(version: str = V, guide: str | None = None) -> ScenarioExpectations:
+    """The ip-passthrough expectations, as the real renderer makes them (``guide``: the guide
+    revision; None: the release's default)."""
     facts = Facts(cluster_names={"remote": REMOTE_CLUSTER}, external_istiod_addr=EXTERNAL_IP)
-    return ip_passthrough_expectations(RenderContext(release(version), facts))
+    return ip_passthrough_expectations(RenderContext(release(version, guide), facts))
 
 
 def second_remote(version: str = V) -> ScenarioExpectations:

@@ -263,6 +263,28 @@ def test_webhooks_as_expected_pass() -> None:
     assert "istio-sidecar-injector-external-istiod(4)" in verdict.observed
 
 
+def test_webhooks_the_current_guide_lists_include_the_default_revision_tag() -> None:
+    """Today's guide installs the config cluster with istioctl install, which creates the default
+    revision tag's injector beside the remote profile's: its listing names both; seed 001's only
+    the injector."""
+    current, seeded = fake.ip_passthrough(), fake.ip_passthrough(guide="001")
+    names = {hook.name for hook in current.webhooks["remote"] if hook.kind == "mutating"}
+    assert names == {"istio-sidecar-injector-external-istiod", "istio-revision-tag-default-external-istiod"}
+    assert {hook.name for hook in seeded.webhooks["remote"] if hook.kind == "mutating"} == {
+        "istio-sidecar-injector-external-istiod"
+    }
+    muts, vals = fake.healthy_webhooks(current)
+    muts["items"] = [
+        m for m in muts["items"] if m["metadata"]["name"] != "istio-revision-tag-default-external-istiod"
+    ]
+    verdict = evaluate_webhooks("remote", muts, vals, current.webhooks["remote"], diagnostics=D)
+    assert (
+        "mutating webhook configuration istio-revision-tag-default-external-istiod is missing"
+        in verdict.message
+    )
+    assert evaluate_webhooks("remote", muts, vals, seeded.webhooks["remote"], diagnostics=D).ok
+
+
 def test_webhooks_url_variant_pass_and_path_mismatch_fails() -> None:
     exp = fake.ip_passthrough()
     url = "https://istiod.eicp.example:15017/inject/cluster/remote1/net/network1"
@@ -324,7 +346,13 @@ def test_webhooks_broken_fail(breakage: str, expected: str) -> None:
 def test_webhooks_ca_bundle_not_required_passes_without_one() -> None:
     exp = fake.ip_passthrough()
     hooks = tuple(replace(hook, ca_bundle_required=False) for hook in exp.webhooks["remote"])
-    muts = fake.as_list(fake.mutating(path="/inject/cluster/remote1/net/network1", ca_bundle=None))
+    muts = fake.as_list(
+        *(
+            fake.mutating(hook.name, path="/inject/cluster/remote1/net/network1", ca_bundle=None)
+            for hook in hooks
+            if hook.kind == "mutating"
+        )
+    )
     vals = fake.as_list(
         fake.validating("istio-validator-external-istiod", ca_bundle=None),
         fake.validating("istiod-default-validator", ca_bundle=None),

@@ -21,7 +21,7 @@ from clusters.kwok.gateway_model import (
 )
 from clusters.kwok.haproxy_config import render
 from scenarios.dns_tls import TEST_HOSTNAME, UPSTREAM_CA_SECRET
-from scenarios.external import istiod_routing
+from scenarios.external import ROUTING_V1, istiod_routing
 
 GATEWAY_ADDRESS = "10.250.0.5"
 ISTIOD_ADDRESS = "10.250.0.6"
@@ -71,7 +71,7 @@ def plan_of(routing: tuple[dict[str, Any], ...], backend: str | None = ISTIOD_AD
 
 
 def test_ip_form_is_tls_passthrough_to_istiods_own_address() -> None:
-    plan = plan_of(istiod_routing(GATEWAY_ADDRESS, "ip"))
+    plan = plan_of(istiod_routing(GATEWAY_ADDRESS, "ip", ROUTING_V1))
     assert plan.unsupported == []
     assert [(listener.port, listener.mode) for listener in plan.listeners] == [
         (15012, "passthrough"),
@@ -89,6 +89,7 @@ def test_dns_form_terminates_with_the_credential_and_reoriginates_as_the_destina
     routing = istiod_routing(
         TEST_HOSTNAME,
         "dns",
+        ROUTING_V1,
         credential_name="external-istiod-gw-cert",
         upstream_ca_credential=UPSTREAM_CA_SECRET,
     )
@@ -105,14 +106,14 @@ def test_dns_form_terminates_with_the_credential_and_reoriginates_as_the_destina
 
 
 def test_a_real_certificate_path_verifies_istiod_against_the_system_roots_with_auto_sni() -> None:
-    plan = plan_of(istiod_routing("istiod.example.com", "dns", credential_name="user-cert"))
+    plan = plan_of(istiod_routing("istiod.example.com", "dns", ROUTING_V1, credential_name="user-cert"))
     upstream = plan.listeners[0].routes[0].upstream
     assert upstream.tls == UpstreamTls(ca="system", sni=None)
 
 
 def test_what_cannot_be_stood_in_is_listed_and_left_out() -> None:
     gateway, virtual_service, rule = istiod_routing(
-        TEST_HOSTNAME, "dns", credential_name="c", upstream_ca_credential=UPSTREAM_CA_SECRET
+        TEST_HOSTNAME, "dns", ROUTING_V1, credential_name="c", upstream_ca_credential=UPSTREAM_CA_SECRET
     )
     virtual_service["spec"]["http"][0]["match"][0]["uri"] = {"prefix": "/x"}
     rule["spec"]["trafficPolicy"]["portLevelSettings"][1]["tls"] = {"mode": "MUTUAL"}
@@ -120,14 +121,14 @@ def test_what_cannot_be_stood_in_is_listed_and_left_out() -> None:
     assert [route for listener in plan.listeners for route in listener.routes] == []
     assert any("match on uri" in problem for problem in plan.unsupported)
     assert any("MUTUAL" in problem for problem in plan.unsupported)
-    nothing = plan_of(istiod_routing(GATEWAY_ADDRESS, "ip"), backend=None)
+    nothing = plan_of(istiod_routing(GATEWAY_ADDRESS, "ip", ROUTING_V1), backend=None)
     assert all(
         "nothing stands in for the pods of Service external-istiod/istiod" in p for p in nothing.unsupported
     )
 
 
 def test_a_gateway_for_other_pods_is_not_this_gateways() -> None:
-    gateway, virtual_service = istiod_routing(GATEWAY_ADDRESS, "ip")
+    gateway, virtual_service = istiod_routing(GATEWAY_ADDRESS, "ip", ROUTING_V1)
     gateway["spec"]["selector"] = {"istio": "eastwestgateway"}
     assert plan_of((gateway, virtual_service)).listeners == []
 
@@ -142,7 +143,11 @@ def test_service_names_resolve_like_istio_hosts() -> None:
 def test_haproxy_configuration_of_both_forms(tmp_path: Path) -> None:
     dns = plan_of(
         istiod_routing(
-            TEST_HOSTNAME, "dns", credential_name="gw-cert", upstream_ca_credential=UPSTREAM_CA_SECRET
+            TEST_HOSTNAME,
+            "dns",
+            ROUTING_V1,
+            credential_name="gw-cert",
+            upstream_ca_credential=UPSTREAM_CA_SECRET,
         )
     )
     rendered = render(
@@ -172,7 +177,7 @@ def test_haproxy_configuration_of_both_forms(tmp_path: Path) -> None:
         for port in (15012, 15017)
     }
     ip = render(
-        plan_of(istiod_routing(GATEWAY_ADDRESS, "ip")).listeners,
+        plan_of(istiod_routing(GATEWAY_ADDRESS, "ip", ROUTING_V1)).listeners,
         credential_file=lambda ref: tmp_path / "unused",
         ca_file=lambda ref: tmp_path / "unused",
         crt_list_file=lambda name: tmp_path / "unused",
@@ -182,7 +187,9 @@ def test_haproxy_configuration_of_both_forms(tmp_path: Path) -> None:
     )
     assert f"server upstream {ISTIOD_ADDRESS}:15017\n" in ip.config and "inspect-delay" not in ip.config
     system = render(
-        plan_of(istiod_routing("istiod.example.com", "dns", credential_name="user-cert")).listeners,
+        plan_of(
+            istiod_routing("istiod.example.com", "dns", ROUTING_V1, credential_name="user-cert")
+        ).listeners,
         credential_file=lambda ref: tmp_path / "c.pem",
         ca_file=lambda ref: tmp_path / "unused",
         crt_list_file=lambda name: tmp_path / f"{name}.crt-list",

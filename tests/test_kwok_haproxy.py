@@ -35,7 +35,7 @@ from clusters.kwok.gateway_model import Listener
 from clusters.kwok.haproxy_config import render
 from scenarios import pki
 from scenarios.dns_tls import TEST_HOSTNAME, UPSTREAM_CA_SECRET
-from scenarios.external import istiod_routing
+from scenarios.external import ROUTING_V1, istiod_routing
 from suites.evaluation.evaluators.injection import UPSTREAM_VERIFY_FAILED
 from tests.test_kwok_gateway_model import plan_of
 
@@ -148,7 +148,7 @@ def test_dns_tls_gateway_terminates_for_its_hostname_and_reoriginates_verified(t
     upstream = Upstream(upstream_pki, tmp_path)
     port = free_port()
     routing = istiod_routing(
-        TEST_HOSTNAME, "dns", credential_name="gw", upstream_ca_credential=UPSTREAM_CA_SECRET
+        TEST_HOSTNAME, "dns", ROUTING_V1, credential_name="gw", upstream_ca_credential=UPSTREAM_CA_SECRET
     )
     listeners = on_loopback(plan_of(routing).listeners, port, upstream.port)
     files = {
@@ -177,7 +177,9 @@ def test_ip_passthrough_gateway_passes_tls_untouched(tmp_path: Path) -> None:
     upstream = Upstream(upstream_pki, tmp_path)
     (tmp_path / "root.pem").write_bytes(upstream_pki.material(pki.ROOT_CERT))
     port = free_port()
-    listeners = on_loopback(plan_of(istiod_routing("10.250.0.5", "ip")).listeners, port, upstream.port)
+    listeners = on_loopback(
+        plan_of(istiod_routing("10.250.0.5", "ip", ROUTING_V1)).listeners, port, upstream.port
+    )
     with haproxy(listeners, tmp_path, {}):
         context = ssl.create_default_context(cafile=str(tmp_path / "root.pem"))
         with (
@@ -192,7 +194,9 @@ def test_guide_destination_rule_has_the_gateway_refuse_istiods_private_certifica
     gateway, istiod_pki = pki.generate(TEST_HOSTNAME), pki.generate(TEST_HOSTNAME)
     upstream = Upstream(istiod_pki, tmp_path)  # for the gateway's hostname: only the CA is wrong
     port = free_port()
-    routing = istiod_routing(TEST_HOSTNAME, "dns", credential_name="gw")  # the guide's DestinationRule
+    routing = istiod_routing(
+        TEST_HOSTNAME, "dns", ROUTING_V1, credential_name="gw"
+    )  # the guide's DestinationRule
     listeners = on_loopback(plan_of(routing).listeners, port, upstream.port)
     assert {route.upstream.tls.ca for route in listeners[0].routes if route.upstream.tls} == {"system"}
     files = {

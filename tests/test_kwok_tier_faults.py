@@ -45,7 +45,7 @@ import pytest
 from clusters.cluster import ClusterHandle
 from clusters.netns_etc import NetnsEtcFiles
 from scenarios.dns_tls import gateway_hostname
-from scenarios.external import istiod_routing
+from scenarios.external import ROUTING_V1, istiod_routing
 from scenarios.facts import Facts
 from suites.evaluation.evaluators.injection import UPSTREAM_VERIFY_FAILED
 
@@ -163,7 +163,7 @@ def wrong_gateway_name(external: ClusterHandle, facts: Facts) -> None:
 def guide_destination_rule(external: ClusterHandle, facts: Facts) -> None:
     """The DestinationRule as seed 001 writes it; wait until the gateway refuses istiod."""
     hostname = gateway_hostname(facts)
-    rule = istiod_routing(hostname, "dns", credential_name=facts.external_tls_secret)[2]
+    rule = istiod_routing(hostname, "dns", ROUTING_V1, credential_name=facts.external_tls_secret)[2]
     patch = {"spec": {"trafficPolicy": rule["spec"]["trafficPolicy"]}}
     name, namespace = rule["metadata"]["name"], rule["metadata"]["namespace"]
     external.kubectl(

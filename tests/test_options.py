@@ -129,6 +129,15 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
             ["--workaround", "nope"],
             "--workaround 'nope' is not valid: accepted values are unlabelled-config-secret",
         ),
+        (
+            ["--guide-revision", "latest"],
+            "--guide-revision 'latest' is not valid: accepted values are 001, istio.io-6129086",
+        ),
+        (
+            # The older procedure's revision: no supported release offers it.
+            ["--guide-revision", "000"],
+            "--guide-revision '000' is not valid: accepted values are 001, istio.io-6129086",
+        ),
     ],
 )
 def test_bad_values_stop_before_any_work(runner: CommandRunner, args: list[str], message: str) -> None:
@@ -329,3 +338,17 @@ def test_certify_passes_the_tool_options_to_its_tools_step(tmp_path: Path) -> No
     assert "kind" not in tools_step  # existing mode needs no kind and no cloud-provider-kind
     pytest_step = next(line for line in lines if line.startswith("-m pytest"))
     assert " ".join(args) in pytest_step  # the run itself gets every option unchanged
+
+
+def test_guide_revision_selects_the_procedure_of_every_release(runner: CommandRunner) -> None:
+    """--guide-revision 001 plans seed 001's procedure for a release that follows today's page
+    by default, and the plan names the revision in every step."""
+    code, output = run_pytest(
+        runner, "--plan", "--scenario", "ip-passthrough", "--istio-version", "1.31", "--guide-revision", "001"
+    )
+    assert code == 0, output
+    assert "remote-config-cluster (manifest-generate-apply) -- seed 001 §" in output
+    assert "istio.io-6129086" not in output
+    code, output = run_pytest(runner, "--plan", "--scenario", "ip-passthrough", "--istio-version", "1.31")
+    assert code == 0, output
+    assert "remote-config-cluster (istioctl-install) -- seed istio.io-6129086 §" in output

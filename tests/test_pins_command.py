@@ -1,7 +1,8 @@
 """``python -m programs.pins``, run against the upstream responses recorded on 2026-12-06
 (tests/data/upstream/2026-12-06/manifest.yaml says how each was recorded: live captures of the
 Go checksum database through the module proxy, the rest reconstructed from stored copies of the
-upstream pages) and against main's versions.yaml of that day (versions-before.yaml).
+upstream pages) and against main's versions.yaml of that day (versions-before.yaml; its
+procedure blocks since in the guide-revisions form the table has now).
 
 Where a test needs upstream data the recording has not got (a chart archive, a newer release),
 it writes a small synthetic recording of its own and says so.

@@ -7,10 +7,16 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from fixtures.options import SuiteConfig
 from fixtures.plan import plan_facts, plan_text
+from install.executed_plan import PlanRecorder
+from install.installer import StepRecord
+from programs.redaction import Redactor
 from programs.runner import CommandRunner
-from scenarios.registry import SCENARIO_IDS
+from run.info import release_entry
+from scenarios.registry import SCENARIO_IDS, guide_of
 from scenarios.releases import load_pins
 from tests.fakeexec import FakeTools
 
@@ -145,9 +151,7 @@ def test_executed_plan_has_each_step_outcome_facts_and_no_secret() -> None:
     """plan.yaml's content (install/executed_plan.py): what ran, what did not, secrets masked."""
     from dataclasses import replace as with_fact
 
-    from install.executed_plan import NOT_RUN, PlanRecorder
-    from install.installer import StepRecord
-    from programs.redaction import Redactor
+    from install.executed_plan import NOT_RUN
     from scenarios.steps import Action, ScenarioPlan, Step
 
     redactor = Redactor()
@@ -193,6 +197,34 @@ def test_executed_plan_has_each_step_outcome_facts_and_no_secret() -> None:
     assert executed["teardown"] == {"result": "passed", "error": None}
     assert "s3cr3t-token-value" not in str(executed)
     assert executed["install"][0]["params"] == {"namespace": "sample"}
+    assert "guideRevision" not in executed  # none given: the steps' seeds say it
+
+
+def test_executed_plan_names_the_guide_revision_and_what_each_uninstall_step_follows() -> None:
+    recorder = PlanRecorder(
+        "ip-passthrough-1.31.1", "ip-passthrough", "1.31.1", Redactor(), "istio.io-6129086"
+    )
+    seed = "istio.io-6129086 §Cleanup (istioctl uninstall -y --purge -f remote-config-cluster.yaml)"
+    recorder.record(
+        StepRecord(
+            scenario="ip-passthrough-1.31.1", step="undo-remote-config-cluster", role="remote",
+            action="istioctl-uninstall", phase="uninstall", started_at=0.0, duration_s=2.0,
+            outcome="passed", seed=seed,
+        )
+    )  # fmt: skip
+    executed = recorder.as_dict(None, None)
+    assert executed["guideRevision"] == "istio.io-6129086"
+    assert executed["uninstall"][0]["seed"] == seed
+
+
+@pytest.mark.parametrize(("minor", "guide"), [("1.29", "001"), ("1.31", "istio.io-6129086")])
+def test_run_info_and_scenarios_name_the_guide_revision(minor: str, guide: str) -> None:
+    release = load_pins().resolve_release(minor)
+    assert release_entry(release)["guideRevision"] == guide
+    assert guide_of("ip-passthrough", release) == guide
+    assert guide_of("sail", release) == "004"  # the Sail guide, whatever istio.io's revision
+    seeded = load_pins().resolve_release(minor, guide="001")
+    assert release_entry(seeded)["guideRevision"] == guide_of("second-remote", seeded) == "001"
 
 
 def test_plan_with_upgrade_to_prints_the_upgrade_not_a_fresh_install_of_b() -> None:

@@ -107,8 +107,50 @@ def test_release_differences_live_in_the_table() -> None:
     assert profiles["1.21"].remote_secret_command == ("x", "create-remote-secret")
     assert profiles["1.31"].remote_secret_command == ("create-remote-secret",)
     assert profiles["1.21"].sample_client == "sleep" and profiles["1.31"].sample_client == "curl"
-    assert profiles["1.21"].procedure.guide == "000" and profiles["1.31"].procedure.guide == "001"
+    assert profiles["1.21"].procedure.guide == "000" and profiles["1.29"].procedure.guide == "001"
+    assert profiles["1.31"].procedure.guide == "istio.io-6129086"
     assert profiles["1.21"].remote_profile == "external" and profiles["1.30"].remote_profile == "remote"
+
+
+def test_guide_revisions_are_a_procedure_of_the_table_per_release() -> None:
+    """The releases the current page documents follow it by default; the seeded revision stays
+    selectable; the older procedure is the only one of 1.21."""
+    pins = load_pins()
+    current, seeded = "istio.io-6129086", "001"
+    for minor in ("1.30", "1.31", "1.32"):
+        assert pins.profiles[minor].guides.default == current
+    assert pins.profiles["1.29"].guides.default == seeded
+    for minor in ("1.29", "1.30", "1.31", "1.32"):
+        assert pins.profiles[minor].guides.names == (seeded, current)
+    assert pins.profiles["1.21"].guides.names == ("000",)
+    assert pins.guide_revisions() == (seeded, current)
+    today, then = pins.profiles["1.31"].guides.get(current), pins.profiles["1.31"].guides.get(seeded)
+    # Each difference of the page from seed 001 is a named field.
+    assert (today.remote_install, then.remote_install) == ("istioctl-install", "manifest-generate")
+    assert today.config_cluster_revision_tag_webhook and not then.config_cluster_revision_tag_webhook
+    assert not today.external_istiod_service_account_step and then.external_istiod_service_account_step
+    assert today.external_istiod_value and not then.external_istiod_value
+    assert today.routing_api_versions.destination_rule == "networking.istio.io/v1"
+    assert then.routing_api_versions.destination_rule == "networking.istio.io/v1alpha3"
+    assert (today.ingress_gateway_iop_name, then.ingress_gateway_iop_name) == ("ingress-install", None)
+    assert today.eastwest_generator_argv(mesh="mesh1", cluster="c", network="n") == ["--network", "n"]
+    assert then.eastwest_generator_argv(mesh="mesh1", cluster="c", network="n") == [
+        "--mesh", "mesh1", "--cluster", "c", "--network", "n",
+    ]  # fmt: skip
+    assert (today.cleanup, then.cleanup) == ("uninstall-purge", "manifest-generate-delete")
+    # Everything else is seed 001's.
+    same = ("remote_default_revision", "remote_secret_service_account", "local_cluster_secret_watcher",
+            "external_istiod_cluster_values", "ingress_gateway_istio_namespace_set",
+            "eastwest_injection_template_set", "second_remote")  # fmt: skip
+    assert all(getattr(today, name) == getattr(then, name) for name in same)
+
+
+def test_a_release_refuses_a_guide_revision_it_does_not_offer() -> None:
+    pins = load_pins()
+    assert pins.resolve_release("1.30", guide="001").procedure.guide == "001"
+    assert pins.resolve_release("1.30").procedure.guide == "istio.io-6129086"
+    with pytest.raises(VersionError, match=r"cannot follow guide revision '000'.*001, istio\.io-6129086"):
+        pins.resolve_release("1.30", guide="000")
 
 
 def test_no_node_image_in_range_is_a_clear_error() -> None:

@@ -27,15 +27,16 @@ IP = "172.18.255.200"
 REMOTE, SECOND = "eicp-remote", "eicp-second"
 BUNDLE = "Um9vdENBQnVuZGxl"
 SECRET = "external-istiod-gw-cert"
-# The releases of the table whose guide is seed 001 (the current procedure).
-CURRENT = tuple(minor for minor, p in load_pins().profiles.items() if p.procedure.guide == "001")
+# The releases of the table that offer seed 001's procedure (rendered with it below).
+CURRENT = tuple(minor for minor, p in load_pins().profiles.items() if "001" in p.guides.names)
 
 
-def release(minor: str) -> IstioRelease:
+def release(minor: str, guide: str | None = None) -> IstioRelease:
+    """The release's pinned patch, following ``guide`` (None: the release's default revision)."""
     pins = load_pins()
     profile = pins.profiles[minor]
     version = IstioVersion.parse(profile.latest_patch or f"{minor}.0")
-    return IstioRelease(version=version, profile=profile, hub=profile.hub, tag=str(version))
+    return IstioRelease(version=version, profile=profile, hub=profile.hub, tag=str(version), guide=guide)
 
 
 def sail_release(minor: str) -> IstioRelease:
@@ -140,7 +141,7 @@ def workdir(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("minor", CURRENT)
 def test_ip_passthrough_matches_seed_001_ip_variant(minor: str, runner: CommandRunner, workdir: Path) -> None:
-    rendered = render("ip-passthrough", release(minor), facts())
+    rendered = render("ip-passthrough", release(minor, "001"), facts())
     text, variables = seed_text("001"), env(IP)
 
     def seed(name: str, ip: bool = True) -> list[dict[str, Any]]:
@@ -156,7 +157,7 @@ def test_ip_passthrough_matches_seed_001_ip_variant(minor: str, runner: CommandR
 
 @pytest.mark.parametrize("minor", CURRENT)
 def test_dns_tls_matches_seed_001_main_path(minor: str, runner: CommandRunner, workdir: Path) -> None:
-    rendered = render("dns-tls", release(minor), facts())
+    rendered = render("dns-tls", release(minor, "001"), facts())
     host = dns_tls.TEST_HOSTNAME
     text, variables = seed_text("001"), env(host)
 
@@ -177,7 +178,7 @@ def test_dns_tls_matches_seed_001_main_path(minor: str, runner: CommandRunner, w
 def test_dns_tls_with_a_real_certificate_is_seed_001_verbatim(runner: CommandRunner, workdir: Path) -> None:
     """With a real hostname and a publicly trusted certificate nothing of the PKI remains."""
     host = "istiod.example.com"
-    rendered = render("dns-tls", release("1.30"), facts(external_hostname=host, suite_pki=False))
+    rendered = render("dns-tls", release("1.30", "001"), facts(external_hostname=host, suite_pki=False))
     text, variables = seed_text("001"), env(host)
     assert_docs(
         manifests(rendered, "remote-config-cluster"),
@@ -215,7 +216,7 @@ def test_a_real_certificate_needs_nothing_of_the_suites_pki(scenario: str) -> No
 def test_second_remote_matches_seed_001_adding_clusters(
     minor: str, base: str, runner: CommandRunner, workdir: Path
 ) -> None:
-    rendered = render("second-remote", release(minor), facts(second_remote_base=base))
+    rendered = render("second-remote", release(minor, "001"), facts(second_remote_base=base))
     ip = base == "ip-passthrough"
     variables = env(IP if ip else dns_tls.TEST_HOSTNAME)
     expected = produce(

@@ -26,18 +26,20 @@ VARIANTS = [
     facts(ingress="gateway-api", egress_gateway="helm"),  # istio.io's doc test, Gateway API variant
     facts(external_hostname="istiod.example.com", suite_pki=False, external_tls_secret="mine"),
 ]
-SEED_REF = re.compile(r"^(00[0-4] §|README §)")
+SEED_REF = re.compile(r"^(00[0-4] §|istio\.io-[0-9a-f]{7} §|README §)")
 
 
-def release_for(scenario: str, minor: str) -> IstioRelease:
+def release_for(scenario: str, minor: str, guide: str | None = None) -> IstioRelease:
     """The minor's pinned patch; for sail the newest one its published chart installs, if any."""
     if scenario == "sail" and (newest := sail_support.newest_installable(PINS.profiles[minor])):
-        return PINS.resolve_release(newest)
-    return release(minor)
+        return PINS.resolve_release(newest, guide=guide)
+    return release(minor, guide)
 
 
-def rendered_or_unavailable(scenario: str, minor: str, variant: Facts) -> common.RenderedScenario | None:
-    rel = release_for(scenario, minor)
+def rendered_or_unavailable(
+    scenario: str, minor: str, variant: Facts, guide: str | None = None
+) -> common.RenderedScenario | None:
+    rel = release_for(scenario, minor, guide)
     try:
         return render(scenario, rel, variant)
     except ScenarioUnavailable as error:
@@ -70,8 +72,8 @@ def check_step(step: Step, roles: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize(("scenario", "minor"), list(itertools.product(SCENARIO_IDS, RELEASES)))
 def test_every_scenario_renders_for_every_release(scenario: str, minor: str) -> None:
-    for variant in VARIANTS:
-        rendered = rendered_or_unavailable(scenario, minor, variant)
+    for guide, variant in itertools.product(PINS.profiles[minor].guides.names, VARIANTS):
+        rendered = rendered_or_unavailable(scenario, minor, variant, guide)
         if rendered is None:
             continue
         plan = rendered.plan
@@ -79,6 +81,8 @@ def test_every_scenario_renders_for_every_release(scenario: str, minor: str) -> 
         assert plan.steps and plan.uninstall
         for step in (*plan.steps, *plan.uninstall):
             check_step(step, plan.roles)
+            if scenario != "sail":  # seed 004, whatever the istio.io guide revision
+                assert step.seed.startswith((f"{guide} §", "README §", "004 §", "001 §")), step.seed
         text = plan.describe()
         assert "PRIVATE KEY" not in text  # PKI material is referenced by name, never embedded
         assert isinstance(rendered.expectations, ScenarioExpectations)

@@ -42,15 +42,18 @@ def show(source: str, path: str) -> str:
 def test_eastwest_gateway_is_what_the_release_script_prints(
     minor: str, source: str, network: str, runner: CommandRunner, tmp_path: Path
 ) -> None:
-    rel: IstioRelease = release(minor)
+    """With the arguments each guide revision gives the script (seed 001: ``--mesh mesh1
+    --cluster C --network N``; today: ``--network N``), it prints what the suite renders."""
     script = tmp_path / "gen-eastwest-gateway.sh"
     script.write_text(show(source, "samples/multicluster/gen-eastwest-gateway.sh"))
-    printed = runner.run(
-        ["bash", str(script), "--mesh", "mesh1", "--cluster", "eicp-remote", "--network", network],
-        title="gen-eastwest-gateway.sh",
-    ).stdout
-    rendered = eastwest_gateway_iop(RenderContext(rel, Facts()), network)
-    assert field_diff(rendered, yaml.safe_load(printed)) == HUB_PIN  # the release's hub, pinned
+    for guide in PINS.profiles[minor].guides.names:
+        rel: IstioRelease = release(minor, guide)
+        args = rel.procedure.eastwest_generator_argv(mesh="mesh1", cluster="eicp-remote", network=network)
+        printed = runner.run(
+            ["bash", str(script), *args], title=f"gen-eastwest-gateway.sh {' '.join(args)}"
+        ).stdout
+        rendered = eastwest_gateway_iop(RenderContext(rel, Facts()), network)
+        assert field_diff(rendered, yaml.safe_load(printed)) == HUB_PIN, guide  # the release's hub, pinned
 
 
 @pytest.mark.parametrize(("minor", "source"), SOURCES)

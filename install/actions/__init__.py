@@ -23,6 +23,7 @@ HANDLERS: dict[Action, Handler] = {
     Action.ISTIOCTL_INSTALL: istioctl.istioctl_install,
     Action.MANIFEST_GENERATE_APPLY: istioctl.manifest_generate_apply,
     Action.MANIFEST_GENERATE_DELETE: istioctl.manifest_generate_delete,
+    Action.ISTIOCTL_UNINSTALL: istioctl.istioctl_uninstall,
     Action.CREATE_SECRET: secrets.create_secret,
     Action.REMOTE_SECRET: secrets.remote_secret,
     Action.HELM_INSTALL: helm.helm_install,

@@ -1,4 +1,6 @@
-"""Offline tier (README.md, "Quick start"): every scenario x supported release, rendered, then checked by real tools.
+"""Offline tier (README.md, "Quick start"): every scenario x supported release x guide revision
+the release offers (``--guide-revision``: istio.io's page today and seed 001), rendered, then
+checked by real tools.
 
 - ``istioctl manifest generate -f`` for every IstioOperator (with the step's ``--set`` flags),
   asserting on what it generates: webhook configurations (names, counts, URLs or service
@@ -51,17 +53,19 @@ VARIANTS: dict[str, tuple[str, Facts]] = {
     "second-remote-dns": ("second-remote", facts(second_remote_base="dns-tls")),
     "sail": ("sail", facts(ingress="both")),
 }
-PAIRS = [
-    (variant, minor)
+# (variant, minor, guide revision); sail follows its own guide (seed 004): once per minor.
+TRIPLES = [
+    (variant, minor, guide)
     for variant, minor in itertools.product(VARIANTS, RELEASES)
+    for guide in (
+        (PINS.profiles[minor].guides.default,)
+        if VARIANTS[variant][0] == "sail"
+        else PINS.profiles[minor].guides.names
+    )
     if not (VARIANTS[variant][0] == "sail" and sail_support.newest_installable(PINS.profiles[minor]) is None)
 ]
-CASES = [pytest.param(variant, minor, id=f"{variant}-{minor}") for variant, minor in PAIRS]
-ISTIOCTL_CASES = [
-    pytest.param(variant, minor, id=f"{variant}-{minor}")
-    for variant, minor in PAIRS
-    if VARIANTS[variant][0] != "sail"
-]
+CASES = [pytest.param(v, m, g, id=f"{v}-{m}-{g}") for v, m, g in TRIPLES]
+ISTIOCTL_CASES = [pytest.param(v, m, g, id=f"{v}-{m}-{g}") for v, m, g in TRIPLES if VARIANTS[v][0] != "sail"]
 
 
 def parse_all(text: str) -> list[dict[str, Any]]:
@@ -69,10 +73,12 @@ def parse_all(text: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.load_all(text, Loader=yaml.CSafeLoader) if doc]
 
 
-def rendered(variant: str, minor: str) -> RenderedScenario:
+def rendered(variant: str, minor: str, guide: str | None = None) -> RenderedScenario:
     scenario, variant_facts = VARIANTS[variant]
     # sail: the newest release of the minor its published chart installs.
-    return render(scenario, sail_release(minor) if scenario == "sail" else release(minor), variant_facts)
+    return render(
+        scenario, sail_release(minor) if scenario == "sail" else release(minor, guide), variant_facts
+    )
 
 
 def iop_steps(plan: RenderedScenario) -> list[Step]:
@@ -122,12 +128,15 @@ def assert_webhooks(
     network: str,
     ca_bundle: str | None,
 ) -> None:
+    """What ``manifest generate`` prints is every expected webhook configuration except those
+    ``istioctl install`` makes beside it (the default revision tag's), which it must not print."""
     generated = {
         **{("mutating", n): d for n, d in by_kind(docs, "MutatingWebhookConfiguration").items()},
         **{("validating", n): d for n, d in by_kind(docs, "ValidatingWebhookConfiguration").items()},
     }
-    assert set(generated) == {(hook.kind, hook.name) for hook in expected}
-    for hook in expected:
+    printed = tuple(hook for hook in expected if not hook.made_by_istioctl_install)
+    assert set(generated) == {(hook.kind, hook.name) for hook in printed}
+    for hook in printed:
         webhooks = generated[(hook.kind, hook.name)]["webhooks"]
         assert len(webhooks) == hook.webhook_count, hook.name
         for webhook in webhooks:
@@ -145,11 +154,12 @@ def assert_webhooks(
 
 
 @pytest.mark.realtools
-@pytest.mark.parametrize(("variant", "minor"), ISTIOCTL_CASES)
+@pytest.mark.parametrize(("variant", "minor", "guide"), ISTIOCTL_CASES)
 def test_istioctl_manifest_generate(
-    variant: str, minor: str, runner: CommandRunner, istioctl: Path, tmp_path: Path
+    variant: str, minor: str, guide: str, runner: CommandRunner, istioctl: Path, tmp_path: Path
 ) -> None:
-    plan = rendered(variant, minor)
+    plan = rendered(variant, minor, guide)
+    procedure = release(minor, guide).procedure
     expected = plan.expectations
     variant_facts = VARIANTS[variant][1]
     uses_url = expected.webhooks["remote"][0].url is not None  # dns-tls addressing
@@ -168,10 +178,15 @@ def test_istioctl_manifest_generate(
         elif name == "external-istiod":
             deployment = by_kind(docs, "Deployment")["istiod"]
             assert deployment["metadata"]["namespace"] == "external-istiod"
-            env = {
-                e["name"]: e.get("value")
-                for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-            }
+            env_list = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            env = {e["name"]: e.get("value") for e in env_list}
+            # Today's page adds values.global.externalIstiod: true, from which the chart sets
+            # EXTERNAL_ISTIOD itself: still one entry, as k8s.env already sets it.
+            assert len(env) == len(env_list), [e["name"] for e in env_list]
+            injector_values = json.loads(
+                by_kind(docs, "ConfigMap")["istio-sidecar-injector"]["data"]["values"]
+            )
+            assert injector_values["global"]["externalIstiod"] is procedure.external_istiod_value
             assert env["INJECTION_WEBHOOK_CONFIG_NAME"] == (
                 "" if uses_url else "istio-sidecar-injector-external-istiod"
             )
@@ -193,6 +208,7 @@ def test_istioctl_manifest_generate(
             assert {p["port"] for p in service["spec"]["ports"]} >= {15012, 15017}
             assert service["metadata"]["namespace"] == "istio-system"
         elif name == "remote-ingressgateway":
+            assert step.manifests[0].get("metadata", {}).get("name") == procedure.ingress_gateway_iop_name
             deployment = by_kind(docs, "Deployment")["istio-ingressgateway"]
             assert deployment["metadata"]["namespace"] == "external-istiod"
             annotations = deployment["spec"]["template"]["metadata"]["annotations"]
@@ -208,11 +224,11 @@ def test_istioctl_manifest_generate(
 
 
 @pytest.mark.realtools
-@pytest.mark.parametrize(("variant", "minor"), CASES)
+@pytest.mark.parametrize(("variant", "minor", "guide"), CASES)
 def test_istioctl_validate_every_istio_config_object(
-    variant: str, minor: str, runner: CommandRunner, istioctl: Path, tmp_path: Path
+    variant: str, minor: str, guide: str, runner: CommandRunner, istioctl: Path, tmp_path: Path
 ) -> None:
-    objects = istio_objects(rendered(variant, minor))
+    objects = istio_objects(rendered(variant, minor, guide))
     assert objects
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump_all(objects, sort_keys=False))
@@ -285,12 +301,12 @@ def validate(obj: dict[str, Any], crd: dict[str, Any]) -> list[str]:
     return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
 
 
-@pytest.mark.parametrize(("variant", "minor"), CASES)
+@pytest.mark.parametrize(("variant", "minor", "guide"), CASES)
 def test_istio_config_objects_match_the_istio_crd_schemas(
-    variant: str, minor: str, istio_crds_file: Path
+    variant: str, minor: str, guide: str, istio_crds_file: Path
 ) -> None:
     crds = istio_crds(istio_crds_file)
-    for obj in istio_objects(rendered(variant, minor)):
+    for obj in istio_objects(rendered(variant, minor, guide)):
         crd = crds[(obj["apiVersion"].split("/")[0], obj["kind"])]
         assert validate(obj, crd) == [], f"{obj['kind']}/{obj['metadata']['name']}"
 

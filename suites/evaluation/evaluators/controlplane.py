@@ -19,6 +19,7 @@ from suites.evaluation.evaluators.k8s import (
     lb_addresses,
     name_of,
 )
+from suites.evaluation.evaluators.revision_tags import unlisted_revision_tag
 from suites.evaluation.evaluators.verdict import Verdict
 
 ISTIOD_CONTAINER = "discovery"
@@ -288,6 +289,7 @@ def evaluate_webhooks(
         kind: join(f"{name}({len(obj.get('webhooks') or [])})" for name, obj in sorted(configs.items()))
         for kind, configs in observed_by_kind.items()
     }
+    finding = unlisted_revision_tag(role, observed_by_kind["mutating"], expectations)
     return Verdict(
         f"controlplane/webhooks[{role}]",
         f"{role}: " + "; ".join(_describe_expectation(expectation) for expectation in expectations),
@@ -295,6 +297,7 @@ def evaluate_webhooks(
         diagnostics,
         problems=tuple(problems) if expectations else (f"{role}: no webhook expectations (a renderer bug)",),
         evidence=evidence,
+        findings=(finding,) if finding else (),
     )
 
 
