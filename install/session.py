@@ -238,7 +238,10 @@ class ScenarioSession:
             )
 
     def _tell_wait(self, description: str, elapsed_s: float, deadline_s: float | None, state: str) -> None:
-        self.context.events.wait_progress(self.label, description, elapsed_s, deadline_s, state)
+        redact = self.context.runner.redactor.redact  # the state is what a tool or an object said
+        self.context.events.wait_progress(
+            self.label, redact(description), elapsed_s, deadline_s, redact(state)
+        )
 
     def _running_deadline(self) -> float | None:
         """The running step's deadline: the step after the last one recorded."""

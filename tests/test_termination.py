@@ -202,7 +202,7 @@ class _Suite:
 def test_sigterm_during_istioctl_install_ends_it_deletes_everything_and_writes_the_reports(
     tmp_path: Path,
 ) -> None:
-    def slow_install(tools: FakeTools) -> None:
+    def slow_install(tools: FakeTools, api_url: str) -> None:
         first(
             tools.tools["istioctl"],
             r"^install -y -f \S+/controlplane-gateway\.yaml",
