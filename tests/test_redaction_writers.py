@@ -29,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from clusters.kubeconfig import register_secrets
+from clusters.providers import MODES
 from programs.redaction import Redactor
 from programs.runner import CommandRecord
 from reports.outcomes import PROP_CHECK, PROP_FAMILY, PROP_RELEASE, PROP_SCENARIO, OutcomeCollector
@@ -113,7 +114,7 @@ def _write_reports(
         timeline.record("install", text, "external", "ip-passthrough-1.30.5", 1000.0 + index, 2.0, "failed")
         facts.note_tool(f"tool-{index}", text, "download")
     suite = build_config(
-        option_getter("--report-dir", str(root / "report"), "--tools-dir", str(root / "tools"))
+        option_getter("--report-dir", str(root / "report"), "--tools-dir", str(root / "tools")), modes=MODES
     )
     write_all(suite, state, timeline, facts, str(root / "allure"), {})
     assert state.problems == [], state.problems
