@@ -209,3 +209,26 @@ def test_a_short_registered_value_is_removed_only_as_a_whole_token() -> None:
     assert redactor.redact("bound to cluster-admin as admin") == f"bound to cluster-admin as {REDACTED}"
     assert redactor.redact("s3cret and s3cr.") == f"s3cret and {REDACTED}."
     assert Redactor(["ok"]).redact("ok then") == "ok then"  # under four characters: never registered
+
+
+@pytest.mark.parametrize("key", ["install.remote-secret", "token", "client_secret", "apiKey", "password"])
+def test_a_number_under_a_secret_key_survives_and_a_string_is_redacted(key: str) -> None:
+    """Key-based redaction applies to strings only (programs/redaction/__init__.py): the
+    conformance report's timeout table holds ``install.remote-secret: 120`` and must stay valid."""
+    redactor = Redactor()
+    document = {key: 120, "limit": {key: 2.5}, "flags": {key: True}}
+    assert redactor.redact_document(document) == document
+    assert redactor.redact_document({key: "s3cr3t-value", "all": {key: ["a-b-c-d", 7]}}) == {
+        key: REDACTED,
+        "all": {key: [REDACTED, 7]},
+    }
+    as_json = json.dumps({key: 120, "other": {key: "s3cr3t-value"}})
+    assert json.loads(redactor.redact(as_json)) == {key: 120, "other": {key: REDACTED}}
+    as_yaml = yaml.safe_dump({"timeouts": {key: 120, "enabled": {key: False}}, key: "s3cr3t-value"})
+    assert yaml.safe_load(redactor.redact(as_yaml)) == {
+        "timeouts": {key: 120, "enabled": {key: False}},
+        key: REDACTED,
+    }
+    assert redactor.redact(repr({key: 1.5, "x": {key: "s3cr3t-value"}})) == repr(
+        {key: 1.5, "x": {key: REDACTED}}
+    )

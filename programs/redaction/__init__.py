@@ -10,6 +10,12 @@ Over-redaction is guarded as carefully as leaks: a name is secret only when a se
 ends it (``secret_name``, ``tokenFile``, ``--external-tls-secret`` stay readable), short
 registered values are removed only as whole tokens, and tests/test_redaction_readable.py
 proves that the plan goldens and ordinary tool output come through unchanged.
+
+A key naming a secret has its value redacted only when that value is a string (or a list of
+strings): every secret family of issue 18 is a string, while a number or boolean under such a
+key is data (the timeout table's ``install.remote-secret: 120`` in the conformance report). So
+an unquoted number or true/false in JSON, YAML or a Python repr, and a non-string in a document
+(``Redactor.redact_document``), is kept; INI entries, flags and assignments hold only strings.
 """
 
 from programs.redaction.redactor import Redactor, copy_redacted, copy_tree_redacted

@@ -63,7 +63,12 @@ class Redactor:
     def redact_document(self, document: Any) -> Any:
         """A copy of a JSON/YAML document fit for a report: every string redacted, and whole
         values where the structure says they are secret (a key naming a secret, a Secret's
-        data, an exec plugin's env, an env entry whose name names a secret)."""
+        data, an exec plugin's env, an env entry whose name names a secret).
+
+        Under a key naming a secret only strings are secret (every secret family of issue 18 is
+        a string), in lists below it too: numbers and booleans stay what they are, so the timeout
+        table's ``install.remote-secret: 120`` stays a number. A mapping below it is judged by its
+        own keys (a pod volume's ``secret: {secretName: ...}`` names a Secret, it holds none)."""
         return _document(document, self)
 
     def redact_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -94,12 +99,22 @@ def _document(value: Any, redactor: Redactor) -> Any:
         elif key == "exec" and isinstance(item, dict):
             cleaned[key] = _document(_without_env_values(item), redactor)
         elif (env_secret and key == "value") or (
-            isinstance(key, str) and is_secret_name(key) and isinstance(item, str | int | float)
+            isinstance(key, str) and is_secret_name(key) and not isinstance(item, dict)
         ):
-            cleaned[key] = item if isinstance(item, bool) else REDACTED
+            cleaned[key] = _strings_redacted(item, redactor)
         else:
             cleaned[key] = _document(item, redactor)
     return cleaned
+
+
+def _strings_redacted(value: Any, redactor: Redactor) -> Any:
+    """``value`` under a secret-named key: its strings redacted, in lists too (numbers and
+    booleans kept; a mapping in a list is judged by its own keys)."""
+    if isinstance(value, str):
+        return REDACTED
+    if isinstance(value, list | tuple):
+        return [_strings_redacted(item, redactor) for item in value]
+    return _document(value, redactor)
 
 
 def _without_env_values(exec_config: dict[str, Any]) -> dict[str, Any]:

@@ -46,12 +46,21 @@ PEM_PATTERNS: tuple[tuple[re.Pattern[str], Replacement], ...] = (
 )
 
 
-def _if_secret(group: int, value: int) -> Callable[[re.Match[str]], str]:
+# A mapping value that is a number or a boolean by JSON's, YAML's and Python's own grammar:
+# not a string, so no secret (every secret family of issue 18 is a string), and kept so that a
+# number under a secret-named key (the timeout table's ``install.remote-secret: 120``) stays one.
+NOT_A_STRING = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|True|False")
+
+
+def _if_secret(group: int, value: int, *, strings_only: bool = False) -> Callable[[re.Match[str]], str]:
     """Replace group ``value`` when the name in group ``group`` names a secret (a quoted value
-    keeps its quotes: redacted JSON stays JSON)."""
+    keeps its quotes: redacted JSON stays JSON). ``strings_only``: in a mapping, an unquoted
+    number or boolean is kept (``NOT_A_STRING``); INI, flags and assignments hold only strings."""
 
     def replace(match: re.Match[str]) -> str:
         if not is_secret_name(match.group(group)) or match.group(value).strip("\"'").startswith(REDACTED):
+            return match.group(0)
+        if strings_only and NOT_A_STRING.fullmatch(match.group(value)):
             return match.group(0)
         offset, (start, end) = match.start(0), match.span(value)
         return (
@@ -196,23 +205,24 @@ SHAPES: tuple[Shape, ...] = (
     # they stand, flow-style YAML keys after "{" or ",", block YAML keys at the start of a
     # line. A value opening a nested mapping or list ({, [, |, >) is left for its own entries
     # (block scalars: programs/redaction/documents.py); prose such as "cannot read secret: not
-    # found" is not a mapping and keeps its words.
+    # found" is not a mapping and keeps its words. Only string values are redacted: an unquoted
+    # number or boolean is no secret (NOT_A_STRING).
     Shape(
         (":",),
         re.compile(rf"([\"'])([A-Za-z0-9_.-]++)\1(\s*:\s*)({_MAPPING_VALUE})"),
-        _if_secret(2, 4),
+        _if_secret(2, 4, strings_only=True),
     ),
     Shape(
         (":",),
         re.compile(rf"([{{,]\s*)([A-Za-z0-9_.-]++)(\s*:\s*)({_MAPPING_VALUE})"),
-        _if_secret(2, 4),
+        _if_secret(2, 4, strings_only=True),
     ),
     Shape(
         (":",),
         re.compile(
             rf"(?m)^([ \t]*(?:-[ \t]+)?)([A-Za-z0-9_.-]++)([ \t]*:[ \t]*)({QUOTED}|(?![{{\[|>\s])[^\n]*?)(?=[ \t]*\r?$)"
         ),
-        _if_secret(2, 4),
+        _if_secret(2, 4, strings_only=True),
     ),
     # INI and TOML entries: aws_secret_access_key = VALUE, password = "VALUE".
     Shape(
