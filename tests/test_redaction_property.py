@@ -2,7 +2,7 @@
 
 Hypothesis generates secrets of every family the redactor knows (tests/redaction_families.py:
 names, layouts and forms generated, not listed), embeds each in random text, in a command's
-argv, in its environment and in YAML/JSON documents, runs a command through ``CommandRunner``
+argv, in its environment and in a JSON document (which must stay valid JSON once redacted), runs a command through ``CommandRunner``
 that prints them on stdout and stderr and fails (an in-process stand-in for the process), and
 then looks for the secret in everything that reaches a person: the runner's log, the
 ``CommandError`` text, the command transcript, the Allure step titles and attachments, the
@@ -14,6 +14,7 @@ report writers and the terminal. The number of generated cases per family is pri
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import subprocess
 import sys
@@ -121,9 +122,10 @@ def test_no_generated_secret_survives_runner_outputs_or_report_dir(
         generated=cases(),
         before=FILLER,
         after=FILLER,
-        where=st.sampled_from(("stdout", "stderr", "argv", "env")),
+        where=st.sampled_from(("stdout", "stderr", "argv", "env", "json")),
+        indent=st.sampled_from((None, 2, 4)),
     )
-    def check(generated: tuple[str, Case], before: str, after: str, where: str) -> None:
+    def check(generated: tuple[str, Case], before: str, after: str, where: str, indent: int | None) -> None:
         family, case = generated
         counted[family] = counted.get(family, 0) + 1
         seen.texts.clear()
@@ -142,10 +144,15 @@ def test_no_generated_secret_survives_runner_outputs_or_report_dir(
         elif where == "env":
             env["CARRIED"] = carried
             env["EICP_STDOUT"] = f"CARRIED={carried}"
+        elif where == "json":  # as `kubectl get configmap -o json` prints a document kept in one
+            document = {"kind": "ConfigMap", "data": {"carried": carried}, "metadata": {"name": "x"}}
+            env["EICP_STDOUT"] = json.dumps(document, indent=indent)
         with pytest.raises(CommandError) as raised:
             runner.run(argv, env=env, timeout_s=20)
         error = raised.value
         seen.add(error, error.stdout, error.stderr, error.stderr_tail, " ".join(error.argv))
+        if where == "json" and case.env_name is None:  # redacted JSON stays JSON
+            assert json.loads(error.stdout)["metadata"] == {"name": "x"}, error.stdout
         # Each case writes the same files again (no directory per case: the file system would
         # cost more than the redaction under test).
         _write_report_dir(root, redactor, carried, raised.value)

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from programs.redaction.shapes import REDACTED
 
 # Base64 runs worth decoding (also wrapped over lines, as `base64` prints them).
-BLOB = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}(?:(?:\r?\n[ \t]*|\\n)[A-Za-z0-9+/]{4,}={0,2})*")
+# Never from the letter of an escape (the ``n`` of a JSON ``\n``): the backslash would be left
+# alone before the replacement, and the JSON broken.
+BLOB = re.compile(r"(?<!\\)[A-Za-z0-9+/]{16,}={0,2}(?:(?:\r?\n[ \t]*|\\n)[A-Za-z0-9+/]{4,}={0,2})*")
 _SPACE = re.compile(r"\\n|\s")
 _PADDED_END = re.compile(r"[A-Za-z0-9+/]+={1,2}")
 _OPENSSH_KEY = b"openssh-key-v1\x00"

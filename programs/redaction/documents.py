@@ -14,6 +14,7 @@ repr by matching braces outside strings; nothing is parsed whole, so cut or mixe
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -314,4 +315,44 @@ def _redact_secret_objects(text: str) -> str:
             rescanned = _scan(text, start)
             at = rescanned[0] if rescanned is not None else len(text)
             break
+    return text
+
+
+# -- documents held by a JSON string ----------------------------------------------------------
+
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*+"')
+_MASK = re.compile(r'"\x00(\d+)\x00"')
+
+
+def mask_json_strings(text: str, redact: Callable[[str], str]) -> tuple[str, Callable[[str], str]]:
+    """JSON string literals with escapes in them (a YAML or JSON document kept in a ConfigMap,
+    an annotation, a log field) decoded, redacted as text of their own (``redact``: the
+    document's structure is only visible decoded) and encoded again, then masked while the
+    patterns for the rest of the text run (a pattern that took an escaped quote for the end of
+    a value would break the JSON). Returns the masked text and what puts the literals back."""
+    if "\\" not in text:
+        return text, _unchanged
+    literals: list[str] = []
+
+    def one(match: re.Match[str]) -> str:
+        literal = match.group(0)
+        if "\\" not in literal:
+            return literal
+        try:
+            decoded = json.loads(literal)
+        except ValueError:
+            return literal
+        cleaned = redact(decoded)
+        literals.append(
+            literal if cleaned == decoded else json.dumps(cleaned, ensure_ascii=literal.isascii())
+        )
+        return f'"\x00{len(literals) - 1}\x00"'
+
+    masked = _JSON_STRING.sub(one, text)
+    if not literals:
+        return text, _unchanged
+    return masked, lambda done: _MASK.sub(lambda m: literals[int(m.group(1))], done)
+
+
+def _unchanged(text: str) -> str:
     return text

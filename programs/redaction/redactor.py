@@ -9,19 +9,24 @@ into (programs/redaction/blobs.py).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from programs.redaction.blobs import BLOB, redact_blob
-from programs.redaction.documents import redact_json, redact_yaml
+from programs.redaction.documents import mask_json_strings, redact_json, redact_yaml
 from programs.redaction.shapes import REDACTED, redact_pem, redact_shapes
 from programs.redaction.values import SecretValues
 from programs.redaction.words import is_secret_name
 
 _MAX_DEPTH = 2  # base64 inside base64 inside text: deeper nesting is not decoded
+_MAX_NESTING = 3  # a document in a JSON string in a JSON string in JSON
 _DATA_KEYS = ("data", "stringData", "binaryData")
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 class Redactor:
@@ -39,8 +44,12 @@ class Redactor:
     def redact(self, text: str) -> str:
         return self._redact(text, 0)
 
-    def _redact(self, text: str, depth: int) -> str:
+    def _redact(self, text: str, depth: int, nesting: int = 0) -> str:
+        """``depth``: base64 decodings above this text; ``nesting``: JSON string decodings."""
         text = redact_pem(text)
+        restore: Callable[[str], str] = _unchanged
+        if nesting < _MAX_NESTING:
+            text, restore = mask_json_strings(text, lambda decoded: self._redact(decoded, depth, nesting + 1))
         text = redact_json(redact_yaml(text))
         text = redact_shapes(text)
         text = self._values.redact(text)
@@ -49,7 +58,7 @@ class Redactor:
                 lambda match: redact_blob(match.group(0), lambda decoded: self._changes(decoded, depth + 1)),
                 text,
             )
-        return text
+        return restore(text)
 
     def _changes(self, text: str, depth: int) -> bool:
         return self._redact(text, depth) != text

@@ -75,7 +75,11 @@ def _if_secret(group: int, value: int, *, strings_only: bool = False) -> Callabl
 def quoted_like(value: str) -> str:
     """REDACTED, in the quotes ``value`` had."""
     quote = value[:1]
-    return f"{quote}{REDACTED}{quote}" if quote in ("'", '"') and value.endswith(quote) else REDACTED
+    return (
+        f"{quote}{REDACTED}{quote}"
+        if quote in ("'", '"') and len(value) > 1 and value.endswith(quote)
+        else REDACTED
+    )
 
 
 _USER_FLAG = r"(-(?<![\w-]-)(?:u\s*|U\s*|-(?:proxy-)?user(?:\s+|=)))"
@@ -114,6 +118,9 @@ class Shape:
     needs: tuple[str, ...]
     pattern: re.Pattern[str]
     replacement: Replacement
+    # A match left unchanged (its key names no secret) is looked into from this group on: a
+    # quoted value may hold a document of its own ("x": "{'token': 'y'}").
+    resume_at: int | None = None
 
 
 SHAPES: tuple[Shape, ...] = (
@@ -198,7 +205,7 @@ SHAPES: tuple[Shape, ...] = (
     ),
     # Well-known token formats, wherever they stand.
     *(
-        Shape(needs, re.compile(rf"(?<![A-Za-z0-9_/-]){pattern}"), REDACTED)
+        Shape(needs, re.compile(rf"(?:(?<![A-Za-z0-9_/-])|(?<=\\[nrt])){pattern}"), REDACTED)
         for needs, pattern in _TOKEN_FORMATS
     ),
     # Mapping entries whose key names a secret: JSON and Python-repr keys (quoted) wherever
@@ -211,11 +218,13 @@ SHAPES: tuple[Shape, ...] = (
         (":",),
         re.compile(rf"([\"'])([A-Za-z0-9_.-]++)\1(\s*:\s*)({_MAPPING_VALUE})"),
         _if_secret(2, 4, strings_only=True),
+        resume_at=4,
     ),
     Shape(
         (":",),
         re.compile(rf"([{{,]\s*)([A-Za-z0-9_.-]++)(\s*:\s*)({_MAPPING_VALUE})"),
         _if_secret(2, 4, strings_only=True),
+        resume_at=4,
     ),
     Shape(
         (":",),
@@ -302,6 +311,26 @@ def redact_shapes(text: str) -> str:
     text = redact_assignments(text)
     lowered = text.lower()
     for shape in SHAPES:
-        if any(need in lowered for need in shape.needs):
+        if not any(need in lowered for need in shape.needs):
+            continue
+        if shape.resume_at is None:
             text = shape.pattern.sub(shape.replacement, text)
+        else:
+            text = _sub_resuming(shape, shape.resume_at, text)
     return text
+
+
+def _sub_resuming(shape: Shape, group: int, text: str) -> str:
+    """``shape``'s replacements, where a match left unchanged is searched again from ``group``."""
+    assert callable(shape.replacement)
+    pieces: list[str] = []
+    last = position = 0
+    while (match := shape.pattern.search(text, position)) is not None:
+        replaced = shape.replacement(match)
+        if replaced == match.group(0):
+            position = max(match.start(group), match.start() + 1)
+            continue
+        pieces += [text[last : match.start()], replaced]
+        last = position = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces)
