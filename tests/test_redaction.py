@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from programs.redaction import REDACTED, Redactor
+from tests.planted_secrets import CARRIER, leaks_in
 
 PEM = """-----BEGIN RSA PRIVATE KEY-----
 MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
@@ -173,3 +174,34 @@ def test_shapes_of_issue_18_are_redacted(shape: str) -> None:
 def test_registered_values_in_the_forms_of_issue_18(value: str, shown: str) -> None:
     redacted = Redactor([value]).redact(shown)
     assert REDACTED in redacted and value.rsplit(maxsplit=1)[-1] not in redacted.replace("\n    ", "")
+
+
+def _pytest_failure(text: str) -> str:
+    """``text`` as pytest's longrepr quotes an exception's message: ``E   `` before each line."""
+    return "\n".join(f"E   {line}" for line in f"AssertionError: {text}".split("\n"))
+
+
+def test_every_family_quoted_in_a_pytest_failure_is_redacted() -> None:
+    """The kwok tier's planted failure (tests/test_kwok_tier_secrets.py) found these leaking:
+    the ``E   `` prefix hid the exec env and Secret data structure, curl's ``> Cookie:`` and the
+    AWS INI line from shapes anchored at a line's start; the conformance report then strips
+    the prefix and the indentation, so what it shows must already be redacted."""
+    failure = _pytest_failure(CARRIER)
+    redacted = Redactor().redact(f"def test_x():\n>       raise\n{failure}\n\ntests/x.py:3: AssertionError")
+    assert leaks_in(redacted) == [], redacted
+    assert "E       exec:\nE         command: helper" in redacted  # the structure is kept
+    assert (
+        leaks_in(json.dumps({"trace": failure}))
+        and leaks_in(Redactor().redact(json.dumps({"trace": failure}))) == []
+    )
+
+
+def test_pytest_failure_lines_without_a_secret_are_left_exactly_as_they_were() -> None:
+    failure = "E  assert 2 == 3\nE    +  where 2 = len([1, 2])\nE\nEnd of the output"
+    assert Redactor().redact(failure) == failure
+
+
+def test_indented_curl_verbose_headers_are_redacted() -> None:
+    text = "    > GET / HTTP/1.1\n    > Cookie: session=indentedcookie1\n    < Set-Cookie: id=indentedcookie2"
+    redacted = Redactor().redact(text)
+    assert "indentedcookie" not in redacted and "> GET / HTTP/1.1" in redacted, redacted

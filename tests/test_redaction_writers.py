@@ -67,7 +67,8 @@ def _failed_report(carried: str, index: int) -> pytest.TestReport:
         location=("suites/test_controlplane.py", 1, f"test_istiod_{index}"),
         keywords={},
         outcome="failed",
-        longrepr=f"E   AssertionError: istiod said:\nE   {carried}",
+        # As pytest quotes an exception's message: "E   " before each of its lines.
+        longrepr="\n".join(f"E   {line}" for line in f"AssertionError: istiod said:\n{carried}".split("\n")),
         when="call",
         sections=[("Captured stdout call", carried), ("Captured log call", f"INFO eicp: {carried}")],
         duration=1.0,

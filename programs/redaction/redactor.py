@@ -1,6 +1,7 @@
 """``Redactor``: removes secrets from text and documents before anything is written or shown.
 
-The layers, in order: private keys in PEM (programs/redaction/shapes.py), what a document's
+The layers, in order: text quoted under pytest's ``E   `` line prefix, redacted as the text
+it quotes (programs/redaction/prefixes.py), private keys in PEM (programs/redaction/shapes.py), what a document's
 structure reveals (programs/redaction/documents.py), every other shape (shapes.py), registered
 values in all their forms (programs/redaction/values.py), and base64 runs decoded and looked
 into (programs/redaction/blobs.py).
@@ -15,6 +16,7 @@ from typing import Any
 
 from programs.redaction.blobs import BLOB, redact_blob
 from programs.redaction.documents import mask_json_strings, redact_json, redact_yaml
+from programs.redaction.prefixes import redact_prefixed
 from programs.redaction.shapes import REDACTED, redact_pem, redact_shapes
 from programs.redaction.values import SecretValues
 from programs.redaction.words import is_secret_name
@@ -46,6 +48,7 @@ class Redactor:
 
     def _redact(self, text: str, depth: int, nesting: int = 0) -> str:
         """``depth``: base64 decodings above this text; ``nesting``: JSON string decodings."""
+        text = redact_prefixed(text, lambda quoted: self._redact(quoted, depth, nesting))
         text = redact_pem(text)
         restore: Callable[[str], str] = _unchanged
         if nesting < _MAX_NESTING:

@@ -165,7 +165,7 @@ SHAPES: tuple[Shape, ...] = (
     # X-...-Token header, and cookies.
     Shape(
         ("> ", "< ", ">\t", "<\t"),
-        re.compile(rf"(?im)^([<>][ \t]*(?:{_HEADER_NAME})[ \t]*:[ \t]*)\S[^\r\n]*"),
+        re.compile(rf"(?im)^([ \t]*[<>][ \t]*(?:{_HEADER_NAME})[ \t]*:[ \t]*)\S[^\r\n]*"),
         rf"\1{REDACTED}",
     ),
     Shape(
@@ -185,7 +185,11 @@ SHAPES: tuple[Shape, ...] = (
         ),
         rf"\1{REDACTED}",
     ),
-    Shape(("cookie",), re.compile(r"(?im)^([ \t]*(?:set-)?cookie[ \t]*:[ \t]*)\S[^\r\n]*"), rf"\1{REDACTED}"),
+    Shape(
+        ("cookie",),
+        re.compile(r"(?im)^([ \t]*(?:[<>][ \t]*)?(?:set-)?cookie[ \t]*:[ \t]*)\S[^\r\n]*"),
+        rf"\1{REDACTED}",
+    ),
     # curl -u user:password (and --user, --proxy-user, -U); a uid:gid pair is not a credential.
     Shape(
         ("-u", "--user", "--proxy-user"),
