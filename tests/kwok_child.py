@@ -43,6 +43,8 @@ class KwokChild:
         reason = kwok_host_usable()
         if reason:
             pytest.skip(reason)
+        for built in ("istioctl-offline", "pilot-discovery-offline", "xdsclient-offline"):
+            real_tool(built)  # built (or found cached) here, so the child run finds them cached
         self.run_id = _run_id()
         self.prefix = "eicpt" + uuid.uuid4().hex[:6]
         self.runs_dir = tmp_path / "runs"
@@ -53,9 +55,7 @@ class KwokChild:
         self.argv = [
             sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-n", "0",
             "--topology-mode", "kwok", "--scenario", scenario, "--cluster-prefix", self.prefix,
-            "--istioctl", str(real_tool("istioctl-offline").path), "--istio-version", "1.31",
-            "--istio-tag", load_pins().offline_istioctl["reports_as"], *tool_paths,
-            "--tool-path", f"pilot-discovery={real_tool('pilot-discovery-offline').path}",
+            "--istio-source", f"istio.io/istio@{load_pins().tier_source()}", *tool_paths,
             "--report-dir", str(self.report),
         ]  # fmt: skip
 

@@ -107,5 +107,5 @@ def test_signals_during_the_teardown_let_every_cleanup_finish(
         assert f"{later} during teardown: teardown goes on" in output, output[-5000:]
     assert "If it is killed now, this is left:" in output
     # The kwok clusters' leftovers (the child's prefix "eicpt...") are named with how to remove them.
-    assert "network namespaces of this run (kwok clusters, test hosts): eicpt" in output, output[-5000:]
-    assert "ip netns pids $ns | xargs -r kill -9; ip netns delete $ns" in output
+    assert "kwok clusters and test hosts of this run (network namespaces): eicpt" in output, output[-5000:]
+    assert "ip netns pids $ns | xargs -r kill -9; ip netns delete $ns; rm -rf /etc/netns/$ns" in output

@@ -186,7 +186,7 @@ def test_after_a_second_signal_kwok_leftovers_are_listed_by_the_provider(
         f"kwok clusters and test hosts of this run (network namespaces): eicp-{RUN_ID}-external, eicp-{RUN_ID}-lb0\n"
         in said
     )
-    assert "ip netns delete $ns" in said and f"ip link delete {bridge}" in said
+    assert "ip netns delete $ns; rm -rf /etc/netns/$ns" in said and f"ip link delete {bridge}" in said
     assert "kind" not in said and "eicp-1-remote" not in said and "-gw1" not in said
     sweep.registry_of(tmp_path / "state").save(
         ClusterRecord(f"eicp-{RUN_ID}-external", "external", RUN_ID, None, "kwok", "", "", 0.0, kept=True)
