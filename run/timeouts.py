@@ -210,6 +210,12 @@ NETNS_SUBNET_LOCK = _d("netns.subnet-lock", 120, "the host-wide lock while a /24
 NETNS_KILL_GRACE = _d(
     "netns.kill-grace", 10, "processes in a deleted network namespace: SIGTERM, then SIGKILL after this"
 )
+NETNS_GONE_AFTER_KILL = _d(
+    "netns.gone-after-kill",
+    10,
+    "processes of a network namespace gone after SIGKILL (milliseconds for an apiserver or etcd; "
+    "one stuck longer keeps its namespace, reported)",
+)
 # -- install, upgrade ----------------------------------------------------------------------------
 INSTALL_ISTIOCTL = _d("install.istioctl-install", 900, "istioctl install: it waits for its own components")
 INSTALL_MANIFEST_APPLY = _d("install.manifest-apply", 300, "istioctl manifest generate | kubectl apply")
