@@ -36,7 +36,7 @@ _EC_DER = ec.derive_private_key(0x5EC7E7, ec.SECP256R1()).private_bytes(
     serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
 )
 PEM_BODY = _b64(_EC_DER)
-# One value per family of issue 18, each unique so that a leak names its family.
+# One value per secret family (tests/redaction_families.py), each unique so that a leak names its family.
 FAMILIES = {
     "camel-case": "PLANTEDCAMELCASEACCESSTOKEN01",
     "exec-env": "PLANTEDEXECENVVALUE02",

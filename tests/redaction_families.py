@@ -74,7 +74,7 @@ def _registered_b64(draw: Draw, secret: str) -> Case:
     return Case("registered-b64", encoded, [encoded], register=[secret])
 
 
-# -- the shapes of issue 11 -----------------------------------------------------------------------
+# -- the first shapes ----------------------------------------------------------------------------
 
 
 def _bearer(draw: Draw, secret: str) -> Case:
@@ -153,12 +153,12 @@ def _kubeconfig_b64(draw: Draw, secret: str) -> Case:
 
 
 FAMILIES: tuple[Callable[[Draw, str], Case], ...] = (
-    # issue 18
+    # shapes the redactor once missed
     shapes.mapping, shapes.flag_with_space, shapes.curl_user, shapes.curl_headers, shapes.aws_ini,
     shapes.connection_string, shapes.url_with_at, shapes.docker_auth, shapes.block_scalar, shapes.netrc,
     shapes.token_format, shapes.pem_body, shapes.secret_data, shapes.exec_env, shapes.env_entry,
     _registered_short, _registered_url, _registered_json, _registered_wrapped, _kubeconfig_user,
-    # issue 11
+    # the first shapes
     _bearer, _jwt, _pem, _userinfo, _query, _basic, _env_var, _registered, _registered_b64, _kubeconfig_b64,
 )  # fmt: skip
 FAMILY_NAMES = tuple(family.__name__.lstrip("_") for family in FAMILIES)

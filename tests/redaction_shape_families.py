@@ -1,4 +1,4 @@
-"""Families of secrets that documents and credentials carry (issue 18): mapping keys in every
+"""Families of secrets that documents and credentials carry: mapping keys in every
 notation and format, flags, curl credentials and headers, INI files, connection strings, URLs
 with a raw ``@``, Docker configs, block scalars, netrc files, token formats, PEM bodies without
 their markers, Secret data, exec-plugin env values and secret env entries. Each returns a

@@ -10,7 +10,7 @@ run's diagnostics dump those real objects. Then every file of the report directo
 Allure results, and the terminal output, are searched for the planted secrets and for the
 run's real credentials (the kubeconfigs' client keys, the remote secret's token).
 
-And at the end (issue 18 part 1): once the child has exited, no process it started is alive
+And at the end : once the child has exited, no process it started is alive
 (kube-apiservers, etcds, kwok controllers, the istiod host, synthetic proxies) and none of its
 network namespaces, test-host files or kubeconfigs is left.
 """

@@ -1,4 +1,4 @@
-"""Bad input that got through, or not cleanly (issue 18 part 3): each refused with exit 4, a
+"""Bad input that got through, or not cleanly: each refused with exit 4, a
 message naming the value, and nothing created.
 
 Most cases run ``run.config.build_config`` in-process on options parsed as pytest parses them

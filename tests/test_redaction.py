@@ -118,7 +118,7 @@ def test_registered_value_base64_with_trailing_newline() -> None:
         assert redactor.redact(encoded) != encoded
 
 
-# -- issue 18: shapes the redactor missed, one example each (the property tests generate them) --
+# -- shapes the redactor once missed, one example each (the property tests generate them) --
 
 S18 = "Q7XK2M9PLW4RT8ZVB3"
 DOCKER_AUTH = base64.b64encode(f"u:{S18}".encode()).decode()

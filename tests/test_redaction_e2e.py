@@ -161,7 +161,7 @@ def test_planted_secrets_of_a_failed_existing_mode_run_appear_nowhere(tmp_path: 
         first(
             kubectl, r"get --raw /version ", expand=False, stdout=json.dumps({"gitVersion": sim.KUBERNETES})
         )
-        # The leak of issue 18: what kubectl prints to stderr while listing contexts.
+        # A leak once seen: what kubectl prints to stderr while listing contexts.
         first(
             kubectl,
             r"config get-contexts -o name$",

@@ -12,7 +12,7 @@ registered values are removed only as whole tokens, and tests/test_redaction_rea
 proves that the plan goldens and ordinary tool output come through unchanged.
 
 A key naming a secret has its value redacted only when that value is a string (or a list of
-strings): every secret family of issue 18 is a string, while a number or boolean under such a
+strings): every secret family in tests/redaction_families.py is a string, while a number or boolean under such a
 key is data (the timeout table's ``install.remote-secret: 120`` in the conformance report). So
 an unquoted number or true/false in JSON, YAML or a Python repr, and a non-string in a document
 (``Redactor.redact_document``), is kept; INI entries, flags and assignments hold only strings.

@@ -157,10 +157,13 @@ def redact_yaml(text: str) -> str:
     return "\n".join(line for index, line in enumerate(lines) if index not in drop)
 
 
+OBJECT_KIND_KEY = "kind"  # a Kubernetes object's kind field (not the kind topology mode)
+
+
 def _is_secret(lines: list[str], entries: list[_Entry | None], at: int) -> bool:
     for index in _siblings(lines, entries, at):
         entry = entries[index]
-        if entry is not None and entry.key == "kind" and entry.value.strip("\"' ") == "Secret":
+        if entry is not None and entry.key == OBJECT_KIND_KEY and entry.value.strip("\"' ") == "Secret":
             return True
     return False
 

@@ -77,7 +77,7 @@ class Redactor:
         values where the structure says they are secret (a key naming a secret, a Secret's
         data, an exec plugin's env, an env entry whose name names a secret).
 
-        Under a key naming a secret only strings are secret (every secret family of issue 18 is
+        Under a key naming a secret only strings are secret (every secret family in tests/redaction_families.py is
         a string), in lists below it too: numbers and booleans stay what they are, so the timeout
         table's ``install.remote-secret: 120`` stays a number. A mapping below it is judged by its
         own keys (a pod volume's ``secret: {secretName: ...}`` names a Secret, it holds none)."""

@@ -47,7 +47,7 @@ PEM_PATTERNS: tuple[tuple[re.Pattern[str], Replacement], ...] = (
 
 
 # A mapping value that is a number or a boolean by JSON's, YAML's and Python's own grammar:
-# not a string, so no secret (every secret family of issue 18 is a string), and kept so that a
+# not a string, so no secret (every secret family in tests/redaction_families.py is a string), and kept so that a
 # number under a secret-named key (the timeout table's ``install.remote-secret: 120``) stays one.
 NOT_A_STRING = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|True|False")
 
