@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 from clusters.capabilities import Capability, ProviderCapabilities
 from clusters.cluster import ClusterHandle, ProviderError, Topology
-from clusters.kubeconfig import KubeconfigError, save_kubeconfig, server_of
+from clusters.kubeconfig import KubeconfigError, register_kubeconfig_files, save_kubeconfig, server_of
 from clusters.networks import ROLE_NETWORKS
 from clusters.provider import ExternalLoadBalancers, LoadBalancerProvider, StepRecordLike
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from run.config import ExistingClusters
+from run.config_checks import kubeconfig_files
 from run.timeouts import EXISTING_PROBE
 from scenarios.steps import Role
 
@@ -164,8 +165,11 @@ class ExistingProvider:
 
 
 def build_existing_provider(context: ProviderContext) -> ExistingProvider:
-    """Only kubectl is needed (no kind, no cloud-provider-kind); the contexts were checked at configure time."""
+    """Only kubectl is needed (no kind, no cloud-provider-kind); the contexts were checked at
+    configure time. Every credential of the kubeconfig file(s) is registered with the redactor
+    before the first kubectl call, the users of contexts not selected included."""
     assert context.config.existing is not None
+    register_kubeconfig_files(kubeconfig_files(context.config.existing.kubeconfig)[0], context.redactor)
     kubectl = str(context.tools.resolve("kubectl").path)
     return ExistingProvider(
         context.config.existing, context.runner, context.redactor, context.run_dir, kubectl

@@ -17,9 +17,14 @@ import yaml
 
 from programs.private_files import write_private
 from programs.redaction import Redactor
+from programs.redaction.words import is_secret_name
 
 _SECRET_USER_FIELDS = ("token", "client-key-data", "password")
 _SECRET_PROVIDER_FIELDS = ("client-secret", "id-token", "refresh-token", "access-token")
+# An exec plugin's env value whose name does not say it is secret is registered only from
+# this length on (values.py removes shorter ones as whole words: ``AWS_PROFILE=prod`` must not
+# turn every "prod" of a run's output into <redacted>).
+_NEUTRAL_MIN_LENGTH = 8
 
 
 class KubeconfigError(ValueError):
@@ -36,11 +41,14 @@ def parse_kubeconfig(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def register_secrets(kubeconfig: dict[str, Any], redactor: Redactor) -> None:
-    """Teach ``redactor`` every credential of the kubeconfig's users: tokens, keys, passwords,
-    an auth provider's ``client-secret`` and tokens, and every exec-plugin ``env`` value."""
-    for entry in kubeconfig.get("users") or []:
-        user = entry.get("user") or {}
+def register_secrets(kubeconfig: object, redactor: Redactor) -> None:
+    """Teach ``redactor`` every credential of every user of the kubeconfig, whichever context
+    is used: tokens, client keys (and their decoded PEM), passwords, an auth provider's
+    ``client-secret`` and tokens, and every exec-plugin ``env`` value. Any shape is accepted
+    (a user's file may be odd): what is not a mapping or a list holds nothing to register."""
+    users = kubeconfig.get("users") if isinstance(kubeconfig, dict) else None
+    for entry in users if isinstance(users, list) else []:
+        user = entry.get("user") if isinstance(entry, dict) else None
         if not isinstance(user, dict):
             continue
         for key in _SECRET_USER_FIELDS:
@@ -49,13 +57,31 @@ def register_secrets(kubeconfig: dict[str, Any], redactor: Redactor) -> None:
                 redactor.register(value)
                 if key.endswith("-data"):
                     _register_decoded(value, redactor)
-        provider = (user.get("auth-provider") or {}).get("config") or {}
+        provider = user.get("auth-provider")
+        config = provider.get("config") if isinstance(provider, dict) else None
         for key in _SECRET_PROVIDER_FIELDS:
-            if isinstance(provider, dict) and isinstance(provider.get(key), str):
-                redactor.register(provider[key])
-        for variable in (user.get("exec") or {}).get("env") or []:
-            if isinstance(variable, dict) and isinstance(variable.get("value"), str):
-                redactor.register(variable["value"])
+            if isinstance(config, dict) and isinstance(config.get(key), str):
+                redactor.register(config[key])
+        exec_config = user.get("exec")
+        env = exec_config.get("env") if isinstance(exec_config, dict) else None
+        for variable in env if isinstance(env, list) else []:
+            value = variable.get("value") if isinstance(variable, dict) else None
+            if not isinstance(value, str):
+                continue
+            name = variable.get("name")
+            if (isinstance(name, str) and is_secret_name(name)) or len(value.strip()) >= _NEUTRAL_MIN_LENGTH:
+                redactor.register(value)
+
+
+def register_kubeconfig_files(paths: list[Path], redactor: Redactor) -> None:
+    """Register the credentials of every user in each of ``paths`` (a user's kubeconfig files:
+    its other contexts' users too, since any kubectl call may print them)."""
+    for path in paths:
+        try:
+            data = yaml.safe_load(path.read_bytes())
+        except (OSError, yaml.YAMLError):
+            continue  # unreadable: the configure-time check already named it, or kubectl will
+        register_secrets(data, redactor)
 
 
 def _register_decoded(value: str, redactor: Redactor) -> None:

@@ -34,7 +34,7 @@ from filelock import FileLock
 from clusters.netns_etc import NetnsEtcFiles
 from programs.runner import CommandError, CommandRunner
 from programs.waits import WaitTimeout, wait_until
-from run.timeouts import NETNS_IP, NETNS_KILL_GRACE, NETNS_SUBNET_LOCK
+from run.timeouts import NETNS_GONE_AFTER_KILL, NETNS_IP, NETNS_KILL_GRACE, NETNS_SUBNET_LOCK
 
 log = logging.getLogger("eicp.netns")
 
@@ -139,7 +139,10 @@ class IpCli:
 
 def stop_processes_in(ip: IpCli, netns: Iterable[str], grace_s: float | None = None) -> list[int]:
     """SIGTERM, then after ``grace_s`` SIGKILL, every process in the namespaces ``netns`` (only
-    ever the suite's own); returns the pids that needed SIGKILL."""
+    ever the suite's own), and wait until every one is gone; returns the pids that needed
+    SIGKILL (``grace_s``: the deadline ``netns.kill-grace`` unless given). A process still there
+    ``netns.gone-after-kill`` after SIGKILL stays listed by ``ip netns pids`` (``delete_netns``
+    then keeps its namespace)."""
     pids = [pid for name in netns for pid in ip.netns_pids(name)]
     for pid in pids:
         _signal(pid, signal.SIGTERM)
@@ -156,20 +159,48 @@ def stop_processes_in(ip: IpCli, netns: Iterable[str], grace_s: float | None = N
         pids = [pid for pid in pids if _alive(pid)]
     for pid in pids:
         _signal(pid, signal.SIGKILL)
+    if pids:
+        with contextlib.suppress(WaitTimeout):  # one still there keeps its namespace (delete_netns)
+            wait_until(
+                "processes in the namespaces to be gone after SIGKILL",
+                lambda: [pid for pid in pids if _alive(pid)],
+                NETNS_GONE_AFTER_KILL.seconds(),
+                until=lambda alive: not alive,
+                initial_delay_s=0.05,
+                max_delay_s=0.05,
+            )
     return pids
 
 
 def delete_netns(
     ip: IpCli, netns: Iterable[str], grace_s: float | None = None, etc: NetnsEtcFiles | None = None
-) -> None:
-    """End the processes in ``netns``, then delete the namespaces (their veth pairs go with them)
-    and their ``/etc/netns/<name>/`` files (clusters/netns_etc.py), which ``ip netns delete``
-    leaves behind."""
+) -> list[str]:
+    """End every process in ``netns`` and wait until they are gone, then delete the namespaces
+    (their veth pairs go with them) and their ``/etc/netns/<name>/`` files (clusters/netns_etc.py),
+    which ``ip netns delete`` leaves behind. A namespace is deleted only once no process is left
+    in it (a process that started while the others ended is ended too); returns the namespaces
+    kept because a process in them would not go."""
     names = list(netns)
-    stop_processes_in(ip, names, grace_s)
+    for _round in range(3):
+        stop_processes_in(ip, names, grace_s)
+        busy = [name for name in names if ip.netns_pids(name)]
+        for name in names:
+            if name not in busy:
+                ip.run("netns", "delete", name, check=False)
+                (etc or NetnsEtcFiles()).remove(name)
+        names = busy
+        if not names:
+            return []
     for name in names:
-        ip.run("netns", "delete", name, check=False)
-        (etc or NetnsEtcFiles()).remove(name)
+        log.error(
+            "network namespace %s still has processes %s after SIGKILL: kept (remove it with "
+            "`ip netns pids %s | xargs -r kill -9; ip netns delete %s`)",
+            name,
+            ip.netns_pids(name),
+            name,
+            name,
+        )
+    return names
 
 
 @dataclass
@@ -242,14 +273,17 @@ class HostNetwork:
         if host is not None:
             delete_netns(self.ip, [host.netns], etc=self.etc)
 
-    def destroy(self) -> None:
+    def destroy(self) -> list[str]:
+        """Delete every test host (once its processes are gone) and the bridge; the namespaces
+        kept because a process in them would not go (the bridge stays with them)."""
         with self._lock:
             names = [host.netns for host in self.hosts.values()]
             self.hosts.clear()
-        delete_netns(self.ip, names, etc=self.etc)
-        if self.created:
+        kept = delete_netns(self.ip, names, etc=self.etc)
+        if self.created and not kept:
             self.ip.run("link", "delete", self.bridge, check=False)
             self.created = False
+        return kept
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -31,6 +31,7 @@ from install.session_setup import InstallerTools, WaitHeartbeat, initial_facts, 
 from install.snapshot import UninstallLeftovers, take_topology_snapshot, verify_restored
 from install.upgrade import UpgradeDriver
 from install.upgrade_outcome import UpgradeOutcome, UpgradeProbeFactory, scenario_label
+from programs import cancellation
 from programs.runner import CommandRunner
 from programs.waits import WaitTimeout
 from run.timeline import Timeline
@@ -245,7 +246,10 @@ class ScenarioSession:
             )
 
     def _tell_wait(self, description: str, elapsed_s: float, deadline_s: float | None, state: str) -> None:
-        self.context.events.wait_progress(self.label, description, elapsed_s, deadline_s, state)
+        redact = self.context.runner.redactor.redact  # the state is what a tool or an object said
+        self.context.events.wait_progress(
+            self.label, redact(description), elapsed_s, deadline_s, redact(state)
+        )
 
     def _running_deadline(self) -> float | None:
         """The running step's deadline: the step after the last one recorded."""
@@ -294,6 +298,11 @@ class ScenarioSession:
         if self._note is not None:
             return replace(self._note, collected_now=False)
         plan = self._installations[0][1] if self._installations else None
+        if cancellation.cancelled() is not None:
+            self._note = DiagnosticsNote(
+                "", f"diagnostics not collected: the run was cancelled ({cancellation.cancelled()})", True
+            )
+            return self._note
         if plan is None:
             self._note = DiagnosticsNote(
                 "", "nothing was installed for this scenario: nothing to collect", True
@@ -351,18 +360,20 @@ class ScenarioSession:
             return
         self.closed = True
         error: str | None = None
-        try:
-            if self.failed and self._note is None:
-                self.diagnose()
-            if self._before is not None:
-                self._uninstall(self._before)
-        except UninstallFailed as failure:
-            error = str(failure)
-            raise
-        finally:
-            if self._lock is not None:
-                self._lock.release()
-            self.context.events.torn_down(self.label, self.executed_plan(error), error)
+        # A signal never cuts an uninstall short: the clusters would be left half installed.
+        with cancellation.cleanup(f"the uninstall of {self.label} and its restore check"):
+            try:
+                if self.failed and self._note is None:
+                    self.diagnose()
+                if self._before is not None:
+                    self._uninstall(self._before)
+            except UninstallFailed as failure:
+                error = str(failure)
+                raise
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
+                self.context.events.torn_down(self.label, self.executed_plan(error), error)
 
     def _uninstall(self, before: dict[Any, Any]) -> None:
         failures: list[StepFailed] = []

@@ -27,6 +27,7 @@ import yaml
 
 from clusters.capabilities import Capability, ProviderCapabilities
 from clusters.cluster import ClusterHandle, Topology
+from programs import cancellation
 from programs.exports import export_redacted, kind_logs_key
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
@@ -73,6 +74,7 @@ class DiagnosticsResult:
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was not collected on purpose, and why
     duration_s: float = 0.0
+    cancelled: str | None = None  # the signal that cancelled the run: what was left is skipped
 
     @property
     def deadline_reached(self) -> bool:
@@ -82,13 +84,15 @@ class DiagnosticsResult:
         lines = [
             f"diagnostics: {self.out_dir}",
             f"{len(self.files)} files in {self.duration_s:.1f}s; {len(self.errors)} errors; "
-            f"{len(self.skipped)} items skipped at the deadline",
+            f"{len(self.skipped)} items skipped"
+            + (" (run cancelled)" if self.cancelled else " at the deadline"),
         ]
         lines.extend(f"note: {note}" for note in self.notes)
         lines.extend(f"error: {error}" for error in self.errors)
         if self.skipped:
+            why = f"the run was cancelled ({self.cancelled})" if self.cancelled else "deadline"
             lines.append(
-                "skipped (deadline): "
+                f"skipped ({why}): "
                 + ", ".join(self.skipped[:20])
                 + (" ..." if len(self.skipped) > 20 else "")
             )
@@ -109,9 +113,21 @@ class _Collector:
         return self.deadline - time.monotonic()
 
     def run(self, argv: list[str], what: str) -> str | None:
-        """Run one collection command; ``None`` (and an error noted) when it fails."""
+        """Run one collection command; its output redacted, or ``None`` (and an error noted)
+        when it fails."""
+        raw = self._run(argv, what)
+        return None if raw is None else self.redactor.redact(raw)
+
+    def run_items(self, argv: list[str], what: str) -> list[dict[str, Any]]:
+        """Run a ``kubectl get ... -o json``; the objects it lists, parsed before any redaction
+        (written through ``write_objects``, which redacts each field: redacting the JSON text
+        first could leave it unparsable, and the objects would be lost)."""
+        return _items(self._run(argv, what))
+
+    def _run(self, argv: list[str], what: str) -> str | None:
         left = self.remaining()
-        if left < _MIN_TIME_FOR_A_CALL_S:
+        self.result.cancelled = self.result.cancelled or cancellation.cancelled()
+        if left < _MIN_TIME_FOR_A_CALL_S or self.result.cancelled:
             self.result.skipped.append(what)
             return None
         try:
@@ -126,7 +142,7 @@ class _Collector:
             last = error.stderr_tail.strip().splitlines()[-1:]
             self.result.errors.append(self.redactor.redact(" -- ".join([f"{what}: {why}", *last])))
             return None
-        return self.redactor.redact(done.stdout)
+        return done.stdout
 
     def write(self, relative: Path, text: str) -> None:
         path = self.out_dir / relative
@@ -181,11 +197,11 @@ def _collect_namespace(
     )
     if text is not None:
         c.write(out / "events.txt", text)
-    configmaps = _items(c.run([*kubectl, "get", "configmaps", "-n", ns, "-o", "json"], f"{where} configmaps"))
+    configmaps = c.run_items([*kubectl, "get", "configmaps", "-n", ns, "-o", "json"], f"{where} configmaps")
     istio_maps = [m for m in configmaps if str(m.get("metadata", {}).get("name", "")).startswith("istio")]
     if istio_maps:
         c.write_objects(out / "configmaps-istio.yaml", istio_maps)
-    pods = _items(c.run([*kubectl, "get", "pods", "-n", ns, "-o", "json"], f"{where} pods"))
+    pods = c.run_items([*kubectl, "get", "pods", "-n", ns, "-o", "json"], f"{where} pods")
     c.write_objects(out / "pods.yaml", pods)
     for pod in pods:
         _collect_pod(c, kubectl, out, ns, pod, where, logs)
@@ -292,8 +308,8 @@ def _collect_cluster(
     installed = {line.split("/", 1)[-1].strip() for line in crds.splitlines()}
     for resource in CUSTOM_RESOURCES:
         if resource in installed:
-            objects = _items(
-                c.run([*kubectl, "get", resource, "-A", "-o", "json"], f"{cluster.role} {resource}")
+            objects = c.run_items(
+                [*kubectl, "get", resource, "-A", "-o", "json"], f"{cluster.role} {resource}"
             )
             c.write_objects(base / "cluster-scoped" / f"{safe_name(resource)}.yaml", objects)
     logs = _Logs(capabilities)

@@ -1,17 +1,18 @@
 """The HTML summary: one self-contained page (inline CSS and SVG, nothing fetched at view time)
 with the run's facts, the scenario x check matrix, the failures and a timeline of phases.
 
-Every value placed in the page goes through ``html.escape``: check messages and command
-titles come from clusters and tools and may contain anything.
+Every value placed in the page goes through ``escape``: control bytes made visible
+(programs/visible.py), then ``html.escape``: check messages and command titles come from
+clusters and tools and may contain anything.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
+from programs.visible import visible_html as escape
 from reports import probe_plot
 from reports.commands import CommandSummary
 from reports.conformance import check_label

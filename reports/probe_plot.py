@@ -9,9 +9,9 @@ did not give one, the span of the scenario's ``upgrade`` phases on the timeline.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
+from programs.visible import visible_html as escape
 from run.timeline import PhaseRecord
 
 WIDTH, HEIGHT = 1180, 220

@@ -9,6 +9,7 @@ import allure
 import pytest
 
 from programs.redaction import Redactor
+from programs.visible import visible
 from reports.outcomes import CheckIdentity
 
 # allure's dynamic API is untyped; one Any-typed handle keeps mypy --strict quiet about it.
@@ -16,21 +17,27 @@ _dynamic: Any = allure.dynamic
 
 
 def redact_report(report: pytest.TestReport, call: pytest.CallInfo[None], redactor: Redactor) -> None:
-    """Failure text, captured output and the exception Allure reads, with every secret masked."""
+    """Failure text, captured output and the exception Allure reads, with every secret masked
+    and every control byte of a tool's output made visible (programs/visible.py): this is what
+    the terminal, JUnit and Allure show."""
+
+    def clean(text: str) -> str:
+        return visible(redactor.redact(text))
+
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        report.longrepr = (longrepr[0], longrepr[1], redactor.redact(str(longrepr[2])))
+        report.longrepr = (longrepr[0], longrepr[1], clean(str(longrepr[2])))
     elif longrepr is not None:
         text = report.longreprtext
-        cleaned = redactor.redact(text)
+        cleaned = clean(text)
         if cleaned != text:
             report.longrepr = cleaned  # plain text loses colour, keeps the secret out
-    report.sections = [(title, redactor.redact(content)) for title, content in report.sections]
+    report.sections = [(title, clean(content)) for title, content in report.sections]
     if call.excinfo is not None:
         # Allure builds its status message from the exception itself.
         error = call.excinfo.value
         message = str(error)
-        cleaned = redactor.redact(message)
+        cleaned = clean(message)
         if cleaned != message:
             with contextlib.suppress(AttributeError, TypeError):
                 error.args = (cleaned,)

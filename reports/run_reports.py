@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from reports.conformance import REPORT_STEM, ReportInvalid, build_report, write_
 from reports.html import render_summary
 from reports.outcomes import OutcomeCollector
 from run.config import SuiteConfig
-from run.info import RunFacts, build_run_info
+from run.info import RunFacts, RunInfo, build_run_info
 from run.state import RunState
 from run.timeline import Timeline
 
@@ -86,7 +86,10 @@ def write_plan(state: ReportState) -> None:
     }
     state.report_dir.mkdir(parents=True, exist_ok=True)
     path = state.report_dir / PLAN_FILE
-    path.write_text(state.redactor.redact(yaml.safe_dump(document, sort_keys=False, allow_unicode=True)))
+    # Each string redacted before it is encoded (a YAML dump may fold or escape it), and the
+    # encoded text once more.
+    text = yaml.safe_dump(state.redactor.redact_document(document), sort_keys=False, allow_unicode=True)
+    path.write_text(state.redactor.redact(text))
     state.written.append(path)
 
 
@@ -98,7 +101,8 @@ def write_all(
     alluredir: str | None,
     required: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
 ) -> None:
-    info = build_run_info(suite, facts=facts)
+    # What tools and clusters reported about themselves goes on every page: redacted too.
+    info = RunInfo(**state.redactor.redact_document(asdict(build_run_info(suite, facts=facts))))
     write_plan(state)
     if state.outcomes.outcomes() and not suite.plan:
         state.outcomes.missing(required)
@@ -112,7 +116,10 @@ def write_all(
         state.written.append(write_categories(target))
     if not outcomes or suite.plan:
         return  # no conformance check ran (self-tests, --collect-only, --plan): nothing to certify
-    report = build_report(info, outcomes, state.diagnostics)
+    # Strings redacted before they are encoded (JSON escapes, YAML folds, HTML entities hide
+    # shapes from a pass over the written text), then the written text once more.
+    redactor = state.redactor
+    report = redactor.redact_document(build_report(info, outcomes, state.diagnostics))
     try:
         state.written.extend(write_report(report, state.report_dir))
     except ReportInvalid as error:
@@ -124,12 +131,12 @@ def write_all(
     page = render_summary(
         info,
         report,
-        outcomes,
-        timeline.records(),
-        state.commands.slowest(15),
+        [replace(outcome, message=redactor.redact(outcome.message)) for outcome in outcomes],
+        [replace(record, name=redactor.redact(record.name)) for record in timeline.records()],
+        [replace(command, title=redactor.redact(command.title)) for command in state.commands.slowest(15)],
         (state.commands.count, state.commands.total_s, state.commands.failed),
     )
-    summary.write_text(state.redactor.redact(page), encoding="utf-8")
+    summary.write_text(redactor.redact(page), encoding="utf-8")
     state.written.append(summary)
     state.written.append(write_timeline(state, timeline))
 
@@ -139,7 +146,8 @@ def write_timeline(state: ReportState, timeline: Timeline) -> Path:
     input of ci/benchmark.py's per-phase figures and overhead ratio)."""
     path = state.report_dir / "timeline.json"
     document = {"phases": timeline.to_dicts(), "commandSpans": state.commands.to_dict()["spans"]}
-    path.write_text(state.redactor.redact(json.dumps(document, indent=1)) + "\n", encoding="utf-8")
+    text = json.dumps(state.redactor.redact_document(document), indent=1)
+    path.write_text(state.redactor.redact(text) + "\n", encoding="utf-8")
     return path
 
 

@@ -7,14 +7,15 @@ Defaults live once, in ``DEFAULTS``; the option declarations take theirs from it
 A bad value raises ``ConfigError`` naming the value and what is accepted; the options plugin
 turns it into a usage error (pytest exit code 4, no traceback) before any tool is resolved or
 any cluster touched. Checks that read the host (directories, kubeconfig files, tool paths) only
-read it, except that the report and tools directories are created when they do not exist.
+read it: nothing is created before every option was found good (run/config_values.py checks
+single values, run/config_checks.py the existing clusters, run/option_rules.py where each
+option applies).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -22,28 +23,40 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from run import timeouts
-from run.config_checks import (
+from run import timeout_overrides, timeouts
+from run.config_checks import check_contexts, cluster_names, existing_clusters
+from run.config_values import (
     ConfigError,
-    check_contexts,
     check_directory,
+    check_hostname,
     check_hub,
+    check_image,
+    check_path_text,
+    check_prefix,
+    check_secret_name,
     check_tag,
     check_tool_path,
-    existing_clusters,
     fail,
+    make_directory,
+    shown,
 )
+from run.option_rules import refuse_inapplicable, tls_secret_file_option
 from run.source_options import Inspect, check_upgrade_order, source_releases, wants_sources
-from run.tls_secret_file import ACCEPTED as TLS_SECRET_FILE_ACCEPTED
-from run.tls_secret_file import TlsSecretFile, TlsSecretFileError
-from run.tls_secret_file import load as load_tls_secret_file
+from run.tls_secret_file import TlsSecretFile
 from scenarios.facts import Facts
 from scenarios.registry import SCENARIO_IDS, reaches_istiod_by_name
 from scenarios.releases import IstioRelease, IstioVersion, Pins, VersionError, load_pins
 from scenarios.second_remote import BASES as SECOND_REMOTE_BASES
 from scenarios.workarounds import WORKAROUNDS
 
-__all__ = ["SECOND_REMOTE_BASES", "ConfigError", "ExistingClusters", "SuiteConfig", "build_config"]
+__all__ = [
+    "SECOND_REMOTE_BASES",
+    "ConfigError",
+    "ExistingClusters",
+    "SuiteConfig",
+    "build_config",
+    "make_run_directories",
+]
 
 IngressVariant = Literal["istio", "gateway-api", "both"]
 EgressGatewayMethod = Literal["none", "helm"]
@@ -54,20 +67,6 @@ INGRESS_VARIANTS: tuple[str, ...] = ("istio", "gateway-api", "both")
 EGRESS_GATEWAY_METHODS: tuple[str, ...] = ("none", "helm")
 DEFAULT_TOOLS_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "eicp" / "tools"
 DEFAULT_REPORT_DIR = Path("eicp-report")
-_PREFIX_RE = re.compile(r"^[a-z](?:[a-z0-9-]{0,18}[a-z0-9])?$")
-_NODE_IMAGE_RE = re.compile(r"^[\w./-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$")
-_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
-_DNS_LABEL_RE = re.compile(rf"^{_LABEL}$")
-_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$", re.IGNORECASE)
-# Modes whose clusters the suite creates itself; the others refuse the kind-mode flags.
-CREATING_MODES = ("kind", "kwok")
-KIND_ONLY_FLAGS = (
-    "--keep-clusters",
-    "--reuse-clusters",
-    "--keep-on-failure",
-    "--image-archive-dir",
-    "--preload-image",
-)
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ Option = Callable[[str], Any]
 
 def choice(name: str, value: str, accepted: tuple[str, ...]) -> str:
     if value not in accepted:
-        fail(f"{name} {value!r} is not valid: accepted values are {', '.join(accepted)}")
+        fail(f"{name} {shown(value)} is not valid: accepted values are {', '.join(accepted)}")
     return value
 
 
@@ -183,12 +182,15 @@ def build_config(
     those whose clusters can run an Istio source build (``Capability.ISTIO_SOURCES``);
     ``inspect_source`` turns an ``--istio-source``/``--upgrade-to-source`` value into an
     ``IstioSource`` (programs/istio_sources.py; run/source_options.py says what is refused first).
+    Every check runs before anything is created: the report and tools directories are only
+    checked here (``make_run_directories`` creates them once the session starts).
     """
     pins = load_pins()
-    releases, upgrade_to = _releases(
+    report_dir, tools_dir = _directories(option)
+    tool_paths = _tool_paths(option("--tool-path"), tuple(pins.tools))
+    releases, upgrade_to, istioctl = _releases(
         option, pins, str(option("--topology-mode")), source_modes, inspect_source
     )
-
     scenarios = tuple(dict.fromkeys(option("--scenario") or DEFAULTS.scenario))
     for scenario in scenarios:
         choice("--scenario", scenario, SCENARIO_IDS)
@@ -196,29 +198,15 @@ def build_config(
     ingress = choice("--ingress", option("--ingress"), INGRESS_VARIANTS)
     egress = choice("--egress-gateway", option("--egress-gateway"), EGRESS_GATEWAY_METHODS)
     mode = choice("--topology-mode", option("--topology-mode"), modes)
-    prefix = option("--cluster-prefix")
-    if not _PREFIX_RE.match(prefix):
-        fail(
-            f"--cluster-prefix {prefix!r}: use 1-20 characters of a-z, 0-9 and '-', starting with a "
-            "letter and not ending with '-'"
-        )
-    node_image = option("--kind-node-image")
-    if node_image is not None and not _NODE_IMAGE_RE.match(node_image):
-        fail(
-            f"--kind-node-image {node_image!r} is not an image reference (e.g. kindest/node:v1.37.0@sha256:...)"
-        )
-    deadlines = _timeouts(option)
-    archive_dir = option("--image-archive-dir")
-    if archive_dir is not None and not archive_dir.is_dir():
-        fail(f"--image-archive-dir {archive_dir}: no such directory")
-    report_dir = check_directory("--report-dir", option("--report-dir") or DEFAULTS.report_dir)
-    tools_dir = check_directory(
-        "--tools-dir",
-        (option("--tools-dir") or Path(os.environ.get("EICP_TOOLS_DIR", DEFAULTS.tools_dir))).expanduser(),
+    prefix = check_prefix(
+        option("--cluster-prefix") if option("--cluster-prefix") is not None else DEFAULTS.cluster_prefix
     )
-    tool_paths = _tool_paths(option("--tool-path"), tuple(pins.tools))
     workarounds = _workarounds(option("--workaround") or [])
-
+    node_image = option("--kind-node-image")
+    if node_image is not None:
+        check_image("--kind-node-image", node_image)
+    preload = tuple(check_image("--preload-image", image) for image in option("--preload-image"))
+    archive_dir = _archive_dir(option("--image-archive-dir"))
     config = SuiteConfig(
         releases=releases,
         upgrade_to=upgrade_to,
@@ -241,38 +229,68 @@ def build_config(
         external_hostname=option("--external-hostname"),
         external_tls_secret=option("--external-tls-secret"),
         image_archive_dir=archive_dir,
-        preload_images=tuple(option("--preload-image")),
-        timeouts=deadlines,
+        preload_images=preload,
+        timeouts=_timeouts(option),
         istio_hub=option("--istio-hub"),
         istio_tag=option("--istio-tag"),
-        istioctl=option("--istioctl"),
+        istioctl=istioctl,
         workarounds=workarounds,
         egress_gateway=egress,  # type: ignore[arg-type]
     )
     if mode == "existing":
-        kubeconfig, contexts, api_servers, names = existing_clusters(option, scenarios, _DNS_LABEL_RE)
+        kubeconfig, contexts, api_servers, names = existing_clusters(option, scenarios)
         config = replace(config, existing=ExistingClusters(kubeconfig, contexts, api_servers, names))
+    else:
+        cluster_names(option)  # the format is checked in every mode; given here, refused below
     _check_hostname(config, mode)
-    config = _tls_secret_file(config, mode, option("--external-tls-secret-file"))
-    if mode not in CREATING_MODES:
-        for flag in KIND_ONLY_FLAGS:
-            if option(flag):
-                fail(
-                    f"{flag} applies to kind mode only (and kwok); --topology-mode {mode} never "
-                    "creates or deletes clusters, so there is nothing to keep or reuse"
-                )
+    refuse_inapplicable(option, mode, config.plan, scenarios, config.uses_external_hostname)
+    checked = tls_secret_file_option(
+        config.external_tls_secret, config.external_hostname, mode, option("--external-tls-secret-file")
+    )
+    config = replace(config, external_tls_secret_file=checked)
     if config.existing is not None and not config.plan:  # --plan reads no kubeconfig
         check_contexts(config.existing.contexts, config.existing.kubeconfig)
     return config
 
 
+def make_run_directories(config: SuiteConfig) -> None:
+    """Create the report and tools directories, once every option was found good (not for --plan,
+    which touches nothing); raise ``ConfigError`` when one cannot be created."""
+    if not config.plan:
+        make_directory("--report-dir", config.report_dir)
+        make_directory("--tools-dir", config.tools_dir)
+
+
+def _directories(option: Option) -> tuple[Path, Path]:
+    report_text = option("--report-dir")
+    report_dir = DEFAULTS.report_dir if report_text is None else check_path_text("--report-dir", report_text)
+    tools_text = option("--tools-dir")
+    flag = "--tools-dir"
+    if tools_text is None and os.environ.get("EICP_TOOLS_DIR") is not None:
+        tools_text, flag = os.environ["EICP_TOOLS_DIR"], "--tools-dir (from $EICP_TOOLS_DIR)"
+    tools_dir = DEFAULTS.tools_dir if tools_text is None else check_path_text(flag, tools_text)
+    return check_directory("--report-dir", report_dir), check_directory(flag, tools_dir)
+
+
+def _archive_dir(text: str | None) -> Path | None:
+    if text is None:
+        return None
+    path = check_path_text("--image-archive-dir", text)
+    if not path.is_dir():
+        fail(f"--image-archive-dir {shown(text)}: no such directory")
+    return path
+
+
+def _istioctl(text: str | None) -> Path | None:
+    return check_tool_path("--istioctl", check_path_text("--istioctl", text)) if text is not None else None
+
+
 def _check_hostname(config: SuiteConfig, mode: str) -> None:
     hostname = config.external_hostname
-    if hostname is not None and not _HOSTNAME_RE.match(hostname):
-        fail(
-            f"--external-hostname {hostname!r} is not an RFC 1123 host name: use letters, digits, '-' "
-            "and dots only (no scheme, port, path, spaces or underscores), e.g. istiod.example.com"
-        )
+    if hostname is not None:
+        check_hostname("--external-hostname", hostname)
+    if config.external_tls_secret is not None:
+        check_secret_name("--external-tls-secret", config.external_tls_secret)
     if hostname is not None and not config.uses_external_hostname:
         fail(
             f"--external-hostname {hostname!r} is used by the dns-tls scenario only (also as the base "
@@ -287,31 +305,6 @@ def _check_hostname(config: SuiteConfig, mode: str) -> None:
         fail("--external-tls-secret needs --external-hostname (the name the certificate is for)")
 
 
-def _tls_secret_file(config: SuiteConfig, mode: str, path: Path | None) -> SuiteConfig:
-    """kwok mode creates its clusters: a secret of the user's comes as a manifest file."""
-    name = config.external_tls_secret
-    if path is not None and mode != "kwok":
-        fail(
-            f"--external-tls-secret-file {path} applies to kwok mode only (clusters the run creates); "
-            f"in {mode} mode the secret must already be in istio-system: give --external-tls-secret alone"
-        )
-    if path is not None and name is None:
-        fail(f"--external-tls-secret-file {path} needs --external-tls-secret NAME (the Secret's name)")
-    if mode != "kwok" or name is None:
-        return config
-    if path is None:
-        fail(
-            f"--external-tls-secret {name!r} in kwok mode needs --external-tls-secret-file FILE: the run creates "
-            f"its clusters, so no secret of yours is in them; FILE is {TLS_SECRET_FILE_ACCEPTED}"
-        )
-    hostname = config.external_hostname or ""
-    try:
-        checked = load_tls_secret_file(path, name, hostname)
-    except TlsSecretFileError as error:
-        fail(f"--external-tls-secret-file {path}: {error}; expected {TLS_SECRET_FILE_ACCEPTED}")
-    return replace(config, external_tls_secret_file=checked)
-
-
 def _guide_revision(option: Option, pins: Pins) -> str | None:
     """``--guide-revision``: a revision some supported or candidate release offers (whether each
     selected release offers it is checked as the release is resolved)."""
@@ -323,19 +316,18 @@ def _guide_revision(option: Option, pins: Pins) -> str | None:
 
 def _releases(
     option: Option, pins: Pins, mode: str, source_modes: tuple[str, ...], inspect: Inspect | None
-) -> tuple[tuple[IstioRelease, ...], IstioRelease | None]:
+) -> tuple[tuple[IstioRelease, ...], IstioRelease | None, Path | None]:
     guide = _guide_revision(option, pins)
     from_source: tuple[IstioRelease, ...] | None = None
     source_target: IstioRelease | None = None
     if wants_sources(option):
         from_source, source_target = source_releases(option, pins, mode, source_modes, inspect, guide)
-    hub, tag, istioctl = option("--istio-hub"), option("--istio-tag"), option("--istioctl")
+    hub, tag = option("--istio-hub"), option("--istio-tag")
     if hub is not None:
         check_hub(hub)
     if tag is not None:
         check_tag(tag)
-    if istioctl is not None:
-        check_tool_path("--istioctl", istioctl)
+    istioctl = _istioctl(option("--istioctl"))
     if from_source is not None:
         releases = from_source
     else:
@@ -349,7 +341,9 @@ def _releases(
             raise ConfigError(f"--istio-version: {error}") from None
     upgrade_text = option("--upgrade-to")
     try:
-        upgrade_to = pins.resolve_release(upgrade_text, guide=guide) if upgrade_text else source_target
+        upgrade_to = (
+            pins.resolve_release(upgrade_text, guide=guide) if upgrade_text is not None else source_target
+        )
     except VersionError as error:
         raise ConfigError(f"--upgrade-to: {error}") from None
     if upgrade_to is not None and len(releases) != 1:
@@ -361,12 +355,12 @@ def _releases(
         eol = pins.end_of_life_warning(release, date.today())
         if eol is not None:
             warnings.warn(eol, UserWarning, stacklevel=2)
-    return releases, upgrade_to
+    return releases, upgrade_to, istioctl
 
 
 def _timeouts(option: Option) -> dict[str, float]:
     try:
-        found = timeouts.parse(option("--timeout"))
+        found = timeout_overrides.parse(option("--timeout"))
     except timeouts.TimeoutsError as error:
         raise ConfigError(str(error)) from None
     diagnostics = option("--diagnostics-timeout")  # the older spelling of one of them
@@ -392,7 +386,8 @@ def _tool_paths(values: list[str], known: tuple[str, ...]) -> dict[str, Path]:
     for value in values:
         name, sep, path = value.partition("=")
         if not sep or not path:
-            fail(f"--tool-path {value!r}: expected NAME=PATH, e.g. kind=/usr/local/bin/kind")
+            fail(f"--tool-path {shown(value)}: expected NAME=PATH, e.g. kind=/usr/local/bin/kind")
         choice("--tool-path tool", name, known)
-        paths[name] = check_tool_path(f"--tool-path {name}={path}", Path(path))
+        flag = f"--tool-path {name}={path}"
+        paths[name] = check_tool_path(flag, check_path_text(f"--tool-path {shown(value)}", path))
     return paths

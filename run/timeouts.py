@@ -17,12 +17,8 @@ A few deadlines derive from others (a lock held for a whole Go build waits that 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
 
 from scenarios.common import STEP_DEADLINES
 
@@ -208,6 +204,12 @@ NETNS_SUBNET_LOCK = _d("netns.subnet-lock", 120, "the host-wide lock while a /24
 NETNS_KILL_GRACE = _d(
     "netns.kill-grace", 10, "processes in a deleted network namespace: SIGTERM, then SIGKILL after this"
 )
+NETNS_GONE_AFTER_KILL = _d(
+    "netns.gone-after-kill",
+    10,
+    "processes of a network namespace gone after SIGKILL (milliseconds for an apiserver or etcd; "
+    "one stuck longer keeps its namespace, reported)",
+)
 # -- install, upgrade ----------------------------------------------------------------------------
 INSTALL_ISTIOCTL = _d("install.istioctl-install", 900, "istioctl install: it waits for its own components")
 INSTALL_MANIFEST_APPLY = _d("install.manifest-apply", 300, "istioctl manifest generate | kubectl apply")
@@ -326,17 +328,6 @@ def current() -> Mapping[str, float]:
     return dict(_ACTIVE.overrides)
 
 
-def parse(values: list[str]) -> dict[str, float]:
-    """``--timeout`` values (``NAME=SECONDS`` or a YAML file of them) -> overrides, validated."""
-    found: dict[str, float] = {}
-    for value in values:
-        name, sep, number = value.partition("=")
-        pairs = [(name, number)] if sep else _from_file(value)
-        for key, text in pairs:
-            found[_known(key, value)] = _positive(key, text)
-    return found
-
-
 def step_overrides(overrides: Mapping[str, float]) -> dict[str, float]:
     """The overrides of the installer's waits, by their name in scenarios/common.py."""
     return {
@@ -361,37 +352,3 @@ def report_entry(overrides: Mapping[str, float]) -> dict[str, dict[str, float]]:
         "effective": {name: overrides.get(name, d.default_s) for name, d in TABLE.items()},
         "overridden": dict(overrides),
     }
-
-
-def _known(name: str, value: str) -> str:
-    if name not in TABLE:
-        raise TimeoutsError(
-            f"--timeout {value!r}: unknown deadline {name!r}; known deadlines (--plan lists them with "
-            f"their defaults): {', '.join(TABLE)}"
-        )
-    return name
-
-
-def _positive(name: str, text: object) -> float:
-    try:
-        seconds = float(str(text))
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise TimeoutsError(f"--timeout {name}={text}: must be a positive, finite number of seconds")
-    return seconds
-
-
-def _from_file(value: str) -> list[tuple[str, object]]:
-    path = Path(value)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise TimeoutsError(
-            f"--timeout {value!r}: expected NAME=SECONDS or a YAML file of them ({error.strerror})"
-        ) from None
-    except yaml.YAMLError as error:
-        raise TimeoutsError(f"--timeout {value}: not YAML: {' '.join(str(error).split())[:200]}") from None
-    if not isinstance(data, dict):
-        raise TimeoutsError(f"--timeout {value}: expected a mapping of deadline names to seconds")
-    return [(str(key), seconds) for key, seconds in data.items()]

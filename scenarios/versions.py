@@ -15,10 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import total_ordering
 
+# ASCII digits only (``\d`` takes ``０``), at most six per number (``int`` refuses thousands),
+# matched whole (``$`` lets a trailing newline through).
+_NUMBER = r"(?:0|[1-9][0-9]{0,5})"
 _VERSION_RE = re.compile(
-    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)"
-    r"(?:\.(?P<patch>0|[1-9]\d*)(?:-(?P<pre>(?:alpha|beta|rc)\.(?:0|[1-9]\d*)))?)?$"
+    rf"v?(?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})"
+    rf"(?:\.(?P<patch>{_NUMBER})(?:-(?P<pre>(?:alpha|beta|rc)\.{_NUMBER}))?)?",
+    re.ASCII,
 )
+_SHOWN_LIMIT = 60
 
 
 class VersionError(ValueError):
@@ -45,11 +50,16 @@ class IstioVersion:
 
     @classmethod
     def parse(cls, text: str) -> IstioVersion:
-        match = _VERSION_RE.match(text.strip().removeprefix("v"))
+        match = _VERSION_RE.fullmatch(text)
         if not match:
+            shown = (
+                repr(text)
+                if len(text) <= _SHOWN_LIMIT
+                else f"{text[:_SHOWN_LIMIT]!r}... ({len(text)} characters)"
+            )
             raise VersionError(
-                f"malformed Istio version {text!r}: expected MAJOR.MINOR, MAJOR.MINOR.PATCH or "
-                "MAJOR.MINOR.PATCH-{alpha,beta,rc}.N (for example 1.31, 1.31.2, 1.31.0-rc.0)"
+                f"malformed Istio version {shown}: expected MAJOR.MINOR, MAJOR.MINOR.PATCH or "
+                "MAJOR.MINOR.PATCH-{alpha,beta,rc}.N in ASCII digits (for example 1.31, 1.31.2, 1.31.0-rc.0)"
             )
         patch = match.group("patch")
         return cls(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fixtures.options import DEFAULT_TOOLS_DIR
+from programs import cancellation
 from programs.redaction import Redactor
 from programs.release_index import INDEX_ENV
 from programs.runner import CommandRunner
@@ -22,6 +23,14 @@ from tests.fakeexec import FakeTools
 # The self-tests contact no address on their own: suite runs they start keep the pinned patch
 # (programs/release_index.py) unless a test points the lookup at a recorded response.
 os.environ.setdefault(INDEX_ENV, "off")
+
+
+@pytest.fixture(autouse=True)
+def _no_cancellation_between_tests() -> Iterator[None]:
+    """A self-test that plays a signal handler cancels this process's run state
+    (programs/cancellation.py): the next test starts with none."""
+    yield
+    cancellation.reset()
 
 
 @pytest.fixture

@@ -41,14 +41,15 @@ class Child:
 
 
 @contextlib.contextmanager
-def started(root: Path, prepare: Callable[[FakeTools], None], *extra: str) -> Iterator[Child]:
-    """Start the child with the simulation's tools, after ``prepare`` changed their rules; on
-    leaving, kill whatever the child left running (a failed test must leave no daemon behind)."""
+def started(root: Path, prepare: Callable[[FakeTools, str], None], *extra: str) -> Iterator[Child]:
+    """Start the child with the simulation's tools, after ``prepare(tools, api_url)`` changed
+    their rules (``api_url``: the simulated API server's); on leaving, kill whatever the child
+    left running (a failed test must leave no daemon behind)."""
     tools = FakeTools(root / "fake")
     api = sim.SecretApi()
     with api.serving():
         sim.install(tools, api.url)
-        prepare(tools)
+        prepare(tools, api.url)
         yield from _run(root, tools, extra)
 
 

@@ -76,7 +76,7 @@ def expectations() -> ScenarioExpectations:
     return rendered().expectations
 
 
-def _kubeconfig(server: str) -> str:
+def kubeconfig_of(server: str) -> str:
     # Written as a kind rule's output template: \1 is the cluster name from the rule's pattern.
     return (
         "apiVersion: v1\nkind: Config\nclusters:\n"
@@ -130,7 +130,7 @@ def install(tools: FakeTools, api_server: str) -> None:
     """Every fake executable the session runs, answering as a healthy ip-passthrough install."""
     install_cluster_fakes(tools)
     exp = expectations()
-    first(tools.tools["kind"], r"^get kubeconfig --name (\S+)$", stdout=_kubeconfig(api_server))
+    first(tools.tools["kind"], r"^get kubeconfig --name (\S+)$", stdout=kubeconfig_of(api_server))
     _istioctl(tools)
     tools.install("helm").on(r"^version", stdout=load_pins().tools["helm"]["version"] + "+g1234567\n")
     _kubectl_install(tools)

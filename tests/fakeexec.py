@@ -13,13 +13,15 @@ Usage (see the ``fake_tools`` fixture in tests/conftest.py)::
 Rules are matched in order against the call's arguments joined by spaces (``re.search``).
 A rule with ``times=N`` is used at most N times, then the next matching rule applies. A rule
 with ``stdin_pattern`` also needs the call's standard input to match it (``re.search``), e.g. to
-answer a ``kubectl create -f -`` by what is being created. ``names_from_stdin=True`` prints what
+answer a ``kubectl create -f -`` by what is being created; one with ``when_state`` applies only
+once that state has been written (a call that comes after another). ``names_from_stdin=True`` prints what
 ``kubectl apply -o name -f -`` prints for the documents on standard input: one
 ``kind.group/name`` line each (kubectl's name printer: the kind in lower case, the API group
 as written, no group for core kinds), after ``stdout``. ``stdout`` holding a backslash is a
 template (``\\1`` groups of the pattern) unless ``expand=False`` (JSON with escapes in it).
 Unmatched calls exit with the tool's default (0 and no output unless changed). Each call is
-appended to a JSON-lines log with argv, stdin, cwd and selected environment variables.
+appended to a JSON-lines log with argv, stdin, cwd and selected environment variables when it
+ends (``lines``), and its arguments to a list of started calls when it starts (``started``).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class FakeTool:
         stdin_pattern: str | None = None,
         expand: bool = True,
         names_from_stdin: bool = False,
+        when_state: str | None = None,
     ) -> FakeTool:
         """Add a rule; see the module docstring. ``add_state``/``remove_state`` take
         ``(state name, template)`` where the template may use ``\\1`` groups of the pattern;
@@ -106,6 +109,7 @@ class FakeTool:
                 "stdin_pattern": stdin_pattern,
                 "expand": expand,
                 "names_from_stdin": names_from_stdin,
+                "when_state": when_state,
             }
         )
         self.save()
@@ -168,7 +172,12 @@ class FakeTools:
         return [call for call in calls if tool is None or call.tool == tool]
 
     def lines(self, tool: str | None = None) -> list[str]:
+        """The calls that finished (a call is logged when it ends)."""
         return [call.line for call in self.calls(tool)]
+
+    def started(self, tool: str) -> list[str]:
+        """The calls that started, finished or not (the arguments joined by spaces)."""
+        return self.state(f".{tool}.started")
 
     def state(self, name: str) -> list[str]:
         path = self.state_dir / name
@@ -254,6 +263,8 @@ def main(spec_path: str, log_path: str, state_dir: str) -> int:
                 continue
             if rule.get("stdin_pattern") and not re.search(rule["stdin_pattern"], stdin):
                 continue
+            if rule.get("when_state") and not (state / rule["when_state"]).exists():
+                continue
             used = counters.get(str(index), 0)
             if rule["times"] is not None and used >= rule["times"]:
                 continue
@@ -271,6 +282,11 @@ def main(spec_path: str, log_path: str, state_dir: str) -> int:
                 stdout = match.expand(stdout)
             stdout = _apply_rule(chosen, match, state, stdin, stdout)
 
+    with (
+        _locked(state / f".{spec['name']}.started"),
+        (state / f".{spec['name']}.started").open("a") as handle,
+    ):
+        handle.write(joined.replace("\n", " ") + "\n")  # before the sleep: the call has started
     sleep = float(chosen["sleep"]) if chosen else 0.0
     if sleep:
         time.sleep(sleep)

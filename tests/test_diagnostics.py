@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from programs import cancellation
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
 from reports.diagnostics import collect_diagnostics, namespaces_from_plan
@@ -249,3 +250,17 @@ def test_only_the_pods_a_stand_in_runs_for_are_read_on_kwok() -> None:
     assert not kwok.reaches_containers_of("istio-system", istiod)
     assert not kwok.reaches_containers_of("sample", {"app": "helloworld"})
     assert kind.reaches_containers_of("sample", {"app": "helloworld"})
+
+
+def test_a_cancelled_run_collects_nothing_more(
+    fake_tools: FakeTools, runner: CommandRunner, tmp_path: Path
+) -> None:
+    """Diagnostics only add information: once a signal cancelled the run, they stop at once
+    and say why, so that the cleanup that follows is not kept waiting."""
+    script_kubectl(fake_tools.install("kubectl"))
+    topology = make_topology(fake_tools, runner, tmp_path, ("external", "remote"))
+    cancellation.request_cancel("SIGTERM")
+    result = collect_diagnostics(topology, {"remote": ["sample"]}, tmp_path / "diag", runner, deadline_s=60)
+    assert fake_tools.lines("kubectl") == []
+    assert result.cancelled == "SIGTERM" and result.skipped
+    assert "skipped (the run was cancelled (SIGTERM))" in result.summary()

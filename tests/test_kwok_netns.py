@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,32 @@ def test_test_hosts_reach_each_other_and_the_host_and_leave_nothing(network: Hos
         str(network.subnet)
         not in subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
     )
+
+
+@pytest.mark.kwok
+def test_a_namespace_is_deleted_only_once_every_process_in_it_is_gone(
+    network: HostNetwork, tmp_path: Path
+) -> None:
+    """A process that starts another while it is told to end (as a server's shutdown may) does
+    not outlive the teardown: the namespace is listed again, and deleted only once empty."""
+    host = network.add_host(f"{network.owner}-a")
+    late = tmp_path / "late.pid"
+    script = f"trap 'sleep 30 & echo $! > {late}; exit 0' TERM; echo ready; while :; do sleep 0.1; done"
+    shell = subprocess.Popen(host.exec_argv(["sh", "-c", script]), stdout=subprocess.PIPE, text=True)
+    try:
+        assert shell.stdout is not None and shell.stdout.readline().strip() == "ready"
+        network.destroy()
+        shell.wait(timeout=10)
+        started_late = int(late.read_text())
+        assert not Path(f"/proc/{started_late}").exists() or _zombie(started_late)
+        assert host.netns not in network.ip.netns_names()
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True

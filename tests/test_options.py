@@ -85,7 +85,7 @@ def run_pytest(runner: CommandRunner, *args: str, env: dict[str, str] | None = N
                 "ip-passthrough",
                 "--reuse-clusters",
             ],
-            "--reuse-clusters applies to kind mode only",
+            "--reuse-clusters applies to --topology-mode kind only",
         ),
         (
             [*EXISTING_CONTEXTS, "--scenario", "dns-tls"],
@@ -289,7 +289,12 @@ def test_every_bad_context_is_named_at_once(runner: CommandRunner, tmp_path: Pat
 
 def test_keep_on_failure_is_refused_on_existing_clusters(runner: CommandRunner) -> None:
     code, output = run_pytest(runner, *EXISTING_CONTEXTS, "--scenario", "ip-passthrough", "--keep-on-failure")
-    assert_refused(code, output, "--keep-on-failure applies to kind mode only", "nothing to keep")
+    assert_refused(
+        code,
+        output,
+        "--keep-on-failure applies to --topology-mode kind and --topology-mode kwok only",
+        "neither creates nor deletes",
+    )
 
 
 @pytest.mark.parametrize("name", ["Prod_East", "-east", "a" * 64])

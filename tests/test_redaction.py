@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
+import pytest
+
 from programs.redaction import REDACTED, Redactor
+from tests.planted_secrets import CARRIER, leaks_in
 
 PEM = """-----BEGIN RSA PRIVATE KEY-----
 MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun
@@ -112,3 +116,92 @@ def test_registered_value_base64_with_trailing_newline() -> None:
         "x" + base64.b64encode(b"a registered-secret-value b").decode(),
     ):
         assert redactor.redact(encoded) != encoded
+
+
+# -- shapes the redactor once missed, one example each (the property tests generate them) --
+
+S18 = "Q7XK2M9PLW4RT8ZVB3"
+DOCKER_AUTH = base64.b64encode(f"u:{S18}".encode()).decode()
+DOCKER_CONFIG = base64.b64encode(json.dumps({"auths": {"r": {"auth": S18}}}).encode()).decode()
+ISSUE_18_SHAPES = {
+    "camelCase keys": json.dumps({"accessToken": S18, "refreshToken": S18}),
+    "exec env value (YAML)": f"users:\n- name: u\n  user:\n    exec:\n      command: helper\n      env:\n      - name: HELPER_INPUT\n        value: {S18}\n",
+    "exec env value (JSON)": json.dumps(
+        {"users": [{"user": {"exec": {"env": [{"name": "IN", "value": S18}]}}}]}
+    ),
+    "curl -v request headers": f"> X-Auth-Token: {S18}\n> X-Vault-Token: {S18}\n> Cookie: session={S18}\n",
+    "curl -u user:pw": f"curl -u admin:{S18} https://x.example.test",
+    "--password VALUE": f"helm repo add r https://r.example.test --username u --password {S18}",
+    "AWS INI": f"[default]\naws_secret_access_key = {S18}\n",
+    "Azure AccountKey": f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={S18}==;EndpointSuffix=core.windows.net",
+    "URL password with a raw @": f"https://user:p@ss{S18}@host.example.test/x",
+    "docker auth": json.dumps({"auths": {"r.example.test": {"auth": DOCKER_AUTH}}}),
+    ".dockerconfigjson": f"data:\n  .dockerconfigjson: {DOCKER_CONFIG}",
+    "YAML block scalar": f"stringData:\n  password: |\n    {S18}\n",
+    ".netrc": f"machine github.com login me password {S18}\n",
+    "GitHub token": f"using ghp_{S18}{S18}ABCD",
+    "Google API key": f"key=AIza{S18}{S18[:17]}",
+    "Slack token": f"xoxb-123456789012-{S18}",
+    "PEM body alone": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
+    "MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu",
+    "Secret data under a neutral key": f"apiVersion: v1\ndata:\n  mydata: {base64.b64encode(S18.encode()).decode()}\nkind: Secret\n",
+}
+
+
+@pytest.mark.parametrize("shape", ISSUE_18_SHAPES)
+def test_shapes_of_issue_18_are_redacted(shape: str) -> None:
+    text = ISSUE_18_SHAPES[shape]
+    redacted = Redactor().redact(text)
+    for secret in (
+        S18,
+        base64.b64encode(S18.encode()).decode(),
+        DOCKER_AUTH,
+        DOCKER_CONFIG,
+        "C7VJTUt9Us8cKj",
+    ):
+        assert secret not in redacted, redacted
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("hunt3r", "password was hunt3r."),  # short
+        ("p@ss/w0rd!value", "next=p%40ss%2Fw0rd%21value"),  # URL-encoded
+        ('say "hi" secretvalue', '{"note": "say \\"hi\\" secretvalue"}'),  # JSON-escaped
+        ("ABCDEFGHIJKLMNOPQRSTUVWX", "ABCDEFGHIJKL\n    MNOPQRSTUVWX"),  # wrapped across lines
+    ],
+)
+def test_registered_values_in_the_forms_of_issue_18(value: str, shown: str) -> None:
+    redacted = Redactor([value]).redact(shown)
+    assert REDACTED in redacted and value.rsplit(maxsplit=1)[-1] not in redacted.replace("\n    ", "")
+
+
+def _pytest_failure(text: str) -> str:
+    """``text`` as pytest's longrepr quotes an exception's message: ``E   `` before each line."""
+    return "\n".join(f"E   {line}" for line in f"AssertionError: {text}".split("\n"))
+
+
+def test_every_family_quoted_in_a_pytest_failure_is_redacted() -> None:
+    """The kwok tier's planted failure (tests/test_kwok_tier_secrets.py) found these leaking:
+    the ``E   `` prefix hid the exec env and Secret data structure, curl's ``> Cookie:`` and the
+    AWS INI line from shapes anchored at a line's start; the conformance report then strips
+    the prefix and the indentation, so what it shows must already be redacted."""
+    failure = _pytest_failure(CARRIER)
+    redacted = Redactor().redact(f"def test_x():\n>       raise\n{failure}\n\ntests/x.py:3: AssertionError")
+    assert leaks_in(redacted) == [], redacted
+    assert "E       exec:\nE         command: helper" in redacted  # the structure is kept
+    assert (
+        leaks_in(json.dumps({"trace": failure}))
+        and leaks_in(Redactor().redact(json.dumps({"trace": failure}))) == []
+    )
+
+
+def test_pytest_failure_lines_without_a_secret_are_left_exactly_as_they_were() -> None:
+    failure = "E  assert 2 == 3\nE    +  where 2 = len([1, 2])\nE\nEnd of the output"
+    assert Redactor().redact(failure) == failure
+
+
+def test_indented_curl_verbose_headers_are_redacted() -> None:
+    text = "    > GET / HTTP/1.1\n    > Cookie: session=indentedcookie1\n    < Set-Cookie: id=indentedcookie2"
+    redacted = Redactor().redact(text)
+    assert "indentedcookie" not in redacted and "> GET / HTTP/1.1" in redacted, redacted

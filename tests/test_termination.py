@@ -18,6 +18,7 @@ import pytest
 
 from clusters.run_registry import ClusterRecord, RunRegistry
 from fixtures.termination import Termination
+from programs import cancellation
 from tests import e2e_child, e2e_cluster_sim, topology_child
 from tests.e2e_child import fake_processes
 from tests.fakeexec import FakeTools
@@ -144,7 +145,9 @@ def test_signals_handled_and_leftovers_listed(tmp_path: Path, monkeypatch: pytes
     ending.handle(signal.SIGTERM, None)
     assert ending.first == "SIGTERM"
     said = (tmp_path / "report" / "logs" / "termination-main.txt").read_text()
-    assert said.count("SIGTERM during teardown: teardown goes on") == 2
+    assert said.count("SIGTERM during teardown: teardown goes on") == 1  # the second signal
+    # The first signal while the session ends: the teardown goes on, the run stops after it.
+    assert "SIGTERM received during the session's teardown: it goes on to its end" in said
     assert f"kind clusters of this run: eicp-{RUN_ID}-remote\n" in said.replace("eicp: ", "")
     assert "eicp-1-remote" not in said  # another run's cluster is not this run's to list
     assert f"rm -rf {tmp_path / 'runs' / RUN_ID / 'main'}" in said
@@ -183,7 +186,7 @@ def test_after_a_second_signal_kwok_leftovers_are_listed_by_the_provider(
         f"kwok clusters and test hosts of this run (network namespaces): eicp-{RUN_ID}-external, eicp-{RUN_ID}-lb0\n"
         in said
     )
-    assert "ip netns delete $ns" in said and f"ip link delete {bridge}" in said
+    assert "ip netns delete $ns; rm -rf /etc/netns/$ns" in said and f"ip link delete {bridge}" in said
     assert "kind" not in said and "eicp-1-remote" not in said and "-gw1" not in said
     sweep.registry_of(tmp_path / "state").save(
         ClusterRecord(f"eicp-{RUN_ID}-external", "external", RUN_ID, None, "kwok", "", "", 0.0, kept=True)
@@ -202,7 +205,7 @@ class _Suite:
 def test_sigterm_during_istioctl_install_ends_it_deletes_everything_and_writes_the_reports(
     tmp_path: Path,
 ) -> None:
-    def slow_install(tools: FakeTools) -> None:
+    def slow_install(tools: FakeTools, api_url: str) -> None:
         first(
             tools.tools["istioctl"],
             r"^install -y -f \S+/controlplane-gateway\.yaml",
@@ -301,3 +304,49 @@ def test_sigterm_to_the_xdist_controller_reaches_the_workers_and_they_delete_the
     assert fake_processes(fake_tools.bin_dir) == []
     assert list((tmp_path / "state" / "clusters").glob("*.json")) == []
     assert not (tmp_path / "runs" / RUN_ID).exists()
+
+
+def test_a_first_signal_during_a_cleanup_lets_it_finish_then_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler itself (layer 1): inside a cleanup no command is stopped and nothing is
+    raised; the run stops when the cleanup is over (at its end in a setup, after the check in
+    a teardown); diagnostics read the cancel."""
+    monkeypatch.setenv("EICP_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    config = cast(pytest.Config, SimpleNamespace(pluginmanager=SimpleNamespace(getplugin=lambda name: None)))
+    monkeypatch.setattr("fixtures.termination.suite_config", lambda _config: _Suite(tmp_path))
+    monkeypatch.setattr("fixtures.topology_plugin.suite_config", lambda _config: _Suite(tmp_path))
+    stopped: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> list[str]:
+        stopped.append(sig)
+        return []
+
+    monkeypatch.setattr("fixtures.termination.signal_running_commands", stop)
+    termination = Termination(config)
+    termination.session = cast(pytest.Session, SimpleNamespace(shouldstop=False))
+    termination.install()
+    seen: list[object] = []
+
+    def uninstall() -> None:
+        with cancellation.cleanup("the uninstall of x"):
+            termination.handle(signal.SIGTERM, None)  # no raise here: the cleanup goes on
+            seen.extend((list(stopped), cancellation.cancelled(), termination.session.shouldstop))  # type: ignore[union-attr]
+
+    try:
+        termination.phase = "setup"  # the previous scenario's uninstall runs in the next check's setup
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM received"):
+            uninstall()  # raised once the cleanup is over
+        assert seen == [[], "SIGTERM", "SIGTERM received: tearing down"]
+        said = (tmp_path / "report" / "logs" / "termination-main.txt").read_text()
+        assert "SIGTERM received during the uninstall of x: it goes on to its end" in said
+        cancellation.reset()
+        later = Termination(config)
+        later.phase = "teardown"  # in a check's teardown: the loop stops after it, nothing raised
+        later.handle(signal.SIGHUP, None)
+        with cancellation.cleanup("the teardown of the kind clusters"):
+            pass
+        assert later.stop_after_cleanup and stopped == []
+    finally:
+        termination.uninstall()

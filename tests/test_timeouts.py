@@ -14,7 +14,7 @@ from fixtures.plan import plan_text
 from install.upgrade import UpgradeDriver
 from programs.runner import CommandRunner
 from reports.conformance import build_report, validate
-from run import timeouts
+from run import timeout_overrides, timeouts
 from run.info import build_run_info
 from scenarios.common import STEP_DEADLINES
 from tests.conftest import Deadlines
@@ -56,7 +56,7 @@ def test_no_deadline_is_written_outside_the_table() -> None:
 def test_overrides_come_from_name_value_pairs_or_a_yaml_file(tmp_path: Path) -> None:
     listed = tmp_path / "deadlines.yaml"
     listed.write_text("kind.create: 1800\nstep.rollout: 600\n")
-    assert timeouts.parse(["check.xds=30", str(listed)]) == {
+    assert timeout_overrides.parse(["check.xds=30", str(listed)]) == {
         "check.xds": 30.0,
         "kind.create": 1800.0,
         "step.rollout": 600.0,
@@ -69,10 +69,10 @@ def test_overrides_come_from_name_value_pairs_or_a_yaml_file(tmp_path: Path) -> 
         (str(tmp_path / "absent.yaml"), "expected NAME=SECONDS or a YAML file of them"),
     ):
         with pytest.raises(timeouts.TimeoutsError, match=re.escape(wanted)):
-            timeouts.parse([bad])
+            timeout_overrides.parse([bad])
     listed.write_text("- not a mapping\n")
     with pytest.raises(timeouts.TimeoutsError, match="expected a mapping of deadline names to seconds"):
-        timeouts.parse([str(listed)])
+        timeout_overrides.parse([str(listed)])
 
 
 def test_code_reads_the_run_s_value_at_the_moment_it_waits(deadlines: Deadlines) -> None:

@@ -15,6 +15,7 @@ from functools import partial
 
 from clusters.kind.bringup import KindState, ProvisioningError
 from clusters.kind.nodes import own_children_running
+from programs import cancellation
 from programs.exports import export_redacted, kind_logs_key
 from programs.runner import CommandError
 from programs.waits import WaitTimeout, wait_until
@@ -27,24 +28,27 @@ log = logging.getLogger("eicp.lifecycle")
 class KindTeardown(KindState):
     def _abort(self, error: BaseException, *, interrupted: bool) -> None:
         """Stop in-flight work and delete what this run created (or keep it on failure)."""
-        self._cancelled.set()
-        if interrupted:
-            log.warning("interrupted during cluster bring-up: stopping kind and deleting this run's clusters")
-            self._end_own_children()
-        self._torn_down = True
-        keep = self.settings.keep_clusters or (self.settings.keep_on_failure and not interrupted)
-        if keep:
-            self._forget_failed_creations()
-            self._mark_kept("--keep-clusters" if self.settings.keep_clusters else "--keep-on-failure")
-        else:
-            created = self._created_in_role_order()
-            if not interrupted and isinstance(error, ProvisioningError):
-                self._export_logs(created)
-            _, errors = self._delete(created)
-            for problem in errors:
-                log.error("could not delete %s", problem)
-            self._release_adopted()
-        self.registry.release_run()
+        with cancellation.cleanup("the deletion of the kind clusters this run created"):
+            self._cancelled.set()
+            if interrupted:
+                log.warning(
+                    "interrupted during cluster bring-up: stopping kind and deleting this run's clusters"
+                )
+                self._end_own_children()
+            self._torn_down = True
+            keep = self.settings.keep_clusters or (self.settings.keep_on_failure and not interrupted)
+            if keep:
+                self._forget_failed_creations()
+                self._mark_kept("--keep-clusters" if self.settings.keep_clusters else "--keep-on-failure")
+            else:
+                created = self._created_in_role_order()
+                if not interrupted and isinstance(error, ProvisioningError):
+                    self._export_logs(created)
+                _, errors = self._delete(created)
+                for problem in errors:
+                    log.error("could not delete %s", problem)
+                self._release_adopted()
+            self.registry.release_run()
 
     def _delete(self, clusters: dict[Role, str]) -> tuple[list[str], list[str]]:
         """Delete clusters of this run; return (deleted names, errors)."""

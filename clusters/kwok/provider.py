@@ -69,6 +69,7 @@ from clusters.preflight import PreflightError
 from clusters.provider import ProviderContext, StepRecordLike
 from clusters.run_registry import ClusterRecord, RunRegistry
 from clusters.upgrade_xds_probe import STAND_IN as XDS_PROBE_STAND_IN
+from programs import cancellation
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tool_policy import KWOK_MODE_TOOLS
@@ -149,12 +150,14 @@ class KwokProvider:
             self._start_stand_ins()
         except (NetnsError, CommandError, ForwardError, OSError, ValueError) as error:
             message = f"kwok clusters could not be provisioned: {error}"
-            self.kept_message = self.teardown(failed=True, interrupted=False)
+            with cancellation.cleanup("the teardown of the kwok clusters"):
+                self.kept_message = self.teardown(failed=True, interrupted=False)
             raise KwokProvisioningError(
                 message + (f"\n{self.kept_message}" if self.kept_message else "")
             ) from None
         except BaseException:
-            self.teardown(failed=True, interrupted=True)
+            with cancellation.cleanup("the teardown of the kwok clusters"):
+                self.teardown(failed=True, interrupted=True)
             raise
         assert self.network is not None  # no cluster DNS: names resolve through the hosts files
         hostnames = NetnsHostnames(lambda: dict(self.cluster_hosts), self.network.etc, self.runner)

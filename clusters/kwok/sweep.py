@@ -48,7 +48,7 @@ def kwok_leftovers(scope: LeftoverScope) -> list[str]:
         lines.append(f"kwok clusters and test hosts of this run (network namespaces): {', '.join(names)}")
         lines.append(
             f"  delete them: for ns in {' '.join(names)}; do ip netns pids $ns | xargs -r kill -9; "
-            "ip netns delete $ns; done"
+            "ip netns delete $ns; rm -rf /etc/netns/$ns; done"
         )
     if (sys_net / bridge).exists():
         lines.append(f"bridge {bridge} ({owner}): ip link delete {bridge}")

@@ -58,13 +58,14 @@ def judge(
     """Record the verdict's facts and attach what it always shows; then fail with its message,
     raise ``KnownIssueReproduced`` when only the expected known issues went wrong (the check's
     strict xfail), or return."""
-    for fact in verdict.facts:
+    facts = [redactor.redact(fact) for fact in verdict.facts]  # figures, but read from clusters
+    for fact in facts:
         log.info("%s", fact)
         if node is not None:
             node.user_properties.append((verdict.check, fact))
-    if verdict.facts:
+    if facts:
         allure.attach(
-            "\n".join(verdict.facts),
+            "\n".join(facts),
             name=f"{verdict.check} facts",
             attachment_type=allure.attachment_type.TEXT,
         )
