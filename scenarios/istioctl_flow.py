@@ -215,6 +215,7 @@ def purge_uninstall_steps(ctx: RenderContext, flow: Flow) -> list[Step]:
         uninstall_step("delete-external-istiod", "external", ext, flow.external_iop, "external-istiod.yaml"),
     ]
     steps += delete_namespaces("external", (ISTIO_SYSTEM, EXTERNAL_NS), ext)
+    steps += egress_gateway_uninstall(ctx, rem)
     steps += delete_namespaces("remote", (SAMPLE_NS,), rem)
     steps.append(
         uninstall_step(
