@@ -18,7 +18,7 @@ from clusters.capabilities import Capability, LeftoverScope, ProviderCapabilitie
 from clusters.kind import leftovers as kind_leftovers
 from clusters.kind import lifecycle as kind
 from clusters.kind.provider import build_kind_provider, kind_host_preflight
-from clusters.kwok import provider as kwok
+from clusters.kwok import builder as kwok
 from clusters.kwok.capabilities import CAPABILITIES as KWOK_CAPABILITIES
 from clusters.kwok.preflight import host_preflight as kwok_host_preflight
 from clusters.kwok.sweep import kwok_leftovers

@@ -32,7 +32,6 @@ from programs.exports import export_redacted, kind_logs_key
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from run.timeouts import DIAGNOSTICS_CALL, DIAGNOSTICS_REQUEST
-from scenarios.steps import Action, ScenarioPlan
 
 # Namespaces worth a look on every cluster when they exist, besides the scenario's own.
 DEFAULT_NAMESPACES: tuple[str, ...] = ("external-istiod", "istio-system", "sail-operator", "sample")
@@ -353,22 +352,6 @@ def _kind_export_logs(c: _Collector, cluster: ClusterHandle, kind_bin: str, base
         return
     c.result.files.extend(export.files)
     c.result.errors.extend(export.problems)
-
-
-def namespaces_from_plan(plan: ScenarioPlan) -> dict[str, set[str]]:
-    """The namespaces a scenario plan creates or applies into, per role."""
-    found: dict[str, set[str]] = {}
-    for step in plan.steps:
-        names = found.setdefault(step.role, set())
-        if step.action is Action.CREATE_NAMESPACE and step.params.get("namespace"):
-            names.add(str(step.params["namespace"]))
-        for manifest in step.manifests:
-            metadata = manifest.get("metadata", {})
-            if manifest.get("kind") == "Namespace" and metadata.get("name"):
-                names.add(str(metadata["name"]))
-            elif metadata.get("namespace"):
-                names.add(str(metadata["namespace"]))
-    return found
 
 
 def collect_diagnostics(

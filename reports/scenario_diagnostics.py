@@ -8,7 +8,7 @@ from pathlib import Path
 
 from clusters.cluster import Topology
 from programs.runner import CommandRunner
-from reports import diagnostics
+from reports import diagnostics, plan_namespaces
 from run.timeouts import DIAGNOSTICS
 from scenarios.steps import ScenarioPlan
 
@@ -19,7 +19,7 @@ def diagnose_with(
     def diagnose(topology: Topology, plan: ScenarioPlan, out_dir: Path, kind_bin: str | None) -> str:
         return diagnostics.collect_diagnostics(
             topology,
-            diagnostics.namespaces_from_plan(plan),
+            plan_namespaces.namespaces_from_plan(plan),
             out_dir,
             runner,
             DIAGNOSTICS.seconds(),

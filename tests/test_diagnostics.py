@@ -8,7 +8,8 @@ from pathlib import Path
 from programs import cancellation
 from programs.redaction import Redactor
 from programs.runner import CommandRunner
-from reports.diagnostics import collect_diagnostics, namespaces_from_plan
+from reports.diagnostics import collect_diagnostics
+from reports.plan_namespaces import namespaces_from_plan
 from scenarios.steps import Action, ScenarioPlan, Step
 from tests.fakeexec import FakeTools
 from tests.report_support import (

@@ -48,11 +48,11 @@ def test_the_names_of_a_source() -> None:
     assert RELEASE_SOURCE.slug == "1.31-source-eed52ebb"
     assert RELEASE_SOURCE.spec == f"istio.io/istio@{RELEASE_VERSION}"
     assert RELEASE_SOURCE.cache_key == RELEASE_VERSION
-    dirty = checkout_source(Path("/src/istio"), dirty="ab" * 32)
+    dirty = checkout_source(Path("istio-checkout"), dirty="ab" * 32)
     assert dirty.label == "1.31 source 01234567+dirty, local"
     assert dirty.stamp == "1.31-dev.0123456789ab-dirty.abababab"
     assert dirty.cache_key == "0123456789abcdef0123456789abcdef01234567-dirty-abababababababab"
-    assert checkout_source(Path("/src/istio")).label == "1.31 source 01234567, local"
+    assert checkout_source(Path("istio-checkout")).label == "1.31 source 01234567, local"
     for source in (RELEASE_SOURCE, MASTER_SOURCE, dirty):
         assert LABEL_VALUE.match(source.stamp), source.stamp  # istioctl writes it into label values
 
@@ -98,7 +98,7 @@ def test_a_version_file_without_a_profile_is_refused_with_the_list() -> None:
         VersionError,
         match=r"its VERSION file says 1.40, which has no release profile .*supported releases are 1.30, 1.31",
     ):
-        load_pins().source_release(replace(checkout_source(Path("/x")), version_file="1.40"))
+        load_pins().source_release(replace(checkout_source(Path("istio-checkout")), version_file="1.40"))
 
 
 def test_a_clean_checkout_is_its_head_revision(tmp_path: Path, runner: CommandRunner) -> None:

@@ -98,7 +98,7 @@ def test_components_bind_to_loopback_and_the_api_server_names_the_host_address()
 @pytest.mark.parametrize("address", ["0.0.0.0", "127.0.0.1", "remote.example"])  # noqa: S104
 def test_a_wildcard_loopback_or_name_is_not_a_test_host_address(address: str) -> None:
     with pytest.raises(ValueError, match=r"address|not a test host"):
-        render_kwokctl_config("remote", address=address, binaries=BINARIES, cache_dir=Path("/c"))
+        render_kwokctl_config("remote", address=address, binaries=BINARIES, cache_dir=Path("kwok-cache"))
 
 
 def test_each_role_has_its_own_pod_cidr_inside_its_pod_subnet() -> None:

@@ -45,8 +45,8 @@ def test_an_istio_source_runs_the_pilot_discovery_built_from_it_under_its_stamp(
     pins = load_pins()
     a, b = (pins.source_release(source) for source in (MASTER_SOURCE, RELEASE_SOURCE))
     built = {
-        MASTER_SOURCE.stamp: Path("/a/pilot-discovery"),
-        RELEASE_SOURCE.stamp: Path("/b/pilot-discovery"),
+        MASTER_SOURCE.stamp: Path("a", "pilot-discovery"),
+        RELEASE_SOURCE.stamp: Path("b", "pilot-discovery"),
     }
 
     class Tools:
@@ -57,7 +57,7 @@ def test_an_istio_source_runs_the_pilot_discovery_built_from_it_under_its_stamp(
     pilots = resolve_pilots((a, b), Tools(), None)  # type: ignore[arg-type]
     assert pilots == {"1.31-dev.b01690e6db7d": built[a.tag], "1.31-dev.eed52ebb66ad": built[b.tag]}
     lookup = binary_for(pilots)
-    assert lookup(f"docker.io/istio/pilot:{b.tag}") == Path("/b/pilot-discovery")
+    assert lookup(f"docker.io/istio/pilot:{b.tag}") == Path("b", "pilot-discovery")
 
 
 def test_an_unknown_image_tag_is_refused_with_the_known_ones() -> None:

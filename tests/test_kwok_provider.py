@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from clusters.capabilities import Capability
+from clusters.kwok.builder import build_kwok_provider
 from clusters.kwok.config import KwokBinaries
 from clusters.kwok.kwokctl import Kwokctl
 from clusters.kwok.preflight import kwok_preflight
@@ -24,7 +25,6 @@ from clusters.kwok.provider import (
     KwokProvider,
     KwokProvisioningError,
     KwokSettings,
-    build_kwok_provider,
 )
 from clusters.names import RunIdentity
 from clusters.netns import IpCli, NetnsHost

@@ -1,6 +1,6 @@
 """``--topology-mode kwok``: one kwok cluster per role, real control planes without Docker.
 
-The topology plugin's dispatch calls ``clusters.kwok.provider.build_kwok_provider(context)``
+The topology plugin's dispatch calls ``clusters.kwok.builder.build_kwok_provider(context)``
 (a ``ProviderContext``, clusters/provider.py), which returns a ``KwokProvider``.
 
 - provider.py: the lifecycle (preflight, sweep, provision, teardown) and the builder;

@@ -29,7 +29,6 @@ alias is ``<prefix>-<run id>[-<worker>]``. That is how the sweep recognises the 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,25 +53,24 @@ from clusters.kwok.hostnames import STAND_IN as DNS_STAND_IN
 from clusters.kwok.hostnames import NetnsHostnames
 from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.kwok.loadbalancer import NetnsLoadBalancers
-from clusters.kwok.pilot_binaries import binary_for, resolve_pilots
-from clusters.kwok.preflight import HostPrograms, check_memory, kwok_preflight
+from clusters.kwok.pilot_binaries import binary_for
+from clusters.kwok.preflight import HostPrograms, check_memory
 from clusters.kwok.proxy_configs import SyntheticProxyConfigs
 from clusters.kwok.stand_ins import ExternalStandIns, stand_in_texts
-from clusters.kwok.sweep import kept_message, mark_kept, registry_of, sweep_leftovers
+from clusters.kwok.sweep import kept_message, mark_kept, sweep_leftovers
 from clusters.kwok.xds_probe import XdsUpgradeProbe, probes_for
 from clusters.kwok.xds_proxies import STAND_IN as PROXY_STAND_IN
-from clusters.kwok.xds_proxies import SyntheticProxies, build_synthetic_proxies
-from clusters.names import RunIdentity, worker_for_names
+from clusters.kwok.xds_proxies import SyntheticProxies
+from clusters.names import RunIdentity
 from clusters.netns import HostNetwork, IpCli, NetnsError, NetnsHost
 from clusters.networks import ROLE_NETWORKS
 from clusters.preflight import PreflightError
-from clusters.provider import ProviderContext, StepRecordLike
+from clusters.provider import StepRecordLike
 from clusters.run_registry import ClusterRecord, RunRegistry
 from clusters.upgrade_xds_probe import STAND_IN as XDS_PROBE_STAND_IN
 from programs import cancellation
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
-from programs.tool_policy import KWOK_MODE_TOOLS
 from run.timeouts import KWOK_NODES_READY
 from scenarios.steps import Role
 
@@ -358,56 +356,3 @@ class KwokProvider:
     def sweep_leftovers(self) -> list[str]:
         """Delete what finished earlier runs left (clusters/kwok/sweep.py); call with ``registry.locked()``."""
         return sweep_leftovers(self.ip, self.registry, self.identity)
-
-
-def build_kwok_provider(context: ProviderContext) -> KwokProvider:
-    """Preflight, tools, provider; raise ``ProviderError`` or ``ToolUnavailable`` on a problem."""
-    config = context.config
-    try:
-        identity = RunIdentity(config.cluster_prefix, context.run_id, worker_for_names(context.worker))
-    except ValueError as error:
-        raise ProviderError(str(error)) from None
-    programs = kwok_preflight(context.runner, clusters=0, istiods=0)
-    if config.reuse_clusters:
-        log.warning(
-            "--reuse-clusters is for kind clusters; kwok clusters are created afresh (about 5 s each)"
-        )
-    tools = {name: context.tools.resolve(name) for name in KWOK_MODE_TOOLS}
-    binaries = KwokBinaries(
-        kube_apiserver=tools["kube-apiserver"].path,
-        kube_controller_manager=tools["kube-controller-manager"].path,
-        kube_scheduler=tools["kube-scheduler"].path,
-        kwok_controller=tools["kwok"].path,
-        etcd=tools["etcd"].path,
-        kubectl=tools["kubectl"].path,
-        kube_version=tools["kube-apiserver"].version,
-        etcd_version=tools["etcd"].version,
-        kwok_version=tools["kwok"].version,
-    )
-    releases = tuple(release for release in (*config.releases, config.upgrade_to) if release is not None)
-    try:
-        pilots = resolve_pilots(releases, context.tools, context.runner)
-    except ValueError as error:
-        raise ProviderError(str(error)) from None
-    workdir = context.run_dir / "kwok" / "work"
-    return KwokProvider(
-        identity=identity,
-        settings=KwokSettings(
-            keep_clusters=config.keep_clusters,
-            keep_on_failure=config.keep_on_failure,
-            istiods=1 + (1 if config.upgrade_to is not None else 0),
-            upgrade=config.upgrade_to is not None,
-            parallel_cluster_sets=int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")),
-        ),
-        binaries=binaries,
-        kwokctl=Kwokctl(context.runner, tools["kwokctl"].path, tools["kubectl"].path, workdir),
-        registry=registry_of(context.state_dir),
-        run_dir=context.run_dir,
-        runner=context.runner,
-        redactor=context.redactor,
-        ip=IpCli(context.runner),
-        programs=programs,
-        log_dir=context.report_dir / "logs",
-        pilots=pilots,
-        proxies=build_synthetic_proxies(context, releases) if releases and pilots else None,
-    )
