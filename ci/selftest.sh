@@ -12,9 +12,9 @@ REPORT_DIR=${EICP_SELFTEST_REPORT:-selftest-report}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Python environment ($VENV)"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# shellcheck source=ci/python_env.sh
+source ci/python_env.sh
+python_env "$VENV" dev
 
 step "From Debian: Chromium (screenshots), shellcheck (workflow scripts), iproute2 (kwok tier's test hosts), HAProxy and curl (kwok tier's gateway and hostname probe stand-ins)"
 debian_tools() {
