@@ -13,6 +13,10 @@ from typing import Any, Literal
 
 import yaml
 
+# libyaml's emitter (PyYAML's C binding) writes the same text as the pure-Python one, about four
+# times faster: --plan dumps every manifest of every step (ci/growth.py measures it).
+_SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 Role = Literal["external", "remote", "second"]
 ROLES: tuple[Role, ...] = ("external", "remote", "second")
 
@@ -117,7 +121,7 @@ class Step:
         if self.params:
             lines.append("  params: " + ", ".join(f"{key}={value!r}" for key, value in self.params.items()))
         for manifest in self.manifests:
-            text = yaml.safe_dump(manifest, sort_keys=False).rstrip()
+            text = yaml.dump(manifest, Dumper=_SAFE_DUMPER, sort_keys=False).rstrip()
             lines.append("  ---")
             lines.extend("  " + line for line in text.splitlines())
         return "\n".join(lines)
