@@ -83,6 +83,16 @@ step "Control-plane tier: pytest suites --topology-mode kwok on real API servers
 # source the tiers pin (release-1.31; no release can be fetched here); the README's "kwok mode"
 # section says what is real and what is stood in. The suite's own exit code and reports say
 # everything, known upstream issues included. The tier runs below all run; the tier fails if any does.
+# Then its figures (ci/benchmark.py: the critical path, the overhead ratio against it, each
+# phase), however the tier ended, from the timeline this run wrote.
+rm -f "$REPORT_DIR/kwok/timeline.json"
+tier_benchmark() {
+  if [ -f "$REPORT_DIR/kwok/timeline.json" ]; then
+    step "Benchmark of the control-plane tier (python ci/benchmark.py $REPORT_DIR/kwok)"
+    "$VENV/bin/python" ci/benchmark.py "$REPORT_DIR/kwok" || true
+  fi
+}
+trap tier_benchmark EXIT
 status=0
 EICP_REPORT_DIR="$REPORT_DIR/kwok" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
   --scenario ip-passthrough --scenario dns-tls --scenario second-remote -rs || status=$?

@@ -41,7 +41,10 @@ def is_transient(error: CommandError) -> bool:
 
 
 def dump(manifests: Sequence[dict[str, Any]]) -> str:
-    return yaml.safe_dump_all(list(manifests), sort_keys=False)
+    # libyaml's emitter when present: the same text as the pure-Python one, several times faster.
+    return yaml.dump_all(
+        list(manifests), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False
+    )
 
 
 def server_side_apply(

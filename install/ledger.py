@@ -102,7 +102,9 @@ def group_kind(document: Mapping[str, Any]) -> str:
 def documents_of(text: str) -> list[dict[str, Any]]:
     """The mapping documents of a YAML stream (List objects flattened to their items)."""
     found: list[dict[str, Any]] = []
-    for document in yaml.safe_load_all(text):
+    # libyaml's parser (PyYAML's C binding) when present: the same documents, about eight times
+    # faster on istioctl manifest generate's output (close to a megabyte of CRDs).
+    for document in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         if not isinstance(document, dict):
             continue
         if str(document.get("kind", "")).endswith("List") and isinstance(document.get("items"), list):

@@ -59,6 +59,8 @@ from tenacity import (
     wait_exponential,
 )
 
+from run.lanes import pause
+
 log = logging.getLogger("eicp.waits")
 
 T = TypeVar("T")
@@ -124,7 +126,7 @@ def wait_until(
     initial_delay_s: float = 0.5,
     max_delay_s: float = 10.0,
     backoff: Backoff | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = pause,
 ) -> T:
     """Poll ``probe`` until ``until(value)`` holds; return that value or raise ``WaitTimeout``.
 

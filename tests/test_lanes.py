@@ -1,0 +1,113 @@
+"""run/lanes.py: forks of independent work, the lane every command and phase carries, and
+branches that stop when the lane that forked them is interrupted."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from programs.redaction import Redactor
+from programs.runner import CommandRecord, CommandRunner
+from programs.waits import WaitTimeout, wait_until
+from run import lanes
+from run.lanes import ConcurrentFailure, LaneCancelled, concurrently, current_lane
+from run.timeline import Timeline
+
+
+def test_a_single_task_runs_in_the_callers_lane() -> None:
+    assert concurrently([("only", current_lane)]) == [current_lane()]
+    assert concurrently([]) == []
+
+
+def test_tasks_run_side_by_side_each_in_a_lane_of_its_own() -> None:
+    both_started = threading.Barrier(2, timeout=10)
+
+    def task(value: int) -> tuple[int, str]:
+        both_started.wait()  # a deadlock (BrokenBarrierError) unless they run at the same time
+        return value, current_lane()
+
+    parent = current_lane()
+    results = concurrently([("a", lambda: task(1)), ("b", lambda: task(2))])
+    assert [value for value, _ in results] == [1, 2]
+    first, second = (lane for _, lane in results)
+    assert first.startswith(parent + "/") and second.startswith(parent + "/")
+    fork = first.rsplit("/", 1)[1].split(".")[0]
+    assert (first, second) == (f"{parent}/{fork}.0", f"{parent}/{fork}.1")
+    # The next fork of the same lane gets the next number; a fork inside a branch nests.
+    nested = concurrently(
+        [("x", lambda: concurrently([("y", current_lane), ("z", current_lane)])), ("w", current_lane)]
+    )
+    assert nested[0][0].startswith(f"{parent}/{int(fork) + 1}.0/1.")
+    assert current_lane() == parent
+
+
+def test_every_task_ends_before_a_failure_is_raised() -> None:
+    finished: list[str] = []
+
+    def slow() -> str:
+        time.sleep(0.3)
+        finished.append("slow")
+        return "slow"
+
+    def broken() -> str:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        concurrently([("slow", slow), ("broken", broken)])
+    assert finished == ["slow"]
+
+    with pytest.raises(ConcurrentFailure) as caught:
+        concurrently([("first", broken), ("second", broken)])
+    assert [name for name, _ in caught.value.failures] == ["first", "second"]
+    assert "first: ValueError: boom" in str(caught.value)
+
+
+def test_an_interrupted_fork_stops_its_polling_branches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C reaches the lane that forked: its branches' waits end within moments, not at
+    their deadlines, and the interrupt goes on once they have."""
+    outcomes: list[str] = []
+
+    def interrupted_wait(*args: object, **kwargs: object) -> object:
+        time.sleep(0.3)  # the branches are polling by now
+        raise KeyboardInterrupt
+
+    def polling_branch() -> None:
+        try:
+            wait_until("something that never happens", lambda: False, deadline_s=60, initial_delay_s=5)
+        except LaneCancelled:
+            outcomes.append("cancelled")
+            raise
+        except WaitTimeout:
+            outcomes.append("timed out")
+
+    monkeypatch.setattr(concurrent.futures, "wait", interrupted_wait)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        concurrently([("a", polling_branch), ("b", polling_branch)])
+    assert time.monotonic() - started < 5
+    assert outcomes == ["cancelled", "cancelled"]
+    monkeypatch.undo()
+    assert not lanes.cancelled()  # the caller's own lane was never cancelled
+
+
+def test_commands_and_phases_carry_their_lane(tmp_path: Path) -> None:
+    runner = CommandRunner(Redactor(), transcript=tmp_path / "transcript.log")
+    records: list[CommandRecord] = []
+    runner.add_listener(records.append)
+    timeline = Timeline()
+
+    def step(name: str) -> str:
+        with timeline.phase("cleanup", name, allure_step=False):
+            runner.run(["true"], title=name)
+        return current_lane()
+
+    branch_lanes = concurrently([("remote", lambda: step("remote")), ("second", lambda: step("second"))])
+    by_title = {record.title: record.lane for record in records}
+    assert by_title == {"remote": branch_lanes[0], "second": branch_lanes[1]}
+    assert {phase.name: phase.lane for phase in timeline.records()} == by_title
+    runner.run(["true"], title="after the join")
+    assert records[-1].lane == current_lane()
