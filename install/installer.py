@@ -17,9 +17,11 @@ ledger newest first (install/teardown.py) and never touches what the clusters ha
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,10 +37,11 @@ from install.actions import HANDLERS, ActionContext
 from install.faults import EnvironmentFault, PlanError, StepFailed
 from install.hostname import KindNodes
 from install.kubectl import dump, is_transient
-from install.ledger import Ledger
+from install.ledger import Ledger, LedgerEntry
 from install.snapshot import take_snapshot
 from programs.runner import CommandError, phase
 from programs.waits import Backoff, WaitTimeout
+from run.lanes import concurrently
 from scenarios.facts import Facts
 from scenarios.pki import SuitePki
 from scenarios.releases import IstioRelease
@@ -113,6 +116,7 @@ class Installer:
     # uninstall steps instead (only for callers that have no ledger, e.g. some self-tests).
     ledger: Ledger | None = field(default_factory=Ledger)
     _listeners: list[StepListener] = field(default_factory=list)
+    _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
     _facts: Facts = field(default_factory=Facts)
     _roles: tuple[Role, ...] = ()
 
@@ -152,18 +156,18 @@ class Installer:
     def uninstall(self, plan: ScenarioPlan | None = None) -> list[StepFailed]:
         """Undo the install, running every step even after one fails; return the failures.
 
-        With a ledger: what it recorded, newest first, then a sweep of what controllers made
-        again meanwhile. Without one, ``plan.uninstall``; a step still holding a placeholder is
-        skipped there (the install refuses such steps, so what it would undo was never made).
+        With a ledger: what it recorded, newest first, each cluster's chain beside the others'
+        (install/teardown.py ``uninstall_chains``: each ends waiting for its deferred deletions
+        to be gone), then a sweep of what controllers made again meanwhile. Without one,
+        ``plan.uninstall``; a step still holding a placeholder is skipped there (the install
+        refuses such steps, so what it would undo was never made).
         """
         if self.ledger is not None:
-            failures: list[StepFailed] = []
-            for entry, steps in teardown.uninstall_plan(self.ledger):
-                failed = self._run_all(steps)
-                if not failed:
-                    self.ledger.entries.remove(entry)  # undone: a second uninstall skips it
-                failures += failed
-            return failures + self._sweep(self.ledger)
+            chains = teardown.uninstall_chains(self.ledger)
+            found = concurrently(
+                [(role, functools.partial(self._undo_chain, role, chain)) for role, chain in chains.items()]
+            )
+            return [failure for failures in found for failure in failures] + self._sweep(self.ledger)
         steps = []
         for step in plan.uninstall if plan is not None else ():
             missing = _placeholder_in(step)
@@ -176,6 +180,19 @@ class Installer:
                 continue
             steps.append(step)
         return self._run_all(steps)
+
+    def _undo_chain(self, role: Role, chain: Sequence[tuple[LedgerEntry, list[Step]]]) -> list[StepFailed]:
+        """One cluster's entries, newest first; then the wait for its deferred deletions."""
+        assert self.ledger is not None
+        failures: list[StepFailed] = []
+        for entry, steps in chain:
+            failed = self._run_all(steps)
+            if not failed:
+                with self._ledger_lock:
+                    self.ledger.entries.remove(entry)  # undone: a second uninstall skips it
+            failures += failed
+        gone = teardown.gone_step(role, [step for _, steps in chain for step in steps])
+        return failures + (self._run_all([gone]) if gone is not None else [])
 
     def _run_all(self, steps: Sequence[Step]) -> list[StepFailed]:
         failures: list[StepFailed] = []

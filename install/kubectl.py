@@ -78,13 +78,16 @@ def create_tolerant(cluster: ClusterHandle, timeout_s: float, kind: str, name: s
         return ""
 
 
-def tolerant_delete(cluster: ClusterHandle, timeout_s: float, *args: str, stdin: str | None = None) -> None:
-    """``kubectl delete --ignore-not-found --wait=true``: gone already, or its kind gone, is fine."""
+def tolerant_delete(
+    cluster: ClusterHandle, timeout_s: float, *args: str, stdin: str | None = None, wait: bool = True
+) -> None:
+    """``kubectl delete --ignore-not-found --wait=true``: gone already, or its kind gone, is fine.
+    ``wait=False`` returns once the API server accepted the deletion (``--wait=false``)."""
     try:
         cluster.kubectl(
             "delete",
             "--ignore-not-found",
-            "--wait=true",
+            f"--wait={str(wait).lower()}",
             f"--timeout={int(timeout_s)}s",
             *args,
             stdin=stdin,

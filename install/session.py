@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -273,9 +274,10 @@ class ScenarioSession:
     def _listener(self, path: Path) -> Callable[[StepRecord], None]:
         """Step records to ``steps.jsonl``, the timeline, the executed plan and the events."""
         ctx = self.context
+        lock = threading.Lock()  # the uninstall's chains report from their own threads
 
         def listener(record: StepRecord) -> None:
-            with path.open("a", encoding="utf-8") as handle:
+            with lock, path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(asdict(record)) + "\n")
             kind = (
                 "cleanup" if record.phase == "uninstall" else "wait" if record.action == "wait" else "install"

@@ -70,9 +70,10 @@ PARAMS: dict[Action, str] = {
     Action.HELM_INSTALL: "release repo chart version namespace | create_namespace values source_chart",
     # path inside the release archive of the version under test; selector is kubectl's -l.
     Action.APPLY_SAMPLE: "path namespace | selector",
-    # resource is kubectl's TYPE/NAME; for is kubectl wait's --for (condition=Ready,
-    # condition=Available, condition=Programmed) or "load-balancer-address", which also
-    # hands the address to the fact named by provides (scenarios/facts.py).
+    # resource is kubectl's TYPE/NAME (a list of them for "deleted"); for is kubectl wait's
+    # --for (condition=Ready, condition=Available, condition=Programmed, exists, deleted) or
+    # "load-balancer-address", which also hands the address to the fact named by provides
+    # (scenarios/facts.py).
     Action.WAIT: "resource for deadline_s | namespace provides",
     # check names what to verify; the others say how (see scenarios/dns_tls.py).
     Action.PRECONDITION: "check deadline_s | hostname ports ca namespace",
@@ -83,8 +84,9 @@ PARAMS: dict[Action, str] = {
     Action.PUBLISH_HOSTNAME: "hostname address scopes | remove",
     # go_module: where the same kustomization comes from when source (GitHub) cannot be fetched.
     Action.INSTALL_GATEWAY_API_CRDS: "version source skip_if_present | go_module",
-    # Either manifests (deleted by kind/name) or resource (+ namespace).
-    Action.DELETE: "| resource namespace",
+    # Either manifests (deleted by kind/name) or resource (+ namespace); wait=False returns
+    # once the deletion is accepted (the uninstall waits for everything gone at the end).
+    Action.DELETE: "| resource namespace wait",
     Action.MANIFEST_GENERATE_DELETE: "file | set",
     Action.HELM_UNINSTALL: "release namespace",
     Action.ISTIOCTL_UNINSTALL: "file purge | set",

@@ -192,14 +192,20 @@ def test_install_and_uninstall_steps_ran_in_plan_order(run: Run) -> None:
     install, _uninstall = _plan_steps()
     assert [r["step"] for r in records if r["phase"] == "install"] == install
     # Uninstall walks the ledger (install/teardown.py): each step undoes one install step, newest
-    # first; steps whose objects go with a namespace the run created need no undo of their own.
-    undone = [r["step"].removeprefix("undo-") for r in records if r["phase"] == "uninstall"]
-    assert undone, "nothing was uninstalled"
+    # first on each cluster (the clusters' chains run side by side, so their records interleave);
+    # steps whose objects go with a namespace the run created need no undo of their own; each
+    # chain ends waiting for the namespaces and CRDs it deleted to be gone.
+    uninstall = [r for r in records if r["phase"] == "uninstall"]
+    assert uninstall, "nothing was uninstalled"
     newest_first = list(reversed(install))
-    assert all(step in newest_first for step in undone), undone
-    assert [newest_first.index(step) for step in undone] == sorted(
-        newest_first.index(step) for step in undone
-    )
+    for role in {r["role"] for r in uninstall}:
+        chain = [r["step"].removeprefix("undo-") for r in uninstall if r["role"] == role]
+        assert chain[-1] == f"{role}-deletions-gone", chain
+        undone = chain[:-1]
+        assert all(step in newest_first for step in undone), undone
+        assert [newest_first.index(step) for step in undone] == sorted(
+            newest_first.index(step) for step in undone
+        )
     assert {r["outcome"] for r in records} == {"passed"}
 
 

@@ -1,0 +1,131 @@
+"""The uninstall's chains: each cluster's entries newest first, the clusters side by side, each
+chain ending with one wait for the namespaces and CRDs it deleted without waiting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from install.installer import Installer
+from install.ledger import Ledger, ObjectRef
+from install.teardown import gone_step, uninstall_chains
+from kube.objects import terminating_state
+from programs.runner import CommandRunner
+from scenarios.releases import load_pins
+from scenarios.steps import Action, Role, Step
+from tests.fakeexec import FakeTools
+from tests.test_installer import CONTEXTS, FAST, make_topology
+
+CRD = "customresourcedefinition.apiextensions.k8s.io"
+
+
+def _step(name: str, role: Role, action: Action = Action.APPLY) -> Step:
+    return Step(name, role, action, "test", (), {})
+
+
+def two_cluster_ledger() -> Ledger:
+    ledger = Ledger()
+    roles: tuple[Role, ...] = ("remote", "second")
+    for role in roles:
+        ledger.set_baseline(role, {"namespace/default"})
+    for role in roles:
+        ledger.begin(_step(f"{role}-ns", role, Action.CREATE_NAMESPACE))
+        ledger.created([ObjectRef("namespace", "sample")])
+        ledger.end()
+        ledger.begin(_step(f"{role}-profile", role, Action.MANIFEST_GENERATE_APPLY))
+        ledger.created(
+            [
+                ObjectRef(CRD, "gateways.networking.istio.io"),
+                ObjectRef("mutatingwebhookconfiguration.admissionregistration.k8s.io", "injector"),
+                ObjectRef("deployment.apps", "app", "sample"),  # goes with its namespace
+            ]
+        )
+        ledger.end()
+    return ledger
+
+
+def test_each_cluster_is_a_chain_that_ends_waiting_for_its_deferred_deletions() -> None:
+    chains = uninstall_chains(two_cluster_ledger())
+    assert list(chains) == ["second", "remote"]  # the newest entry's cluster first
+    for role, chain in chains.items():
+        assert [entry.step for entry, _ in chain] == [f"{role}-profile", f"{role}-ns"]
+        steps = [step for _, steps in chain for step in steps]
+        assert [(s.params["resource"], s.params.get("wait", True)) for s in steps] == [
+            (["mutatingwebhookconfiguration.admissionregistration.k8s.io/injector"], True),
+            ([f"{CRD}/gateways.networking.istio.io"], False),
+            (["namespace/sample"], False),
+        ]
+        gone = gone_step(role, steps)
+        assert gone is not None and gone.action is Action.WAIT and gone.role == role
+        assert gone.params["for"] == "deleted"
+        assert gone.params["resource"] == [f"{CRD}/gateways.networking.istio.io", "namespace/sample"]
+    assert gone_step("remote", [_step("x", "remote")]) is None
+
+
+def test_the_clusters_are_uninstalled_side_by_side(
+    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
+) -> None:
+    kubectl = fake_tools.install("kubectl")
+    kubectl.on(r"get namespaces,customresourcedefinitions", stdout="namespace/default\n")
+    kubectl.on(r" delete ", sleep=0.5)  # each delete takes a while on both clusters
+    topology = make_topology(tmp_path, runner, ("external", "remote", "second"))
+    release = load_pins().resolve_release("1.31")
+    installer = Installer(
+        scenario="s",
+        topology=topology,
+        release=release,
+        work_dir=tmp_path,
+        istioctl=Path("istioctl"),
+        poll=FAST,
+    )
+    installer.ledger = two_cluster_ledger()
+    assert installer.uninstall() == []
+    deletes = [call for call in fake_tools.calls("kubectl") if "delete" in call.args]
+    by_cluster = {
+        role: [call for call in deletes if CONTEXTS[role] in call.args] for role in ("remote", "second")
+    }
+    assert all(len(calls) == 3 for calls in by_cluster.values())
+    # Each cluster's deletes in its own order; the two clusters' deletes overlap in time.
+    remote, second = by_cluster["remote"], by_cluster["second"]
+    assert remote[0].started < second[-1].ended and second[0].started < remote[-1].ended
+    overlap = min(remote[-1].ended, second[-1].ended) - max(remote[0].started, second[0].started)
+    assert overlap > 0.5, f"the chains ran one after the other ({overlap:.2f}s overlap)"
+    assert installer.ledger.entries == []
+
+
+def test_what_holds_a_deletion_is_said_in_the_controllers_words() -> None:
+    namespace = {
+        "kind": "Namespace",
+        "metadata": {"name": "sample", "deletionTimestamp": "2026-12-06T09:00:00Z"},
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {
+            "phase": "Terminating",
+            "conditions": [
+                {"type": "NamespaceDeletionDiscoveryFailure", "status": "False"},
+                {
+                    "type": "NamespaceContentRemaining",
+                    "status": "True",
+                    "reason": "SomeResourcesRemain",
+                    "message": "Some resources are remaining: pods. has 2 resource instances",
+                },
+            ],
+        },
+    }
+    assert terminating_state(namespace) == (
+        "namespace/sample Terminating: NamespaceContentRemaining (Some resources are remaining: pods. "
+        "has 2 resource instances); finalizers kubernetes"
+    )
+    crd = json.loads(json.dumps(namespace))
+    crd.update(kind="CustomResourceDefinition", spec={})
+    crd["metadata"]["name"] = "gateways.networking.istio.io"
+    crd["status"]["conditions"] = [
+        {"type": "Established", "status": "True"},
+        {"type": "Terminating", "status": "True", "message": "CustomResource deletion is in progress"},
+    ]
+    assert terminating_state(crd) == (
+        "customresourcedefinition/gateways.networking.istio.io Terminating: Terminating "
+        "(CustomResource deletion is in progress)"
+    )
+    assert terminating_state({"kind": "Namespace", "metadata": {"name": "x"}}) == (
+        "namespace/x not being deleted"
+    )
