@@ -8,8 +8,11 @@ ConfigMaps): after the wait the cluster's listing is read back into the ledger.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 from clusters.cluster import ClusterHandle
+from clusters.watch import ChangeFeed
 from install.actions.context import ActionContext, param
 from install.faults import EnvironmentFault, PlanError
 from install.kubectl import POLL_COMMAND_TIMEOUT_S, get_json, is_transient, namespace_args
@@ -26,6 +29,8 @@ from programs.runner import CommandError, CommandTimeout
 from programs.waits import Observation, WaitTimeout, wait_until
 from scenarios.steps import Step
 
+T = TypeVar("T")
+
 
 def wait(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
     """Poll ``resource`` until ``for`` holds (``condition=X``, ``exists``, ``load-balancer-address``,
@@ -35,7 +40,7 @@ def wait(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
         names = [str(name) for name in param(step, "resource", list)]
         extra = namespace_args(step.params)
         what = f"[{cluster.role}] {', '.join(names)} to be gone"
-        wait_until(what, lambda: _gone(cluster, names, extra), ctx.timeout(step), backoff=ctx.poll)
+        _watched(ctx, step, cluster, names, what, lambda: _gone(cluster, names, extra))
         return None
     resource = param(step, "resource", str)
     if "/" not in resource:
@@ -44,8 +49,8 @@ def wait(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
     what = f"[{cluster.role}] {resource} {wanted}"
     if wanted == "load-balancer-address":
         try:
-            address = wait_until(
-                what, lambda: _address(cluster, resource, extra), ctx.timeout(step), backoff=ctx.poll
+            address = _watched(
+                ctx, step, cluster, [resource], what, lambda: _address(cluster, resource, extra)
             ).value
         except WaitTimeout as timeout:
             # No address means nothing serves LoadBalancer Services (cloud-provider-kind
@@ -57,7 +62,7 @@ def wait(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
         ctx.read_back(cluster)
         return address
     if wanted == "exists":
-        wait_until(what, lambda: _exists(cluster, resource, extra), ctx.timeout(step), backoff=ctx.poll)
+        _watched(ctx, step, cluster, [resource], what, lambda: _exists(cluster, resource, extra))
         ctx.read_back(cluster)
         return None
     kind, _, name = wanted.partition("=")
@@ -65,9 +70,24 @@ def wait(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None:
         raise PlanError(
             f"step {step.name!r}: wait for {wanted!r} is unknown; use condition=<Type>, exists or load-balancer-address"
         )
-    wait_until(what, lambda: _condition(cluster, resource, extra, name), ctx.timeout(step), backoff=ctx.poll)
+    _watched(ctx, step, cluster, [resource], what, lambda: _condition(cluster, resource, extra, name))
     ctx.read_back(cluster)
     return None
+
+
+def _watched(
+    ctx: ActionContext,
+    step: Step,
+    cluster: ClusterHandle,
+    resources: list[str],
+    what: str,
+    probe: Callable[[], Observation[T]],
+) -> Observation[T]:
+    """``wait_until`` on ``probe``, read again whenever the API server reports a change to one
+    of ``resources`` (clusters/watch.py); the deadline, pauses and messages are the same."""
+    namespace = step.params.get("namespace")
+    with ChangeFeed.of(cluster, resources, str(namespace) if namespace else None) as feed:
+        return wait_until(what, probe, ctx.timeout(step), backoff=ctx.poll, changes=feed)
 
 
 def _address(cluster: ClusterHandle, resource: str, extra: list[str]) -> Observation[str | None]:
