@@ -7,11 +7,12 @@ Lifecycle of a session (``KwokProvider``):
 2. ``provision``: memory preflight; this run is marked live in the host registry
    (``<state dir>/kwok``) and the leftovers of finished earlier runs with this prefix are swept
    (their network namespaces, whose processes are ended first, and their bridges), except kept
-   ones; then one bridge on a free private /24 (clusters/netns.py) and, one cluster after the
-   other (concurrent kwokctl calls race for ports), per role: a test host (network namespace)
-   named like the cluster, its hosts files (clusters/netns_etc.py: its API server resolves names
-   through them only, so they exist before kwokctl starts anything), ``kwokctl create cluster``
-   inside it (clusters/kwok/config.py says how), the API server forwarded from the host's address
+   ones; then one bridge on a free private /24 (clusters/netns.py) and, all clusters side by
+   side (run/lanes.py; each in its own network namespace, so kwokctl's ports never collide),
+   per role: a test host (network namespace) named like the cluster, its hosts files
+   (clusters/netns_etc.py: its API server resolves names through them only, so they exist
+   before kwokctl starts anything), ``kwokctl create cluster`` inside it
+   (clusters/kwok/config.py says how), the API server forwarded from the host's address
    (clusters/kwok/forward.py), a kubeconfig (0600, credentials inlined and registered with the
    redactor) naming ``https://<host address>:<port>``, one node with the role's pod CIDR, Ready;
 3. LoadBalancer Services get test hosts of their own (clusters/kwok/loadbalancer.py), the
@@ -28,6 +29,7 @@ alias is ``<prefix>-<run id>[-<worker>]``. That is how the sweep recognises the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -71,6 +73,7 @@ from clusters.upgrade_xds_probe import STAND_IN as XDS_PROBE_STAND_IN
 from programs import cancellation
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from run.lanes import ConcurrentFailure, concurrently
 from run.timeouts import KWOK_NODES_READY
 from scenarios.steps import Role
 
@@ -143,10 +146,12 @@ class KwokProvider:
             with self.registry.locked():
                 self.sweep_leftovers()
                 self.network = HostNetwork.on_free_subnet(self.ip, self.owner)
-            for role in roles:
-                self.handles[role] = self._create(role)
+            # Side by side: each cluster lives in a network namespace of its own, so its
+            # components' ports (kwokctl picks the same ones each time) never meet.
+            created = concurrently([(role, functools.partial(self._create, role)) for role in roles])
+            self.handles.update(zip(roles, created, strict=True))
             self._start_stand_ins()
-        except (NetnsError, CommandError, ForwardError, OSError, ValueError) as error:
+        except (NetnsError, CommandError, ForwardError, OSError, ValueError, ConcurrentFailure) as error:
             message = f"kwok clusters could not be provisioned: {error}"
             with cancellation.cleanup("the teardown of the kwok clusters"):
                 self.kept_message = self.teardown(failed=True, interrupted=False)
