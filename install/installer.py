@@ -126,7 +126,13 @@ class Installer:
     # -- plans -------------------------------------------------------------------------
 
     def install(self, plan: ScenarioPlan, facts: Facts, rerender: Renderer) -> InstallResult:
-        """Run ``plan.steps`` in order; after a step that ``provides`` a fact, re-render and go on."""
+        """Run ``plan.steps`` in order; after a step that ``provides`` a fact, re-render and go on.
+
+        Consecutive waits run side by side (``side_by_side``): a wait only observes, so the
+        order of waits that follow one another never matters, and the step after them starts
+        once all are done, as before. A wait that provides a fact ends its group (what follows
+        may need the fact).
+        """
         self._facts = facts
         self._roles = tuple(role for role in plan.roles if self.topology.has(role))
         if self.load_balancers is not None:
@@ -135,17 +141,21 @@ class Installer:
         steps = list(plan.steps)
         index = 0
         while index < len(steps):
-            step = steps[index]
-            value = self.run_step(step, "install")
-            fact = step.params.get("provides")
-            if fact:
+            group = side_by_side(steps, index)
+            values = concurrently(
+                [(f"[{s.role}] {s.name}", functools.partial(self.run_step, s, "install")) for s in group]
+            )
+            for offset, (step, value) in enumerate(zip(group, values, strict=True)):
+                fact = step.params.get("provides")
+                if not fact:
+                    continue
                 if not value:
                     raise StepFailed(step, PlanError(f"step provides {fact!r} but found no value"))
                 self._facts = self._facts.with_fact(str(fact), value)
                 plan = rerender(self._facts)
-                _check_prefix_unchanged(steps[: index + 1], plan.steps, fact)
+                _check_prefix_unchanged(steps[: index + offset + 1], plan.steps, fact)
                 steps = list(plan.steps)
-            index += 1
+            index += len(group)
         return InstallResult(plan=plan, facts=self._facts)
 
     @property
@@ -321,6 +331,20 @@ class Installer:
 
 
 # -- plan checks ------------------------------------------------------------------------------
+
+
+def side_by_side(steps: Sequence[Step], index: int) -> list[Step]:
+    """The steps from ``index`` that may run at the same time: the step itself, and when it is a
+    wait, the waits that follow it up to (and with) the first one that provides a fact."""
+    group = [steps[index]]
+    while (
+        group[-1].action is Action.WAIT
+        and not group[-1].params.get("provides")
+        and index + len(group) < len(steps)
+        and steps[index + len(group)].action is Action.WAIT
+    ):
+        group.append(steps[index + len(group)])
+    return group
 
 
 def _check_prefix_unchanged(done: Sequence[Step], fresh: Sequence[Step], fact: object) -> None:

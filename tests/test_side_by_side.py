@@ -1,20 +1,22 @@
-"""The uninstall's chains: each cluster's entries newest first, the clusters side by side, each
-chain ending with one wait for the namespaces and CRDs it deleted without waiting."""
+"""Work on different clusters side by side: the uninstall's chains (each cluster's entries
+newest first, the clusters side by side, each chain ending with one wait for the namespaces and
+CRDs it deleted without waiting), and consecutive waits of an install."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from install.installer import Installer
+from install.installer import Installer, side_by_side
 from install.ledger import Ledger, ObjectRef
 from install.teardown import gone_step, uninstall_chains
 from kube.objects import terminating_state
 from programs.runner import CommandRunner
+from scenarios.facts import Facts
 from scenarios.releases import load_pins
 from scenarios.steps import Action, Role, Step
 from tests.fakeexec import FakeTools
-from tests.test_installer import CONTEXTS, FAST, make_topology
+from tests.test_installer import CONTEXTS, FAST, make_topology, plan_of, ready_object
 
 CRD = "customresourcedefinition.apiextensions.k8s.io"
 
@@ -62,7 +64,7 @@ def test_each_cluster_is_a_chain_that_ends_waiting_for_its_deferred_deletions() 
     assert gone_step("remote", [_step("x", "remote")]) is None
 
 
-def test_the_clusters_are_uninstalled_side_by_side(
+def test_the_clusters_are_uninstalledside_by_side(
     tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
 ) -> None:
     kubectl = fake_tools.install("kubectl")
@@ -129,3 +131,53 @@ def test_what_holds_a_deletion_is_said_in_the_controllers_words() -> None:
     assert terminating_state({"kind": "Namespace", "metadata": {"name": "x"}}) == (
         "namespace/x not being deleted"
     )
+
+
+def _wait(name: str, role: Role, **params: object) -> Step:
+    return Step(
+        name,
+        role,
+        Action.WAIT,
+        "test",
+        (),
+        {"resource": "deployment/x", "for": "condition=Available", "deadline_s": 30, **params},
+    )
+
+
+def test_consecutive_waits_form_one_group_up_to_one_that_provides_a_fact() -> None:
+    apply = _step("apply", "remote")
+    steps = [
+        apply,
+        _wait("a", "remote"),
+        _wait("b", "second"),
+        _wait("c", "remote", provides="x"),
+        _wait("d", "second"),
+        apply,
+    ]
+    assert [s.name for s in side_by_side(steps, 0)] == ["apply"]
+    assert [s.name for s in side_by_side(steps, 1)] == ["a", "b", "c"]
+    assert [s.name for s in side_by_side(steps, 4)] == ["d"]
+
+
+def test_consecutive_waits_on_two_clusters_runside_by_side(
+    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
+) -> None:
+    kubectl = fake_tools.install("kubectl")
+    kubectl.on(r" get deployment/x .*-o json$", sleep=0.6, stdout=ready_object())
+    topology = make_topology(tmp_path, runner, ("external", "remote", "second"))
+    release = load_pins().resolve_release("1.31")
+    installer = Installer(
+        scenario="s",
+        topology=topology,
+        release=release,
+        work_dir=tmp_path,
+        istioctl=Path("istioctl"),
+        poll=FAST,
+        ledger=None,
+    )
+    plan = plan_of(_wait("remote-wait", "remote"), _wait("second-wait", "second"))
+    installer.install(plan, Facts(), lambda facts: plan)
+    calls = [call for call in fake_tools.calls("kubectl") if "deployment/x" in call.args]
+    remote, second = ([c for c in calls if CONTEXTS[role] in c.args] for role in ("remote", "second"))
+    assert remote and second
+    assert remote[0].started < second[0].ended and second[0].started < remote[0].ended
