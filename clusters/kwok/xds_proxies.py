@@ -47,7 +47,7 @@ from programs.private_files import make_private_dir, write_private
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tools import ToolUnavailable
-from programs.waits import wait_until
+from programs.waits import Backoff, wait_until
 from programs.xds_client import XdsClientBuild, XdsClientUnavailable
 from run.timeouts import KWOK_PROXY_SYNC
 from scenarios.releases import IstioRelease
@@ -55,6 +55,7 @@ from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok.xds")
 
+LOCAL_POLL = Backoff(min_s=0.05, max_s=0.5)
 TOKEN_DURATION = "2h"
 # How long a proxy waits before reconnecting after its stream broke, constant (the client's
 # -retry-interval; Envoy's initial ADS retry delay, without growing): the upgrade's xDS probe
@@ -246,6 +247,8 @@ class SyntheticProxies:
             deadline_s=KWOK_PROXY_SYNC.seconds(),
             until=lambda s: s == "synced" or s.startswith("exited"),
             show=lambda s: s,
+            # A local file and a process: cheap to look at often, and the install waits on it.
+            backoff=LOCAL_POLL,
         )
         if not proxy.process.running() and proxy.received() is None:
             raise CommandError(
