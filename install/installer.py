@@ -32,13 +32,13 @@ import allure
 
 from clusters.cluster import Topology
 from clusters.provider import LoadBalancerProvider
-from install import teardown
 from install.actions import HANDLERS, ActionContext
 from install.faults import EnvironmentFault, PlanError, StepFailed
 from install.hostname import KindNodes
 from install.kubectl import dump, is_transient
-from install.ledger import Ledger, LedgerEntry
+from install.ledger import Ledger
 from install.snapshot import take_snapshot
+from install.uninstall import undo_ledger
 from programs.runner import CommandError, phase
 from programs.waits import Backoff, WaitTimeout
 from run.lanes import concurrently
@@ -173,11 +173,7 @@ class Installer:
         refuses such steps, so what it would undo was never made).
         """
         if self.ledger is not None:
-            chains = teardown.uninstall_chains(self.ledger)
-            found = concurrently(
-                [(role, functools.partial(self._undo_chain, role, chain)) for role, chain in chains.items()]
-            )
-            return [failure for failures in found for failure in failures] + self._sweep(self.ledger)
+            return undo_ledger(self.ledger, self.topology, self.run_all, self._ledger_lock)
         steps = []
         for step in plan.uninstall if plan is not None else ():
             missing = _placeholder_in(step)
@@ -189,22 +185,10 @@ class Installer:
                 )
                 continue
             steps.append(step)
-        return self._run_all(steps)
+        return self.run_all(steps)
 
-    def _undo_chain(self, role: Role, chain: Sequence[tuple[LedgerEntry, list[Step]]]) -> list[StepFailed]:
-        """One cluster's entries, newest first; then the wait for its deferred deletions."""
-        assert self.ledger is not None
-        failures: list[StepFailed] = []
-        for entry, steps in chain:
-            failed = self._run_all(steps)
-            if not failed:
-                with self._ledger_lock:
-                    self.ledger.entries.remove(entry)  # undone: a second uninstall skips it
-            failures += failed
-        gone = teardown.gone_step(role, [step for _, steps in chain for step in steps])
-        return failures + (self._run_all([gone]) if gone is not None else [])
-
-    def _run_all(self, steps: Sequence[Step]) -> list[StepFailed]:
+    def run_all(self, steps: Sequence[Step]) -> list[StepFailed]:
+        """Run every step (``uninstall``), even after one fails; return the failures."""
         failures: list[StepFailed] = []
         for step in steps:
             try:
@@ -214,20 +198,6 @@ class Installer:
             except EnvironmentFault as fault:
                 failures.append(StepFailed(step, fault))
         return failures
-
-    def _sweep(self, ledger: Ledger) -> list[StepFailed]:
-        steps: list[Step] = []
-        for role in ledger.baseline:
-            try:
-                listing = take_snapshot(self.topology[role]).objects
-            except CommandError as error:
-                log.warning("uninstall sweep: cannot list %s: %s", role, error)
-                continue
-            stray = teardown.sweep_refs(ledger, role, listing)
-            if stray:
-                log.info("uninstall sweep on %s: %s", role, ", ".join(str(ref) for ref in stray))
-                steps += teardown.delete_steps(teardown.sweep_entry(role), stray)
-        return self._run_all(steps)
 
     def run_step(self, step: Step, step_phase: StepPhase = "install") -> str | None:
         """Execute one step inside an Allure step, timed and reported to the listeners."""

@@ -181,3 +181,31 @@ def test_consecutive_waits_on_two_clusters_runside_by_side(
     remote, second = ([c for c in calls if CONTEXTS[role] in c.args] for role in ("remote", "second"))
     assert remote and second
     assert remote[0].started < second[0].ended and second[0].started < remote[0].ended
+
+
+def test_the_sweep_deletes_again_what_a_stopping_controller_wrote_once_more(
+    tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
+) -> None:
+    """istiod (here: the fake's listing) writes its CA ConfigMap back once after the sweep
+    deleted it: the sweep looks again and deletes it again, until a listing shows none."""
+    kubectl = fake_tools.install("kubectl")
+    kubectl.on(r"get namespaces,customresourcedefinitions", stdout="namespace/default\n")
+    kubectl.on(
+        r"--context ctx-rem get configmaps --all-namespaces", stdout="default   istio-ca-root-cert\n", times=2
+    )
+    topology = make_topology(tmp_path, runner, ("external", "remote"))
+    release = load_pins().resolve_release("1.31")
+    installer = Installer(
+        scenario="s",
+        topology=topology,
+        release=release,
+        work_dir=tmp_path,
+        istioctl=Path("istioctl"),
+        poll=FAST,
+    )
+    ledger = Ledger()
+    ledger.set_baseline("remote", {"namespace/default"})
+    installer.ledger = ledger
+    assert installer.uninstall() == []
+    deleted = [call.line for call in fake_tools.calls("kubectl") if "delete" in call.args]
+    assert len([line for line in deleted if "configmap/istio-ca-root-cert -n default" in line]) == 2
