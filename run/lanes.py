@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
+from run import allure_threads
+
 log = logging.getLogger("eicp.lanes")
 
 T = TypeVar("T")
@@ -126,6 +128,7 @@ def concurrently(tasks: Sequence[tuple[str, Callable[[], T]]]) -> list[T]:
         return [task() for _, task in tasks]
     parent = _current()
     fork = parent.next_fork()
+    forking_thread = threading.current_thread()
     cancel = threading.Event()
     results: list[T | None] = [None] * len(tasks)
     failures: list[tuple[str, BaseException]] = []
@@ -133,6 +136,7 @@ def concurrently(tasks: Sequence[tuple[str, Callable[[], T]]]) -> list[T]:
     def run_in_lane(index: int, task: Callable[[], T]) -> T:
         _LANE.set(_Lane(f"{parent.path}/{fork}.{index}"))
         _CANCELS.set((*_CANCELS.get(), cancel))
+        allure_threads.adopt(forking_thread)
         return task()
 
     with concurrent.futures.ThreadPoolExecutor(

@@ -4,6 +4,7 @@ branches that stop when the lane that forked them is interrupted."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ from programs.waits import WaitTimeout, wait_until
 from run import lanes
 from run.lanes import ConcurrentFailure, LaneCancelled, concurrently, current_lane
 from run.timeline import Timeline
+
+pytest_plugins = ["pytester"]
 
 
 def test_a_single_task_runs_in_the_callers_lane() -> None:
@@ -111,3 +114,50 @@ def test_commands_and_phases_carry_their_lane(tmp_path: Path) -> None:
     assert {phase.name: phase.lane for phase in timeline.records()} == by_title
     runner.run(["true"], title="after the join")
     assert records[-1].lane == current_lane()
+
+
+ALLURE_FORK = """
+import allure
+import pytest
+
+from run.lanes import concurrently
+
+
+@pytest.fixture
+def inner():
+    return "inner"
+
+
+@pytest.fixture
+def forks(request):
+    # A fixture set up inside this one leaves its Allure container as the forking thread's
+    # newest item: the case where a new thread's stack found no step to hang its own under.
+    request.getfixturevalue("inner")
+
+    def branch(name):
+        with allure.step(f"branch {name}"):
+            allure.attach(f"output of {name}", name=f"{name} output", attachment_type=allure.attachment_type.TEXT)
+        return name
+
+    return concurrently([("remote", lambda: branch("remote")), ("second", lambda: branch("second"))])
+
+
+def test_forks(forks):
+    assert forks == ["remote", "second"]
+"""
+
+
+def test_allure_steps_and_attachments_of_a_fork_land_under_the_forking_step(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_fork=ALLURE_FORK)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    results = pytester.path / "allure"
+    outcome = pytester.runpytest_subprocess(f"--alluredir={results}", "-q")
+    outcome.assert_outcomes(passed=1)
+    (result,) = (json.loads(path.read_text()) for path in results.glob("*-result.json"))
+    containers = [json.loads(path.read_text()) for path in results.glob("*-container.json")]
+    (forks,) = (b for c in containers for b in c.get("befores", []) if b["name"] == "forks")
+    assert result["status"] == "passed"
+    assert sorted(step["name"] for step in forks["steps"]) == ["branch remote", "branch second"]
+    assert all(step["attachments"] for step in forks["steps"])
