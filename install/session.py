@@ -200,6 +200,9 @@ class ScenarioSession:
         self._lock = setup.cluster_set_lock(ctx.topology, ctx.lock_dir, self.label)
         try:
             self._before = take_topology_snapshot(ctx.topology, plan.roles)
+            if installer.ledger is not None:
+                for role, snapshot in self._before.items():  # the same listing: not read twice
+                    installer.ledger.set_baseline(role, snapshot.objects)
             ctx.events.scenario_started(self.label, len(plan.steps))
 
             def rerender(learnt: Facts) -> ScenarioPlan:
