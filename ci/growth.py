@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from clusters.providers import capabilities_of  # noqa: E402
 from reports import merge as merge_cli  # noqa: E402
 from reports.commands import CommandSummary  # noqa: E402
 from reports.conformance import build_report, write_report  # noqa: E402
@@ -51,9 +52,8 @@ from reports.outcomes import CheckIdentity, CheckOutcome  # noqa: E402
 from run.info import RunInfo, release_entry  # noqa: E402
 from run.timeline import Timeline  # noqa: E402
 from scenarios.facts import Facts  # noqa: E402
-from scenarios.registry import ScenarioUnavailable, render  # noqa: E402
+from scenarios.registry import SCENARIO_IDS, ScenarioUnavailable, render  # noqa: E402
 from scenarios.releases import IstioRelease, load_pins  # noqa: E402
-from scenarios.steps import SCENARIO_IDS  # noqa: E402
 from suites.registry import required_checks  # noqa: E402
 
 # Fitted exponents up to this count as linear: timing noise on a shared machine bends a
@@ -172,7 +172,9 @@ def matrix_cells() -> list[tuple[IstioRelease, str]]:
 
 def cell_outcomes(release: IstioRelease, scenario: str, seed: int) -> list[CheckOutcome]:
     outcomes = []
-    for index, (family, check) in enumerate(required_checks(scenario, upgrade=False, mode="kind")):
+    for index, (family, check) in enumerate(
+        required_checks(scenario, upgrade=False, capabilities=capabilities_of("kind"))
+    ):
         result = "failed" if (seed + index) % 23 == 0 else "skipped" if (seed + index) % 17 == 0 else "passed"
         outcomes.append(
             CheckOutcome(
@@ -218,7 +220,7 @@ def write_matrix_reports(cells: Sequence[tuple[IstioRelease, str]], out: Path) -
             timeline.record("check", outcome.identity.check, None, label, start, 1.0, "passed")
             start += 1.0
     info = run_info(cells)
-    report = build_report(info, outcomes, facts={})
+    report = build_report(info, outcomes)
     write_report(report, out)
     slowest = sorted(commands, key=lambda c: -c.duration_s)[:50]
     html = render_summary(info, report, outcomes, timeline.records(), slowest, (len(commands), 1.5, 0))
@@ -237,7 +239,6 @@ def write_nights(root: Path, nights: int) -> list[Path]:
             report = build_report(
                 run_info([(release, scenario)], date),
                 cell_outcomes(release, scenario, night + index),
-                facts={},
             )
             write_report(report, job)
         night_dirs.append(night_dir)

@@ -27,14 +27,13 @@ from typing import Any
 
 from clusters.cluster import ClusterHandle
 from kube.watch_paths import WatchTarget, watch_target
+from run.timeouts import WATCH_CLOSE, WATCH_CONNECT, WATCH_READ_SLACK
 
 log = logging.getLogger("eicp.watch")
 
 # How long the API server keeps one watch open before the feed opens the next (its
-# timeoutSeconds), and how long a read may block beyond that before the connection counts as lost.
+# timeoutSeconds); how long a read may block beyond that is run/timeouts.py WATCH_READ_SLACK.
 STREAM_SECONDS = 60
-READ_SLACK_S = 15.0
-CONNECT_TIMEOUT_S = 5.0
 REOPEN_PAUSE_S = 0.5
 
 
@@ -89,7 +88,7 @@ class ChangeFeed:
         for response in responses:
             _shut(response)
         for thread in self._threads:
-            thread.join(timeout=2.0)
+            thread.join(timeout=WATCH_CLOSE.seconds())
         if self._live_since is not None:
             self.cluster.runner.record(
                 self.title,
@@ -167,7 +166,7 @@ class ChangeFeed:
             headers,
             body,
             post_params,
-            _request_timeout=(CONNECT_TIMEOUT_S, STREAM_SECONDS + READ_SLACK_S),
+            _request_timeout=(WATCH_CONNECT.seconds(), STREAM_SECONDS + WATCH_READ_SLACK.seconds()),
         )
         if not 200 <= result.status < 300:
             raise ApiException(status=result.status, reason=result.reason)

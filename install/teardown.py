@@ -24,11 +24,8 @@ from collections.abc import Iterable, Sequence
 
 from install.ledger import Ledger, LedgerEntry, ObjectRef
 from install.snapshot import ISTIOD_CONFIGMAPS
+from run.timeouts import UNINSTALL_GONE
 from scenarios.steps import Action, Role, Step
-
-# Deferred namespace and CRD deletions all gone: as long as one blocking delete may take
-# (install/actions/context.py, DEFAULT_TIMEOUTS_S[Action.DELETE]).
-GONE_DEADLINE_S = 300.0
 
 
 def uninstall_plan(ledger: Ledger) -> list[tuple[LedgerEntry, list[Step]]]:
@@ -65,7 +62,11 @@ def gone_step(role: Role, steps: Sequence[Step]) -> Step | None:
     ]
     if not deferred:
         return None
-    params: dict[str, object] = {"resource": deferred, "for": "deleted", "deadline_s": GONE_DEADLINE_S}
+    params: dict[str, object] = {
+        "resource": deferred,
+        "for": "deleted",
+        "deadline_s": UNINSTALL_GONE.seconds(),
+    }
     return Step(f"undo-{role}-deletions-gone", role, Action.WAIT, "uninstall", (), params)
 
 

@@ -22,14 +22,15 @@ from install.snapshot import take_snapshot
 from programs.runner import CommandError
 from programs.waits import Backoff, Observation, WaitTimeout, wait_until
 from run.lanes import concurrently
+from run.timeouts import UNINSTALL_SWEEP
 from scenarios.steps import Role, Step
 
 log = logging.getLogger("eicp.installer")
 
 RunAll = Callable[[Sequence[Step]], list[StepFailed]]
-# The sweep looks again this often, for this long, while what it deleted keeps coming back.
+# The sweep looks again this often, up to run/timeouts.py UNINSTALL_SWEEP, while what it
+# deleted keeps coming back.
 SWEEP_POLL = Backoff(min_s=0.5, max_s=2.0)
-SWEEP_DEADLINE_S = 30.0
 
 
 def undo_ledger(
@@ -94,7 +95,10 @@ def _sweep_cluster(ledger: Ledger, topology: Topology, run_all: RunAll, role: Ro
 
     try:
         wait_until(
-            f"[{role}] nothing the run made to come back", sweep_once, SWEEP_DEADLINE_S, backoff=SWEEP_POLL
+            f"[{role}] nothing the run made to come back",
+            sweep_once,
+            UNINSTALL_SWEEP.seconds(),
+            backoff=SWEEP_POLL,
         )
     except WaitTimeout as timeout:
         log.warning("uninstall sweep: %s", timeout)

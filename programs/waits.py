@@ -66,7 +66,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from run.lanes import pause
+from run.lanes import LaneCancelled, cancel_events, current_lane
 
 log = logging.getLogger("eicp.waits")
 
@@ -75,6 +75,7 @@ T = TypeVar("T")
 _NOTHING_OBSERVED = "nothing observed (no probe completed)"
 # A watched pause looks at the lane's cancellation this often.
 _CHANGE_SLICE_S = 0.25
+_CANCEL_SLICE_S = 0.2  # an interrupted fork stops a pausing branch within this long
 _MAX_STATE_CHARS = 2000
 
 
@@ -130,6 +131,23 @@ class _Seen(Generic[T]):
 
     text: str = _NOTHING_OBSERVED
     probes: int = 0
+
+
+def pause(seconds: float) -> None:
+    """Sleep ``seconds``, or less when the fork this lane belongs to is interrupted: then raise
+    ``LaneCancelled`` (run/lanes.py). In a lane that was never forked this is ``time.sleep``."""
+    cancels = cancel_events()
+    if not cancels:
+        time.sleep(seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while True:
+        if any(event.is_set() for event in cancels):
+            raise LaneCancelled(f"lane {current_lane()} stopped: the lane that forked it was interrupted")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        cancels[-1].wait(min(left, _CANCEL_SLICE_S))
 
 
 def wait_until(

@@ -9,9 +9,8 @@ they see connected (``pilot-discovery request GET /debug/connections`` and ``/de
 With the kind binary (kind clusters) ``kind export logs`` too; cloud-provider-kind's logs are
 copied in. Every byte written passes the redactor, and Secrets are never read.
 
-Collection is best effort: a failing command is recorded and the next one runs; a cluster
-that does not answer is skipped after its first call; one deadline bounds the whole run. The
-clusters are collected side by side (run/lanes.py), each by its own API server.
+Best effort within one deadline, the clusters side by side (run/lanes.py): a failing command
+is recorded and the next one runs; a cluster not answering is skipped after its first call.
 """
 
 from __future__ import annotations
@@ -383,7 +382,6 @@ def collect_diagnostics(
             # A surprise in one cluster's output must not cost the others' diagnostics.
             result.errors.append(f"{role}: collection stopped early: {type(error).__name__}: {error}")
 
-    # Each cluster's API server answers for itself: the clusters side by side (run/lanes.py).
     concurrently(
         [(role, functools.partial(collect, role, cluster)) for role, cluster in topology.clusters.items()]
     )

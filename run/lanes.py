@@ -15,7 +15,7 @@ different API servers); the order a guide gives stays a sequence.
 
 When the forking lane is interrupted (Ctrl-C, or the termination plugin's SIGTERM turned into
 ``KeyboardInterrupt``) its branches are told: ``cancelled()`` turns true in them and
-``pause()`` (the wait primitive's sleep) returns at once raising ``LaneCancelled``, so a branch
+the wait primitive's pause (programs/waits.py) returns at once raising ``LaneCancelled``, so a branch
 polling towards a far deadline stops within moments; the fork still waits for every branch
 to end before the interrupt goes on, so no branch outlives the code that forked it.
 """
@@ -28,7 +28,6 @@ import itertools
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
@@ -88,21 +87,9 @@ def cancelled() -> bool:
     return any(event.is_set() for event in _CANCELS.get())
 
 
-def pause(seconds: float) -> None:
-    """Sleep ``seconds``, or less when the fork this lane belongs to is interrupted: then raise
-    ``LaneCancelled``. In a lane that was never forked this is ``time.sleep``."""
-    cancels = _CANCELS.get()
-    if not cancels:
-        time.sleep(seconds)
-        return
-    deadline = time.monotonic() + seconds
-    while True:
-        if any(event.is_set() for event in cancels):
-            raise LaneCancelled(f"lane {current_lane()} stopped: the lane that forked it was interrupted")
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        cancels[-1].wait(min(left, 0.2))
+def cancel_events() -> tuple[threading.Event, ...]:
+    """The interrupt events of the forks this lane belongs to (none in a lane never forked)."""
+    return _CANCELS.get()
 
 
 class ConcurrentFailure(Exception):

@@ -15,7 +15,7 @@ from clusters.cluster import ClusterHandle
 from clusters.watch import ChangeFeed
 from install.actions.context import ActionContext, param
 from install.faults import EnvironmentFault, PlanError
-from install.kubectl import POLL_COMMAND_TIMEOUT_S, get_json, is_transient, namespace_args
+from install.kubectl import get_json, is_transient, namespace_args
 from kube.objects import (
     condition,
     is_deployment,
@@ -27,6 +27,7 @@ from kube.objects import (
 )
 from programs.runner import CommandError, CommandTimeout
 from programs.waits import Observation, WaitTimeout, wait_until
+from run.timeouts import INSTALL_POLL
 from scenarios.steps import Step
 
 T = TypeVar("T")
@@ -104,7 +105,7 @@ def _gone(cluster: ClusterHandle, names: list[str], extra: list[str]) -> Observa
     """Done when none of ``names`` is left; the state names each one left and why it stays."""
     try:
         result = cluster.kubectl(
-            "get", *names, *extra, "--ignore-not-found", "-o", "json", timeout_s=POLL_COMMAND_TIMEOUT_S
+            "get", *names, *extra, "--ignore-not-found", "-o", "json", timeout_s=INSTALL_POLL.seconds()
         )
     except CommandError as error:
         if isinstance(error, CommandTimeout) or is_transient(error):
