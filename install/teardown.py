@@ -12,10 +12,13 @@ Each cluster's entries form a chain of their own (``uninstall_chains``): every e
 cluster's, and what one cluster's uninstall deletes never waits on another's, so the installer
 runs the chains side by side, newest first within each. Namespaces and CRDs are deleted without
 waiting for them to be gone (``wait: false``): kube-controller-manager's namespace controller
-waits 5 s after a namespace's deletion before it starts, and once more when the namespace still
-held pods at its first pass (about 10 s in all, whoever asks), and a CRD goes only once the API
-server has removed its instances. Nothing later in a chain depends on them being gone, so the
-chain ends with one wait for all of them (``gone_step``) instead of one wait each.
+(the release versions.yaml pins) makes its first pass 5 s after the deletion
+(``namespaceDeletionGracePeriod``) and, when content remains after it, the next one half the
+remaining estimate plus 1 s later (the longest termination grace its pods still have, or 15 s
+for objects held by finalizers): about 10 s per namespace here, however the client waits, and a
+CRD goes only once the API server has removed its instances. Nothing later in a chain depends
+on them being gone, so the chain ends with one wait for all of them (``gone_step``) instead of
+one wait each, and those controller delays overlap instead of adding up.
 """
 
 from __future__ import annotations
