@@ -107,7 +107,8 @@ def concurrently(tasks: Sequence[tuple[str, Callable[[], T]]]) -> list[T]:
     """Run each ``(name, task)`` in a lane of its own and return their results in order.
 
     Every task runs to its end whatever the others do. One task failing re-raises its own
-    exception unchanged; several failing raise ``ConcurrentFailure`` naming each. A single task
+    exception unchanged; several failing raise ``ConcurrentFailure`` naming each, unless one
+    was interrupted: the interrupt is raised and the others are logged. A single task
     runs in the caller's thread (no fork, no thread). Fresh threads serve each fork, so what a
     thread remembers (Allure's step context, thread-locals) never leaks from one fork to the next.
     """
@@ -145,6 +146,13 @@ def concurrently(tasks: Sequence[tuple[str, Callable[[], T]]]) -> list[T]:
             failures.append((name, error))
         else:
             results[index] = future.result()
+    interrupts = [error for _, error in failures if not isinstance(error, Exception)]
+    if interrupts:
+        # An interrupt (Ctrl-C, SIGTERM) stays one, so the caller's cleanup and exit code follow it.
+        for name, error in failures:
+            if error is not interrupts[0]:
+                log.warning("concurrent task %s also failed: %s: %s", name, type(error).__name__, error)
+        raise interrupts[0]
     if len(failures) == 1:
         raise failures[0][1]
     if failures:

@@ -69,6 +69,20 @@ def test_every_task_ends_before_a_failure_is_raised() -> None:
     assert "first: ValueError: boom" in str(caught.value)
 
 
+def test_an_interrupt_in_a_branch_stays_an_interrupt_beside_other_failures(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken() -> None:
+        raise ValueError("boom")
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        concurrently([("broken", broken), ("interrupted", interrupted)])
+    assert "concurrent task broken also failed: ValueError: boom" in caplog.text
+
+
 def test_an_interrupted_fork_stops_its_polling_branches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C reaches the lane that forked: its branches' waits end within moments, not at
     their deadlines, and the interrupt goes on once they have."""
