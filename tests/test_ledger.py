@@ -17,7 +17,7 @@ from programs.runner import CommandRunner
 from scenarios.releases import load_pins
 from scenarios.steps import Action, ScenarioPlan, Step
 from tests.fakeexec import FakeTools
-from tests.test_installer import FAST, IOP, make_topology
+from tests.installer_support import FAST, IOP, make_topology
 
 CRD = "customresourcedefinition.apiextensions.k8s.io"
 TAG = "mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-revision-tag-default"

@@ -16,7 +16,7 @@ from scenarios.facts import Facts
 from scenarios.releases import load_pins
 from scenarios.steps import Action, Role, Step
 from tests.fakeexec import FakeTools
-from tests.test_installer import CONTEXTS, FAST, make_topology, plan_of, ready_object
+from tests.installer_support import CONTEXTS, FAST, make_topology, plan_of, ready_object
 
 CRD = "customresourcedefinition.apiextensions.k8s.io"
 
