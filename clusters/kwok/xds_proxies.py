@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,9 @@ class SyntheticProxies:
     image_roots: bytes = b""  # a proxy image's system roots, stood in (clusters/kwok/proxy_roots.py)
     proxies: dict[tuple[str, str, str], SyntheticProxy] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # Waits of an install run side by side and each passed one attaches: one at a time, or two
+    # clients for one pod overwrite each other's key and certificate in its directory.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def step_recorded(self, record: StepRecordLike, clusters: Mapping[Role, ClusterHandle]) -> None:
         """After a passed wait of an install or upgrade step on a remote cluster (its workloads
@@ -119,6 +123,10 @@ class SyntheticProxies:
     def attach(self, cluster: ClusterHandle) -> list[SyntheticProxy]:
         """Start a client for every injected, running pod of ``cluster`` that has none yet, and
         stop those whose pod is gone (an old ReplicaSet's after a rollout)."""
+        with self._lock:
+            return self._attach(cluster)
+
+    def _attach(self, cluster: ClusterHandle) -> list[SyntheticProxy]:
         pods = injected_pods(cluster)
         current = {(cluster.role, pod["metadata"]["namespace"], pod["metadata"]["name"]) for pod in pods}
         for key in [key for key in self.proxies if key[0] == cluster.role and key not in current]:
@@ -147,9 +155,10 @@ class SyntheticProxies:
         return self.proxies.get((role, namespace, pod))
 
     def stop_all(self) -> None:
-        for proxy in self.proxies.values():
-            proxy.process.stop()
-        self.proxies.clear()
+        with self._lock:
+            for proxy in self.proxies.values():
+                proxy.process.stop()
+            self.proxies.clear()
 
     def _start(self, cluster: ClusterHandle, pod: dict[str, Any]) -> SyntheticProxy:
         meta, spec = pod["metadata"], pod["spec"]
