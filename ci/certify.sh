@@ -18,12 +18,12 @@ REPORT_DIR=${EICP_REPORT_DIR:-eicp-report}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Python environment ($VENV)"
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
+# shellcheck source=ci/python_env.sh
+source ci/python_env.sh
+python_env "$VENV"
 
 # The tools step takes the run's own tool options, and only the tools its mode uses.
-tool_args=() mode=kind sources=() egress=none
+tool_args=() mode=kind sources=() egress=none plan=no
 args=()
 for arg in "$@"; do
   if [ "$arg" = --offline-snapshot ]; then
@@ -40,6 +40,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --topology-mode=*) mode=${args[i]#--topology-mode=} ;;
     --egress-gateway) egress=${args[i + 1]:-none}; i=$((i + 1)) ;;
     --egress-gateway=*) egress=${args[i]#--egress-gateway=} ;;
+    --plan) plan=yes ;;
   esac
 done
 case "$mode" in
@@ -49,16 +50,22 @@ case "$mode" in
 esac
 if [ "$mode" = kwok ] && [ "$egress" = helm ]; then tools+=(helm); fi
 
-# Before any tool is resolved or built: a host that cannot run the mode hears why in seconds
-# (without Docker, the message names the kwok-mode command that works here; exit 2).
-step "Host preflight for --topology-mode $mode"
-"$VENV/bin/python" -m clusters.preflight_cli --topology-mode "$mode"
+if [ "$plan" = yes ]; then
+  # --plan renders every step and touches no cluster and no tool: neither the host nor the
+  # mode's tools matter to it.
+  step "--plan: no host preflight and no tools (nothing is run against a cluster)"
+else
+  # Before any tool is resolved or built: a host that cannot run the mode hears why in seconds
+  # (without Docker, the message names the kwok-mode command that works here; exit 2).
+  step "Host preflight for --topology-mode $mode"
+  "$VENV/bin/python" -m clusters.preflight_cli --topology-mode "$mode"
 
-step "Tools for --topology-mode $mode (explicit paths, cache, download, Go build, else PATH)"
-"$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" "${tools[@]}"
-if [ ${#sources[@]} -gt 0 ]; then
-  step "Istio sources: istioctl, pilot-discovery and the synthetic proxy built from each (cached)"
-  "$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" "${sources[@]}"
+  step "Tools for --topology-mode $mode (explicit paths, cache, download, Go build, else PATH)"
+  "$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" "${tools[@]}"
+  if [ ${#sources[@]} -gt 0 ]; then
+    step "Istio sources: istioctl, pilot-discovery and the synthetic proxy built from each (cached)"
+    "$VENV/bin/python" -m programs.tools_cli "${tool_args[@]}" "${sources[@]}"
+  fi
 fi
 
 step "Conformance run"

@@ -17,9 +17,11 @@ ledger newest first (install/teardown.py) and never touches what the clusters ha
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,15 +32,16 @@ import allure
 
 from clusters.cluster import Topology
 from clusters.provider import LoadBalancerProvider
-from install import teardown
 from install.actions import HANDLERS, ActionContext
 from install.faults import EnvironmentFault, PlanError, StepFailed
 from install.hostname import KindNodes
 from install.kubectl import dump, is_transient
 from install.ledger import Ledger
 from install.snapshot import take_snapshot
+from install.uninstall import undo_ledger
 from programs.runner import CommandError, phase
 from programs.waits import Backoff, WaitTimeout
+from run.lanes import concurrently
 from scenarios.facts import Facts
 from scenarios.pki import SuitePki
 from scenarios.releases import IstioRelease
@@ -113,6 +116,7 @@ class Installer:
     # uninstall steps instead (only for callers that have no ledger, e.g. some self-tests).
     ledger: Ledger | None = field(default_factory=Ledger)
     _listeners: list[StepListener] = field(default_factory=list)
+    _ledger_lock: threading.Lock = field(default_factory=threading.Lock)
     _facts: Facts = field(default_factory=Facts)
     _roles: tuple[Role, ...] = ()
 
@@ -122,7 +126,13 @@ class Installer:
     # -- plans -------------------------------------------------------------------------
 
     def install(self, plan: ScenarioPlan, facts: Facts, rerender: Renderer) -> InstallResult:
-        """Run ``plan.steps`` in order; after a step that ``provides`` a fact, re-render and go on."""
+        """Run ``plan.steps`` in order; after a step that ``provides`` a fact, re-render and go on.
+
+        Consecutive waits run side by side (``side_by_side``): a wait only observes, so the
+        order of waits that follow one another never matters, and the step after them starts
+        once all are done, as before. A wait that provides a fact ends its group (what follows
+        may need the fact).
+        """
         self._facts = facts
         self._roles = tuple(role for role in plan.roles if self.topology.has(role))
         if self.load_balancers is not None:
@@ -131,17 +141,21 @@ class Installer:
         steps = list(plan.steps)
         index = 0
         while index < len(steps):
-            step = steps[index]
-            value = self.run_step(step, "install")
-            fact = step.params.get("provides")
-            if fact:
+            group = side_by_side(steps, index)
+            values = concurrently(
+                [(f"[{s.role}] {s.name}", functools.partial(self.run_step, s, "install")) for s in group]
+            )
+            for offset, (step, value) in enumerate(zip(group, values, strict=True)):
+                fact = step.params.get("provides")
+                if not fact:
+                    continue
                 if not value:
                     raise StepFailed(step, PlanError(f"step provides {fact!r} but found no value"))
                 self._facts = self._facts.with_fact(str(fact), value)
                 plan = rerender(self._facts)
-                _check_prefix_unchanged(steps[: index + 1], plan.steps, fact)
+                _check_prefix_unchanged(steps[: index + offset + 1], plan.steps, fact)
                 steps = list(plan.steps)
-            index += 1
+            index += len(group)
         return InstallResult(plan=plan, facts=self._facts)
 
     @property
@@ -152,18 +166,14 @@ class Installer:
     def uninstall(self, plan: ScenarioPlan | None = None) -> list[StepFailed]:
         """Undo the install, running every step even after one fails; return the failures.
 
-        With a ledger: what it recorded, newest first, then a sweep of what controllers made
-        again meanwhile. Without one, ``plan.uninstall``; a step still holding a placeholder is
-        skipped there (the install refuses such steps, so what it would undo was never made).
+        With a ledger: what it recorded, newest first, each cluster's chain beside the others'
+        (install/teardown.py ``uninstall_chains``: each ends waiting for its deferred deletions
+        to be gone), then a sweep of what controllers made again meanwhile. Without one,
+        ``plan.uninstall``; a step still holding a placeholder is skipped there (the install
+        refuses such steps, so what it would undo was never made).
         """
         if self.ledger is not None:
-            failures: list[StepFailed] = []
-            for entry, steps in teardown.uninstall_plan(self.ledger):
-                failed = self._run_all(steps)
-                if not failed:
-                    self.ledger.entries.remove(entry)  # undone: a second uninstall skips it
-                failures += failed
-            return failures + self._sweep(self.ledger)
+            return undo_ledger(self.ledger, self.topology, self.run_all, self._ledger_lock)
         steps = []
         for step in plan.uninstall if plan is not None else ():
             missing = _placeholder_in(step)
@@ -175,9 +185,10 @@ class Installer:
                 )
                 continue
             steps.append(step)
-        return self._run_all(steps)
+        return self.run_all(steps)
 
-    def _run_all(self, steps: Sequence[Step]) -> list[StepFailed]:
+    def run_all(self, steps: Sequence[Step]) -> list[StepFailed]:
+        """Run every step (``uninstall``), even after one fails; return the failures."""
         failures: list[StepFailed] = []
         for step in steps:
             try:
@@ -187,20 +198,6 @@ class Installer:
             except EnvironmentFault as fault:
                 failures.append(StepFailed(step, fault))
         return failures
-
-    def _sweep(self, ledger: Ledger) -> list[StepFailed]:
-        steps: list[Step] = []
-        for role in ledger.baseline:
-            try:
-                listing = take_snapshot(self.topology[role]).objects
-            except CommandError as error:
-                log.warning("uninstall sweep: cannot list %s: %s", role, error)
-                continue
-            stray = teardown.sweep_refs(ledger, role, listing)
-            if stray:
-                log.info("uninstall sweep on %s: %s", role, ", ".join(str(ref) for ref in stray))
-                steps += teardown.delete_steps(teardown.sweep_entry(role), stray)
-        return self._run_all(steps)
 
     def run_step(self, step: Step, step_phase: StepPhase = "install") -> str | None:
         """Execute one step inside an Allure step, timed and reported to the listeners."""
@@ -304,6 +301,20 @@ class Installer:
 
 
 # -- plan checks ------------------------------------------------------------------------------
+
+
+def side_by_side(steps: Sequence[Step], index: int) -> list[Step]:
+    """The steps from ``index`` that may run at the same time: the step itself, and when it is a
+    wait, the waits that follow it up to (and with) the first one that provides a fact."""
+    group = [steps[index]]
+    while (
+        group[-1].action is Action.WAIT
+        and not group[-1].params.get("provides")
+        and index + len(group) < len(steps)
+        and steps[index + len(group)].action is Action.WAIT
+    ):
+        group.append(steps[index + len(group)])
+    return group
 
 
 def _check_prefix_unchanged(done: Sequence[Step], fresh: Sequence[Step], fact: object) -> None:

@@ -1,18 +1,18 @@
 """One scenario x release from install to proof of uninstall: ``ScenarioSession``.
 
-``install()`` renders the plan (with the per-run PKI when the scenario needs one), takes the
-cluster set's host-wide lock, snapshots the clusters and runs the plan; ``diagnose()``
-collects diagnostics once (at the first failed check, or at teardown after a failed install);
-``upgrade_driver()`` hands out release B's driver, wired so teardown uninstalls B's objects too;
-``close()`` uninstalls with every installation newest first, proves the clusters are back to
-their snapshot and releases the lock. Each event goes to ``SessionEvents`` (the scenario plugin
-turns them into pytest hooks); the executed plan is ``executed_plan()``.
+``install()`` renders the plan (PKI included when needed), takes the cluster set's lock,
+snapshots the clusters, runs the plan; ``diagnose()`` collects diagnostics once (first failed
+check, or teardown after a failed install); ``upgrade_driver()`` hands out release B's driver
+(teardown uninstalls B's objects too); ``close()`` uninstalls newest first, proves the clusters
+back to their snapshot, releases the lock. Events go to ``SessionEvents`` (the scenario plugin's
+pytest hooks); the executed plan is ``executed_plan()``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -150,12 +150,9 @@ class ScenarioSession:
         self.context = context
         self.label = scenario_label(scenario_id, release)
         self.diagnostics_dir = context.report_dir / "diagnostics" / self.label
+        guide = guide_of(scenario_id, release)
         self.recorder = PlanRecorder(
-            self.label,
-            scenario_id,
-            release.version_text,
-            context.runner.redactor,
-            guide_of(scenario_id, release),
+            self.label, scenario_id, release.version_text, context.runner.redactor, guide
         )
         self.failed = False  # a check failed, or the install did
         self._note: DiagnosticsNote | None = None
@@ -199,6 +196,9 @@ class ScenarioSession:
         self._lock = setup.cluster_set_lock(ctx.topology, ctx.lock_dir, self.label)
         try:
             self._before = take_topology_snapshot(ctx.topology, plan.roles)
+            if installer.ledger is not None:
+                for role, snapshot in self._before.items():  # the same listing: not read twice
+                    installer.ledger.set_baseline(role, snapshot.objects)
             ctx.events.scenario_started(self.label, len(plan.steps))
 
             def rerender(learnt: Facts) -> ScenarioPlan:
@@ -273,9 +273,10 @@ class ScenarioSession:
     def _listener(self, path: Path) -> Callable[[StepRecord], None]:
         """Step records to ``steps.jsonl``, the timeline, the executed plan and the events."""
         ctx = self.context
+        lock = threading.Lock()  # the uninstall's chains report from their own threads
 
         def listener(record: StepRecord) -> None:
-            with path.open("a", encoding="utf-8") as handle:
+            with lock, path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(asdict(record)) + "\n")
             kind = (
                 "cleanup" if record.phase == "uninstall" else "wait" if record.action == "wait" else "install"

@@ -114,3 +114,25 @@ def rollout_status(deployment: Obj) -> tuple[bool, str]:
 def is_deployment(resource: str) -> bool:
     """Whether a kubectl ``TYPE/NAME`` names a Deployment."""
     return resource.startswith(DEPLOYMENT_PREFIXES)
+
+
+def terminating_state(obj: Obj) -> str:
+    """What holds an object that is being deleted, in one line: ``namespace/sample Terminating:
+    NamespaceContentRemaining (Some resources are remaining: pods. has 2 resource instances)``,
+    its finalizers, or that its deletion has not been asked for."""
+    meta = obj.get("metadata") or {}
+    kind = str(obj.get("kind") or "object").lower()
+    head = f"{kind}/{meta.get('name', '<unnamed>')}"
+    if not meta.get("deletionTimestamp"):
+        return f"{head} not being deleted"
+    # A namespace's Namespace* conditions, a CRD's Terminating condition: what the deletion
+    # waits for, as the controller doing it says.
+    holding = [
+        f"{c.get('type')} ({c.get('message') or c.get('reason') or ''})"
+        for c in (obj.get("status") or {}).get("conditions") or []
+        if c.get("status") == "True" and str(c.get("type", "")).startswith(("Namespace", "Terminating"))
+    ]
+    finalizers = list(meta.get("finalizers") or []) + list((obj.get("spec") or {}).get("finalizers") or [])
+    if finalizers:
+        holding.append(f"finalizers {', '.join(map(str, finalizers))}")
+    return f"{head} Terminating" + (f": {'; '.join(holding)}" if holding else "")

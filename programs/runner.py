@@ -23,6 +23,7 @@ import allure
 from programs.background import BackgroundProcess
 from programs.redaction import Redactor
 from programs.running import RUNNING
+from run.lanes import current_lane
 from run.timeouts import COMMAND, KILL_GRACE
 
 log = logging.getLogger("eicp.runner")
@@ -59,6 +60,7 @@ class CommandRecord:
     stdout: str = ""
     stderr: str = ""
     background: bool = False  # a long-running child (``start``): its duration is its lifetime
+    lane: str = "main"  # the strand of work it ran in (run/lanes.py), for the critical path
 
 
 class CommandError(RuntimeError):
@@ -280,6 +282,7 @@ class CommandRunner:
             stdout=stdout,
             stderr=stderr,
             background=background,
+            lane=current_lane(),
         )
         if self.transcript is not None:
             self._append_transcript(record)

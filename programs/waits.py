@@ -35,6 +35,13 @@ How it behaves:
   polling pace around, such as the installer, pass one instead of the two numbers).
 - Waits that may end without their condition (a grace period before SIGKILL) catch
   ``WaitTimeout`` and go on.
+- ``changes=`` makes the wait event-driven: a ``Changes`` (clusters/watch.py ``ChangeFeed``:
+  the API server's watch on the objects the probe reads) ends each pause the moment something
+  changed, so the probe runs again at once; the pauses stay as a ceiling (a watch that missed
+  an event, or could not be opened at all, costs at most one pause) and the deadline, probes
+  and messages are the same.
+- A pause ends early, raising ``run.lanes.LaneCancelled``, when the lane the wait runs in was
+  forked by a lane that has since been interrupted (run/lanes.py).
 - On timeout, ``WaitTimeout`` is raised. Its message says what was awaited, for how long,
   how many probes ran, and the last observed state (``show(value)`` or the last transient
   exception); the same data is on the exception's attributes for reports.
@@ -46,7 +53,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -59,11 +66,16 @@ from tenacity import (
     wait_exponential,
 )
 
+from run.lanes import LaneCancelled, cancel_events, current_lane
+
 log = logging.getLogger("eicp.waits")
 
 T = TypeVar("T")
 
 _NOTHING_OBSERVED = "nothing observed (no probe completed)"
+# A watched pause looks at the lane's cancellation this often.
+_CHANGE_SLICE_S = 0.25
+_CANCEL_SLICE_S = 0.2  # an interrupted fork stops a pausing branch within this long
 _MAX_STATE_CHARS = 2000
 
 
@@ -80,6 +92,14 @@ class WaitTimeout(TimeoutError):
             f"timed out after {elapsed_s:.1f}s (deadline {deadline_s:g}s, {probes} checks) waiting for "
             f"{description}; last observed: {last_state}"
         )
+
+
+class Changes(Protocol):
+    """Something that can tell a wait that what it probes has changed."""
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until something changed (True) or ``timeout_s`` passed (False)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,23 @@ class _Seen(Generic[T]):
     probes: int = 0
 
 
+def pause(seconds: float) -> None:
+    """Sleep ``seconds``, or less when the fork this lane belongs to is interrupted: then raise
+    ``LaneCancelled`` (run/lanes.py). In a lane that was never forked this is ``time.sleep``."""
+    cancels = cancel_events()
+    if not cancels:
+        time.sleep(seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while True:
+        if any(event.is_set() for event in cancels):
+            raise LaneCancelled(f"lane {current_lane()} stopped: the lane that forked it was interrupted")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        cancels[-1].wait(min(left, _CANCEL_SLICE_S))
+
+
 def wait_until(
     describe: str,
     probe: Callable[[], T],
@@ -124,7 +161,8 @@ def wait_until(
     initial_delay_s: float = 0.5,
     max_delay_s: float = 10.0,
     backoff: Backoff | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = pause,
+    changes: Changes | None = None,
 ) -> T:
     """Poll ``probe`` until ``until(value)`` holds; return that value or raise ``WaitTimeout``.
 
@@ -156,11 +194,21 @@ def wait_until(
     def before_sleep(state: RetryCallState) -> None:
         log.debug("waiting for %s: %s (next check in %.1fs)", describe, seen.text, state.upcoming_sleep)
 
+    def pause_or_change(seconds: float) -> None:
+        if changes is None:
+            sleep(seconds)
+            return
+        ends = time.monotonic() + seconds
+        while not changes.wait(min(_CHANGE_SLICE_S, max(0.0, ends - time.monotonic()))):
+            if time.monotonic() >= ends:
+                return
+            sleep(0)  # raises LaneCancelled once the forking lane was interrupted
+
     retrying = Retrying(
         stop=stop_before_delay(deadline_s),
         wait=wait_exponential(multiplier=initial_delay_s, min=initial_delay_s, max=max_delay_s),
         retry=retry_if_result(not_done) | retry_if_exception_type(transient),
-        sleep=sleep,
+        sleep=pause_or_change,
         before_sleep=before_sleep,
         reraise=False,
         retry_error_callback=lambda state: _timed_out(describe, deadline_s, state, seen),

@@ -30,9 +30,10 @@ class CommandLog:
         self.failed = 0
         self.total_s = 0.0
         self._slowest: list[CommandSummary] = []
-        # (start, duration) of every command the suite waited for (not background children):
-        # what the benchmark (ci/benchmark.py) counts as time spent in tools.
-        self.spans: list[tuple[float, float]] = []
+        # (start, duration, lane) of every command the suite waited for (not background
+        # children): what the benchmark (ci/benchmark.py) counts as time spent in tools, and
+        # the lane (run/lanes.py) its critical path follows.
+        self.spans: list[tuple[float, float, str]] = []
 
     def __call__(self, record: CommandRecord) -> None:
         """The runner listener."""
@@ -45,7 +46,7 @@ class CommandLog:
         summary = CommandSummary(record.title, record.started_at, record.duration_s, status)
         with self._lock:
             if not record.background:
-                self.spans.append((record.started_at, record.duration_s))
+                self.spans.append((record.started_at, record.duration_s, record.lane))
             self.count += 1
             self.failed += summary.status != "ok"
             self.total_s += summary.duration_s
@@ -76,4 +77,7 @@ class CommandLog:
             self.failed += int(data.get("failed", 0))
             self.total_s += float(data.get("total_s", 0.0))
             self._keep([CommandSummary(**item) for item in data.get("slowest", [])])
-            self.spans.extend((float(start), float(duration)) for start, duration in data.get("spans", []))
+            self.spans.extend(
+                (float(span[0]), float(span[1]), str(span[2]) if len(span) > 2 else "main")
+                for span in data.get("spans", [])
+            )

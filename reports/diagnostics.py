@@ -9,12 +9,13 @@ they see connected (``pilot-discovery request GET /debug/connections`` and ``/de
 With the kind binary (kind clusters) ``kind export logs`` too; cloud-provider-kind's logs are
 copied in. Every byte written passes the redactor, and Secrets are never read.
 
-Collection is best effort: a failing command is recorded and the next one runs; a cluster
-that does not answer is skipped after its first call; one deadline bounds the whole run.
+Best effort within one deadline, the clusters side by side (run/lanes.py): a failing command
+is recorded and the next one runs; a cluster not answering is skipped after its first call.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -31,6 +32,7 @@ from programs import cancellation
 from programs.exports import export_redacted, kind_logs_key
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from run.lanes import concurrently
 from run.timeouts import DIAGNOSTICS_CALL, DIAGNOSTICS_REQUEST
 
 # Namespaces worth a look on every cluster when they exist, besides the scenario's own.
@@ -370,7 +372,8 @@ def collect_diagnostics(
     result = DiagnosticsResult(out_dir=out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     collector = _Collector(out_dir, runner, deadline_s, result)
-    for role, cluster in topology.clusters.items():
+
+    def collect(role: str, cluster: ClusterHandle) -> None:
         try:
             _collect_cluster(
                 collector, cluster, namespaces_by_role.get(role, ()), kind_bin, topology.capabilities
@@ -378,6 +381,10 @@ def collect_diagnostics(
         except (OSError, ValueError, KeyError, TypeError) as error:
             # A surprise in one cluster's output must not cost the others' diagnostics.
             result.errors.append(f"{role}: collection stopped early: {type(error).__name__}: {error}")
+
+    concurrently(
+        [(role, functools.partial(collect, role, cluster)) for role, cluster in topology.clusters.items()]
+    )
     for source in extra_logs:
         if collector.remaining() < _MIN_TIME_FOR_A_CALL_S:
             result.skipped.append(str(source))

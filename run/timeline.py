@@ -23,6 +23,8 @@ from typing import Any, Literal, Protocol
 
 import allure
 
+from run.lanes import current_lane
+
 # The kinds the HTML summary knows how to colour; any other kind is drawn as "other".
 PHASE_KINDS: tuple[str, ...] = (
     "tool",
@@ -50,6 +52,7 @@ class PhaseRecord:
     start: float  # seconds since the epoch (time.time())
     duration: float  # seconds
     outcome: str
+    lane: str = "main"  # the strand of work it ran in (run/lanes.py)
 
     @property
     def end(self) -> float:
@@ -93,8 +96,10 @@ class Timeline:
         start: float,
         duration: float,
         outcome: str,
+        lane: str | None = None,
     ) -> PhaseRecord:
-        """Add one finished phase. ``start`` is ``time.time()`` at its beginning."""
+        """Add one finished phase. ``start`` is ``time.time()`` at its beginning; ``lane``
+        defaults to the caller's (run/lanes.py)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"phase outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
         if duration < 0:
@@ -107,6 +112,7 @@ class Timeline:
             start=float(start),
             duration=float(duration),
             outcome=outcome,
+            lane=lane or current_lane(),
         )
         with self._lock:
             self._records.append(entry)
@@ -155,6 +161,7 @@ class Timeline:
                 float(row["start"]),
                 float(row["duration"]),
                 str(row["outcome"]),
+                str(row.get("lane") or "main"),
             )
 
     def clear(self) -> None:

@@ -112,6 +112,13 @@ SERVER_VERSION = _d("clusters.server-version", 60, "`kubectl version` of each cl
 EXISTING_PROBE = _d(
     "existing.probe", 30, "reading the user's kubeconfig contexts and asking each cluster for /version"
 )
+WATCH_CONNECT = _d("clusters.watch-connect", 5, "opening one API watch of a wait (clusters/watch.py)")
+WATCH_READ_SLACK = _d(
+    "clusters.watch-read-slack",
+    15,
+    "a watch read blocking past the server's own 60 s stream end: the connection is lost, reopen",
+)
+WATCH_CLOSE = _d("clusters.watch-close", 2, "a wait's watch threads ending once their streams are shut")
 KIND_CREATE = _d("kind.create", 900, "image pull and boot of a node on a slow runner")
 KIND_CREATE_WAIT = _d("kind.create-wait", 300, "kind create's own --wait for the control plane")
 KIND_DELETE = _d("kind.delete", 300, "kind delete cluster, containers and network")
@@ -222,6 +229,14 @@ INSTALL_PUBLISH = _d(
     "install.publish-hostname", 300, "publishing the test hostname (CoreDNS rollout, nodes' hosts files)"
 )
 INSTALL_COMMAND = _d("install.command", 120, "any other install step's command")
+UNINSTALL_GONE = _d(
+    "install.uninstall-gone",
+    300,
+    "a cluster's deferred namespace and CRD deletions all gone, at the end of its uninstall chain",
+)
+UNINSTALL_SWEEP = _d(
+    "install.uninstall-sweep", 30, "the sweep of what the run made until nothing comes back (a late istiod)"
+)
 INSTALL_POLL = _d("install.poll-command", 30, "one kubectl read of a poll")
 INSTALL_CLUSTER_SET_LOCK = _d(
     "install.cluster-set-lock",

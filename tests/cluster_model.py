@@ -158,6 +158,8 @@ class Kubectl:
         if verb == "kustomize":
             crds = [_crd(name) for name in GATEWAY_API_CRDS]
             return 0, yaml.safe_dump_all(crds), ""
+        if verb == "get" and "--ignore-not-found" in args:  # the uninstall's wait for its deletions
+            return self._left(args, namespace)
         if verb == "get":
             return self._get(args, namespace)
         if verb == "delete":
@@ -209,6 +211,17 @@ class Kubectl:
                 return 0, f"{ref.resource}\n", ""
             return 1, "", f'Error from server (NotFound): customresourcedefinitions "{name}" not found'
         return 0, json.dumps(READY), ""
+
+    def _left(self, args: list[str], namespace: str | None) -> tuple[int, str, str]:
+        """``get NAME... --ignore-not-found -o json``: the named objects still there, as a List;
+        nothing at all when none is (what kubectl prints then)."""
+        named = [a for a in args[1:] if "/" in a and not a.startswith("-")]
+        left = [
+            {"kind": kind, "metadata": {"name": name}}
+            for kind, _, name in (target.partition("/") for target in named)
+            if self.cluster.has(_ref(kind, name, namespace))
+        ]
+        return 0, json.dumps({"kind": "List", "items": left}) if left else "", ""
 
 
 def _ref(kind: str, name: str, namespace: str | None) -> ObjectRef:

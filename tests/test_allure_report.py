@@ -29,7 +29,7 @@ from programs.runner import CommandRunner
 from reports.allure_files import write_allure3_config
 from reports.categories import category_name
 from scenarios.releases import load_pins
-from tests import test_report_outputs as fake_suite
+from tests import report_fake_suite as fake_suite
 from tests.fakeexec import FakeTools
 from tests.report_support import chromium_screenshot, decode_png, keep_artifact
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,34 @@ def test_certify_stops_at_the_preflight_before_any_tool(tmp_path: Path) -> None:
     assert "no 'docker' executable on PATH" in output
     assert WITHOUT_DOCKER in output
     assert not (tmp_path / "tools").exists() or not any((tmp_path / "tools").iterdir())
+
+
+@pytest.mark.slow
+def test_certify_plan_on_a_warm_checkout_starts_pytest_within_five_seconds(tmp_path: Path) -> None:
+    """``--plan`` touches no cluster and no tool: no preflight, no tools step, and a warm
+    environment (ci/python_env.sh's stamp) is not installed again."""
+    env = {
+        **os.environ,
+        "EICP_VENV": sys.prefix,  # the self-tests' own environment (certify.sh reuses it)
+        "EICP_REPORT_DIR": str(tmp_path / "report"),
+        "EICP_TOOLS_DIR": str(tmp_path / "tools"),
+    }
+    argv = ["bash", str(REPO / "ci" / "certify.sh"), "--plan", "--scenario", "ip-passthrough"]
+    for attempt in ("warm-up", "measured"):
+        started = time.monotonic()
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        lines, pytest_started = [], None
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("==> Conformance run") and pytest_started is None:
+                pytest_started = time.monotonic() - started
+        assert process.wait(timeout=600) == 0, "".join(lines)
+        output = "".join(lines)
+        if attempt == "warm-up" and "up to date:" not in output:
+            continue  # the first start on this checkout installed the project: now it is warm
+        assert "up to date:" in output, output
+        assert "==> Host preflight" not in output and "==> Tools for" not in output
+        assert "BuildBackendWarning" not in output and "pip install" not in output
+        assert pytest_started is not None and pytest_started < 5.0, (pytest_started, output)
+        return

@@ -154,8 +154,11 @@ def test_every_check_passes(run: Run) -> None:
         for case in cases
         if case.get("name") in names
     )
-    # The remote secret was read through the Kubernetes client, from the external cluster's API.
-    assert run.api_requests == ["/api/v1/namespaces/external-istiod/secrets/istio-kubeconfig"]
+    # The remote secret was read through the Kubernetes client, from the external cluster's API;
+    # every other request is a wait's watch (clusters/watch.py).
+    reads = [path for path in run.api_requests if "watch=true" not in path]
+    assert reads == ["/api/v1/namespaces/external-istiod/secrets/istio-kubeconfig"]
+    assert any("/deployments?watch=true&fieldSelector=metadata.name%3Distiod" in p for p in run.api_requests)
 
 
 def test_conformance_report_says_success_with_the_known_issue(run: Run) -> None:
@@ -184,22 +187,43 @@ def _plan_steps() -> tuple[list[str], list[str]]:
     return [step.name for step in plan.steps], [step.name for step in plan.uninstall]
 
 
+def _blocks(names: list[str], waits: set[str]) -> list[set[str]]:
+    """The install order as the installer keeps it: consecutive waits run side by side, so
+    within such a run any order is right; every other step is a block of its own."""
+    blocks: list[set[str]] = []
+    for name in names:
+        if name in waits and blocks and next(iter(blocks[-1])) in waits:
+            blocks[-1].add(name)
+        else:
+            blocks.append({name})
+    return blocks
+
+
 def test_install_and_uninstall_steps_ran_in_plan_order(run: Run) -> None:
     records = [
         json.loads(line)
         for line in (run.report_dir / "diagnostics" / LABEL / "steps.jsonl").read_text().splitlines()
     ]
     install, _uninstall = _plan_steps()
-    assert [r["step"] for r in records if r["phase"] == "install"] == install
+    ran = [r["step"] for r in records if r["phase"] == "install"]
+    waits = {r["step"] for r in records if r["action"] == "wait"}
+    assert sorted(ran) == sorted(install)
+    assert _blocks(ran, waits) == _blocks(install, waits)
     # Uninstall walks the ledger (install/teardown.py): each step undoes one install step, newest
-    # first; steps whose objects go with a namespace the run created need no undo of their own.
-    undone = [r["step"].removeprefix("undo-") for r in records if r["phase"] == "uninstall"]
-    assert undone, "nothing was uninstalled"
+    # first on each cluster (the clusters' chains run side by side, so their records interleave);
+    # steps whose objects go with a namespace the run created need no undo of their own; each
+    # chain ends waiting for the namespaces and CRDs it deleted to be gone.
+    uninstall = [r for r in records if r["phase"] == "uninstall"]
+    assert uninstall, "nothing was uninstalled"
     newest_first = list(reversed(install))
-    assert all(step in newest_first for step in undone), undone
-    assert [newest_first.index(step) for step in undone] == sorted(
-        newest_first.index(step) for step in undone
-    )
+    for role in {r["role"] for r in uninstall}:
+        chain = [r["step"].removeprefix("undo-") for r in uninstall if r["role"] == role]
+        assert chain[-1] == f"{role}-deletions-gone", chain
+        undone = chain[:-1]
+        assert all(step in newest_first for step in undone), undone
+        assert [newest_first.index(step) for step in undone] == sorted(
+            newest_first.index(step) for step in undone
+        )
     assert {r["outcome"] for r in records} == {"passed"}
 
 

@@ -23,8 +23,8 @@ from scenarios.registry import render
 from scenarios.releases import load_pins
 from scenarios.steps import Action, Step
 from tests.fakeexec import FakeTools
+from tests.installer_support import cluster_fakes, finish_fakes, make_installer, make_topology, plan_of
 from tests.istio_sources_data import MASTER_SOURCE, RELEASE_SOURCE, checkout_source
-from tests.test_installer import cluster_fakes, finish_fakes, make_installer, make_topology, plan_of
 
 CRD_NOT_FOUND = (
     'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "gateways.gateway.networking.k8s.io" '

@@ -30,8 +30,8 @@ from scenarios.facts import Facts
 from scenarios.steps import Action, Step
 from tests.conftest import Deadlines
 from tests.fakeexec import FakeTools
+from tests.installer_support import make_installer, make_topology
 from tests.test_hostname import DOCKER_HOSTS, KUBEADM_COREFILE
-from tests.test_installer import make_installer, make_topology
 
 HOST = "istiod.external-istiod.eicp.test"
 ADDR = "172.18.0.200"

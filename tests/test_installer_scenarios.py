@@ -29,7 +29,7 @@ from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import IstioRelease, load_pins
 from scenarios.steps import Action, Role, ScenarioPlan
 from tests.fakeexec import FakeTools
-from tests.test_installer import (
+from tests.installer_support import (
     API_SERVERS,
     CONTEXTS,
     FAST,

@@ -17,7 +17,7 @@ from programs.runner import CommandRunner
 from scenarios.releases import load_pins
 from scenarios.steps import Action, ScenarioPlan, Step
 from tests.fakeexec import FakeTools
-from tests.test_installer import FAST, IOP, make_topology
+from tests.installer_support import FAST, IOP, make_topology
 
 CRD = "customresourcedefinition.apiextensions.k8s.io"
 TAG = "mutatingwebhookconfiguration.admissionregistration.k8s.io/istio-revision-tag-default"
@@ -215,15 +215,26 @@ def test_the_install_records_what_tools_made_and_the_uninstall_undoes_it(
     assert installer.uninstall() == []
     deletes = [line.split(" delete ")[1] for line in fakes.lines("kubectl") if " delete " in line]
     wait = "--ignore-not-found --wait=true --timeout=300s"
+    # CRDs and namespaces: deleted without waiting for each, then one wait for all of them.
+    defer = "--ignore-not-found --wait=false --timeout=300s"
     assert deletes == [
-        f"{wait} {CRD}/httproutes.gateway.networking.k8s.io",  # newest first; c goes with sample
+        f"{defer} {CRD}/httproutes.gateway.networking.k8s.io",  # newest first; c goes with sample
         f"{wait} {TAG}",
-        f"{wait} namespace/istio-system",
-        f"{wait} namespace/sample",
-        f"{wait} {CRD}/istios.sailoperator.io",  # after helm uninstall, which leaves crds/
-        f"{wait} namespace/sail-operator",
+        f"{defer} namespace/istio-system",
+        f"{defer} namespace/sample",
+        f"{defer} {CRD}/istios.sailoperator.io",  # after helm uninstall, which leaves crds/
+        f"{defer} namespace/sail-operator",
         f"{wait} configmap/istio-ca-root-cert -n default",  # the sweep: istiod's, once istiod is gone
     ]
+    gone = [line for line in fakes.lines("kubectl") if "--ignore-not-found -o json" in line]
+    assert [line.split(" get ", 1)[1] for line in gone] == [
+        f"{CRD}/httproutes.gateway.networking.k8s.io namespace/istio-system namespace/sample "
+        f"{CRD}/istios.sailoperator.io namespace/sail-operator --ignore-not-found -o json"
+    ]
+    kubectl_calls = fakes.lines("kubectl")
+    assert kubectl_calls.index(gone[0]) > max(
+        i for i, line in enumerate(kubectl_calls) if "--wait=false" in line
+    )
     helm_calls = fakes.lines("helm")
     assert helm_calls[-1].startswith("uninstall sail --namespace sail-operator")
     assert not any("gateways.gateway.networking.k8s.io" in line for line in deletes)

@@ -19,10 +19,11 @@ from scenarios.facts import Facts
 from scenarios.registry import render
 from scenarios.releases import load_pins
 from scenarios.steps import Action, Step
-from tests.test_ledger_apiserver import FAST, ResolveTool, cluster
+from tests.real_apiserver import ResolveTool, real_cluster
+from tests.test_ledger_apiserver import FAST
 
 pytestmark = [pytest.mark.realtools, pytest.mark.slow]
-__all__ = ["cluster"]  # the module's own control plane (a module-scoped fixture)
+__all__ = ["real_cluster"]  # the module's own control plane (the module-scoped fixture ``cluster``)
 
 
 def _remote_config_cluster_steps() -> tuple[Step, Step]:

@@ -13,7 +13,7 @@ from install.installer import StepRecord
 from scenarios.releases import load_pins
 from tests.checks_fakes import istiod_deployment
 from tests.fakeexec import REPO_ROOT, FakeTools
-from tests.test_scenario_plugin import CHECKS, FAKE_WORLD, PLUGINS, fake_cluster
+from tests.scenario_plugin_support import CHECKS, FAKE_WORLD, PLUGINS, fake_cluster
 
 pytest_plugins = ["pytester"]
 

@@ -286,7 +286,7 @@ def test_xdist_workers_send_stand_ins_and_probe_figures_to_the_report(
 ) -> None:
     """Layer 4: the report plugin in a child pytest under xdist carries what the workers noted."""
     from programs.runner import CommandRunner
-    from tests import test_report_outputs as fake_suite
+    from tests import report_fake_suite as fake_suite
     from tests.fakeexec import FakeTools
 
     anchor = '    return SimpleNamespace(topology=topology, namespaces_by_role={"remote": ["sample"]})\n'

@@ -2,7 +2,7 @@
 the conformance report, the HTML summary), from what a check's ``verdict_of`` leaves on the test:
 the strict xfail mark carrying the issue, its table entry as a user property, the raise.
 
-The fake suite of tests/test_report_outputs.py runs three scenarios; in ip-passthrough one check
+The fake suite of tests/report_fake_suite.py runs three scenarios; in ip-passthrough one check
 shows the known issue config-cluster-registered-twice. The run exits 0, the scenario's result is
 success-with-known-issues with the issue listed, and no diagnostics are collected for it.
 """
@@ -17,7 +17,7 @@ import pytest
 
 from programs.runner import CommandRunner
 from tests.fakeexec import FakeTools
-from tests.test_report_outputs import V30, FakeRun, run_fake_suite
+from tests.report_fake_suite import V30, FakeRun, run_fake_suite
 
 ISSUE = "config-cluster-registered-twice"
 CHECKS = """

@@ -24,7 +24,7 @@ from scenarios.registry import SCENARIO_IDS
 from scenarios.releases import IstioRelease, load_pins
 from tests.cluster_model import CRD, GATEWAY_API_CRDS, SAIL_CRDS, ModelRunner
 from tests.fakeexec import FakeTools
-from tests.test_installer import CONTEXTS, make_topology
+from tests.installer_support import CONTEXTS, make_topology
 from tests.test_installer_scenarios import PKI, scenario_installer
 
 BASE = [

@@ -3,11 +3,15 @@ and the real istiod output it produced (recorded on the kwok tier, tests/goldens
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from clusters.kwok.proxy_configs import SyntheticProxyConfigs
 from clusters.kwok.sidecar_pods import container_env, node_metadata, node_type, token_audience
@@ -142,3 +146,42 @@ def test_the_recorded_dump_is_an_envoy_config_dump_of_the_sidecar() -> None:
     cluster = dump.clusters[helloworld_cluster("sample")]
     assert cluster["type"] == "EDS" and dump.assignment_of(helloworld_cluster("sample")) is not None
     assert dump.route_config_for_port(5000) == ("5000", "listener 0.0.0.0_5000")
+
+
+class _Running:
+    def running(self) -> bool:
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+def test_waits_passing_side_by_side_start_one_client_per_pod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consecutive waits of an install run side by side and each passed one attaches: two
+    clients for one pod would write their keys and certificates over each other's (seen on the
+    tier: "tls: private key does not match public key")."""
+    pod = golden("curl-pod.json")
+    monkeypatch.setattr("clusters.kwok.xds_proxies.injected_pods", lambda cluster: [pod])
+    started: list[str] = []
+    both_inside = threading.Barrier(2, timeout=0.5)
+
+    class Counting(SyntheticProxies):
+        def _start(self, cluster: Any, pod: dict[str, Any]) -> Any:
+            started.append(pod["metadata"]["name"])
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_inside.wait()  # gives a second attach every chance to start its own
+            return type("Proxy", (), {"process": _Running()})()
+
+        def _wait_synced(self, proxy: Any) -> None:
+            pass
+
+    proxies = Counting(tmp_path / "xdsclient", None, None, tmp_path)  # type: ignore[arg-type]
+    cluster: Any = type("Cluster", (), {"role": "remote"})()
+    threads = [threading.Thread(target=proxies.attach, args=(cluster,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert started == [pod["metadata"]["name"]]

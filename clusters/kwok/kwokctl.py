@@ -9,6 +9,7 @@ its clusters).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,9 @@ class Kwokctl:
         link = self.bin_dir / "kubectl"
         if not link.exists():
             self.bin_dir.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(self.kubectl_bin)
+            # Clusters are created side by side: another one may make the same link meanwhile.
+            with contextlib.suppress(FileExistsError):
+                link.symlink_to(self.kubectl_bin)
         return {
             "KWOK_WORKDIR": str(self.workdir),
             "PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -7,17 +7,15 @@ Lifecycle of a session (``KwokProvider``):
 2. ``provision``: memory preflight; this run is marked live in the host registry
    (``<state dir>/kwok``) and the leftovers of finished earlier runs with this prefix are swept
    (their network namespaces, whose processes are ended first, and their bridges), except kept
-   ones; then one bridge on a free private /24 (clusters/netns.py) and, one cluster after the
-   other (concurrent kwokctl calls race for ports), per role: a test host (network namespace)
-   named like the cluster, its hosts files (clusters/netns_etc.py: its API server resolves names
-   through them only, so they exist before kwokctl starts anything), ``kwokctl create cluster``
-   inside it (clusters/kwok/config.py says how), the API server forwarded from the host's address
-   (clusters/kwok/forward.py), a kubeconfig (0600, credentials inlined and registered with the
-   redactor) naming ``https://<host address>:<port>``, one node with the role's pod CIDR, Ready;
+   ones; then one bridge on a free private /24 (clusters/netns.py) and, for all roles side by
+   side (run/lanes.py; each in its own network namespace, so kwokctl's ports never collide): a
+   test host (network namespace) named like the cluster, its hosts files (clusters/netns_etc.py:
+   read by the API server, so written before kwokctl starts), ``kwokctl create cluster`` in it
+   (clusters/kwok/config.py), the API server forwarded (clusters/kwok/forward.py), a kubeconfig
+   (0600, credentials inlined, redacted) naming ``https://<host address>:<port>``, one node Ready;
 3. LoadBalancer Services get test hosts of their own (clusters/kwok/loadbalancer.py), the
-   external istiod and gateway Deployments host processes (clusters/kwok/stand_ins.py), and the
-   clusters' hosts files take the suite's test hostname (clusters/kwok/hostnames.py: the
-   ``HostnamePublishing`` the topology declares);
+   external istiod and gateway Deployments host processes (clusters/kwok/stand_ins.py), the
+   hosts files the test hostname (clusters/kwok/hostnames.py: the topology's ``HostnamePublishing``);
 4. ``teardown``: unless kept (``--keep-clusters``, or ``--keep-on-failure`` after a failure),
    every cluster is deleted with kwokctl, every process left in the run's namespaces ended, the
    namespaces (and with them the veth pairs), their ``/etc/netns`` files and the bridge deleted.
@@ -31,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -71,6 +70,7 @@ from clusters.upgrade_xds_probe import STAND_IN as XDS_PROBE_STAND_IN
 from programs import cancellation
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
+from run.lanes import ConcurrentFailure, concurrently
 from run.timeouts import KWOK_NODES_READY
 from scenarios.steps import Role
 
@@ -143,10 +143,10 @@ class KwokProvider:
             with self.registry.locked():
                 self.sweep_leftovers()
                 self.network = HostNetwork.on_free_subnet(self.ip, self.owner)
-            for role in roles:
-                self.handles[role] = self._create(role)
+            created = concurrently([(role, partial(self._create, role)) for role in roles])
+            self.handles.update(zip(roles, created, strict=True))
             self._start_stand_ins()
-        except (NetnsError, CommandError, ForwardError, OSError, ValueError) as error:
+        except (NetnsError, CommandError, ForwardError, OSError, ValueError, ConcurrentFailure) as error:
             message = f"kwok clusters could not be provisioned: {error}"
             with cancellation.cleanup("the teardown of the kwok clusters"):
                 self.kept_message = self.teardown(failed=True, interrupted=False)

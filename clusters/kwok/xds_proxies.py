@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,7 @@ from programs.private_files import make_private_dir, write_private
 from programs.redaction import Redactor
 from programs.runner import CommandError, CommandRunner
 from programs.tools import ToolUnavailable
-from programs.waits import wait_until
+from programs.waits import Backoff, wait_until
 from programs.xds_client import XdsClientBuild, XdsClientUnavailable
 from run.timeouts import KWOK_PROXY_SYNC
 from scenarios.releases import IstioRelease
@@ -55,6 +56,7 @@ from scenarios.steps import Role
 
 log = logging.getLogger("eicp.kwok.xds")
 
+LOCAL_POLL = Backoff(min_s=0.05, max_s=0.5)
 TOKEN_DURATION = "2h"
 # How long a proxy waits before reconnecting after its stream broke, constant (the client's
 # -retry-interval; Envoy's initial ADS retry delay, without growing): the upgrade's xDS probe
@@ -95,6 +97,9 @@ class SyntheticProxies:
     image_roots: bytes = b""  # a proxy image's system roots, stood in (clusters/kwok/proxy_roots.py)
     proxies: dict[tuple[str, str, str], SyntheticProxy] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # Waits of an install run side by side and each passed one attaches: one at a time, or two
+    # clients for one pod overwrite each other's key and certificate in its directory.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def step_recorded(self, record: StepRecordLike, clusters: Mapping[Role, ClusterHandle]) -> None:
         """After a passed wait of an install or upgrade step on a remote cluster (its workloads
@@ -118,6 +123,10 @@ class SyntheticProxies:
     def attach(self, cluster: ClusterHandle) -> list[SyntheticProxy]:
         """Start a client for every injected, running pod of ``cluster`` that has none yet, and
         stop those whose pod is gone (an old ReplicaSet's after a rollout)."""
+        with self._lock:
+            return self._attach(cluster)
+
+    def _attach(self, cluster: ClusterHandle) -> list[SyntheticProxy]:
         pods = injected_pods(cluster)
         current = {(cluster.role, pod["metadata"]["namespace"], pod["metadata"]["name"]) for pod in pods}
         for key in [key for key in self.proxies if key[0] == cluster.role and key not in current]:
@@ -146,9 +155,10 @@ class SyntheticProxies:
         return self.proxies.get((role, namespace, pod))
 
     def stop_all(self) -> None:
-        for proxy in self.proxies.values():
-            proxy.process.stop()
-        self.proxies.clear()
+        with self._lock:
+            for proxy in self.proxies.values():
+                proxy.process.stop()
+            self.proxies.clear()
 
     def _start(self, cluster: ClusterHandle, pod: dict[str, Any]) -> SyntheticProxy:
         meta, spec = pod["metadata"], pod["spec"]
@@ -246,6 +256,8 @@ class SyntheticProxies:
             deadline_s=KWOK_PROXY_SYNC.seconds(),
             until=lambda s: s == "synced" or s.startswith("exited"),
             show=lambda s: s,
+            # A local file and a process: cheap to look at often, and the install waits on it.
+            backoff=LOCAL_POLL,
         )
         if not proxy.process.running() and proxy.received() is None:
             raise CommandError(

@@ -161,12 +161,14 @@ def delete(ctx: ActionContext, step: Step, cluster: ClusterHandle) -> str | None
     """Delete the step's manifests, or ``resource`` (TYPE/NAME or a list of them, in ``namespace``?)."""
     timeout = ctx.timeout(step)
     resource = step.params.get("resource")
+    wait = step.params.get("wait") is not False
     if step.manifests:
-        tolerant_delete(cluster, timeout, "-f", "-", stdin=dump(step.manifests))
+        tolerant_delete(cluster, timeout, "-f", "-", stdin=dump(step.manifests), wait=wait)
     elif isinstance(resource, list) and resource:
-        tolerant_delete(cluster, timeout, *(str(item) for item in resource), *namespace_args(step.params))
+        names = (str(item) for item in resource)
+        tolerant_delete(cluster, timeout, *names, *namespace_args(step.params), wait=wait)
     elif resource:
-        tolerant_delete(cluster, timeout, str(resource), *namespace_args(step.params))
+        tolerant_delete(cluster, timeout, str(resource), *namespace_args(step.params), wait=wait)
     else:
         raise PlanError(f"step {step.name!r} deletes nothing: no manifests and no resource")
     return None

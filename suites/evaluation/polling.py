@@ -6,10 +6,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from programs.waits import WaitTimeout, wait_until
+from programs.waits import Backoff, WaitTimeout, wait_until
 from suites.evaluation.evaluators.verdict import Verdict
 
 T = TypeVar("T")
+# What a check polls (istiod's debug endpoints, a proxy's config) has no watch: look again
+# within 2 s, so a check that converges is judged soon after it did, not up to 10 s later.
+CHECK_POLL = Backoff(min_s=0.5, max_s=2.0)
 
 
 def observe_until(
@@ -32,7 +35,7 @@ def observe_until(
         return value
 
     try:
-        return wait_until(describe, probe, deadline_s, until=done, show=show), None
+        return wait_until(describe, probe, deadline_s, until=done, show=show, backoff=CHECK_POLL), None
     except WaitTimeout as timeout:
         if not seen:
             raise
