@@ -92,7 +92,7 @@ tier_benchmark() {
     "$VENV/bin/python" ci/benchmark.py "$1" || status=$?
   fi
 }
-rm -rf "$REPORT_DIR/kwok" "$REPORT_DIR/kwok-dns-tls"
+rm -f "$REPORT_DIR/kwok/timeline.json" "$REPORT_DIR/kwok-dns-tls/timeline.json"  # none from an earlier run
 EICP_REPORT_DIR="$REPORT_DIR/kwok" bash ci/certify.sh --offline-snapshot --topology-mode kwok \
   --scenario ip-passthrough --scenario second-remote -rs || status=$?
 tier_benchmark "$REPORT_DIR/kwok"

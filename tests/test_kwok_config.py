@@ -18,7 +18,7 @@ from clusters.kwok.config import (
     render_kwokctl_config,
     scale_node_args,
 )
-from clusters.kwok.kwokctl import inline_credentials
+from clusters.kwok.kwokctl import Kwokctl, inline_credentials
 from clusters.networks import ROLE_NETWORKS
 from scenarios.steps import ROLES
 
@@ -163,3 +163,19 @@ def test_the_sweep_recognises_only_the_suite_own_names(
     name: str, owner: tuple[str, str | None] | None
 ) -> None:
     assert leftover_owner("eicp", name) == owner
+
+
+def test_a_kubectl_link_another_cluster_made_meanwhile_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clusters are created side by side and each puts kubectl on the kwok controllers' PATH:
+    the link one makes between another's look and its own making is the same link."""
+    kubectl = tmp_path / "kubectl"
+    kwokctl = Kwokctl(runner=None, kwokctl_bin=Path("kwokctl"), kubectl_bin=kubectl, workdir=tmp_path / "w")  # type: ignore[arg-type]
+    kwokctl.bin_dir.mkdir(parents=True)
+    (kwokctl.bin_dir / "kubectl").symlink_to(kubectl)  # the other cluster's, made meanwhile
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "exists", lambda self: False)  # this cluster looked before it was made
+        env = kwokctl.env()
+    assert env["PATH"].split(":")[0] == str(kwokctl.bin_dir)
+    assert (kwokctl.bin_dir / "kubectl").readlink() == kubectl

@@ -64,7 +64,7 @@ def test_each_cluster_is_a_chain_that_ends_waiting_for_its_deferred_deletions() 
     assert gone_step("remote", [_step("x", "remote")]) is None
 
 
-def test_the_clusters_are_uninstalledside_by_side(
+def test_the_clusters_are_uninstalled_side_by_side(
     tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
 ) -> None:
     kubectl = fake_tools.install("kubectl")
@@ -159,7 +159,7 @@ def test_consecutive_waits_form_one_group_up_to_one_that_provides_a_fact() -> No
     assert [s.name for s in side_by_side(steps, 4)] == ["d"]
 
 
-def test_consecutive_waits_on_two_clusters_runside_by_side(
+def test_consecutive_waits_on_two_clusters_run_side_by_side(
     tmp_path: Path, fake_tools: FakeTools, runner: CommandRunner
 ) -> None:
     kubectl = fake_tools.install("kubectl")

@@ -98,7 +98,7 @@ PROXIES: dict[tuple[str, str, str], SyntheticProxy] = {}  # other proxies a test
 def probe_through(tmp_path: Path, events: list[dict[str, Any]], syncz: list[dict[str, Any]]) -> Any:
     log = tmp_path / "streams.jsonl"
     log.write_text("".join(json.dumps(event) + "\n" for event in events))
-    proxies = SyntheticProxies(lambda image: Path("/x"), None, None, tmp_path)  # type: ignore[arg-type]
+    proxies = SyntheticProxies(lambda image: tmp_path / "xdsclient", None, None, tmp_path)  # type: ignore[arg-type]
     proxies.proxies.update(PROXIES)
     process: Any = None  # the probe reads the log only
     proxies.proxies[("remote", "sample", "curl-1")] = SyntheticProxy(
